@@ -3,7 +3,8 @@
 Chromium and its driver are Debian's packages (``chromium``, ``chromium-driver``; ``make
 test`` installs them where apt-get exists). The driver path is given explicitly, so
 Selenium Manager never runs (it would try to download a driver). Without the packages these
-tests skip, saying so.
+tests skip, saying so, except where ``CLINFAIR_REQUIRE_BROWSER=1`` (``.ci/run`` sets it): there
+a missing browser fails the run, so CI can never pass with the browser tests unrun.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def browser(tmp_path_factory):
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
     if missing:
-        pytest.skip(f"headless-browser test: {', '.join(missing)} missing (Debian packages chromium and "
-                    "chromium-driver; `make test` installs them with apt-get)")  # fmt: skip
+        reason = (f"headless-browser test: {', '.join(missing)} missing (Debian packages chromium and "
+                  "chromium-driver; `make test` installs them with apt-get)")  # fmt: skip
+        if os.environ.get("CLINFAIR_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + "; CLINFAIR_REQUIRE_BROWSER=1 forbids skipping", pytrace=False)
+        pytest.skip(reason)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
