@@ -125,6 +125,19 @@ def test_overrides_and_other_methods_keys():
         parse_overrides(["max_steps"])
 
 
+def test_numbers_in_exponent_form_are_numbers_and_text_for_a_number_is_an_error(tmp_path):
+    # YAML 1.1 reads 1e-6 (no dot) as a string; the paper's learning rates are written so
+    assert parse_overrides(["learning_rate=1e-6", "beta=5E-2", "max_steps=1_0", "name=1e"]) == {
+        "learning_rate": 1e-6, "beta": 0.05, "max_steps": 10, "name": "1e",
+    }  # fmt: skip
+    path = tmp_path / "r.yaml"
+    path.write_text("model: tiny\nlearning_rate: 5e-7\nuse_cpu: true\nbf16: false\n")
+    assert load_recipe(path, "grpo").config.learning_rate == 5e-7
+    assert load_recipe("tiny-cpu", "grpo", ["learning_rate=3e-3"]).config.learning_rate == 3e-3
+    with pytest.raises(RecipeError, match=r"tiny-cpu\.yaml: learning_rate must be a number, got 'fast'"):
+        load_recipe("tiny-cpu", "grpo", ["learning_rate=fast"])
+
+
 def test_recipe_value_errors_are_recipe_errors(tmp_path):
     with pytest.raises(RecipeError, match="needs a 'model'"):
         load_recipe({"use_cpu": True}, "grpo")
