@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 
 DPI = 110
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+LINE_STYLES = ("-", "--", ":", "-.")
 #: Training-dynamics panels: (metric key, title). Lower is better for all but F1.
 DYNAMICS_PANELS = (("f1", "F1 ↑"), ("f1_gap", "ΔF1 ↓"), ("eod", "EOD (×100) ↓"), ("pp", "PP (×100) ↓"))
 
@@ -108,18 +109,27 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) 
 
 
 def dynamics_curves(frame: pd.DataFrame, scope: str = "overall") -> bytes:
-    """F1, ΔF1, EOD and PP against the training step, one line per training run."""
+    """F1, ΔF1, EOD and PP against the training step, one line per training run.
+
+    Runs of one method (e.g. its seeds) share a colour and differ by line style, so a
+    dozen runs stay readable.
+    """
     data = frame[frame["scope"] == scope]
     curves = list(dict.fromkeys(data["curve"]))
-    colours = _colours(curves)
+    method_of = dict(zip(data["curve"], data["method"].fillna("")))
+    colours = _colours(list(dict.fromkeys(method_of[curve] for curve in curves)))
+    styles = {}
+    for curve in curves:
+        index = sum(method_of[other] == method_of[curve] for other in styles)
+        styles[curve] = (LINE_STYLES[index % len(LINE_STYLES)], MARKERS[index % len(MARKERS)])
     figure, axes = plt.subplots(2, 2, figsize=(9, 5.6), sharex=True, layout="constrained")
     for ax, (metric, title) in zip(axes.ravel(), DYNAMICS_PANELS):
         for curve in curves:
             rows = data[(data["curve"] == curve) & (data["metric"] == metric)].dropna(subset=["value"])
             if not rows.empty:
-                ax.plot(
-                    rows["step"], rows["value"], marker="o", markersize=3, color=colours[curve], label=curve
-                )
+                linestyle, marker = styles[curve]
+                ax.plot(rows["step"], rows["value"], linestyle=linestyle, marker=marker, markersize=3,
+                        color=colours[method_of[curve]], label=curve)  # fmt: skip
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[1]:

@@ -87,7 +87,8 @@ def measure_train_step_ratio(steps: int = 20, rounds: int = 4) -> dict[str, floa
     from pathlib import Path
 
     import torch
-    from transformers import TrainerCallback
+    import transformers
+    from transformers import PrinterCallback, TrainerCallback
 
     from benchmark.models import build_tiny_vlm, load_model_and_processor
     from tasks import get_task
@@ -118,6 +119,8 @@ def measure_train_step_ratio(steps: int = 20, rounds: int = 4) -> dict[str, floa
 
     methods = {"grpo": (GRPOConfig, GRPOTrainer), "fairgrpo": (FairGRPOConfig, TimedFairGRPO)}
     step_seconds: dict[str, list[float]] = {name: [] for name in methods}
+    transformers.logging.set_verbosity_error()  # the timings are the output, not the trainers' logs
+    transformers.utils.logging.disable_progress_bar()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -140,6 +143,7 @@ def measure_train_step_ratio(steps: int = 20, rounds: int = 4) -> dict[str, floa
                     timer = StepTimer()
                     trainer = trainer_class(model, rewards, args=config_class(**settings), train_dataset=dataset,
                                             processing_class=processor, callbacks=[timer])  # fmt: skip
+                    trainer.remove_callback(PrinterCallback)
                     trainer.train()
                     step_seconds[name] += timer.seconds[1:]
     finally:

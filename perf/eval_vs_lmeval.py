@@ -14,12 +14,18 @@ the first ``--rows`` rows of the synthetic task's test split, greedy, with the s
   built from clinfair's folder only (``include_defaults=False``); the ``lm_eval`` command
   line also indexes all of lm-eval's own tasks at start (10-20 s here), not counted.
 
-Each tool runs once to warm up, then ``--repeats`` times, alternating; the median time is
-reported as rows/s. Then the raw completions, the parsed answers, the exact-match accuracy
-and every paper-protocol key are compared row by row / key by key. A random model answers
-nonsense (every answer invalid), so the completions are the meaningful comparison there.
+A random model answers nonsense (every answer invalid), which would make the comparison of
+parsed answers and accuracy empty; so by default the tiny model first gets clinfair's
+supervised warm start (``--warm-start-steps``, on the training split, untimed), after which
+it answers in format and reads the cue. ``--warm-start-steps 0`` keeps it random.
 
-    python perf/eval_vs_lmeval.py [--rows 64] [--max-new-tokens 32] [--batch-size 8] [--repeats 3] [--model PATH]
+Each tool runs once to warm up, then ``--repeats`` times, alternating; the median time is
+reported as rows/s, with the part spent inside ``model.generate`` (the same model object
+for both) and the rest, each tool's own overhead. Then the raw completions, the parsed
+answers, the exact-match accuracy and every paper-protocol key are compared.
+
+    python perf/eval_vs_lmeval.py [--rows 64] [--max-new-tokens 32] [--batch-size 8] [--repeats 3]
+                                  [--warm-start-steps 60] [--model PATH]
 
 On the tiny model both spend about the same time inside ``model.generate``; lm-eval's
 extra time is its own overhead (a ``gc.collect()`` after every batch, and torch's
@@ -89,6 +95,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", help="a local image-text checkpoint (default: a tiny random Qwen2.5-VL)")
+    parser.add_argument("--warm-start-steps", type=int, default=60,
+                        help="supervised warm-start steps on the tiny model before timing (0: keep it random; "
+                        "ignored with --model)")  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -109,15 +118,26 @@ def main() -> None:
         task_folder = root / "lm-eval-tasks"
         write_task_folder(task_folder, data)
         model, processor = load_model_and_processor(model_path, dtype="float32", device="cpu")
+        if args.warm_start_steps > 0 and not args.model:
+            from tasks.prepare import load_prepared
+            from trainers.warmstart import format_warm_start
+
+            train = load_prepared(data / "synthetic")["train"]
+            format_warm_start(model, processor, [train[i] for i in range(len(train))],
+                              steps=args.warm_start_steps, true_labels=True)  # fmt: skip
+            model.eval()
+        generate_seconds = _time_generate(model)
         settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
         lm = ClinfairHFMultimodalLM(pretrained=model, tokenizer=processor, batch_size=args.batch_size)
 
         print(f"torch threads: {torch.get_num_threads()}; rows {args.rows}, max new tokens {args.max_new_tokens}, "
               f"batch size {args.batch_size}, greedy, {args.repeats} repeats after one warm-up")  # fmt: skip
         times: dict[str, list[float]] = {"clinfair": [], "lm-eval": []}
+        in_generate: dict[str, list[float]] = {"clinfair": [], "lm-eval": []}
         for repeat in range(args.repeats + 1):
             order = ("clinfair", "lm-eval") if repeat % 2 == 0 else ("lm-eval", "clinfair")
             for tool in order:
+                generate_seconds.clear()
                 if tool == "clinfair":
                     seconds, results, predictions = run_clinfair(model, processor, data, root / "clinfair", args.rows,
                                                                  settings)  # fmt: skip
@@ -127,12 +147,13 @@ def main() -> None:
                     )
                 if repeat:  # repeat 0 is the warm-up
                     times[tool].append(seconds)
+                    in_generate[tool].append(sum(generate_seconds))
 
         rates = {tool: args.rows / statistics.median(values) for tool, values in times.items()}
         for tool, values in times.items():
-            print(
-                f"{tool:<9} {rates[tool]:8.2f} rows/s   (median of {', '.join(f'{v:.2f}' for v in values)} s)"
-            )
+            total, generating = statistics.median(values), statistics.median(in_generate[tool])
+            print(f"{tool:<9} {rates[tool]:8.2f} rows/s   (median of {', '.join(f'{v:.2f}' for v in values)} s; "
+                  f"{generating:.2f} s in model.generate, {total - generating:.2f} s the tool's own)")  # fmt: skip
         print(f"ratio clinfair / lm-eval: {rates['clinfair'] / rates['lm-eval']:.2f}  (goal >= 1.0)")
 
         assert len(samples) == len(predictions) == args.rows
@@ -151,6 +172,22 @@ def main() -> None:
         differing = [key for key in PAPER_KEYS if not _same(paper[key], lm_results[f"paper_{key},none"])]
         print(f"paper-protocol keys equal: {len(PAPER_KEYS) - len(differing)}/{len(PAPER_KEYS)}"
               + (f" (different: {', '.join(differing)})" if differing else ""))  # fmt: skip
+
+
+def _time_generate(model) -> list[float]:
+    """Wrap ``model.generate`` (this instance only) to record the seconds of every call."""
+    calls: list[float] = []
+    generate = model.generate
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return generate(*args, **kwargs)
+        finally:
+            calls.append(time.perf_counter() - start)
+
+    model.generate = timed
+    return calls
 
 
 def _as_list(value):

@@ -31,6 +31,18 @@ def synthetic_data(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def eval_data(tmp_path_factory):
+    """A data folder (``DATA/synthetic``, as ``clinfair eval --data`` reads) with a 200-row
+    synthetic task: enough rows to kill an evaluation mid-run, and over 16 test rows."""
+    from tasks import get_task
+    from tasks.prepare import prepare
+
+    data = tmp_path_factory.mktemp("data")
+    prepare(get_task("synthetic"), data / "synthetic", options={"n": 200}, progress=False)
+    return data
+
+
+@pytest.fixture(scope="session")
 def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
     """Two result folders written by the real ``clinfair eval`` on the synthetic task.
 

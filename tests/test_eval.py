@@ -19,17 +19,6 @@ from benchmark.runner import PARTIAL_FILE
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def eval_data(tmp_path_factory) -> Path:
-    """A data folder with a 200-row synthetic task (enough rows for a kill mid-run)."""
-    from tasks import get_task
-    from tasks.prepare import prepare
-
-    data = tmp_path_factory.mktemp("data")
-    prepare(get_task("synthetic"), data / "synthetic", options={"n": 200}, progress=False)
-    return data
-
-
 def _eval_args(model, data, out, *extra):
     return ["eval", "--model", str(model), "--tasks", "synthetic", "--data", str(data), "--out", str(out),
             "--max-new-tokens", "12", "--batch-size", "4", "--n-bootstrap", "50", "--no-progress", *extra]  # fmt: skip

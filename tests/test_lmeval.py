@@ -33,14 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    """A data folder with a synthetic task whose test split has more than ROWS rows."""
-    from tasks import get_task
-    from tasks.prepare import prepare
-
-    data = tmp_path_factory.mktemp("lmeval-data")
-    prepare(get_task("synthetic"), data / "synthetic", options={"n": 120}, progress=False)
-    return data
+def data_dir(eval_data) -> Path:
+    """The shared 200-row synthetic data folder (its test split has more than ROWS rows)."""
+    return eval_data
 
 
 @pytest.fixture(scope="module")
