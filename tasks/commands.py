@@ -62,14 +62,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def parse_options(pairs: list[str]) -> dict:
-    import yaml
+    from tasks.yamlio import load_yaml
 
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserError(f"option {pair!r} is not KEY=VALUE")
-        options[key.strip()] = yaml.safe_load(value)
+        options[key.strip()] = load_yaml(value)
     return options
 
 

@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tasks.yamlio import load_yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 TASK_TYPES = ("binary", "multiclass", "multilabel")
@@ -54,7 +54,7 @@ class TaskSpec:
 
 
 def _load_spec(path: Path) -> TaskSpec:
-    raw = yaml.safe_load(path.read_text())
+    raw = load_yaml(path.read_text())
     known = {f.name for f in dataclasses.fields(TaskSpec)}
     unknown = sorted(set(raw) - known)
     if unknown:

@@ -76,6 +76,15 @@ def test_prepare_synthetic_writes_a_datasetdict_with_summary(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_builder_options_are_read_as_yaml_with_exponent_floats():
+    from tasks.commands import parse_options
+
+    # the same reader as recipes: YAML 1.1 alone would give the string "5e-1"
+    assert parse_options(["cue_strength=5e-1", "n=1_000", "group_difficulty={F|A1: 0.2}", "seed=x"]) == {
+        "cue_strength": 0.5, "n": 1000, "group_difficulty": {"F|A1": 0.2}, "seed": "x",
+    }  # fmt: skip
+
+
 def test_synthetic_is_deterministic_and_prefix_stable():
     spec = get_task("synthetic")
     small = list(spec.builder_class()(spec, n=30).examples())

@@ -136,6 +136,8 @@ def test_numbers_in_exponent_form_are_numbers_and_text_for_a_number_is_an_error(
     assert load_recipe("tiny-cpu", "grpo", ["learning_rate=3e-3"]).config.learning_rate == 3e-3
     with pytest.raises(RecipeError, match=r"tiny-cpu\.yaml: learning_rate must be a number, got 'fast'"):
         load_recipe("tiny-cpu", "grpo", ["learning_rate=fast"])
+    with pytest.raises(RecipeError, match="fairness_eval_steps must be a number, got 'often'"):
+        load_recipe("tiny-cpu", "grpo", ["fairness_eval_steps=often"])  # clinfair's own keys too
 
 
 def test_recipe_value_errors_are_recipe_errors(tmp_path):

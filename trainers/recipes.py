@@ -11,8 +11,7 @@ One recipe serves every method: a key that belongs to another method's config is
 (and reported) for this one. A key no config knows is an error naming it. Command-line
 ``key=value`` overrides are read as YAML values (``max_steps=10``, ``tasks=[ham10000]``);
 ``a.b=value`` sets one entry of a mapping (``fair_advantage.window=batch``). Numbers may be
-written as ``1e-6`` (plain YAML 1.1 would read that as a string); a number-valued key given
-text is an error naming it.
+written as ``1e-6`` (``tasks.yamlio``); a number-valued key given text is an error naming it.
 
 The recipes shipped with clinfair live in ``configs/recipes/`` at the top of the repository;
 ``--recipe NAME`` finds ``configs/recipes/NAME.yaml`` there, any other value is a file path.
@@ -22,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from tasks.yamlio import load_yaml
 from trainers.dr_grpo import DrGRPOConfig, DrGRPOTrainer
 from trainers.dro import DROConfig, DROTrainer
 from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
@@ -52,25 +51,6 @@ METHODS: dict[str, tuple[type[GRPOConfig], type]] = {
 
 class RecipeError(ValueError):
     """A recipe that cannot be used: unknown key, bad value, missing file."""
-
-
-class _RecipeLoader(yaml.SafeLoader):
-    """YAML's safe loader that also reads ``1e-6`` / ``5E+3`` as floats.
-
-    YAML 1.1 (PyYAML) wants a dot in a float (``1.0e-6``) and reads ``1e-6`` as a string,
-    which TRL would only reject deep inside the optimizer; learning rates are written so.
-    """
-
-
-_RecipeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def _load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_RecipeLoader)  # a SafeLoader: no arbitrary objects
 
 
 @dataclass
@@ -146,9 +126,9 @@ def resolve_recipe_path(recipe: str | Path) -> Path:
     )
 
 
-def _check_numbers(config_class: type, values: dict[str, Any], source: str) -> None:
+def _check_numbers(dataclass_type: type, values: dict[str, Any], source: str) -> None:
     """A key whose default is a number must not be given text (TRL would fail much later)."""
-    defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
+    defaults = {f.name: f.default for f in dataclasses.fields(dataclass_type)}
     for key, value in values.items():
         default = defaults.get(key)
         numeric = isinstance(default, int | float) and not isinstance(default, bool)
@@ -163,7 +143,7 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise RecipeError(f"override {item!r} is not of the form key=value")
-        value = _load_yaml(raw) if raw.strip() else None
+        value = load_yaml(raw) if raw.strip() else None
         *parents, leaf = key.strip().split(".")
         target = out
         for part in parents:
@@ -193,7 +173,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     else:
         path = resolve_recipe_path(recipe)
         try:
-            values = _load_yaml(path.read_text()) or {}
+            values = load_yaml(path.read_text()) or {}
         except yaml.YAMLError as error:
             raise RecipeError(f"{path}: not valid YAML ({error})") from None
         if not isinstance(values, dict):
@@ -216,7 +196,9 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
 
     if not values.get("model"):
         raise RecipeError(f"{source}: the recipe needs a 'model' key (a local folder, a Hub id or 'tiny')")
-    arguments = RecipeArguments(**{k: v for k, v in values.items() if k in ours})
+    our_values = {k: v for k, v in values.items() if k in ours}
+    _check_numbers(RecipeArguments, our_values, source)
+    arguments = RecipeArguments(**our_values)
     if isinstance(arguments.tasks, str):
         arguments.tasks = [t.strip() for t in arguments.tasks.split(",") if t.strip()]
     config_values = {k: v for k, v in values.items() if k in theirs}
