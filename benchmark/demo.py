@@ -63,20 +63,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the whole loop on the built-in synthetic task (CPU, offline, a few minutes)",
         description=__doc__.split("\n\n")[0],
     )
+    defaults = DemoSettings()
     parser.add_argument(
-        "--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)"
+        "--out", type=Path, default=defaults.out, help=f"output folder (default: {defaults.out})"
     )
-    parser.add_argument("--seeds", type=int, default=3, help="training seeds per method (default: 3)")
-    parser.add_argument("--steps", type=int, default=DemoSettings.steps,
-                        help=f"GRPO steps per run (default: {DemoSettings.steps})")  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=defaults.seeds,
+                        help=f"training seeds per method (default: {defaults.seeds})")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=defaults.steps,
+                        help=f"GRPO steps per run (default: {defaults.steps})")  # fmt: skip
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods to train")
-    parser.add_argument(
-        "--examples", type=int, default=800, help="synthetic rows over all splits (default: 800)"
-    )
-    parser.add_argument("--warm-steps", type=int, default=DemoSettings.warm_steps,
-                        help=f"supervised warm-start steps (default: {DemoSettings.warm_steps})")  # fmt: skip
-    parser.add_argument("--learning-rate", type=float, default=DemoSettings.rl_learning_rate,
-                        help=f"GRPO learning rate (default: {DemoSettings.rl_learning_rate:g})")  # fmt: skip
+    parser.add_argument("--examples", type=int, default=defaults.examples,
+                        help=f"synthetic rows over all splits (default: {defaults.examples})")  # fmt: skip
+    parser.add_argument("--warm-steps", type=int, default=defaults.warm_steps,
+                        help=f"supervised warm-start steps (default: {defaults.warm_steps})")  # fmt: skip
+    parser.add_argument("--learning-rate", type=float, default=defaults.rl_learning_rate,
+                        help=f"GRPO learning rate (default: {defaults.rl_learning_rate:g})")  # fmt: skip
     parser.set_defaults(func=run)
 
 

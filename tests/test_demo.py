@@ -60,3 +60,15 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capsys):
         assert (out / "eval" / name / "results.json").is_file()
     assert (out / "train" / "fairgrpo-seed0" / "fairness.jsonl").is_file()
     assert list((out / "leaderboard" / "plots").glob("*.png"))
+
+
+def test_the_demo_recipe_holds_the_demos_defaults():
+    """`clinfair train --recipe demo` reproduces one demo run: the recipe and DemoSettings agree."""
+    from benchmark.demo import DemoSettings
+    from trainers.recipes import load_recipe
+
+    demo, config = DemoSettings(), load_recipe("demo", "grpo").config
+    assert (config.max_steps, config.learning_rate, config.num_generations, config.max_completion_length) == (
+        demo.steps, demo.rl_learning_rate, demo.num_generations, demo.max_new_tokens,
+    )  # fmt: skip
+    assert config.per_device_train_batch_size == demo.prompts_per_step * demo.num_generations
