@@ -8,6 +8,7 @@ Each run keeps its colour across figures (the order the runs were given in).
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Sequence
 
 import matplotlib
@@ -118,9 +119,11 @@ def dynamics_curves(frame: pd.DataFrame, scope: str = "overall") -> bytes:
     curves = list(dict.fromkeys(data["curve"]))
     method_of = dict(zip(data["curve"], data["method"].fillna("")))
     colours = _colours(list(dict.fromkeys(method_of[curve] for curve in curves)))
-    styles = {}
+    runs_so_far: Counter[str] = Counter()
+    styles = {}  # the i-th run of a method: the i-th line style and marker
     for curve in curves:
-        index = sum(method_of[other] == method_of[curve] for other in styles)
+        index = runs_so_far[method_of[curve]]
+        runs_so_far[method_of[curve]] += 1
         styles[curve] = (LINE_STYLES[index % len(LINE_STYLES)], MARKERS[index % len(MARKERS)])
     figure, axes = plt.subplots(2, 2, figsize=(9, 5.6), sharex=True, layout="constrained")
     for ax, (metric, title) in zip(axes.ravel(), DYNAMICS_PANELS):

@@ -33,21 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def data_dir(eval_data) -> Path:
-    """The shared 200-row synthetic data folder (its test split has more than ROWS rows)."""
-    return eval_data
-
-
-@pytest.fixture(scope="module")
-def task_manager(tmp_path_factory, data_dir) -> TaskManager:
-    """lm-eval's task index over a task folder written for ``data_dir`` (built-in tasks left out: faster)."""
+def task_manager(tmp_path_factory, eval_data) -> TaskManager:
+    """lm-eval's task index over a task folder written for ``eval_data`` (built-in tasks left out: faster)."""
     folder = tmp_path_factory.mktemp("lmeval-tasks")
-    write_task_folder(folder, data_dir)
+    write_task_folder(folder, eval_data)
     return TaskManager(include_path=str(folder), include_defaults=False)
 
 
-def clinfair_eval(model: str, data_dir: Path, out: Path) -> tuple[dict, pd.DataFrame]:
-    args = ["eval", "--model", model, "--tasks", "synthetic", "--data", str(data_dir), "--out", str(out),
+def clinfair_eval(model: str, data: Path, out: Path) -> tuple[dict, pd.DataFrame]:
+    args = ["eval", "--model", model, "--tasks", "synthetic", "--data", str(data), "--out", str(out),
             "--limit", str(ROWS), "--max-new-tokens", str(MAX_NEW_TOKENS), "--batch-size", str(BATCH_SIZE),
             "--n-bootstrap", "0", "--no-progress"]  # fmt: skip
     assert main(args) == 0
@@ -87,12 +81,12 @@ def assert_agree(results: dict, predictions: pd.DataFrame, lm_results: dict, sam
 
 
 @pytest.fixture(scope="module")
-def random_model_eval(tiny_vlm, data_dir, tmp_path_factory) -> tuple[dict, pd.DataFrame]:
-    return clinfair_eval(tiny_vlm, data_dir, tmp_path_factory.mktemp("clinfair-random") / "run")
+def random_model_eval(tiny_vlm, eval_data, tmp_path_factory) -> tuple[dict, pd.DataFrame]:
+    return clinfair_eval(tiny_vlm, eval_data, tmp_path_factory.mktemp("clinfair-random") / "run")
 
 
 def test_lm_eval_sees_the_same_prompts_and_completes_the_same_on_the_random_model(
-    tiny_vlm, data_dir, task_manager, random_model_eval
+    tiny_vlm, eval_data, task_manager, random_model_eval
 ):
     from benchmark.models import load_processor
     from tasks.prepare import load_prepared
@@ -100,7 +94,7 @@ def test_lm_eval_sees_the_same_prompts_and_completes_the_same_on_the_random_mode
     results, predictions = random_model_eval
     lm_results, samples = lm_eval_run(tiny_vlm, task_manager)
     processor = load_processor(tiny_vlm)
-    rows = load_prepared(data_dir / "synthetic")["test"]
+    rows = load_prepared(eval_data / "synthetic")["test"]
     clinfair_prompts = [processor.apply_chat_template(conversation(rows[i], False), add_generation_prompt=True)
                         for i in range(ROWS)]  # fmt: skip
     assert [s["arguments"][0][0] for s in samples] == clinfair_prompts
@@ -135,13 +129,13 @@ def _cue_reading_generate(tokenizer):
 
 
 def test_lm_eval_parses_and_scores_like_clinfair_on_answers_in_format(
-    tiny_vlm, data_dir, task_manager, tmp_path, monkeypatch
+    tiny_vlm, eval_data, task_manager, tmp_path, monkeypatch
 ):
     from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
     generate = _cue_reading_generate(AutoTokenizer.from_pretrained(tiny_vlm))
     monkeypatch.setattr(Qwen2_5_VLForConditionalGeneration, "generate", generate)
-    results, predictions = clinfair_eval(tiny_vlm, data_dir, tmp_path / "clinfair-cue")
+    results, predictions = clinfair_eval(tiny_vlm, eval_data, tmp_path / "clinfair-cue")
     lm_results, samples = lm_eval_run(tiny_vlm, task_manager)
 
     assert 0 < predictions["valid"].sum() < ROWS  # valid and invalid answers
@@ -153,7 +147,7 @@ def test_lm_eval_parses_and_scores_like_clinfair_on_answers_in_format(
 
 @pytest.mark.slow
 def test_documented_command_line_with_the_shipped_task_folder(
-    tiny_vlm, data_dir, random_model_eval, tmp_path
+    tiny_vlm, eval_data, random_model_eval, tmp_path
 ):
     """`python -m benchmark.lmeval` (lm-eval's CLI + clinfair-hf-multimodal) on the shipped YAMLs."""
     out = tmp_path / "lm-eval-out"
@@ -162,7 +156,7 @@ def test_documented_command_line_with_the_shipped_task_folder(
                "--tasks", "clinfair_synthetic", "--apply_chat_template", "--limit", str(ROWS),
                "--batch_size", str(BATCH_SIZE), "--gen_kwargs", f"max_gen_toks={MAX_NEW_TOKENS}",
                "--output_path", str(out)]  # fmt: skip
-    env = {**os.environ, "CLINFAIR_DATA": str(data_dir), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "CLINFAIR_DATA": str(eval_data), "PYTHONPATH": str(REPO)}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     [results_file] = out.rglob("results_*.json")
