@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "tasks.commands",  # tasks list, prepare
     "benchmark.metrics_command",  # metrics
     "benchmark.eval_command",  # eval
+    "benchmark.check_command",  # check-model
     "trainers.commands",  # train
     "leaderboard.commands",  # leaderboard build, push, serve
     "benchmark.demo",  # demo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from benchmark.cli import UserError
@@ -31,6 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder of this run")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    parser.add_argument(
+        "--chat-template",
+        type=Path,
+        help="a Jinja chat template file, for a checkpoint without one or to replace its own "
+        "(default: the checkpoint's; without one, the plain prompt: image tokens, then the question)",
+    )
+    parser.add_argument(
+        "--tensor-parallel-size", type=int, default=1, help="vLLM: GPUs per model (default: 1)"
+    )
+    parser.add_argument("--max-images-per-prompt", type=int, default=4,
+                        help="vLLM: the most images one row may have (default: 4)")  # fmt: skip
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, as the paper)")
@@ -58,15 +70,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from benchmark.generation import GenerationSettings, make_backend
+    from benchmark.check_command import read_chat_template
+    from benchmark.checks import CheckFailed, preflight
+    from benchmark.generation import GenerationInputError, GenerationSettings, make_backend
     from benchmark.models import ModelLoadError
-    from benchmark.runner import EvalRequest, ResumeMismatch, run_eval
+    from benchmark.runner import EvalRequest, ResumeMismatch, run_eval, task_rows
     from tasks.registry import resolve_tasks
 
     if args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
         raise UserError("--batch-size, --max-new-tokens and --limit must be positive")
+    if args.tensor_parallel_size < 1 or args.max_images_per_prompt < 1:
+        raise UserError("--tensor-parallel-size and --max-images-per-prompt must be positive")
+    chat_template = read_chat_template(args.chat_template)
     try:
         specs = resolve_tasks(args.tasks)
     except KeyError as error:
@@ -78,13 +93,21 @@ def run(args: argparse.Namespace) -> int:
                           run_name=args.run_name, method=args.method)  # fmt: skip
 
     def backend_factory():
-        return make_backend(args.backend, args.model, settings, dtype=args.dtype, device=args.device,
-                            revision=args.revision, trust_remote_code=args.trust_remote_code)  # fmt: skip
+        """Load the model, then run the first rows of every task through it (``benchmark.checks.preflight``)."""
+        backend = make_backend(args.backend, args.model, settings, chat_template=chat_template, dtype=args.dtype,
+                               device=args.device, revision=args.revision, trust_remote_code=args.trust_remote_code,
+                               max_images=args.max_images_per_prompt,
+                               tensor_parallel_size=args.tensor_parallel_size)  # fmt: skip
+        for spec in specs:
+            rows = task_rows(spec, Path(args.data), args.split, min(2, args.batch_size))
+            preflight(backend, [rows[i] for i in range(len(rows))], spec.multi_label)
+        return backend
 
     try:
         results = run_eval(request, backend_factory, Path(args.data), Path(args.out), n_bootstrap=args.n_bootstrap,
                            overwrite=args.overwrite, progress=not args.no_progress)  # fmt: skip
-    except (ModelLoadError, ResumeMismatch, FileNotFoundError, ImportError) as error:
+    except (ModelLoadError, ResumeMismatch, FileNotFoundError, ImportError, CheckFailed,
+            GenerationInputError) as error:  # fmt: skip
         raise UserError(str(error)) from None
     print(summary_table(results))
     print(f"wrote {Path(args.out) / 'results.json'} and {Path(args.out) / 'predictions.parquet'}")

@@ -1,13 +1,18 @@
 """Generation backends behind one small interface: ``backend.generate(rows) -> completions``.
 
 A *row* is a schema row (``tasks.schema``) whose ``images`` are PIL images, as a prepared
-``datasets`` split yields them. Every backend builds the same conversation
-(``tasks.prompts.build_messages``) through the model's chat template, so transformers and
-vLLM see identical prompts. Greedy decoding is the default, as in the paper's validation.
+``datasets`` split yields them. Every backend renders the same prompt (:func:`render_prompt`):
+the conversation of ``tasks.prompts.build_messages`` through the checkpoint's chat template,
+or, for a checkpoint without one (PaliGemma pt/mix), the documented plain prompt: one image
+token per image, then the user text. Images go to the processor as **one list per row**
+(``images=[[img, ...], [img, ...]]``), the layout every family accepts (Gemma3/MedGemma,
+Idefics3/SmolVLM and Mllama reject one flat list for a batch). Greedy decoding is the
+default, as in the paper's validation.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -42,8 +47,59 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+class GenerationInputError(ValueError):
+    """The model's processor rejected a batch (e.g. more images per row than the model accepts)."""
+
+
 def conversation(row: dict[str, Any], multi_label: bool) -> list[dict]:
     return build_messages(row["question"], row["choices"], len(row["images"]), multi_label)
+
+
+def chat_template_of(processor) -> str | None:
+    """The chat template a processor (or a bare tokenizer) renders with, if it has one."""
+    template = getattr(processor, "chat_template", None)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    return template or getattr(tokenizer, "chat_template", None)
+
+
+def plain_chat_template(image_token: str | None) -> str:
+    """The plain prompt as a chat template, for checkpoints without one: each turn's image
+    tokens, then its text, then a newline (no role markers).
+
+    PaliGemma's processor expands its image token and adds the BOS token itself; families
+    that want their image tokens elsewhere should be given a template (``--chat-template``).
+    """
+    image = "{{- " + json.dumps(image_token or "") + " -}}"
+    return (
+        "{%- for message in messages -%}"
+        "{%- if message['content'] is string -%}{{- message['content'] -}}{%- else -%}"
+        "{%- for item in message['content'] if item['type'] == 'image' -%}" + image + "{%- endfor -%}"
+        "{%- for item in message['content'] if item['type'] == 'text' -%}{{- item['text'] -}}{%- endfor -%}"
+        "{%- endif -%}{{- '\\n' -}}{%- endfor -%}"
+    )
+
+
+def ensure_chat_template(processor) -> bool:
+    """Give a processor (or tokenizer) without a chat template the plain one; True if it had none."""
+    if chat_template_of(processor):
+        return False
+    tokenizer = getattr(processor, "tokenizer", processor)
+    image_token = getattr(processor, "image_token", None) or getattr(tokenizer, "image_token", None)
+    processor.chat_template = plain_chat_template(image_token)
+    return True
+
+
+def render_prompt(processor, row: dict[str, Any], multi_label: bool) -> str:
+    """The text given to the model for ``row``: the conversation through the processor's chat template."""
+    ensure_chat_template(processor)
+    return processor.apply_chat_template(
+        conversation(row, multi_label), add_generation_prompt=True, tokenize=False
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _rgb(image):
@@ -63,6 +119,7 @@ class HFBackend:
         self.model_id = model_id or getattr(model.config, "_name_or_path", "unknown")
         self.revision = revision
         self.processor.tokenizer.padding_side = "left"
+        self.plain_prompt = ensure_chat_template(self.processor)  # True: the checkpoint has no chat template
 
     @classmethod
     def from_pretrained(cls, path_or_id: str, settings: GenerationSettings = GenerationSettings(), *,
@@ -82,10 +139,16 @@ class HFBackend:
         if not rows:
             return []
         flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
-        texts = [self.processor.apply_chat_template(conversation(row, flag), add_generation_prompt=True)
-                 for row, flag in zip(rows, flags)]  # fmt: skip
-        images = [_rgb(image) for row in rows for image in row["images"]]
-        inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
+        texts = [render_prompt(self.processor, row, flag) for row, flag in zip(rows, flags)]
+        images = [[_rgb(image) for image in row["images"]] for row in rows]  # one list per row
+        try:
+            inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
+        except (ValueError, TypeError, IndexError) as error:
+            counts = sorted({len(row_images) for row_images in images})
+            raise GenerationInputError(
+                f"{self.model_id}: the processor rejected a batch of {len(rows)} rows with "
+                f"{'/'.join(map(str, counts))} image(s) per row: {_first_line(error)}"
+            ) from None
         inputs = inputs.to(self.model.device)
         kwargs: dict[str, Any] = {
             "max_new_tokens": self.settings.max_new_tokens,
@@ -107,13 +170,20 @@ class HFBackend:
 
 
 class VLLMBackend:
-    """vLLM offline generation (``pip install 'clinfair[vllm]'``, CUDA only)."""
+    """vLLM offline generation (``pip install 'clinfair[vllm]'``, CUDA only).
+
+    One request per row: the prompt rendered as :class:`HFBackend` renders it
+    (:func:`render_prompt` with the checkpoint's tokenizer) and that row's images as
+    ``multi_modal_data``; ``max_images`` is vLLM's per-prompt image limit, and a row
+    with more images is refused before anything is generated.
+    """
 
     name = "vllm"
 
     def __init__(self, path_or_id: str, settings: GenerationSettings = GenerationSettings(), *,
                  dtype: str = "auto", revision: str | None = None, trust_remote_code: bool = False,
-                 max_images: int = 4, gpu_memory_utilization: float = 0.85):  # fmt: skip
+                 max_images: int = 4, tensor_parallel_size: int = 1,
+                 gpu_memory_utilization: float = 0.85):  # fmt: skip
         try:
             from vllm import LLM, SamplingParams
         except ImportError:
@@ -122,35 +192,63 @@ class VLLMBackend:
             ) from None
         self.settings = settings
         self.model_id, self.revision, self.dtype = str(path_or_id), revision, dtype
+        self.max_images, self.tensor_parallel_size = max_images, tensor_parallel_size
         self.llm = LLM(model=str(path_or_id), revision=revision, dtype=dtype, trust_remote_code=trust_remote_code,
                        seed=settings.seed, limit_mm_per_prompt={"image": max_images},
+                       tensor_parallel_size=tensor_parallel_size,
                        gpu_memory_utilization=gpu_memory_utilization)  # fmt: skip
         self.sampling = SamplingParams(max_tokens=settings.max_new_tokens, temperature=settings.temperature,
                                        top_p=settings.top_p, seed=settings.seed)  # fmt: skip
 
-    def generate(
+    def requests(
         self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False
-    ) -> list[str]:
+    ) -> list[dict]:
+        """The vLLM requests for ``rows``: one prompt and one image list per row."""
         flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
         tokenizer = self.llm.get_tokenizer()
-        requests = [
-            {"prompt": tokenizer.apply_chat_template(conversation(row, flag), add_generation_prompt=True, tokenize=False),
+        too_many = [len(row["images"]) for row in rows if len(row["images"]) > self.max_images]
+        if too_many:
+            raise GenerationInputError(
+                f"{self.model_id}: a row has {max(too_many)} images but --max-images-per-prompt is "
+                f"{self.max_images}; raise it if the model accepts that many"
+            )
+        return [
+            {"prompt": render_prompt(tokenizer, row, flag),
              "multi_modal_data": {"image": [_rgb(image) for image in row["images"]]}}
             for row, flag in zip(rows, flags)
         ]  # fmt: skip
-        outputs = self.llm.generate(requests, self.sampling, use_tqdm=False)
+
+    def generate(
+        self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False
+    ) -> list[str]:
+        if not rows:
+            return []
+        outputs = self.llm.generate(self.requests(rows, multi_label), self.sampling, use_tqdm=False)
         return [output.outputs[0].text for output in outputs]
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision, "dtype": self.dtype,
-                "device": "cuda"}  # fmt: skip
+                "device": "cuda", "tensor_parallel_size": self.tensor_parallel_size}  # fmt: skip
 
 
-def make_backend(name: str, model: str, settings: GenerationSettings, **kwargs: Any) -> Backend:
-    """The backend called ``name`` ("hf" or "vllm") for a model path or Hub id."""
+def make_backend(name: str, model: str, settings: GenerationSettings, *, chat_template: str | None = None,
+                 max_images: int = 4, tensor_parallel_size: int = 1, device: str | None = None,
+                 **load_kwargs: Any) -> Backend:  # fmt: skip
+    """The backend called ``name`` ("hf" or "vllm") for a model path or Hub id.
+
+    ``chat_template`` (Jinja text) replaces or supplies the checkpoint's template;
+    ``max_images`` and ``tensor_parallel_size`` are vLLM's per-prompt image limit and GPUs per model.
+    """
     if name == "hf":
-        return HFBackend.from_pretrained(model, settings, **kwargs)
+        backend: Backend = HFBackend.from_pretrained(model, settings, device=device, **load_kwargs)
+        if chat_template:
+            backend.processor.chat_template = chat_template
+            backend.plain_prompt = False
+        return backend
     if name == "vllm":
-        kwargs.pop("device", None)
-        return VLLMBackend(model, settings, **kwargs)
+        backend = VLLMBackend(model, settings, max_images=max_images, tensor_parallel_size=tensor_parallel_size,
+                              **load_kwargs)  # fmt: skip
+        if chat_template:
+            backend.llm.get_tokenizer().chat_template = chat_template
+        return backend
     raise ValueError(f"unknown backend {name!r}; choose hf or vllm")

@@ -1,18 +1,25 @@
 """Loading vision-language checkpoints, and building tiny random ones offline.
 
-``load_model_and_processor`` is the one way clinfair loads a VLM (eval, training, demo).
-It works around a trap of CPU-only machines: Qwen2/2.5-VL processors carry a video
-processor that needs torchvision, which has no CPU build beside torch 2.13; there
-``AutoProcessor`` quietly returns only the tokenizer. We then assemble an image-only
-processor (:class:`ImageOnlyQwen2_5_VLProcessor`) with the PIL image processor.
+``load_model_and_processor`` is the one way clinfair loads a VLM (eval, training, demo,
+``clinfair check-model``). It works around a trap of CPU-only machines: torchvision has
+no CPU build beside torch 2.13, and several families' processors (Qwen2/2.5/3-VL and
+SmolVLM carry a video processor; Idefics3's image processor is gated behind torchvision)
+then cannot be built by ``AutoProcessor``, which either raises or quietly returns only the
+tokenizer. :func:`load_processor` then assembles the family's processor from its PIL
+image processor and its tokenizer, without the video processor
+(:func:`image_only_processor_class`). A family whose image processor exists only in a
+torchvision version gets one clear error naming the missing piece.
 
 ``build_tiny_vlm`` makes a random Qwen2.5-VL-shaped model, a byte-level BPE tokenizer
 trained on a few strings, and that image-only processor, entirely offline: tests and the
-demo use it instead of downloading a checkpoint.
+demo use it instead of downloading a checkpoint. ``benchmark.zoo`` builds one tiny model
+per supported family the same way.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,43 +28,109 @@ SPECIAL_TOKENS = (
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
     "<|image_pad|>", "<|video_pad|>",
 )  # fmt: skip
-QWEN_VL_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
+CHAT_TEMPLATE_DIR = Path(__file__).parent / "chat_templates"
 
 
 class ModelLoadError(Exception):
     """A checkpoint that does not exist or cannot be loaded as an image-text model."""
 
 
-def _qwen_processor_class():
-    from transformers import Qwen2_5_VLProcessor
+@functools.cache
+def image_only_processor_class(model_type: str) -> type:
+    """The processor class of ``model_type`` without its video processor (which needs torchvision).
 
-    class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
-        """A Qwen2.5-VL processor without the video processor (which needs torchvision)."""
+    Processors whose ``__init__`` has no video processor are returned as they are.
+    """
+    import inspect
 
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            super().__init__(
-                image_processor, tokenizer, video_processor=None, chat_template=chat_template, **kwargs
+    import transformers
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    name = PROCESSOR_MAPPING_NAMES.get(model_type)
+    if name is None:
+        raise ModelLoadError(f"transformers has no processor for model type {model_type!r}")
+    base = getattr(transformers, name)
+    if "video_processor" not in inspect.signature(base.__init__).parameters:
+        return base
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        base.__init__(
+            self, image_processor, tokenizer, video_processor=None, chat_template=chat_template, **kwargs
+        )
+
+    def get_attributes(cls):
+        return [a for a in base.get_attributes() if a != "video_processor"]
+
+    return type(f"ImageOnly{name}", (base,), {"__init__": __init__, "get_attributes": classmethod(get_attributes),
+                                               "__doc__": f"{name} without the video processor."})  # fmt: skip
+
+
+def _pil_image_processor_class(model_type: str) -> type:
+    """The PIL (torchvision-free) image processor class of ``model_type``, imported from its module."""
+    import importlib
+
+    from transformers.models.auto.configuration_auto import model_type_to_module_name
+    from transformers.models.auto.image_processing_auto import (
+        IMAGE_PROCESSOR_MAPPING_NAMES,
+        get_image_processor_class_from_name,
+    )
+
+    backends = IMAGE_PROCESSOR_MAPPING_NAMES.get(model_type) or {}
+    name = backends.get("pil")
+    if name is None:
+        only = backends.get("torchvision") or "its image processor"
+        raise ModelLoadError(
+            f"model type {model_type!r}: {only} exists only in a torchvision version, and torchvision is not "
+            "installed (it has no CPU build beside torch 2.13); run on a CUDA host with torchvision"
+        )
+    # Import it from its own module: transformers' lazy top level can hand back a dummy that demands
+    # torchvision for a PIL class (Idefics3's in transformers 5.17).
+    for owner, names in IMAGE_PROCESSOR_MAPPING_NAMES.items():
+        if names.get("pil") != name:
+            continue
+        module_name = model_type_to_module_name(owner)
+        try:
+            module = importlib.import_module(
+                f"transformers.models.{module_name}.image_processing_pil_{module_name}"
             )
+        except ImportError:
+            continue
+        if hasattr(module, name):
+            return getattr(module, name)
+    found = get_image_processor_class_from_name(name)
+    if found is None:
+        raise ModelLoadError(f"model type {model_type!r}: transformers has no {name}")
+    return found
 
-        @classmethod
-        def get_attributes(cls):
-            return ["image_processor", "tokenizer"]
 
-    return ImageOnlyQwen2_5_VLProcessor
+def _processor_kwargs(path_or_id: str | Path, processor_class: type, **hub_kwargs: Any) -> dict[str, Any]:
+    """The processor's own settings saved with the checkpoint (e.g. ``image_seq_length``)."""
+    import inspect
+
+    try:
+        saved, _ = processor_class.get_processor_dict(path_or_id, **hub_kwargs)
+    except (OSError, ValueError):
+        saved = {}
+    accepted = set(inspect.signature(processor_class.__mro__[1].__init__).parameters) | set(
+        inspect.signature(processor_class.__init__).parameters
+    )
+    ignored = {"self", "image_processor", "tokenizer", "video_processor", "chat_template", "kwargs"}
+    return {key: value for key, value in saved.items() if key in accepted - ignored}
 
 
-def image_only_processor(path_or_id: str | Path, **hub_kwargs: Any):
-    """Assemble the image-only Qwen-VL processor from a checkpoint's saved files."""
+def assemble_processor(path_or_id: str | Path, model_type: str, **hub_kwargs: Any):
+    """The family's processor from its tokenizer and PIL image processor, without a video processor."""
     from transformers import AutoTokenizer
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
+    processor_class = image_only_processor_class(model_type)
+    image_processor = _pil_image_processor_class(model_type).from_pretrained(path_or_id, **hub_kwargs)
     tokenizer = AutoTokenizer.from_pretrained(path_or_id, **hub_kwargs)
-    image_processor = Qwen2VLImageProcessorPil.from_pretrained(path_or_id, **hub_kwargs)
-    return _qwen_processor_class()(image_processor, tokenizer, chat_template=tokenizer.chat_template)
+    kwargs = _processor_kwargs(path_or_id, processor_class, **hub_kwargs)
+    return processor_class(image_processor, tokenizer, chat_template=tokenizer.chat_template, **kwargs)
 
 
 def load_processor(path_or_id: str | Path, trust_remote_code: bool = False, **hub_kwargs: Any):
-    """``AutoProcessor``, or the image-only fallback where it returns a bare tokenizer."""
+    """``AutoProcessor``, or the family's processor assembled without torchvision where it fails."""
     from transformers import AutoConfig, AutoProcessor, ProcessorMixin
 
     config = AutoConfig.from_pretrained(path_or_id, trust_remote_code=trust_remote_code, **hub_kwargs)
@@ -65,15 +138,27 @@ def load_processor(path_or_id: str | Path, trust_remote_code: bool = False, **hu
         processor = AutoProcessor.from_pretrained(
             path_or_id, trust_remote_code=trust_remote_code, **hub_kwargs
         )
-    except (ImportError, ValueError, OSError, TypeError):
+    except (ImportError, ValueError, OSError, TypeError, AttributeError):
         processor = None
     if isinstance(processor, ProcessorMixin) and getattr(processor, "image_processor", None) is not None:
         return processor
-    if config.model_type in QWEN_VL_MODEL_TYPES:
-        return image_only_processor(path_or_id, **hub_kwargs)
-    raise ModelLoadError(
-        f"{path_or_id}: no image processor could be loaded (model type {config.model_type!r})"
-    )
+    if getattr(config, "vision_config", None) is None:
+        raise ModelLoadError(
+            f"{path_or_id} is not a vision-language model (model type {config.model_type!r} has no vision "
+            "encoder); clinfair evaluates image-text-to-text checkpoints"
+        )
+    try:
+        return assemble_processor(path_or_id, config.model_type, **hub_kwargs)
+    except (ImportError, ValueError, OSError, TypeError) as error:
+        raise ModelLoadError(
+            f"{path_or_id}: no image processor could be built for model type {config.model_type!r}: "
+            f"{_first_line(error)}"
+        ) from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def load_model_and_processor(
@@ -141,21 +226,39 @@ def _tokenizer_corpus() -> list[str]:
     return corpus
 
 
-def build_tiny_tokenizer(vocab_size: int = 600):
-    """A byte-level BPE tokenizer with Qwen's special tokens, trained on a few strings."""
+def build_tiny_tokenizer(
+    vocab_size: int = 600,
+    *,
+    specials: Sequence[str] = SPECIAL_TOKENS,
+    eos: str = "<|im_end|>",
+    pad: str = "<|endoftext|>",
+    bos: str | None = None,
+    named: dict[str, str] | None = None,
+):
+    """A byte-level BPE tokenizer trained on a few strings, with ``specials`` as atomic tokens.
+
+    The defaults are Qwen's special tokens; ``named`` gives a family's named tokens (e.g.
+    ``{"image_token": "<image>"}``), which become tokenizer attributes as on the Hub.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(specials),
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)  # fmt: skip
     backend.train_from_iterator(_tokenizer_corpus() * 4, trainer)
+    others = [token for token in specials if token not in (pad, bos)]
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
+        tokenizer_object=backend, eos_token=eos, pad_token=pad, bos_token=bos,
+        additional_special_tokens=others, extra_special_tokens=dict(named or {}),
     )  # fmt: skip
+
+
+def clinfair_chat_template(name: str) -> str:
+    """A chat template shipped with clinfair (``benchmark/chat_templates/<name>.jinja``)."""
+    return (CHAT_TEMPLATE_DIR / f"{name}.jinja").read_text()
 
 
 def trl_chat_template(name: str = "qwen2_5_vl") -> str:
@@ -186,7 +289,9 @@ def build_tiny_vlm(out_dir: str | Path, config: TinyVLMConfig = TinyVLMConfig())
         merge_size=2,
         temporal_patch_size=2,
     )
-    processor = _qwen_processor_class()(image_processor, tokenizer, chat_template=chat_template)
+    processor = image_only_processor_class("qwen2_5_vl")(
+        image_processor, tokenizer, chat_template=chat_template
+    )
     head_dim = config.hidden_size // config.num_heads
     section = head_dim // 2  # mrope sections (temporal, height, width) must sum to head_dim / 2
     mrope = [section - 2 * (section // 3), section // 3, section // 3]

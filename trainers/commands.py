@@ -59,6 +59,7 @@ def build_trainer(recipe):
     import yaml
     from accelerate import PartialState
 
+    from benchmark.checks import CheckFailed
     from benchmark.models import ModelLoadError, load_model_and_processor
     from trainers.callbacks import FairnessCallback
     from trainers.data import build_grpo_dataset, load_task_split
@@ -85,7 +86,8 @@ def build_trainer(recipe):
                 for task in (arguments.tasks if arguments.eval_split else [])
             }
         model, processor = load_model_and_processor(model_path, dtype=arguments.dtype)
-    except (KeyError, FileNotFoundError, ModelLoadError) as error:
+        _preflight(model, processor, arguments, state.is_main_process)
+    except (KeyError, FileNotFoundError, ModelLoadError, CheckFailed) as error:
         raise UserError(error.args[0] if error.args else str(error)) from None
 
     try:
@@ -113,6 +115,27 @@ def build_trainer(recipe):
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "recipe.yaml").write_text(yaml.safe_dump({"method": recipe.method, **recipe.values}))
     return trainer
+
+
+def _preflight(model, processor, arguments, verbose: bool) -> None:
+    """The checks of ``clinfair check-model`` on two training rows of each task, before TRL sees the model.
+
+    A checkpoint without a chat template gets the plain prompt as its template (TRL renders
+    conversational prompts with it), as ``clinfair eval`` does.
+    """
+    from benchmark.checks import preflight
+    from benchmark.generation import GenerationSettings, HFBackend
+    from tasks.registry import get_task
+    from trainers.data import load_task_split
+
+    backend = HFBackend(model, processor, GenerationSettings(max_new_tokens=2, batch_size=2))
+    if backend.plain_prompt and verbose:
+        print(
+            "clinfair train: the checkpoint has no chat template; using the plain prompt (image tokens, then text)"
+        )
+    for task in arguments.tasks:
+        rows = load_task_split(task, arguments.data_dir, arguments.train_split, 2)
+        preflight(backend, [rows[i] for i in range(len(rows))], get_task(task).multi_label)
 
 
 def _rewards(entries: list[Any]) -> list:

@@ -1,0 +1,54 @@
+"""``clinfair check-model``: will this checkpoint work with clinfair? (see ``benchmark.checks``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmark.cli import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check-model",
+        help="say whether a checkpoint will work (loads it and runs one 2-row batch with images)",
+        description="Load the processor and model as clinfair eval and train do, run one batch of 2 rows with "
+        "generated images, and say in a few lines whether the checkpoint works and, if not, why and what to do. "
+        "Exit code 0 when it works, 2 when it does not.",
+    )
+    parser.add_argument("model", help="local folder or Hub id of an image-text-to-text model")
+    parser.add_argument("--images", type=int, default=2, help="images per row of the test batch (default: 2)")
+    parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    parser.add_argument(
+        "--chat-template", type=Path, help="a Jinja chat template file to use instead of the checkpoint's"
+    )
+    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
+    parser.add_argument("--revision", help="model revision (branch, tag or commit) on the Hub")
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="allow the checkpoint's own code (off by default)"
+    )
+    parser.set_defaults(func=run)
+
+
+def read_chat_template(path: Path | None) -> str | None:
+    """The text of a ``--chat-template`` file; a missing or empty file is a clear error."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UserError(f"--chat-template {path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise UserError(f"--chat-template {path}: the file is empty")
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.checks import check_model
+
+    if args.images < 1:
+        raise UserError("--images must be at least 1")
+    check = check_model(args.model, images_per_row=args.images, backend=args.backend,
+                        chat_template=read_chat_template(args.chat_template), dtype=args.dtype,
+                        revision=args.revision, trust_remote_code=args.trust_remote_code)  # fmt: skip
+    print(check.render())
+    return 0 if check.ok else 2

@@ -1,0 +1,113 @@
+"""Will this checkpoint work? One 2-row batch with images through the real loading and generation path.
+
+:func:`check_model` is what ``clinfair check-model`` prints; :func:`preflight` is the same
+batch test run by ``clinfair eval`` and ``clinfair train`` right after loading, on the
+task's own rows, so that a processor that cannot take the task's images fails in one clear
+line before anything is written, instead of as a traceback mid-run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.generation import Backend, GenerationInputError, GenerationSettings
+from tasks.prompts import parse_answer
+
+
+class CheckFailed(Exception):
+    """The checkpoint cannot run clinfair's batches; the message says why and what to do."""
+
+
+@dataclass
+class ModelCheck:
+    """The outcome of :func:`check_model`: a few lines for a person, and whether it works."""
+
+    model: str
+    ok: bool = True
+    lines: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        verdict = "OK: works with clinfair eval and train" if self.ok else "FAIL"
+        return "\n".join(
+            [f"checking {self.model}", *(f"  {line}" for line in self.lines), f"verdict: {verdict}"]
+        )
+
+
+def probe_rows(rows: int = 2, images_per_row: int = 2) -> list[dict[str, Any]]:
+    """Schema rows with generated images of different sizes (nothing is read from disk)."""
+    from PIL import Image
+
+    from tasks.registry import get_task
+
+    spec = get_task("synthetic")
+    colours = [(200, 40, 40), (40, 40, 200), (40, 160, 40), (220, 200, 60)]
+    return [
+        {"id": f"probe-{i}", "question": spec.question, "choices": list(spec.choices), "answer": [spec.choices[0]],
+         "images": [Image.new("RGB", (64 + 16 * j, 48 + 8 * i), colours[(i + j) % 4]) for j in range(images_per_row)]}
+        for i in range(rows)
+    ]  # fmt: skip
+
+
+def preflight(backend: Backend, rows: Sequence[dict[str, Any]], multi_label: bool = False) -> list[str]:
+    """Generate for ``rows`` (one batch); :class:`CheckFailed` with one clear line if the model cannot."""
+    try:
+        completions = backend.generate(list(rows), multi_label)
+    except GenerationInputError as error:
+        raise CheckFailed(str(error)) from None
+    except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        text = str(error).strip()
+        raise CheckFailed(
+            f"{getattr(backend, 'model_id', 'the model')} failed on a batch of {len(rows)} rows: "
+            f"{text.splitlines()[0] if text else type(error).__name__}"
+        ) from None
+    if len(completions) != len(rows):
+        raise CheckFailed(f"the backend returned {len(completions)} completions for {len(rows)} rows")
+    return completions
+
+
+def check_model(path_or_id: str, *, images_per_row: int = 2, backend: str = "hf", chat_template: str | None = None,
+                max_new_tokens: int = 16, **load_kwargs: Any) -> ModelCheck:  # fmt: skip
+    """Load ``path_or_id`` as clinfair does and run one 2-row batch with ``images_per_row`` images each."""
+    from benchmark.generation import make_backend
+    from benchmark.models import ModelLoadError
+
+    check = ModelCheck(str(path_or_id))
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=2)
+    try:
+        loaded = make_backend(backend, str(path_or_id), settings, chat_template=chat_template,
+                              max_images=max(4, images_per_row), **load_kwargs)  # fmt: skip
+    except (ModelLoadError, ImportError) as error:
+        check.ok = False
+        check.lines.append(f"load: {error}")
+        return check
+    processor = getattr(loaded, "processor", None)
+    if processor is not None:
+        model = loaded.model
+        parameters = sum(p.numel() for p in model.parameters())
+        check.lines.append(f"model: {type(model).__name__} (model type {model.config.model_type}, "
+                           f"{parameters / 1e6:.1f}M parameters, {str(model.dtype).removeprefix('torch.')})")  # fmt: skip
+        check.lines.append(
+            f"processor: {type(processor).__name__} with {type(processor.image_processor).__name__}"
+        )
+        if getattr(loaded, "plain_prompt", False):
+            check.lines.append("prompt: no chat template, so the plain prompt (image tokens, then the question); "
+                               "pass --chat-template FILE to use a conversation format")  # fmt: skip
+        else:
+            source = "--chat-template" if chat_template else "the checkpoint's chat template"
+            check.lines.append(f"prompt: {source}")
+    rows = probe_rows(2, images_per_row)
+    start = time.perf_counter()
+    try:
+        completions = preflight(loaded, rows)
+    except CheckFailed as error:
+        check.ok = False
+        check.lines.append(f"generation: {error}")
+        return check
+    valid = sum(parse_answer(text, row["choices"]) is not None for text, row in zip(completions, rows))
+    check.lines.append(f"generation: 2 rows x {images_per_row} image(s) -> 2 completions in "
+                       f"{time.perf_counter() - start:.1f} s; {valid}/2 parsable answers "
+                       "(an untrained or random model may write none)")  # fmt: skip
+    return check

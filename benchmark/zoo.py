@@ -1,0 +1,344 @@
+"""A zoo of tiny random vision-language models, one per supported family, built offline.
+
+Each family is built from its transformers config with tiny sizes, a byte-level BPE
+tokenizer carrying the family's special tokens, the family's PIL image processor (no
+torchvision needed) and its processor, and saved like a Hub checkpoint. The chat template
+is TRL's shipped one for the family where TRL has one (``trl/chat_templates``), clinfair's
+own where the family's checkpoints ship one that TRL lacks (LLaVA-1.5), and none for
+PaliGemma, whose pt/mix checkpoints have none (which exercises the plain-prompt path).
+
+Tests evaluate and train every family of :data:`ZOO` (``tests/test_zoo.py``), so "any VLM"
+is a tested contract; the README's support table is checked against this registry.
+
+    from benchmark.zoo import build_tiny_family
+    build_tiny_family("gemma3", "tiny-gemma3")   # MedGemma's architecture, ~1 MB
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.models import build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
+
+#: Text sizes shared by every family: small enough for a few CPU training steps a second.
+HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 4, 600
+IMAGE_SIZE = 112  # pixels per side the image processors resize to
+
+
+@dataclass(frozen=True)
+class ZooFamily:
+    """One model family of the zoo: how to build it, and what the support table says."""
+
+    name: str  # the key: build_tiny_family(name, ...)
+    label: str  # as the README's support table names it
+    model_type: str  # config.model_type of the saved checkpoint
+    build: Callable[[Path, int], None]
+    notes: str = ""
+
+
+def _tokenizer(specials: list[str], eos: str, pad: str, bos: str | None = None, **named: str):
+    """The tiny BPE tokenizer with ``specials`` as atomic tokens; ``named`` sets e.g. ``image_token``."""
+    return build_tiny_tokenizer(VOCAB, specials=specials, eos=eos, pad=pad, bos=bos, named=named)
+
+
+def _ids(tokenizer, *tokens: str) -> list[int]:
+    return [tokenizer.convert_tokens_to_ids(token) for token in tokens]
+
+
+def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_id: int | None) -> None:
+    from transformers import GenerationConfig
+
+    model.generation_config = GenerationConfig(eos_token_id=eos_ids, pad_token_id=pad_id, bos_token_id=bos_id,
+                                               do_sample=False)  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+
+
+def _text_config(tokenizer, eos_id: int, pad_id: int, bos_id: int | None, **extra: Any) -> dict[str, Any]:
+    return {
+        "vocab_size": len(tokenizer), "hidden_size": HIDDEN, "intermediate_size": 2 * HIDDEN,
+        "num_hidden_layers": LAYERS, "num_attention_heads": HEADS, "num_key_value_heads": HEADS,
+        "max_position_embeddings": 4096, "eos_token_id": eos_id, "pad_token_id": pad_id, "bos_token_id": bos_id,
+        **extra,
+    }  # fmt: skip
+
+
+def _siglip_vision(image_size: int = IMAGE_SIZE, patch_size: int = 14) -> dict[str, Any]:
+    return {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+            "image_size": image_size, "patch_size": patch_size}  # fmt: skip
+
+
+def _model(config, seed: int):
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    torch.manual_seed(seed)
+    return AutoModelForImageTextToText.from_config(config)
+
+
+# -- Qwen2-VL and Qwen3-VL (Qwen2.5-VL is benchmark.models.build_tiny_vlm) ------------------------------
+
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                 "<|image_pad|>", "<|video_pad|>"]  # fmt: skip
+
+
+def _qwen_parts(patch_size: int):
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    tokenizer = _tokenizer(QWEN_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
+    pixels = (4 * patch_size) ** 2  # 4x4 patches, 2x2 merged: 4 image tokens
+    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": pixels, "longest_edge": pixels},
+                                               patch_size=patch_size, merge_size=2, temporal_patch_size=2)  # fmt: skip
+    ids = dict(zip(QWEN_SPECIALS, _ids(tokenizer, *QWEN_SPECIALS)))
+    return tokenizer, image_processor, ids
+
+
+def _build_qwen2_vl(out_dir: Path, seed: int) -> None:
+    from transformers import Qwen2VLConfig
+
+    from benchmark.models import image_only_processor_class
+
+    tokenizer, image_processor, ids = _qwen_parts(patch_size=14)
+    template = trl_chat_template("qwen2_5_vl")  # Qwen2-VL's template is the same format
+    processor = image_only_processor_class("qwen2_vl")(image_processor, tokenizer, chat_template=template)
+    head_dim = HIDDEN // HEADS
+    section = head_dim // 2
+    rope = {"rope_type": "default", "mrope_section": [section - 2 * (section // 3), section // 3, section // 3],
+            "rope_theta": 10000.0}  # fmt: skip
+    config = Qwen2VLConfig(
+        text_config=_text_config(tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"], None, rope_parameters=rope),
+        vision_config={"depth": 1, "embed_dim": 32, "hidden_size": HIDDEN, "num_heads": 2, "mlp_ratio": 2,
+                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )  # fmt: skip
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<|im_end|>"], ids["<|endoftext|>"]],
+        ids["<|endoftext|>"],
+        None,
+    )
+
+
+def _build_qwen3_vl(out_dir: Path, seed: int) -> None:
+    from transformers import Qwen3VLConfig
+
+    from benchmark.models import image_only_processor_class
+
+    tokenizer, image_processor, ids = _qwen_parts(patch_size=16)
+    template = trl_chat_template("qwen3_vl")
+    processor = image_only_processor_class("qwen3_vl")(image_processor, tokenizer, chat_template=template)
+    head_dim = HIDDEN // HEADS
+    section = head_dim // 2
+    rope = {"rope_type": "default", "mrope_section": [section - 2 * (section // 3), section // 3, section // 3],
+            "mrope_interleaved": True, "rope_theta": 10000.0}  # fmt: skip
+    config = Qwen3VLConfig(
+        text_config=_text_config(tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"], None, head_dim=head_dim,
+                                 rope_parameters=rope),
+        vision_config={"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 16,
+                       "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": HIDDEN,
+                       "num_position_embeddings": 16, "deepstack_visual_indexes": [0]},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )  # fmt: skip
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<|im_end|>"], ids["<|endoftext|>"]],
+        ids["<|endoftext|>"],
+        None,
+    )
+
+
+# -- Gemma3 (MedGemma) and PaliGemma ----------------------------------------------------------------------
+
+
+def _build_gemma3(out_dir: Path, seed: int) -> None:
+    from transformers import Gemma3Config, Gemma3Processor
+    from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
+
+    specials = ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "<start_of_image>",
+                "<end_of_image>", "<image_soft_token>"]  # fmt: skip
+    tokenizer = _tokenizer(specials, eos="<eos>", pad="<pad>", bos="<bos>", boi_token="<start_of_image>",
+                           eoi_token="<end_of_image>", image_token="<image_soft_token>")  # fmt: skip
+    ids = dict(zip(specials, _ids(tokenizer, *specials)))
+    image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    processor = Gemma3Processor(image_processor, tokenizer, chat_template=trl_chat_template("gemma3"),
+                                image_seq_length=16)  # fmt: skip
+    config = Gemma3Config(
+        text_config=_text_config(tokenizer, ids["<eos>"], ids["<pad>"], ids["<bos>"], head_dim=HIDDEN // HEADS,
+                                 query_pre_attn_scalar=HIDDEN // HEADS, sliding_window=64),
+        vision_config=_siglip_vision(),
+        mm_tokens_per_image=16,  # 8x8 patches pooled to 4x4
+        boi_token_index=ids["<start_of_image>"], eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"],
+    )  # fmt: skip
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<eos>"], ids["<end_of_turn>"]],
+        ids["<pad>"],
+        ids["<bos>"],
+    )
+
+
+def _build_paligemma(out_dir: Path, seed: int) -> None:
+    from transformers import PaliGemmaConfig, PaliGemmaProcessor
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    specials = ["<pad>", "<eos>", "<bos>", "<image>"]
+    tokenizer = _tokenizer(specials, eos="<eos>", pad="<pad>", bos="<bos>", image_token="<image>")
+    ids = dict(zip(specials, _ids(tokenizer, *specials)))
+    image_processor = SiglipImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
+    image_processor.image_seq_length = 64  # 8x8 patches of 14, no pooling
+    processor = PaliGemmaProcessor(image_processor, tokenizer)  # pt/mix checkpoints ship no chat template
+    config = PaliGemmaConfig(
+        text_config=_text_config(tokenizer, ids["<eos>"], ids["<pad>"], ids["<bos>"], head_dim=HIDDEN // HEADS,
+                                 model_type="gemma"),
+        vision_config={**_siglip_vision(), "projection_dim": HIDDEN},
+        image_token_index=ids["<image>"], projection_dim=HIDDEN, hidden_size=HIDDEN,
+    )  # fmt: skip
+    _save(out_dir, _model(config, seed), processor, [ids["<eos>"]], ids["<pad>"], ids["<bos>"])
+
+
+# -- LLaVA-1.5 and LLaVA-NeXT -----------------------------------------------------------------------------
+
+LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<image>"]
+
+
+def _llava_text(tokenizer, ids) -> dict[str, Any]:
+    return _text_config(tokenizer, ids["</s>"], ids["<unk>"], ids["<s>"], model_type="llama")
+
+
+def _clip_vision() -> dict[str, Any]:
+    return {"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "image_size": IMAGE_SIZE, "patch_size": 14, "projection_dim": 32}  # fmt: skip
+
+
+def _build_llava(out_dir: Path, seed: int) -> None:
+    from transformers import LlavaConfig, LlavaProcessor
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    from benchmark.models import clinfair_chat_template
+
+    tokenizer = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
+    ids = dict(zip(LLAVA_SPECIALS, _ids(tokenizer, *LLAVA_SPECIALS)))
+    image_processor = CLIPImageProcessorPil(size={"shortest_edge": IMAGE_SIZE},
+                                            crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})  # fmt: skip
+    processor = LlavaProcessor(image_processor, tokenizer, patch_size=14, vision_feature_select_strategy="default",
+                               num_additional_image_tokens=1, chat_template=clinfair_chat_template("llava"))  # fmt: skip
+    config = LlavaConfig(text_config=_llava_text(tokenizer, ids), vision_config=_clip_vision(),
+                         image_token_index=ids["<image>"], image_seq_length=64, vision_feature_layer=-1)  # fmt: skip
+    _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
+
+
+def _build_llava_next(out_dir: Path, seed: int) -> None:
+    from transformers import LlavaNextConfig, LlavaNextProcessor
+    from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
+
+    tokenizer = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
+    ids = dict(zip(LLAVA_SPECIALS, _ids(tokenizer, *LLAVA_SPECIALS)))
+    pinpoints = [[IMAGE_SIZE, IMAGE_SIZE]]  # one tile plus the base image: 2 x 64 tokens at most
+    image_processor = LlavaNextImageProcessorPil(size={"shortest_edge": IMAGE_SIZE},
+                                                 crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+                                                 image_grid_pinpoints=pinpoints)  # fmt: skip
+    processor = LlavaNextProcessor(image_processor, tokenizer, patch_size=14, vision_feature_select_strategy="default",
+                                   num_additional_image_tokens=1, chat_template=trl_chat_template("llava_next"))  # fmt: skip
+    config = LlavaNextConfig(text_config=_llava_text(tokenizer, ids), vision_config=_clip_vision(),
+                             image_token_index=ids["<image>"], image_grid_pinpoints=pinpoints,
+                             vision_feature_layer=-1)  # fmt: skip
+    _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
+
+
+# -- Idefics3 (the architecture of SmolVLM's first releases) ----------------------------------------------
+
+
+def _build_idefics3(out_dir: Path, seed: int) -> None:
+    from transformers import Idefics3Config, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
+                "<global-img>"]  # fmt: skip
+    tokenizer = _tokenizer(specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>",
+                           image_token="<image>")  # fmt: skip
+    ids = dict(zip(specials, _ids(tokenizer, *specials)))
+    side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
+    image_processor = Idefics3ImageProcessorPil(size={"longest_edge": side}, max_image_size={"longest_edge": side},
+                                                do_image_splitting=False)  # fmt: skip
+    processor = Idefics3Processor(image_processor, tokenizer, image_seq_len=4,
+                                  chat_template=trl_chat_template("idefics3"))  # fmt: skip
+    config = Idefics3Config(
+        text_config=_text_config(tokenizer, ids["<end_of_utterance>"], ids["<|endoftext|>"], ids["<|im_start|>"],
+                                 model_type="llama"),
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": side, "patch_size": 16},
+        image_token_id=ids["<image>"], scale_factor=2, pad_token_id=ids["<|endoftext|>"],
+    )  # fmt: skip
+    _save(out_dir, _model(config, seed), processor, [ids["<end_of_utterance>"]], ids["<|endoftext|>"],
+          ids["<|im_start|>"])  # fmt: skip
+
+
+def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
+    from benchmark.models import TinyVLMConfig
+
+    build_tiny_vlm(out_dir, TinyVLMConfig(seed=seed))
+
+
+ZOO: dict[str, ZooFamily] = {
+    family.name: family
+    for family in (
+        ZooFamily(
+            "gemma3",
+            "Gemma3 (MedGemma)",
+            "gemma3",
+            _build_gemma3,
+            "one image list per prompt; the FairGRPO paper's MedGemma-4B-IT",
+        ),
+        ZooFamily("qwen2_vl", "Qwen2-VL", "qwen2_vl", _build_qwen2_vl, "image-only processor on CPU"),
+        ZooFamily(
+            "qwen2_5_vl",
+            "Qwen2.5-VL",
+            "qwen2_5_vl",
+            _build_qwen2_5_vl,
+            "image-only processor on CPU; the paper's Qwen2.5-VL-7B",
+        ),
+        ZooFamily(
+            "qwen3_vl",
+            "Qwen3-VL",
+            "qwen3_vl",
+            _build_qwen3_vl,
+            "image-only processor on CPU; thinking template (base of QoQ-Med3-VL)",
+        ),
+        ZooFamily(
+            "idefics3",
+            "Idefics3 / SmolVLM",
+            "idefics3",
+            _build_idefics3,
+            "PIL image processor imported from its module on CPU",
+        ),
+        ZooFamily(
+            "llava", "LLaVA-1.5", "llava", _build_llava, "clinfair's LLaVA-1.5 chat template in the zoo"
+        ),
+        ZooFamily("llava_next", "LLaVA-NeXT", "llava_next", _build_llava_next, ""),
+        ZooFamily(
+            "paligemma", "PaliGemma", "paligemma", _build_paligemma, "no chat template: plain-prompt fallback"
+        ),
+    )  # fmt: skip
+}
+
+
+def build_tiny_family(name: str, out_dir: str | Path, seed: int = 0) -> Path:
+    """Build and save the tiny random model of family ``name`` (a key of :data:`ZOO`)."""
+    if name not in ZOO:
+        raise KeyError(f"unknown zoo family {name!r}; choose one of {', '.join(ZOO)}")
+    out_dir = Path(out_dir)
+    ZOO[name].build(out_dir, seed)
+    return out_dir
