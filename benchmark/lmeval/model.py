@@ -32,6 +32,7 @@ class ClinfairHFMultimodalLM(HFMultimodalLM):
                           trust_remote_code: bool | None = False, **_unused: Any) -> None:  # fmt: skip
         from transformers import ProcessorMixin
 
+        from benchmark.generation import ensure_chat_template
         from benchmark.models import ModelLoadError, load_processor
 
         if isinstance(tokenizer, ProcessorMixin):
@@ -46,4 +47,5 @@ class ClinfairHFMultimodalLM(HFMultimodalLM):
                 raise ModelLoadError(
                     f"{MODEL_NAME} needs an image-text-to-text checkpoint with an image processor: {error}"
                 ) from None
+        ensure_chat_template(self.processor)  # the plain prompt, as clinfair eval, for checkpoints without one
         self.tokenizer = self.processor.tokenizer

@@ -1,0 +1,113 @@
+"""The vLLM backend up to vLLM itself: a stand-in ``vllm`` module (vLLM needs CUDA, which cannot exist
+here) is injected at the import boundary, and the tests assert exactly what crosses it: the engine's
+settings, the sampling parameters and one request per row (prompt + that row's images)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.generation import conversation
+from tasks.prepare import load_prepared
+
+
+class StandInVLLM:
+    """Records what clinfair hands to ``vllm.LLM`` and answers each request with a fixed text."""
+
+    def __init__(self, tokenizer_path: str):
+        self.tokenizer_path = tokenizer_path
+        self.engines: list[dict] = []
+        self.calls: list[tuple[list[dict], dict]] = []
+        module = types.ModuleType("vllm")
+        recorder = self
+
+        class LLM:
+            def __init__(self, **kwargs):
+                from transformers import AutoTokenizer
+
+                recorder.engines.append(kwargs)
+                self.tokenizer = AutoTokenizer.from_pretrained(recorder.tokenizer_path)
+
+            def get_tokenizer(self):
+                return self.tokenizer
+
+            def generate(self, requests, sampling, use_tqdm=True):
+                recorder.calls.append((requests, sampling))
+                answer = types.SimpleNamespace(text="<think>stand-in</think>\\boxed{benign}")
+                return [types.SimpleNamespace(outputs=[answer]) for _ in requests]
+
+        def SamplingParams(**kwargs):  # noqa: N802  (vLLM's name)
+            return dict(kwargs)
+
+        module.LLM, module.SamplingParams = LLM, SamplingParams
+        self.module = module
+
+
+@pytest.fixture
+def stand_in(monkeypatch, tiny_vlm) -> StandInVLLM:
+    fake = StandInVLLM(tiny_vlm)
+    monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    return fake
+
+
+def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data, tmp_path):
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "run"
+    code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
+                 "--out", str(out), "--limit", "6", "--batch-size", "4", "--max-new-tokens", "32",
+                 "--tensor-parallel-size", "2", "--max-images-per-prompt", "3", "--seed", "7", "--n-bootstrap", "0",
+                 "--no-progress"])  # fmt: skip
+    assert code == 0
+    (engine,) = stand_in.engines
+    assert engine["model"] == tiny_vlm and engine["tensor_parallel_size"] == 2
+    assert engine["limit_mm_per_prompt"] == {"image": 3} and engine["seed"] == 7 and engine["dtype"] == "auto"
+    assert engine.get("trust_remote_code") is False
+    # the preflight batch (2 rows), then the run's batches of 4 and 2
+    assert [len(requests) for requests, _ in stand_in.calls] == [2, 4, 2]
+    sampling = stand_in.calls[0][1]
+    assert sampling == {"max_tokens": 32, "temperature": 0.0, "top_p": 1.0, "seed": 7}
+    tokenizer = AutoTokenizer.from_pretrained(tiny_vlm)
+    rows = load_prepared(eval_data / "synthetic")["test"]
+    sent = [request for requests, _ in stand_in.calls[1:] for request in requests]
+    for i, request in enumerate(sent):
+        assert set(request) == {"prompt", "multi_modal_data"}
+        expected = tokenizer.apply_chat_template(conversation(rows[i], False), add_generation_prompt=True,
+                                                 tokenize=False)  # fmt: skip
+        assert request["prompt"] == expected and request["prompt"].count("<|image_pad|>") == 1
+        (image,) = request["multi_modal_data"]["image"]
+        assert image.mode == "RGB" and image.size == rows[i]["images"][0].size
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"]["backend"] == "vllm" and results["model"]["tensor_parallel_size"] == 2
+    assert results["tasks"]["synthetic"]["accuracy_exact"] is not None
+
+
+def test_a_row_with_more_images_than_allowed_is_one_line_and_writes_nothing(stand_in, tiny_vlm, eval_data,
+                                                                             tmp_path, capsys):  # fmt: skip
+    out = tmp_path / "run"
+    code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
+                 "--out", str(out), "--limit", "4", "--max-images-per-prompt", "1", "--no-progress"])  # fmt: skip
+    assert code == 0  # one image per row: within the limit
+    from benchmark.generation import GenerationInputError, GenerationSettings, VLLMBackend
+    from benchmark.checks import probe_rows
+
+    backend = VLLMBackend(tiny_vlm, GenerationSettings(), max_images=1)
+    with pytest.raises(GenerationInputError, match="a row has 2 images but --max-images-per-prompt is 1"):
+        backend.generate(probe_rows(2, 2))
+    capsys.readouterr()
+    assert main(["check-model", tiny_vlm, "--backend", "vllm", "--images", "5"]) == 0  # the limit follows --images
+    assert "2 rows x 5 image(s)" in capsys.readouterr().out
+
+
+def test_without_vllm_installed_the_backend_says_how_to_get_it(monkeypatch, tiny_vlm, eval_data, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm raises ImportError
+    code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
+                 "--out", str(tmp_path / "run"), "--limit", "2", "--no-progress"])  # fmt: skip
+    assert code == 2
+    assert "pip install 'clinfair[vllm]'" in capsys.readouterr().err
+    assert not Path(tmp_path / "run" / "results.json").exists()
