@@ -93,18 +93,22 @@ def test_a_row_with_more_images_than_allowed_is_one_line_and_writes_nothing(stan
     code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
                  "--out", str(out), "--limit", "4", "--max-images-per-prompt", "1", "--no-progress"])  # fmt: skip
     assert code == 0  # one image per row: within the limit
-    from benchmark.generation import GenerationInputError, GenerationSettings, VLLMBackend
     from benchmark.checks import probe_rows
+    from benchmark.generation import GenerationInputError, GenerationSettings, VLLMBackend
 
     backend = VLLMBackend(tiny_vlm, GenerationSettings(), max_images=1)
     with pytest.raises(GenerationInputError, match="a row has 2 images but --max-images-per-prompt is 1"):
         backend.generate(probe_rows(2, 2))
     capsys.readouterr()
-    assert main(["check-model", tiny_vlm, "--backend", "vllm", "--images", "5"]) == 0  # the limit follows --images
+    assert (
+        main(["check-model", tiny_vlm, "--backend", "vllm", "--images", "5"]) == 0
+    )  # the limit follows --images
     assert "2 rows x 5 image(s)" in capsys.readouterr().out
 
 
-def test_without_vllm_installed_the_backend_says_how_to_get_it(monkeypatch, tiny_vlm, eval_data, tmp_path, capsys):
+def test_without_vllm_installed_the_backend_says_how_to_get_it(
+    monkeypatch, tiny_vlm, eval_data, tmp_path, capsys
+):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm raises ImportError
     code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
                  "--out", str(tmp_path / "run"), "--limit", "2", "--no-progress"])  # fmt: skip

@@ -43,7 +43,9 @@ def zoo_data(tmp_path_factory, synthetic_data) -> tuple[Path, str]:
     rows = [[patient, 1, 0, patient % 2, 0, 0, 0, 1 - patient % 2, 0] for patient in range(49, 73)]
     for shade, (patient, *_rest) in enumerate(rows):
         for offset, window in enumerate(("brain", "bone")):
-            write_jpeg(raw / "Patients_CT" / f"{patient:03d}/{window}/1.jpg", shade=8 * shade + offset, size=(24, 24))
+            write_jpeg(
+                raw / "Patients_CT" / f"{patient:03d}/{window}/1.jpg", shade=8 * shade + offset, size=(24, 24)
+            )
     write_csv(raw / "hemorrhage_diagnosis.csv", header, rows)
     write_csv(raw / "patient_demographics.csv", ["Patient Number", "Age\n(years)", "Gender", "Note"],
               [[p, 30 + p % 40, "Male" if p % 2 else "Female", ""] for p, *_ in rows])  # fmt: skip
@@ -95,9 +97,9 @@ def test_gemma3_needs_one_image_list_per_row(zoo):
     """The failure this suite guards against: Gemma3's processor refuses one flat image list per batch."""
     from PIL import Image
 
+    from benchmark.checks import probe_rows
     from benchmark.generation import render_prompt
     from benchmark.models import load_model_and_processor
-    from benchmark.checks import probe_rows
 
     _, processor = load_model_and_processor(zoo["gemma3"])
     rows = probe_rows(2, 1)
@@ -111,9 +113,9 @@ def test_gemma3_needs_one_image_list_per_row(zoo):
 
 def test_paligemma_gets_the_plain_prompt(zoo):
     """No chat template: the image token once per image, the user text, a newline (hand-written here)."""
+    from benchmark.checks import probe_rows
     from benchmark.generation import HFBackend, render_prompt
     from benchmark.models import load_model_and_processor
-    from benchmark.checks import probe_rows
     from tasks.prompts import INSTRUCTION
 
     model, processor = load_model_and_processor(zoo["paligemma"])
@@ -126,9 +128,9 @@ def test_paligemma_gets_the_plain_prompt(zoo):
 
 
 def test_gemma3_prompt_is_its_chat_template(zoo):
+    from benchmark.checks import probe_rows
     from benchmark.generation import render_prompt
     from benchmark.models import load_model_and_processor
-    from benchmark.checks import probe_rows
 
     _, processor = load_model_and_processor(zoo["gemma3"])
     text = render_prompt(processor, probe_rows(1, 2)[0], False)
@@ -165,7 +167,9 @@ def test_lm_eval_sees_the_prompts_and_completions_of_clinfair_eval(family, zoo, 
     lm_results, samples = lm_eval_run(str(zoo[family]), task_manager)
     processor = load_processor(zoo[family])
     rows = load_prepared(eval_data / "synthetic")["test"]
-    assert [s["arguments"][0][0] for s in samples] == [render_prompt(processor, rows[i], False) for i in range(ROWS)]
+    assert [s["arguments"][0][0] for s in samples] == [
+        render_prompt(processor, rows[i], False) for i in range(ROWS)
+    ]
     assert_agree(results, predictions, lm_results, samples)
 
 
@@ -234,7 +238,9 @@ def test_a_given_chat_template_replaces_the_plain_prompt(zoo, tmp_path, capsys):
 def test_readme_support_table_lists_every_zoo_family():
     text = README.read_text()
     section = text[text.index("### Supported model families") :]
-    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| family")]
+    rows = [
+        line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| family")
+    ]
     rows = [row for row in rows if not re.match(r"^\|\s*-", row)]
     labels = [row.split("|")[1].strip() for row in rows[: len(ZOO)]]
     assert labels == [family.label for family in ZOO.values()]
