@@ -47,5 +47,7 @@ class ClinfairHFMultimodalLM(HFMultimodalLM):
                 raise ModelLoadError(
                     f"{MODEL_NAME} needs an image-text-to-text checkpoint with an image processor: {error}"
                 ) from None
-        ensure_chat_template(self.processor)  # the plain prompt, as clinfair eval, for checkpoints without one
+        ensure_chat_template(
+            self.processor
+        )  # the plain prompt, as clinfair eval, for checkpoints without one
         self.tokenizer = self.processor.tokenizer
