@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     def backend_factory():
         """Load the model, then run the first rows of every task through it (``benchmark.checks.preflight``)."""
         backend = make_backend(args.backend, args.model, settings, chat_template=chat_template, dtype=args.dtype,
-                               device=args.device, revision=args.revision, trust_remote_code=args.trust_remote_code,
+                               device=args.device or _process_device(), revision=args.revision, trust_remote_code=args.trust_remote_code,
                                max_images=args.max_images_per_prompt,
                                tensor_parallel_size=args.tensor_parallel_size)  # fmt: skip
         for spec in specs:
@@ -109,9 +109,21 @@ def run(args: argparse.Namespace) -> int:
     except (ModelLoadError, ResumeMismatch, FileNotFoundError, ImportError, CheckFailed,
             GenerationInputError) as error:  # fmt: skip
         raise UserError(str(error)) from None
+    if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch the main process reports
+        return 0
     print(summary_table(results))
     print(f"wrote {Path(args.out) / 'results.json'} and {Path(args.out) / 'predictions.parquet'}")
     return 0
+
+
+def _process_device() -> str | None:
+    """Under ``accelerate launch`` on GPUs, this process's GPU; else transformers' choice."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    return None
 
 
 def summary_table(results: dict[str, Any]) -> str:

@@ -7,7 +7,14 @@ An evaluation writes into one folder (DESIGN.md section 5):
 * ``results.json`` — run settings and metrics (``benchmark.metrics.build_report``).
 
 While it runs, finished batches are appended to ``predictions.partial.jsonl`` (flushed
-and fsynced per batch) next to ``run.json``, the run's settings. Re-running the same
+and fsynced per batch) next to ``run.json``, the run's settings.
+
+Under ``accelerate launch`` (several processes, e.g. one per GPU) the rows are sharded by
+whole batches (process r takes batches r, r + n, ...: the same batches a single process
+would run, so greedy answers do not depend on the number of processes); each process
+appends to its own ``predictions.partial.rank<r>.jsonl``, and the main process merges them
+into the one results folder. A resume reads every partial file, whatever the number of
+processes then. Re-running the same
 command resumes after the rows already written; a different command into the same
 folder is refused. At the end both results files are written atomically and the partial
 file is removed, so an interrupted-and-resumed run ends with the same files as an
@@ -109,7 +116,37 @@ def _read_partial(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _check_run_file(out_dir: Path, request: EvalRequest, overwrite: bool) -> None:
+def _partial_files(out_dir: Path) -> list[Path]:
+    """Every process's partial file (``predictions.partial.jsonl``, ``predictions.partial.rank<r>.jsonl``)."""
+    return sorted(out_dir.glob("predictions.partial*.jsonl"))
+
+
+def _partial_path(out_dir: Path, rank: int) -> Path:
+    return out_dir / (PARTIAL_FILE if rank == 0 else f"predictions.partial.rank{rank}.jsonl")
+
+
+def _read_partials(out_dir: Path) -> list[dict[str, Any]]:
+    """The rows of every partial file, each (dataset, index) once."""
+    records, seen = [], set()
+    for path in _partial_files(out_dir):
+        for record in _read_partial(path):
+            key = (record["dataset"], record["index"])
+            if key not in seen:
+                seen.add(key)
+                records.append(record)
+    return records
+
+
+def _distributed_state():
+    """accelerate's process state under ``accelerate launch`` with several processes, else ``None``."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import PartialState
+
+    return PartialState()
+
+
+def _check_run_file(out_dir: Path, request: EvalRequest, overwrite: bool, write: bool = True) -> None:
     run_file = out_dir / RUN_FILE
     wanted = request.to_dict()
     if run_file.exists() and not overwrite:
@@ -121,7 +158,11 @@ def _check_run_file(out_dir: Path, request: EvalRequest, overwrite: bool) -> Non
                 "use another --out or pass --overwrite"
             )
         return
-    for name in (PARTIAL_FILE, MODEL_FILE, PREDICTIONS_FILE, RESULTS_FILE):
+    if not write:  # another process starts the run
+        return
+    for path in _partial_files(out_dir):
+        path.unlink()
+    for name in (MODEL_FILE, PREDICTIONS_FILE, RESULTS_FILE):
         (out_dir / name).unlink(missing_ok=True)
     atomic_write_json(run_file, wanted)
 
@@ -152,25 +193,32 @@ def run_eval(
     from tasks.registry import get_task
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
+    state = _distributed_state()
+    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _check_run_file(out_dir, request, overwrite)
+    _check_run_file(out_dir, request, overwrite, write=rank == 0)
+    if state:
+        state.wait_for_everyone()
     specs = [get_task(key) for key in request.tasks]
     datasets = {spec.key: task_rows(spec, data_dir, request.split, request.limit) for spec in specs}
-    partial_path = out_dir / PARTIAL_FILE
-    records = _read_partial(partial_path)
+    records = _read_partials(out_dir)
     done = {(r["dataset"], r["index"]) for r in records}
     todo = {key: [i for i in range(len(rows)) if (key, i) not in done] for key, rows in datasets.items()}
-    remaining = sum(len(indices) for indices in todo.values())
-    if remaining:
+    mine = {
+        key: list(_batches(indices, request.generation.batch_size))[rank::world]
+        for key, indices in todo.items()
+    }
+    if any(mine.values()):
         backend: Backend = backend_factory()
-        atomic_write_json(out_dir / MODEL_FILE, backend.describe())
-        with partial_path.open("a", encoding="utf-8") as sink, tqdm(
+        if rank == 0:
+            atomic_write_json(out_dir / MODEL_FILE, backend.describe())
+        with _partial_path(out_dir, rank).open("a", encoding="utf-8") as sink, tqdm(
             total=sum(len(r) for r in datasets.values()), initial=len(records), desc="eval", unit="row",
-            disable=not progress, dynamic_ncols=True,
+            disable=not progress or rank != 0, dynamic_ncols=True,
         ) as bar:  # fmt: skip
             for spec in specs:
                 rows = datasets[spec.key]
-                for batch in _batches(todo[spec.key], request.generation.batch_size):
+                for batch in mine[spec.key]:
                     batch_rows = [rows[i] for i in batch]
                     completions = backend.generate(batch_rows, spec.multi_label)
                     new = [
@@ -181,7 +229,13 @@ def run_eval(
                     sink.flush()
                     os.fsync(sink.fileno())
                     records.extend(new)
-                    bar.update(len(new))
+                    bar.update(len(new) * world)
+    if state:
+        state.wait_for_everyone()
+        if rank != 0:  # the main process merges every process's rows and writes the results
+            state.wait_for_everyone()
+            return json.loads((out_dir / RESULTS_FILE).read_text())
+        records = _read_partials(out_dir)
     order = {key: position for position, key in enumerate(request.tasks)}
     frame = pd.DataFrame(records)
     frame = frame.sort_values(["dataset", "index"], key=lambda c: c.map(order) if c.name == "dataset" else c)
@@ -191,8 +245,11 @@ def run_eval(
     )
     atomic_write_parquet(out_dir / PREDICTIONS_FILE, frame)
     atomic_write_json(out_dir / RESULTS_FILE, results)
-    partial_path.unlink(missing_ok=True)
+    for path in _partial_files(out_dir):
+        path.unlink()
     (out_dir / MODEL_FILE).unlink(missing_ok=True)
+    if state:
+        state.wait_for_everyone()
     return results
 
 

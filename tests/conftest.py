@@ -67,3 +67,19 @@ def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
         assert code == 0, f"clinfair eval failed for {name}"
         folders.append(str(out))
     return folders
+
+
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests need CUDA: skipped, saying so, on machines without it (CI has none)."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(
+        reason="needs CUDA: run `pytest -m gpu` on a GPU host (vLLM: pip install 'clinfair[vllm]')"
+    )
+    for item in gpu_items:
+        item.add_marker(skip)
