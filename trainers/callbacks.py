@@ -121,15 +121,17 @@ class FairnessCallback(TrainerCallback):
         return record
 
     def _predict(self) -> list[dict[str, Any]]:
-        """This process's share of prediction records (``benchmark.runner.prediction_record``)."""
+        """This process's share of prediction records (``benchmark.runner.prediction_record``).
+
+        With ``use_vllm`` the trainer's own vLLM engine generates (greedy, :class:`TRLVLLMBackend`):
+        at the paper's scale, HF ``generate`` over the validation rows every N steps would
+        dominate the run. Otherwise the unwrapped model generates with ``HFBackend``.
+        """
+        trainer = self.trainer
+        if getattr(trainer, "use_vllm", False):
+            return self._predict_with(TRLVLLMBackend(trainer, self.settings))
         from trl.models import unwrap_model_for_generation
 
-        from benchmark.runner import prediction_record
-        from tasks.registry import get_task
-
-        trainer = self.trainer
-        rank, world = trainer.accelerator.process_index, trainer.accelerator.num_processes
-        records: list[dict[str, Any]] = []
         was_training = trainer.model.training
         with (
             unwrap_model_for_generation(
@@ -140,22 +142,30 @@ class FairnessCallback(TrainerCallback):
             trainer._dist.summon_full_params(trainer.model_wrapped, recurse=False),  # FSDP, as TRL generates
         ):
             model.eval()
-            backend = HFBackend(model, trainer.processing_class, self.settings)
-            for task, rows in self.eval_sets.items():
-                spec = get_task(task)
-                share = -(-len(rows) // world)  # equal shares: sharded models run the same number of batches
-                mine = [min(i, len(rows) - 1) for i in range(rank * share, (rank + 1) * share)]
-                for start in range(0, len(mine), self.settings.batch_size):
-                    batch = mine[start : start + self.settings.batch_size]
-                    examples = [rows[i] for i in batch]
-                    texts = backend.generate(examples, spec.multi_label)
-                    for position, index, row, text in zip(
-                        range(start, start + len(batch)), batch, examples, texts
-                    ):
-                        if rank * share + position < len(rows):  # drop the padding of the last share
-                            records.append(prediction_record(spec, index, row, text))
+            records = self._predict_with(HFBackend(model, trainer.processing_class, self.settings))
             if was_training:
                 model.train()
+        return records
+
+    def _predict_with(self, backend) -> list[dict[str, Any]]:
+        from benchmark.runner import prediction_record
+        from tasks.registry import get_task
+
+        rank, world = self.trainer.accelerator.process_index, self.trainer.accelerator.num_processes
+        records: list[dict[str, Any]] = []
+        for task, rows in self.eval_sets.items():
+            spec = get_task(task)
+            share = -(-len(rows) // world)  # equal shares: sharded models run the same number of batches
+            mine = [min(i, len(rows) - 1) for i in range(rank * share, (rank + 1) * share)]
+            for start in range(0, len(mine), self.settings.batch_size):
+                batch = mine[start : start + self.settings.batch_size]
+                examples = [rows[i] for i in batch]
+                texts = backend.generate(examples, spec.multi_label)
+                for position, index, row, text in zip(
+                    range(start, start + len(batch)), batch, examples, texts
+                ):
+                    if rank * share + position < len(rows):  # drop the padding of the last share
+                        records.append(prediction_record(spec, index, row, text))
         return records
 
     def _record(self, report: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -195,3 +205,45 @@ class FairnessCallback(TrainerCallback):
                         if key in values:
                             out[f"fairness/{dataset}/{attribute}={name}/{key}"] = values[key]
         return out
+
+
+class TRLVLLMBackend:
+    """Greedy generation with the trainer's own vLLM engine (TRL's ``VLLMGeneration``, colocate or server).
+
+    Prompts are rendered and tokenized as TRL tokenizes its rollouts (the processor, image tokens
+    expanded) and sent with one image list per row; the engine's sampling settings are switched to
+    greedy with the callback's token budget for the call and restored after it. Every process calls
+    it with the same number of rows (the callback's equal shares), as TRL's collective gather needs.
+    """
+
+    name = "trl-vllm"
+    _SAMPLING = ("temperature", "top_p", "top_k", "min_p", "repetition_penalty", "max_completion_length")
+
+    def __init__(self, trainer, settings: GenerationSettings):
+        self.trainer, self.settings = trainer, settings
+
+    def generate(self, rows, multi_label: bool = False) -> list[str]:
+        from benchmark.generation import render_prompt
+
+        trainer, processor = self.trainer, self.trainer.processing_class
+        prompt_ids, images = [], []
+        for row in rows:
+            row_images = [image if image.mode == "RGB" else image.convert("RGB") for image in row["images"]]
+            text = render_prompt(processor, row, multi_label)
+            prompt_ids.append(list(processor(text=[text], images=[row_images])["input_ids"][0]))
+            images.append(row_images)
+        if trainer.state.global_step != trainer._last_loaded_step:  # the engine holds the current weights
+            trainer.vllm_generation.sync_weights()
+            trainer._last_loaded_step = trainer.state.global_step
+        engine = trainer.vllm_generation
+        saved = {name: getattr(engine, name) for name in self._SAMPLING}
+        greedy = {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0,
+                  "max_completion_length": self.settings.max_new_tokens}  # fmt: skip
+        try:
+            for name, value in greedy.items():
+                setattr(engine, name, value)
+            _, completion_ids, _, _ = engine.generate(prompts=prompt_ids, images=images, num_generations=1)
+        finally:
+            for name, value in saved.items():
+                setattr(engine, name, value)
+        return processor.batch_decode(completion_ids, skip_special_tokens=True)
