@@ -1,6 +1,7 @@
 """``clinfair eval`` against lm-eval's ``hf-multimodal`` on the same model, rows and settings.
 
-Both evaluate the same loaded tiny random Qwen2.5-VL (built offline, or ``--model PATH``) on
+Both evaluate the same loaded tiny random model (``--family``, default Qwen2.5-VL; ``gemma3``
+is MedGemma's architecture; built offline), or ``--model PATH``, on
 the first ``--rows`` rows of the synthetic task's test split, greedy, with the same
 ``--max-new-tokens`` and ``--batch-size``; the model is loaded once, outside the timings.
 
@@ -25,7 +26,7 @@ for both) and the rest, each tool's own overhead. Then the raw completions, the 
 answers, the exact-match accuracy and every paper-protocol key are compared.
 
     python perf/eval_vs_lmeval.py [--rows 64] [--max-new-tokens 32] [--batch-size 8] [--repeats 3]
-                                  [--warm-start-steps 60] [--model PATH]
+                                  [--warm-start-steps 60] [--family qwen2_5_vl|gemma3|...] [--model PATH]
 
 On the tiny model both spend about the same time inside ``model.generate``; lm-eval's
 extra time is its own overhead (a ``gc.collect()`` after every batch, and torch's
@@ -94,7 +95,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", help="a local image-text checkpoint (default: a tiny random Qwen2.5-VL)")
+    parser.add_argument("--model", help="a local image-text checkpoint (default: the tiny model of --family)")
+    parser.add_argument("--family", default="qwen2_5_vl",
+                        help="tiny-model zoo family to build when no --model is given (e.g. gemma3 = MedGemma's)")  # fmt: skip
     parser.add_argument("--warm-start-steps", type=int, default=60,
                         help="supervised warm-start steps on the tiny model before timing (0: keep it random; "
                         "ignored with --model)")  # fmt: skip
@@ -106,13 +109,14 @@ def main() -> None:
     from benchmark.lmeval.harness import write_task_folder
     from benchmark.lmeval.model import ClinfairHFMultimodalLM
     from benchmark.metrics import PAPER_KEYS
-    from benchmark.models import build_tiny_vlm, load_model_and_processor
+    from benchmark.models import load_model_and_processor
+    from benchmark.zoo import build_tiny_family
     from tasks.prepare import prepare
     from tasks.registry import get_task
 
     with tempfile.TemporaryDirectory(prefix="eval-vs-lmeval-") as tmp:
         root = Path(tmp)
-        model_path = args.model or str(build_tiny_vlm(root / "tiny-vlm"))
+        model_path = args.model or str(build_tiny_family(args.family, root / "tiny-vlm"))
         data = root / "data"
         prepare(get_task("synthetic"), data / "synthetic", options={"n": 10 * args.rows}, progress=False)
         task_folder = root / "lm-eval-tasks"
@@ -130,7 +134,7 @@ def main() -> None:
         settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
         lm = ClinfairHFMultimodalLM(pretrained=model, tokenizer=processor, batch_size=args.batch_size)
 
-        print(f"torch threads: {torch.get_num_threads()}; rows {args.rows}, max new tokens {args.max_new_tokens}, "
+        print(f"model: {args.model or 'tiny ' + args.family}; torch threads: {torch.get_num_threads()}; rows {args.rows}, max new tokens {args.max_new_tokens}, "
               f"batch size {args.batch_size}, greedy, {args.repeats} repeats after one warm-up")  # fmt: skip
         times: dict[str, list[float]] = {"clinfair": [], "lm-eval": []}
         in_generate: dict[str, list[float]] = {"clinfair": [], "lm-eval": []}

@@ -13,7 +13,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from tasks.prompts import build_messages, format_answer
+from benchmark.generation import render_prompt
+from tasks.prompts import format_answer
 
 REASONING = "<think>I look at the lesion in the image.</think>"
 
@@ -51,16 +52,10 @@ def format_warm_start(
     try:
         for _ in range(steps):
             batch = [rows[rng.randrange(len(rows))] for _ in range(batch_size)]
-            prompts = [
-                processor.apply_chat_template(
-                    build_messages(r["question"], r["choices"], len(r["images"]), multi_label),
-                    add_generation_prompt=True,
-                )
-                for r in batch
-            ]
+            prompts = [render_prompt(processor, r, multi_label) for r in batch]
             labels_shown = [r["answer"] if true_labels else [rng.choice(r["choices"])] for r in batch]
             targets = [REASONING + format_answer(labels) + eos for labels in labels_shown]
-            images = [image.convert("RGB") for r in batch for image in r["images"]]
+            images = [[image.convert("RGB") for image in r["images"]] for r in batch]  # one list per row
             inputs = processor(text=[p + t for p, t in zip(prompts, targets)], images=images, return_tensors="pt",
                                padding=True)  # fmt: skip
             prompt_lengths = processor(text=prompts, images=images, return_tensors="pt", padding=True)[
