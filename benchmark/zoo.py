@@ -86,75 +86,47 @@ QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|
                  "<|image_pad|>", "<|video_pad|>"]  # fmt: skip
 
 
-def _qwen_parts(patch_size: int):
+def _build_qwen(out_dir: Path, seed: int, model_type: str, template: str, patch_size: int,
+                vision_config: dict[str, Any], **text_extra: Any) -> None:  # fmt: skip
+    """A tiny Qwen-VL of ``model_type``: Qwen's special tokens, 4x4 patches merged 2x2 (4 image tokens)."""
+    from transformers import AutoConfig
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
+    from benchmark.models import image_only_processor_class
+
     tokenizer = _tokenizer(QWEN_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
-    pixels = (4 * patch_size) ** 2  # 4x4 patches, 2x2 merged: 4 image tokens
+    ids = dict(zip(QWEN_SPECIALS, _ids(tokenizer, *QWEN_SPECIALS)))
+    pixels = (4 * patch_size) ** 2
     image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": pixels, "longest_edge": pixels},
                                                patch_size=patch_size, merge_size=2, temporal_patch_size=2)  # fmt: skip
-    ids = dict(zip(QWEN_SPECIALS, _ids(tokenizer, *QWEN_SPECIALS)))
-    return tokenizer, image_processor, ids
+    processor = image_only_processor_class(model_type)(image_processor, tokenizer, chat_template=template)
+    section = HIDDEN // HEADS // 2  # mrope sections (temporal, height, width) sum to head_dim / 2
+    rope = {"rope_type": "default", "mrope_section": [section - 2 * (section // 3), section // 3, section // 3],
+            "rope_theta": 10000.0, **text_extra.pop("rope_extra", {})}  # fmt: skip
+    config = AutoConfig.for_model(
+        model_type,
+        text_config=_text_config(tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"], None, rope_parameters=rope,
+                                 **text_extra),
+        vision_config={"depth": 1, "num_heads": 2, "patch_size": patch_size, "spatial_merge_size": 2,
+                       "temporal_patch_size": 2, **vision_config},
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+    )  # fmt: skip
+    eos = [ids["<|im_end|>"], ids["<|endoftext|>"]]
+    _save(out_dir, _model(config, seed), processor, eos, ids["<|endoftext|>"], None)
 
 
 def _build_qwen2_vl(out_dir: Path, seed: int) -> None:
-    from transformers import Qwen2VLConfig
-
-    from benchmark.models import image_only_processor_class
-
-    tokenizer, image_processor, ids = _qwen_parts(patch_size=14)
-    template = trl_chat_template("qwen2_5_vl")  # Qwen2-VL's template is the same format
-    processor = image_only_processor_class("qwen2_vl")(image_processor, tokenizer, chat_template=template)
-    head_dim = HIDDEN // HEADS
-    section = head_dim // 2
-    rope = {"rope_type": "default", "mrope_section": [section - 2 * (section // 3), section // 3, section // 3],
-            "rope_theta": 10000.0}  # fmt: skip
-    config = Qwen2VLConfig(
-        text_config=_text_config(tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"], None, rope_parameters=rope),
-        vision_config={"depth": 1, "embed_dim": 32, "hidden_size": HIDDEN, "num_heads": 2, "mlp_ratio": 2,
-                       "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )  # fmt: skip
-    _save(
-        out_dir,
-        _model(config, seed),
-        processor,
-        [ids["<|im_end|>"], ids["<|endoftext|>"]],
-        ids["<|endoftext|>"],
-        None,
-    )
+    # Qwen2-VL's chat template is Qwen2.5-VL's format
+    _build_qwen(out_dir, seed, "qwen2_vl", trl_chat_template("qwen2_5_vl"), patch_size=14,
+                vision_config={"embed_dim": 32, "hidden_size": HIDDEN, "mlp_ratio": 2})  # fmt: skip
 
 
 def _build_qwen3_vl(out_dir: Path, seed: int) -> None:
-    from transformers import Qwen3VLConfig
-
-    from benchmark.models import image_only_processor_class
-
-    tokenizer, image_processor, ids = _qwen_parts(patch_size=16)
-    template = trl_chat_template("qwen3_vl")
-    processor = image_only_processor_class("qwen3_vl")(image_processor, tokenizer, chat_template=template)
-    head_dim = HIDDEN // HEADS
-    section = head_dim // 2
-    rope = {"rope_type": "default", "mrope_section": [section - 2 * (section // 3), section // 3, section // 3],
-            "mrope_interleaved": True, "rope_theta": 10000.0}  # fmt: skip
-    config = Qwen3VLConfig(
-        text_config=_text_config(tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"], None, head_dim=head_dim,
-                                 rope_parameters=rope),
-        vision_config={"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 16,
-                       "spatial_merge_size": 2, "temporal_patch_size": 2, "out_hidden_size": HIDDEN,
-                       "num_position_embeddings": 16, "deepstack_visual_indexes": [0]},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )  # fmt: skip
-    _save(
-        out_dir,
-        _model(config, seed),
-        processor,
-        [ids["<|im_end|>"], ids["<|endoftext|>"]],
-        ids["<|endoftext|>"],
-        None,
-    )
+    _build_qwen(out_dir, seed, "qwen3_vl", trl_chat_template("qwen3_vl"), patch_size=16,
+                vision_config={"hidden_size": 32, "intermediate_size": 64, "out_hidden_size": HIDDEN,
+                               "num_position_embeddings": 16, "deepstack_visual_indexes": [0]},
+                head_dim=HIDDEN // HEADS, rope_extra={"mrope_interleaved": True})  # fmt: skip
 
 
 # -- Gemma3 (MedGemma) and PaliGemma ----------------------------------------------------------------------
