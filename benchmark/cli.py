@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "tasks.commands",  # tasks list, prepare
     "benchmark.metrics_command",  # metrics
     "benchmark.eval_command",  # eval
+    "benchmark.compare_command",  # compare
     "trainers.commands",  # train
     "leaderboard.commands",  # leaderboard build, push, serve
     "benchmark.demo",  # demo
