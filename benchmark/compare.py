@@ -310,10 +310,10 @@ def _row(label: str, entry: dict[str, Any]) -> str:
     interval = "n/a" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
     difference = "n/a" if entry["difference"] is None else f"{entry['difference']:+.3f}"
     mark = " *" if entry["significant"] else ""
-    return (
-        f"| {label} | {_fmt(entry['baseline'])} | {_fmt(entry['run'])} | {difference}{mark} | {interval} | "
-        f"{_fmt(entry['p_value'])} |"
-    )
+    p = _fmt(entry["p_value"])
+    if entry["p_value"] == 0 and entry["ci_resamples"]:  # no resample crossed 0: p is below 1 / resamples
+        p = f"< {1 / entry['ci_resamples']:.3g}"
+    return f"| {label} | {_fmt(entry['baseline'])} | {_fmt(entry['run'])} | {difference}{mark} | {interval} | {p} |"
 
 
 def markdown_report(report: dict[str, Any]) -> str:
