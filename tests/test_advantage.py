@@ -410,7 +410,7 @@ configs = st.builds(
     grpo_scale=st.sampled_from(["group", "batch", "none"]),
     grouping=st.sampled_from(["explicit", "clusters", "explicit_with_clusters_for_unk"]),
     cluster_feature=st.sampled_from(["raw", "sorted"]),
-)
+) | st.just(FairAdvantageConfig.reference_nd())  # the authors' FairGRPO_ND (cluster-weighted domain mean)
 
 
 @st.composite
