@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "benchmark.metrics_command",  # metrics
     "benchmark.eval_command",  # eval
     "benchmark.check_command",  # check-model
+    "benchmark.compare_command",  # compare
     "trainers.commands",  # train
     "leaderboard.commands",  # leaderboard build, push, serve
     "benchmark.demo",  # demo

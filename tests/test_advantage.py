@@ -405,12 +405,12 @@ configs = st.builds(
     FairAdvantageConfig,
     window=st.sampled_from(["batch", "cumulative", "exponential"]),
     temperature=st.sampled_from(["sqrt_n_times_r", "sqrt_n_times_mean", "n", "r"]),
-    guard=st.sampled_from(["floor", "authors"]),
+    guard=st.sampled_from(["floor", "authors", "authors_nd"]),
     renorm=st.sampled_from(["zscore", "std", "none"]),
     grpo_scale=st.sampled_from(["group", "batch", "none"]),
     grouping=st.sampled_from(["explicit", "clusters", "explicit_with_clusters_for_unk"]),
     cluster_feature=st.sampled_from(["raw", "sorted"]),
-)
+) | st.just(FairAdvantageConfig.reference_nd())  # the authors' FairGRPO_ND (cluster-weighted domain mean)
 
 
 @st.composite

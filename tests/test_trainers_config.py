@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from trainers.advantage import FairAdvantageConfig
 from trainers.commands import METHOD_NAMES
 from trainers.dr_grpo import DrGRPOConfig
 from trainers.fairgrpo import FairGRPOConfig
@@ -56,6 +57,11 @@ def test_fairgrpo_nd_always_clusters():
     assert FairGRPONDConfig(output_dir="x", **CPU).fair_advantage_config().grouping == "clusters"
     ref = FairGRPONDConfig(output_dir="x", fair_mode="reference", **CPU).fair_advantage_config()
     assert (ref.grouping, ref.cluster_feature, ref.max_history) == ("clusters", "raw", None)
+    assert ref == FairAdvantageConfig.reference_nd()  # the authors' FairGRPO_ND, not reference() + clusters
+    tweaked = FairGRPONDConfig(
+        output_dir="x", fair_mode="reference", fair_advantage={"window": "batch"}, **CPU
+    )
+    assert tweaked.fair_advantage_config() == FairAdvantageConfig.reference_nd(window="batch")
     with pytest.raises(ValueError, match="groups by clusters"):
         FairGRPONDConfig(output_dir="x", fair_advantage={"grouping": "explicit"}, **CPU)
 

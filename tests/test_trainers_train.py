@@ -49,12 +49,19 @@ def test_clinfair_train_runs_every_method(method, tiny_vlm, data_dir, tmp_path):
     lines = [json.loads(line) for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [0, 2]  # before training, then every 2 steps (= the end)
     for line in lines:
-        assert set(line) == JSONL_FIELDS
+        assert set(line) - {"clustering"} == JSONL_FIELDS
         assert (line["method"], line["split"], line["rows"]) == (method, "validation", 4)
         assert set(line["overall"]) == set(PAPER_KEYS) and set(line["by_dataset"]) == {"synthetic"}
         assert set(line["groups"]["synthetic"]) == {"sex", "age_group"}
         assert set(line["groups"]["synthetic"]["age_group"]) == {"A1", "A2", "A3", "A4"}
         assert sum(g["rows"] for g in line["groups"]["synthetic"]["sex"].values()) <= 4
+    # cluster diagnostics once FairGRPO_ND has clustered (the synthetic rows carry true groups: ARI/NMI)
+    assert ("clustering" in lines[-1]) == (method == "fairgrpo_nd") and "clustering" not in lines[0]
+    if method == "fairgrpo_nd":
+        clusters = lines[-1]["clustering"]["synthetic"]
+        assert clusters["k"] == len(clusters["sizes"]) == len(clusters["means"]) >= 1
+        assert sum(clusters["sizes"]) == pytest.approx(clusters["vectors"])
+        assert -1 <= clusters["ari"] <= 1 and 0 <= clusters["nmi"] <= 1
 
 
 def test_train_command_user_errors(tiny_vlm, data_dir, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Fairness-aware advantage maths: GRPO, FairGRPO, FairGRPO_ND, resampling and group-DRO.
+"""Fairness-aware advantage maths: GRPO, FairGRPO, FairGRPO_ND, resampling, group-DRO, RLOO, REINFORCE++.
 
 Pure numpy + scikit-learn; no torch, TRL or vLLM, so it can be tested and reused anywhere.
 The TRL adapters call into this module with the rewards of one *gathered* generation batch.
@@ -18,7 +18,10 @@ over their rollouts, N_{d,g}, r̄_{d,g} the same inside group g, and a temperatu
 
 Small or poorly performing groups get small temperatures, so their signal is amplified. See
 ``FairAdvantageConfig`` for the options and ``FairAdvantageConfig.reference()`` for the exact
-behaviour of the authors' code (DDVD233/mirl, ``compute_fair_grpo_outcome_advantage``).
+behaviour of the authors' code (DDVD233/mirl, ``compute_fair_grpo_outcome_advantage``) and
+``FairAdvantageConfig.reference_nd()`` for their FairGRPO_ND (DDVD233/qoq_med3,
+``compute_fair_grpo_nd_outcome_advantage``). The other baselines of the paper's table (RLOO,
+REINFORCE++, REINFORCE++-baseline) are at the end of this module.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ TRL_GRPO_EPS = 1e-4  # TRL 1.16 hard-codes `advantages / (std_rewards + 1e-4)`
 WINDOWS = ("batch", "cumulative", "exponential")
 TEMPERATURES = ("sqrt_n_times_r", "sqrt_n_times_mean", "n", "r")
 RENORMS = ("zscore", "std", "none")
-GUARDS = ("floor", "authors")
+GUARDS = ("floor", "authors", "authors_nd")
+DOMAIN_MEANS = ("rollouts", "clusters")
+ND_FACTOR_MAX = 1e6  # the authors' FairGRPO_ND clamps its scaling factor to [eps, 1e6]
 GROUPINGS = ("explicit", "clusters", "explicit_with_clusters_for_unk")
 GRPO_SCALES = ("group", "batch", "none")
 FEATURES = ("raw", "sorted")
@@ -168,7 +173,15 @@ class FairAdvantageConfig:
             max(T_d·T_{d,g}, eps), so nothing explodes. "authors": as their code, T_d =
             max(T(N_d, r̄_d), eps), group factor T(N_g, r̄_g) unfloored, and where s / (T_d·T_g)
             is NaN or ±inf, s is left unscaled (a negative r̄ flips the sign, as in their code).
+            "authors_nd": as their FairGRPO_ND: T_d = max(T(N_d, μ_d), eps), the group's r̄
+            floored at eps, the divisor clip(T_d·T_g, eps, 1e6); where s / divisor is NaN or
+            ±inf the *raw reward* is used; and with G = 1 the base advantage is r / (1 + grpo_eps)
+            (their prompt mean 0, std 1) instead of TRL's 0.
         min_mean_reward: the floor of r̄ under the "floor" guard.
+        domain_mean: how r̄_d is taken. "rollouts": the mean reward over the window's rollouts
+            of domain d. "clusters" (the authors' FairGRPO_ND; needs grouping="clusters"):
+            μ_d = Σ_c (m_c / n_c) / Σ_c (1 / n_c) over the domain's clusters (size n_c, mean
+            reward m_c), a mean weighted by inverse cluster size.
         eps: temperature floor and the epsilon of the batch re-normalisation.
 
     Base advantage s (TRL 1.16 GRPO):
@@ -200,6 +213,7 @@ class FairAdvantageConfig:
     temperature: str = "sqrt_n_times_r"
     guard: str = "floor"
     min_mean_reward: float = 0.05
+    domain_mean: str = "rollouts"
     eps: float = 1e-6
     grpo_scale: str = "group"
     grpo_eps: float = TRL_GRPO_EPS
@@ -221,6 +235,7 @@ class FairAdvantageConfig:
             "renorm": RENORMS,
             "grouping": GROUPINGS,
             "cluster_feature": FEATURES,
+            "domain_mean": DOMAIN_MEANS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -251,6 +266,11 @@ class FairAdvantageConfig:
         if not isinstance(self.random_state, int):
             raise ValueError(
                 f"FairAdvantageConfig.random_state must be an integer, got {self.random_state!r}"
+            )
+        if self.domain_mean == "clusters" and self.grouping != "clusters":
+            raise ValueError(
+                "FairAdvantageConfig.domain_mean='clusters' needs grouping='clusters' (every prompt clustered), "
+                f"got grouping={self.grouping!r}"
             )
 
     @classmethod
@@ -285,6 +305,29 @@ class FairAdvantageConfig:
             max_history=None,
             merge_identical=False,
         )
+        return replace(base, **overrides)
+
+    # -- the authors' FairGRPO_ND (issue 14) ---------------------------------------------------
+
+    @classmethod
+    def reference_nd(cls, **overrides: Any) -> FairAdvantageConfig:
+        """The authors' FairGRPO_ND (DDVD233/qoq_med3 ``compute_fair_grpo_nd_outcome_advantage``).
+
+        Every prompt is unlabelled. Its G-vector of raw rewards (rollout order) joins its
+        domain's history, never reset; s = (r - mean_p)/(std_p + 1e-6), sample std (G = 1:
+        s = r / (1 + 1e-6)). Per domain, K-means on the whole history (k ≤ 3 by the elbow rule,
+        tol 0.1, ``KMeans(n_init="auto", random_state=0)``, every copy clustered); with cluster
+        sizes n_c and mean rewards m_c, μ_d = Σ_c (m_c/n_c) / Σ_c (1/n_c); T_d = max(√N_d·μ_d, ε)
+        with N_d the history size; the prompt's cluster c gives the factor
+        clip(T_d·√n_c·max(m_c, ε), ε, 1e6); a = s / factor, the raw reward where that is NaN or
+        inf; finally every value divided by the batch std (ddof = 1) + ε, no mean subtraction.
+        ε = 1e-6. ``overrides`` replace single fields.
+
+        Not reproduced, as in ``reference()``: a repeated question takes the cluster of its
+        current reward vector (theirs: of its first history entry); K-means in float64 (theirs
+        float32); unscorable (None/NaN) rewards are excluded and get advantage 0 (theirs has none).
+        """
+        base = replace(cls.reference(), grouping="clusters", guard="authors_nd", domain_mean="clusters")
         return replace(base, **overrides)
 
     @classmethod
@@ -559,6 +602,8 @@ class FairAdvantageScaler:
             )
 
         s = grpo_advantages(r, g_count, cfg.grpo_scale, cfg.grpo_eps)
+        if cfg.guard == "authors_nd" and g_count == 1:
+            s = np.nan_to_num(r / (1.0 + cfg.grpo_eps), nan=0.0)  # their single rollout: mean 0, std 1
         per_prompt = r.reshape(n_prompts, g_count)
         scorable = ~np.isnan(per_prompt)
         prompt_ok = scorable.any(axis=1)
@@ -579,7 +624,7 @@ class FairAdvantageScaler:
         for p in np.flatnonzero(prompt_ok):
             d, g = doms[p], group_of[p]
             if d not in stats["domains"]:
-                stats["domains"][d] = self._domain_entry(d)
+                stats["domains"][d] = self._domain_entry(d, clustering.get(d))
             dom_stats = stats["domains"][d]
             if g not in dom_stats["groups"]:
                 dom_stats["groups"][g] = self._group_entry(*group_stats[(d, g)])
@@ -590,7 +635,7 @@ class FairAdvantageScaler:
         for d, info in clustering.items():
             stats["domains"][d]["clustering"] = info
 
-        advantages = self._scale(s, np.repeat(divisor, g_count))
+        advantages = self._scale(s, np.repeat(divisor, g_count), r)
         advantages = self._renormalise(advantages, np.repeat(prompt_ok, g_count) & ~bad)
         self._finish_stats(stats, clustering)
         self.last_stats = stats
@@ -701,16 +746,24 @@ class FairAdvantageScaler:
                 clustering[d] = info
         return group_of, group_stats, clustering
 
-    def _domain_entry(self, d: str) -> dict[str, Any]:
+    def _domain_entry(self, d: str, clustering: dict[str, Any] | None = None) -> dict[str, Any]:
         n, total, count = self._domain_sums[d]
-        entry = self._group_entry(float(n), float(total / count))
+        mean = float(total / count)
+        if self.config.domain_mean == "clusters" and clustering is not None:
+            inverse = 1.0 / np.asarray(clustering["sizes"], dtype=np.float64)
+            mean = float((inverse * np.asarray(clustering["means"])).sum() / inverse.sum())
+        entry = self._group_entry(float(n), mean, is_group=False)
         entry["groups"] = {}
         return entry
 
-    def _group_entry(self, n: float, mean: float) -> dict[str, Any]:
+    def _group_entry(self, n: float, mean: float, is_group: bool = True) -> dict[str, Any]:
         cfg = self.config
-        floored = cfg.guard == "floor" and cfg.temperature != "n" and mean < cfg.min_mean_reward
-        used_mean = max(mean, cfg.min_mean_reward) if floored else mean
+        if cfg.guard == "authors_nd":  # their FairGRPO_ND floors the cluster's mean only, at eps
+            floored = is_group and mean < cfg.eps
+            used_mean = max(mean, cfg.eps) if floored else mean
+        else:
+            floored = cfg.guard == "floor" and cfg.temperature != "n" and mean < cfg.min_mean_reward
+            used_mean = max(mean, cfg.min_mean_reward) if floored else mean
         return {
             "N": n,
             "mean_reward": mean,
@@ -722,15 +775,21 @@ class FairAdvantageScaler:
     # -- scaling ------------------------------------------------------------------------------
 
     def _divisor(self, t_domain: float, t_group: float) -> float:
-        """max(T_d·T_g, eps) ("floor"), or max(T_d, eps)·T_g unfloored ("authors")."""
+        """max(T_d·T_g, eps) ("floor"), max(T_d, eps)·T_g unfloored ("authors"), or
+        clip(max(T_d, eps)·T_g, eps, 1e6) ("authors_nd")."""
         eps = self.config.eps
         if self.config.guard == "floor":
             return max(t_domain * t_group, eps)
-        return float(np.maximum(t_domain, eps) * t_group)  # np.maximum keeps a NaN as NaN
+        divisor = float(np.maximum(t_domain, eps) * t_group)  # np.maximum keeps a NaN as NaN
+        if self.config.guard == "authors_nd":
+            return float(np.clip(divisor, eps, ND_FACTOR_MAX))
+        return divisor
 
-    def _scale(self, s: np.ndarray, divisor: np.ndarray) -> np.ndarray:
+    def _scale(self, s: np.ndarray, divisor: np.ndarray, rewards: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             scaled = s / divisor
+        if self.config.guard == "authors_nd":  # their FairGRPO_ND falls back to the raw reward
+            return np.where(np.isfinite(scaled), scaled, rewards)
         if self.config.guard == "authors":
             if (divisor <= 0).any() or not np.isfinite(divisor).all():
                 warnings.warn(
@@ -841,3 +900,90 @@ class GroupDROWeights:
         default = 1.0 / len(q) if q else 1.0
         w = np.array([q.get(_label(g), default) for g in groups])
         return w / w.mean()
+
+
+# --------------------------------------------------------------------------------------------
+# Baselines of the paper's table: RLOO, REINFORCE++ and REINFORCE++-baseline
+# --------------------------------------------------------------------------------------------
+# The authors ran these as verl advantage estimators (DDVD233/mirl ``core_algos.py``) under the
+# same PPO-clip token loss as GRPO; clinfair does the same under TRL's GRPO loss. Unscorable
+# rewards (None/NaN) are excluded from every statistic and get advantage 0, as in TRL.
+
+VERL_WHITEN_EPS = 1e-8  # verl's masked_whiten: (x - mean) * rsqrt(var + 1e-8)
+
+
+def _grouped(rewards: Sequence[float | None] | np.ndarray, num_generations: int) -> np.ndarray:
+    r = _as_rewards(rewards)
+    if num_generations < 1 or r.size % num_generations:
+        raise ValueError(
+            f"{r.size} rewards cannot be split into prompts of num_generations={num_generations}"
+        )
+    return np.where(np.isfinite(r), r, np.nan).reshape(-1, num_generations)
+
+
+def rloo_advantages(rewards: Sequence[float | None] | np.ndarray, num_generations: int) -> np.ndarray:
+    """RLOO (Ahmadian et al. 2024): A = r - mean of the prompt's *other* scorable rollouts.
+
+    Equal to TRL 1.16's ``RLOOTrainer`` advantage (``normalize_advantages=False``, β = 0) and to
+    verl's ``compute_rloo_outcome_advantage`` (r·G/(G-1) - mean_p·G/(G-1) is the same number).
+    A prompt with fewer than two scorable rollouts has no baseline: advantage 0, as TRL
+    (verl would keep the raw reward when G = 1).
+    """
+    grouped = _grouped(rewards, num_generations)
+    scorable = ~np.isnan(grouped)
+    count = scorable.sum(axis=1, keepdims=True)
+    total = np.where(scorable, grouped, 0.0).sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        advantages = grouped - (total - grouped) / (count - 1)
+    return np.nan_to_num(np.where(count > 1, advantages, np.nan), nan=0.0).reshape(-1)
+
+
+def whiten(values: np.ndarray, weights: np.ndarray | None = None, eps: float = VERL_WHITEN_EPS) -> np.ndarray:
+    """verl's ``masked_whiten`` of a per-sequence value broadcast over its tokens.
+
+    Each value counts ``weights`` times (its completion's token count; None = once):
+    mean = Σ w·x / Σ w, var = Σ w·(x - mean)² / (Σ w - 1) (verl's Bessel correction over
+    tokens), result (x - mean) / √(var + eps). NaN values are left out and stay NaN. Fewer than
+    two counted units (Σ w ≤ 1) cannot be whitened (verl raises): the values are only centred.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != x.shape or (w < 0).any():
+        raise ValueError(f"whitening weights must be {x.shape[0]} counts >= 0, got shape {w.shape}")
+    valid = ~np.isnan(x) & (w > 0)
+    total = w[valid].sum()
+    if total == 0:
+        return x
+    mean = (w[valid] * x[valid]).sum() / total
+    if total <= 1:
+        return x - mean
+    var = (w[valid] * (x[valid] - mean) ** 2).sum() / (total - 1)
+    return (x - mean) / np.sqrt(var + eps)
+
+
+def reinforce_pp_advantages(
+    rewards: Sequence[float | None] | np.ndarray,
+    num_generations: int,
+    baseline: bool = False,
+    lengths: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """REINFORCE++ (Hu 2025, arXiv 2501.03262) on outcome rewards, as verl computes it.
+
+    ``baseline=False`` (verl ``compute_reinforce_plus_plus_outcome_advantage``, γ = 1, no KL in
+    the reward): every token's return is the outcome reward r; the returns are whitened over
+    all tokens of the batch, so A = whiten(r). No per-prompt baseline.
+    ``baseline=True`` (``compute_reinforce_plus_plus_baseline_outcome_advantage``): r minus the
+    prompt's mean reward (over scorable rollouts; 0 when G = 1, as verl), then whitened over
+    the batch's tokens. ``lengths``: completion token counts, the whitening weights of verl's
+    token-level statistics (None: one weight per completion).
+    """
+    grouped = _grouped(rewards, num_generations)
+    if baseline and num_generations > 1:
+        scorable = ~np.isnan(grouped)
+        total = np.where(scorable, grouped, 0.0).sum(axis=1, keepdims=True)
+        grouped = grouped - total / np.maximum(scorable.sum(axis=1, keepdims=True), 1)
+    flat = grouped.reshape(-1)
+    weights = None if lengths is None else np.asarray(lengths, dtype=np.float64).reshape(-1)
+    if weights is not None and weights.size != flat.size:
+        raise ValueError(f"lengths has {weights.size} entries for {flat.size} rewards")
+    return np.nan_to_num(whiten(flat, weights), nan=0.0)

@@ -26,6 +26,10 @@ JSONL fields, one object per line:
 ``groups``      ``{dataset: {attribute: {group: {"rows", "accuracy", "f1", "tpr", "fpr",
                 "fdr"}}}}`` for the paper's attributes (sex: F, M; age_group: A1..A4); a
                 group without rows has only ``rows: 0``
+``clustering``  only for trainers that cluster (FairGRPO_ND, FairGRPO's UNK prompts), once they
+                have: the latest training batch's K-means groups per domain, ``{dataset: {"k",
+                "sizes", "means", "vectors", ["ari", "nmi"]}}`` (ARI / NMI against the true
+                groups, when known; see ``FairGRPOTrainer.clustering_diagnostics``)
 
 Under several processes every process generates for its share of the rows (equal shares,
 so sharded models stay in step); the main process writes the file.
@@ -181,7 +185,7 @@ class FairnessCallback(TrainerCallback):
             for dataset, info in detail.items()
         }
         state = self.trainer.state
-        return {
+        record = {
             "step": state.global_step,
             "epoch": state.epoch,
             "method": self.method,
@@ -192,6 +196,11 @@ class FairnessCallback(TrainerCallback):
             "by_dataset": report["paper"]["by_dataset"],
             "groups": groups,
         }
+        diagnostics = getattr(self.trainer, "clustering_diagnostics", None)  # FairGRPO(_ND) trainers
+        clustering = diagnostics() if callable(diagnostics) else None
+        if clustering:
+            record["clustering"] = clustering
+        return record
 
     @staticmethod
     def _scalars(record: dict[str, Any]) -> dict[str, float]:

@@ -20,13 +20,15 @@ from typing import Any
 from benchmark.cli import UserError
 
 #: The methods of ``trainers.recipes.METHODS`` (listed here so ``--help`` does not import TRL).
-METHOD_NAMES = ("grpo", "dr_grpo", "fairgrpo", "fairgrpo_nd", "resampling", "dro")
+METHOD_NAMES = (
+    "grpo", "dr_grpo", "fairgrpo", "fairgrpo_nd", "resampling", "dro", "rloo", "reinforce_pp", "reinforce_pp_baseline",
+)  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a VLM with GRPO, Dr.GRPO, FairGRPO, FairGRPO_ND, resampling or group-DRO",
+        help="train a VLM with GRPO, Dr.GRPO, FairGRPO, FairGRPO_ND, resampling, group-DRO, RLOO or REINFORCE++",
         description="Train from a TRL-style YAML recipe (configs/recipes/) with key=value overrides. Runs in this "
         "process: launch it with `accelerate launch -m benchmark.cli train ...` for several devices. Writes the "
         "model, recipe.yaml and fairness.jsonl to the recipe's output_dir.",

@@ -87,6 +87,19 @@ class FairGRPOTrainer(GatheredBatchTrainer):
         self._log_scalars(self.scaler.log_scalars("fair"))
         return advantages
 
+    def clustering_diagnostics(self) -> dict[str, dict[str, Any]] | None:
+        """The latest batch's K-means groups per clustered domain, for ``fairness.jsonl``: k, the
+        cluster sizes and mean rewards over the clustered history ("vectors" of them), and ARI /
+        NMI of the batch's clusters against the true groups when those are known. None when
+        nothing was clustered (explicit groups, or before the first step)."""
+        keys = ("k", "sizes", "means", "vectors", "ari", "nmi")
+        out = {
+            domain: {key: info["clustering"][key] for key in keys if key in info["clustering"]}
+            for domain, info in self.scaler.last_stats.get("domains", {}).items()
+            if "clustering" in info
+        }
+        return out or None
+
     def true_groups(self, groups: list) -> list | None:
         """Known demographic groups, to score clusters against (FairGRPO_ND); none here."""
         return None

@@ -4,12 +4,18 @@ Identical to FairGRPO except for where the groups come from: inside each domain,
 are clustered by K-means on their vector of G rewards (``FairAdvantageConfig`` with
 ``grouping="clusters"``; k by the elbow rule, history bounded by ``max_history``). When the
 dataset does carry a ``group`` column, it is used only to score the clusters (ARI / NMI,
-logged as ``fair/ari`` and ``fair/nmi``), never for the advantages.
+logged as ``fair/ari`` and ``fair/nmi``, and written to ``fairness.jsonl``), never for the
+advantages.
+
+``fair_mode="paper"`` (default): the paper's formula made robust, with sorted reward vectors
+and a bounded history. ``fair_mode="reference"``: the authors' FairGRPO_ND exactly
+(``FairAdvantageConfig.reference_nd()``: inverse-cluster-size-weighted domain mean, floored
+and clamped factor, raw-reward fallback, whole-history clustering), for reproducing the paper.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 
 from trainers.advantage import UNK, FairAdvantageConfig
 from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
@@ -21,12 +27,19 @@ class FairGRPONDConfig(FairGRPOConfig):
     """``FairGRPOConfig`` whose groups are always K-means clusters of reward vectors."""
 
     def fair_advantage_config(self) -> FairAdvantageConfig:
-        grouping = (self.fair_advantage or {}).get("grouping", "clusters")
+        """Paper mode: FairGRPO's paper config with K-means groups; reference mode:
+        ``FairAdvantageConfig.reference_nd()``. Then the ``fair_advantage`` overrides."""
+        overrides = dict(self.fair_advantage or {})
+        grouping = overrides.get("grouping", "clusters")
         if grouping != "clusters":
             raise ValueError(
                 f"FairGRPO_ND groups by clusters; fair_advantage.grouping={grouping!r} is not allowed"
             )
-        return replace(super().fair_advantage_config(), grouping="clusters")
+        if self.fair_mode == "reference":
+            base = FairAdvantageConfig.reference_nd()
+        else:
+            base = FairAdvantageConfig(grpo_scale=self.scale_rewards, grouping="clusters")
+        return FairAdvantageConfig.from_dict({**asdict(base), **overrides})
 
 
 class FairGRPONDTrainer(FairGRPOTrainer):

@@ -34,7 +34,10 @@ from trainers.dro import DROConfig, DROTrainer
 from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
 from trainers.fairgrpo_nd import FairGRPONDConfig, FairGRPONDTrainer
 from trainers.grpo import GRPOConfig, GRPOTrainer
+from trainers.reinforce_pp import REINFORCEPPConfig, REINFORCEPPTrainer
+from trainers.reinforce_pp_baseline import REINFORCEPPBaselineConfig, REINFORCEPPBaselineTrainer
 from trainers.resampling import ResamplingConfig, ResamplingTrainer
+from trainers.rloo import RLOOConfig, RLOOTrainer
 
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "configs" / "recipes"
 
@@ -46,6 +49,9 @@ METHODS: dict[str, tuple[type[GRPOConfig], type]] = {
     "fairgrpo_nd": (FairGRPONDConfig, FairGRPONDTrainer),
     "resampling": (ResamplingConfig, ResamplingTrainer),
     "dro": (DROConfig, DROTrainer),
+    "rloo": (RLOOConfig, RLOOTrainer),
+    "reinforce_pp": (REINFORCEPPConfig, REINFORCEPPTrainer),
+    "reinforce_pp_baseline": (REINFORCEPPBaselineConfig, REINFORCEPPBaselineTrainer),
 }
 
 

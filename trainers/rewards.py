@@ -11,10 +11,12 @@ Several rewards combine through TRL's ``reward_weights`` (the weighted sum is th
 ==================== ================================================================
 ``accuracy``          1 if the parsed answer set equals the true set, else 0 (the paper)
 ``f1``                set-F1 of parsed vs true labels, 2|P∩T| / (|P|+|T|); 0 if invalid
-``authors_f1``        0.5·F1 + 0.1·format, the classification part of the authors'
-                      ``medical_compute_score`` (DDVD233/mirl ``examples/reward_function/
-                      medical.py``; its IoU and embedding-similarity terms need boxes and
-                      a sentence-embedding model, and are not reproduced)
+``authors``           the authors' training reward, ``medical_compute_score_batch``
+                      (DDVD233/mirl ``examples/reward_function/medical.py``):
+                      0.5·set-F1 + 0.3·box IoU + 0.1·JSON-format score, see
+                      :func:`authors_reward` (the paper reports binary accuracy)
+``authors_f1``        0.5·F1 + 0.1·format with clinfair's parsing and think/boxed format:
+                      a simplification; ``authors`` is their function
 ``format``            1 if the completion reasons inside ``<think>…</think>`` and then
                       gives a ``\\boxed{}`` answer, else 0
 ``ecr``               length reward (medical-VQA seed, "longer reasoning is rewarded"):
@@ -31,6 +33,8 @@ Every reward lies in [0, 1]. ``make_reward(name, **params)`` builds one by name 
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -119,6 +123,112 @@ def authors_f1_reward(prompts: list, completions: list[Completion], **kwargs) ->
     f1 = f1_reward(prompts, completions, **kwargs)
     fmt = format_reward(prompts, completions)
     return [None if a is None else 0.5 * a + 0.1 * b for a, b in zip(f1, fmt)]
+
+
+# -- the authors' reward (issue 14) ------------------------------------------------------------
+# DDVD233/mirl examples/reward_function/medical.py, ``medical_compute_score_batch``, which every
+# training script of examples/fairness/ uses. Read from their code, written here without torch,
+# mathruler or wandb.
+
+_BOXED_SEPARATORS = (", ", " and ", " & ", ",", "&")  # tried in this order; the first present splits
+
+
+def authors_conditions(text: str) -> set[str]:
+    """Their ``parse_conditions``: strip ``\\boxed{`` and ``}``, split on the first separator
+    found (", ", " and ", " & ", ",", "&"), strip each part. Case-sensitive, no label space."""
+    text = text.replace("\\boxed{", "").replace("}", "")
+    for separator in _BOXED_SEPARATORS:
+        if separator in text:
+            return {part.strip() for part in text.split(separator)}
+    return {text.strip()}
+
+
+def authors_set_f1(completion: str, truth: Sequence[str]) -> float:
+    """Their "standard score": F1 of the last boxed answer's conditions against the true ones.
+
+    No boxed answer (or a boxed "None") scores 0. Unlike ``f1``, labels are compared as
+    written (case-sensitive, unknown labels count as false positives), as in their code. The
+    boxed content is ``tasks.prompts.last_boxed`` (theirs: mathruler's ``extract_boxed_content``).
+    """
+    answer = last_boxed(completion)
+    answer = None if answer is None else answer.strip()
+    if answer is None or answer == "None":
+        return 0.0
+    predicted, expected = authors_conditions(answer), {label.strip() for label in truth}
+    tp = len(predicted & expected)
+    precision = tp / len(predicted) if predicted else 0.0
+    recall = tp / len(expected) if expected else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
+def _fenced_json(text: str) -> str:
+    """Their ``parse_json``: the text after the first ```json / ``` line, up to the next ```
+    (the whole text when there is no such line)."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line == "```json" or line.strip() == "```":
+            text = "\n".join(lines[i + 1 :])
+            return text.split("```")[0] if "```" in text else text
+    return text
+
+
+def authors_json_format_score(text: str) -> float:
+    """Their ``evaluate_bbox_format``: how well the completion gives a JSON list of boxes.
+
+    +0.2 for a ``` code block, +0.1 if it is marked ```json; the fenced content parsed as JSON
+    +0.2 (or +0.1 when only ``ast.literal_eval`` of it with ' -> " parses: a literal parser,
+    no code runs); +0.1 if it is a list; + 0.4 × the share of its items that are objects with
+    "label" and a "bbox_2d" of 4 numbers. At most 1.
+    """
+    score = 0.0
+    if "```" in text:
+        score += 0.2
+        if "```json" in text:
+            score += 0.1
+    content = _fenced_json(text)
+    if not content:
+        return score
+    try:
+        parsed = json.loads(content)
+        score += 0.2
+    except json.JSONDecodeError:
+        try:
+            parsed = ast.literal_eval(content.replace("'", '"'))
+            score += 0.1
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return score
+    if not isinstance(parsed, list):
+        return score
+    score += 0.1
+    valid = sum(
+        isinstance(item, dict)
+        and "label" in item
+        and isinstance(item.get("bbox_2d"), list)
+        and len(item["bbox_2d"]) == 4
+        and all(isinstance(x, int | float) for x in item["bbox_2d"])
+        for item in parsed
+    )
+    return score + (0.4 * valid / len(parsed) if parsed else 0.0)
+
+
+def authors_reward(prompts: list, completions: list[Completion], **kwargs) -> list[float | None]:
+    """The authors' training reward: 0.5·set-F1 + 0.3·IoU + 0.1·JSON-format score.
+
+    The IoU term is 0: their batch function never passes ground-truth boxes or masks (so
+    their IoU is 0 for every task too), and clinfair's tasks have none. In practice the
+    reward is 0.5·F1 plus up to 0.1 for a JSON list of boxes, which their prompt does not
+    ask for. A row without an answer cannot be scored (None).
+    """
+    answers = _column(kwargs, "answer", "authors", len(completions))
+    iou = 0.0
+    out: list[float | None] = []
+    for completion, answer in zip(completions, answers):
+        if not answer:
+            out.append(None)
+            continue
+        text = completion_text(completion)
+        out.append(0.5 * authors_set_f1(text, answer) + 0.3 * iou + 0.1 * authors_json_format_score(text))
+    return out
 
 
 def _length(completion: Completion, ids: Sequence[int] | None) -> int:
@@ -318,6 +428,7 @@ REWARDS: dict[str, Callable[..., Callable]] = {
     "accuracy": lambda: accuracy_reward,
     "f1": lambda: f1_reward,
     "authors_f1": lambda: authors_f1_reward,
+    "authors": lambda: authors_reward,
     "format": lambda: format_reward,
     "ecr": lambda target_length=512: LengthReward(target_length, correct_only=False),
     "cwr": lambda target_length=512: LengthReward(target_length, correct_only=True),

@@ -1,0 +1,349 @@
+"""Paired comparison of evaluation runs on the same rows (``clinfair compare``).
+
+Given two or more ``clinfair eval`` result folders (``results.json`` + ``predictions.parquet``)
+and one of them as the baseline, every other run is compared with the baseline on the
+*same rows*: rows are matched by ``(dataset, id)``, and runs on different rows, tasks or
+ground truth are refused with a message naming the first difference.
+
+Each difference is ``run - baseline`` with a paired bootstrap: every resample draws the
+same rows for both runs (with replacement, within each dataset, so every dataset keeps its
+size), so the spread reflects only where the two runs disagree. Reported per difference:
+the point estimate on all rows, its percentile interval (``ci_level``, default 95 %) and a
+two-sided bootstrap p-value (2 x the smaller share of resamples on either side of 0; see
+``benchmark.metrics._paired_entry``), and ``significant`` = the interval excludes 0. The
+p-values are per comparison, not corrected for the number of keys and runs compared.
+
+* **Paper keys** (:data:`COMPARE_PAPER_KEYS`: PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy), the
+  paper protocol (``benchmark.metrics.paper_protocol``) recomputed on every resample, overall
+  and per dataset. PP and EOD are ×100, as in the paper's tables.
+* **Standard per-group metrics** (``benchmark.metrics.STANDARD_METRICS``) for each attribute:
+  per group, the gap across groups and the worst group, from
+  ``benchmark.metrics.paired_bootstrap`` (rows resampled within groups).
+
+The report is JSON (``comparison.json``) and Markdown (``comparison.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.metrics import (
+    STANDARD_METRICS,
+    MetricsInputError,
+    _paired_entry,
+    _rng,
+    paired_bootstrap,
+    paper_protocol,
+)
+from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
+
+#: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
+COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
+PAPER_KEY_LABELS = {
+    "pp": "PP (×100)", "eod": "EOD (×100)", "fpr_gap": "FPR gap", "f1": "F1", "f1_gap": "ΔF1",
+    "f1_std": "σF1", "accuracy": "accuracy",
+}  # fmt: skip
+DEFAULT_ATTRIBUTES = ("sex", "age_group")
+REPORT_SCHEMA = "clinfair.compare/1"
+_ROW_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
+
+
+class CompareError(ValueError):
+    """Runs that cannot be compared (missing files, different rows or tasks): one clear line."""
+
+
+@dataclass
+class EvalRun:
+    """One ``clinfair eval`` output folder."""
+
+    folder: Path
+    name: str
+    method: str | None
+    label_spaces: dict[str, list[str]]
+    predictions: pd.DataFrame
+
+
+def load_run(folder: str | Path) -> EvalRun:
+    """Read a result folder: ``results.json`` (name, method, label spaces) and the predictions."""
+    folder = Path(folder)
+    results_path, predictions_path = folder / RESULTS_FILE, folder / PREDICTIONS_FILE
+    for path in (results_path, predictions_path):
+        if not path.is_file():
+            raise CompareError(f"{path}: not found (is {folder} a finished `clinfair eval` output folder?)")
+    try:
+        results = json.loads(results_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CompareError(f"{results_path}: not valid JSON ({error})") from None
+    tasks = results.get("tasks") if isinstance(results, dict) else None
+    if not isinstance(tasks, dict) or not all(
+        isinstance(t, dict) and "label_space" in t for t in tasks.values()
+    ):
+        raise CompareError(
+            f"{results_path}: no 'tasks' with a 'label_space' each (not a clinfair results file)"
+        )
+    try:
+        predictions = pd.read_parquet(predictions_path)
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        raise CompareError(f"{predictions_path}: cannot be read as parquet ({error})") from None
+    missing = [c for c in _ROW_COLUMNS if c not in predictions.columns]
+    if missing:
+        raise CompareError(f"{predictions_path}: missing column(s) {', '.join(missing)}")
+    duplicated = predictions.duplicated(["dataset", "id"])
+    if duplicated.any():
+        first = predictions[duplicated].iloc[0]
+        raise CompareError(
+            f"{predictions_path}: row id {first['dataset']}/{first['id']} appears more than once"
+        )
+    run = results.get("run") or {}
+    return EvalRun(
+        folder=folder,
+        name=str(run.get("name") or folder.name),
+        method=run.get("method"),
+        label_spaces={task: list(info["label_space"]) for task, info in tasks.items()},
+        predictions=predictions,
+    )
+
+
+def _row_keys(frame: pd.DataFrame) -> pd.Index:
+    return pd.Index(frame["dataset"].astype(str) + "/" + frame["id"].astype(str))
+
+
+def align(baseline: EvalRun, run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both prediction tables on the same rows in the same order, or a CompareError saying why not."""
+    if sorted(baseline.label_spaces) != sorted(run.label_spaces):
+        raise CompareError(
+            f"{run.name} evaluated tasks {sorted(run.label_spaces)} but the baseline {baseline.name} "
+            f"{sorted(baseline.label_spaces)}: compare runs on the same task set"
+        )
+    for task in baseline.label_spaces:
+        if sorted(baseline.label_spaces[task]) != sorted(run.label_spaces[task]):
+            raise CompareError(f"{run.name} and {baseline.name} have different label spaces for task {task}")
+    keys_base, keys_run = _row_keys(baseline.predictions), _row_keys(run.predictions)
+    only_base, only_run = keys_base.difference(keys_run), keys_run.difference(keys_base)
+    if len(only_base) or len(only_run):
+        parts = []
+        if len(only_run):
+            parts.append(f"{len(only_run)} row(s) not in the baseline (first: {only_run[0]})")
+        if len(only_base):
+            parts.append(f"lacks {len(only_base)} of the baseline's rows (first: {only_base[0]})")
+        raise CompareError(
+            f"{run.name} and the baseline {baseline.name} are on different rows: {run.name} has "
+            + " and ".join(parts)
+            + "; evaluate both on the same split and --limit"
+        )
+    base = baseline.predictions.set_axis(keys_base).sort_index()
+    other = run.predictions.set_axis(keys_run).loc[base.index]
+    differs = [
+        key for key, a, b in zip(base.index, base["answer"], other["answer"]) if sorted(a) != sorted(b)
+    ]
+    if differs:
+        raise CompareError(
+            f"{run.name} and {baseline.name} have different ground truth on {len(differs)} row(s) "
+            f"(first: {differs[0]}): they were evaluated on different prepared data"
+        )
+    return base.reset_index(drop=True), other.reset_index(drop=True)
+
+
+def _paper_values(frame: pd.DataFrame, label_spaces: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """{"overall": {key: value}, dataset: {key: value}} with NaN for an undefined value."""
+    paper = paper_protocol(frame, label_spaces=label_spaces)
+    scopes = {"overall": paper["overall"], **paper["by_dataset"]}
+    return {
+        scope: {k: np.nan if values[k] is None else float(values[k]) for k in COMPARE_PAPER_KEYS}
+        for scope, values in scopes.items()
+    }
+
+
+def _resample_indices(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """Row positions drawn with replacement within each dataset (each keeps its size)."""
+    parts = []
+    for _, positions in sorted(frame.groupby("dataset", sort=True).indices.items()):
+        parts.append(rng.choice(positions, size=len(positions), replace=True))
+    return np.concatenate(parts)
+
+
+def paired_paper_keys(
+    base: pd.DataFrame,
+    run: pd.DataFrame,
+    label_spaces: dict[str, list[str]],
+    n_bootstrap: int,
+    seed: int,
+    ci_level: float,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """{scope: {key: entry}} for the paper keys, scope = "overall" or a dataset name."""
+    points_base, points_run = _paper_values(base, label_spaces), _paper_values(run, label_spaces)
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    rng = _rng(seed, "compare", "paper")
+    for _ in range(n_bootstrap):
+        rows = _resample_indices(base, rng)
+        boot_base = _paper_values(base.iloc[rows], label_spaces)
+        boot_run = _paper_values(run.iloc[rows], label_spaces)
+        for scope, values in boot_run.items():
+            for key, value in values.items():
+                samples.setdefault((scope, key), []).append((value, boot_base[scope][key]))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for scope in points_base:
+        out[scope] = {}
+        for key in COMPARE_PAPER_KEYS:
+            pairs = np.array(samples.get((scope, key), []), dtype=float).reshape(-1, 2)
+            boot = (pairs[:, 0], pairs[:, 1]) if n_bootstrap else None
+            point = (points_run[scope][key], points_base[scope][key])
+            out[scope][key] = _rename(_paired_entry(point, boot, ci_level))
+    return out
+
+
+def paired_standard(
+    base: pd.DataFrame,
+    run: pd.DataFrame,
+    label_spaces: dict[str, list[str]],
+    attributes: Sequence[str],
+    n_bootstrap: int,
+    seed: int,
+    ci_level: float,
+) -> dict[str, Any]:
+    """{dataset: {attribute: {metric: {"overall", "groups": {g: entry}, "gap", ["worst"]}}}}."""
+    merged = base.assign(prediction_run=run["prediction"].to_numpy())
+    out: dict[str, Any] = {}
+    for attribute in attributes:
+        for metric in STANDARD_METRICS:
+            result = paired_bootstrap(
+                merged, column_a="prediction_run", column_b="prediction", metric=metric, attribute=attribute,
+                label_spaces=label_spaces, n_bootstrap=n_bootstrap, seed=seed, ci_level=ci_level,
+            )  # fmt: skip
+            for dataset, entry in result["by_dataset"].items():
+                scope = out.setdefault(dataset, {}).setdefault(attribute, {})
+                scope[metric] = {
+                    "overall": _rename(entry["overall"]),
+                    "groups": {
+                        g: _rename(v) | {"rows": v["rows"]} for g, v in entry.get("groups", {}).items()
+                    },
+                    **{kind: _rename(entry[kind]) for kind in ("gap", "worst") if kind in entry},
+                }
+    return out
+
+
+def _rename(entry: dict[str, Any]) -> dict[str, Any]:
+    """``paired_bootstrap``'s a/b entry in this report's words (a = run, b = baseline)."""
+    ci = entry["ci"]
+    return {
+        "run": entry["a"],
+        "baseline": entry["b"],
+        "difference": entry["difference"],
+        "ci": ci,
+        "ci_resamples": entry["ci_resamples"],
+        "p_value": entry["p_value"],
+        "significant": bool(ci is not None and (ci[0] > 0 or ci[1] < 0)),
+        "reason": entry["reason"],
+    }
+
+
+def compare_runs(
+    runs: Sequence[EvalRun],
+    baseline: EvalRun,
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    ci_level: float = 0.95,
+    attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
+) -> dict[str, Any]:
+    """The comparison report of every run in ``runs`` (other than ``baseline``) against ``baseline``."""
+    if n_bootstrap < 0:
+        raise CompareError("--n-bootstrap must be >= 0")
+    if not 0 < ci_level < 1:
+        raise CompareError("--ci-level must be between 0 and 1")
+    others = [run for run in runs if run is not baseline]
+    if not others:
+        raise CompareError("give at least two runs: the baseline and one to compare with it")
+    aligned = [align(baseline, run) for run in others]  # refuse before any bootstrap
+    comparisons = []
+    for run, (base_rows, run_rows) in zip(others, aligned):
+        try:
+            comparisons.append({
+                "run": _describe(run),
+                "rows": int(len(base_rows)),
+                "paper": paired_paper_keys(base_rows, run_rows, baseline.label_spaces, n_bootstrap, seed, ci_level),
+                "standard": paired_standard(base_rows, run_rows, baseline.label_spaces, attributes, n_bootstrap,
+                                            seed, ci_level),
+            })  # fmt: skip
+        except MetricsInputError as error:
+            raise CompareError(f"{run.name}: {error}") from None
+    return {
+        "schema": REPORT_SCHEMA,
+        "settings": {
+            "n_bootstrap": n_bootstrap,
+            "seed": seed,
+            "ci_level": ci_level,
+            "attributes": list(attributes),
+            "difference": "run - baseline",
+            "resampling": "rows with replacement within each dataset, paired",
+            "p_value": "two-sided bootstrap, uncorrected",
+            "significant": "the interval excludes 0",
+        },  # fmt: skip
+        "baseline": _describe(baseline),
+        "tasks": sorted(baseline.label_spaces),
+        "comparisons": comparisons,
+    }
+
+
+def _describe(run: EvalRun) -> dict[str, Any]:
+    return {"name": run.name, "method": run.method, "folder": str(run.folder)}
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _row(label: str, entry: dict[str, Any]) -> str:
+    ci = entry["ci"]
+    interval = "n/a" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
+    difference = "n/a" if entry["difference"] is None else f"{entry['difference']:+.3f}"
+    mark = " *" if entry["significant"] else ""
+    p = _fmt(entry["p_value"])
+    if entry["p_value"] == 0 and entry["ci_resamples"]:  # no resample crossed 0: p is below 1 / resamples
+        p = f"< {1 / entry['ci_resamples']:.3g}"
+    return f"| {label} | {_fmt(entry['baseline'])} | {_fmt(entry['run'])} | {difference}{mark} | {interval} | {p} |"
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """The comparison as Markdown tables: the paper keys overall and per dataset, then the
+    standard metrics' gap and worst group per attribute. ``*`` marks a difference whose
+    interval excludes 0."""
+    s = report["settings"]
+    base = report["baseline"]
+    lines = [
+        f"# Paired comparison against {base['name']}",
+        "",
+        f"Difference = run − baseline on the same rows; {int(s['ci_level'] * 100)} % paired bootstrap interval "
+        f"({s['n_bootstrap']} resamples, seed {s['seed']}); p: two-sided bootstrap p-value, uncorrected; "
+        "`*`: the interval excludes 0. Tasks: " + ", ".join(report["tasks"]) + ".",
+    ]
+    header = ["| key | baseline | run | difference | interval | p |", "|---|---|---|---|---|---|"]
+    for comparison in report["comparisons"]:
+        run = comparison["run"]
+        lines += ["", f"## {run['name']}" + (f" ({run['method']})" if run["method"] else "") + f" vs {base['name']}",
+                  "", f"{comparison['rows']} rows.", ""]  # fmt: skip
+        for scope, entries in comparison["paper"].items():
+            lines += [f"**Paper protocol, {scope}**", "", *header]
+            lines += [_row(PAPER_KEY_LABELS[key], entries[key]) for key in COMPARE_PAPER_KEYS]
+            lines.append("")
+        for dataset, by_attribute in comparison["standard"].items():
+            lines += [f"**Per-group metrics, {dataset}** (gap across groups and worst group)", "", *header]
+            for attribute, by_metric in by_attribute.items():
+                for metric, entry in by_metric.items():
+                    for kind in ("gap", "worst"):
+                        if kind in entry:
+                            lines.append(_row(f"{metric} {kind} by {attribute}", entry[kind]))
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
