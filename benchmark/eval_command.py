@@ -32,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder of this run")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    parser.add_argument("--scores", choices=["direct", "after_reasoning", "none"], default="direct",
+                        help="also save each row's label probabilities (the log-likelihood of \\boxed{label}, "
+                        "normalised over the labels) for AUROC and calibration: right after the prompt (direct, "
+                        "default), after the model's own reasoning (after_reasoning), or not at all (none)")  # fmt: skip
     parser.add_argument(
         "--chat-template",
         type=Path,
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                                   batch_size=args.batch_size, seed=args.seed)  # fmt: skip
     request = EvalRequest(model=str(args.model), tasks=tuple(s.key for s in specs), split=args.split, limit=args.limit,
                           generation=settings, backend=args.backend, dtype=args.dtype, revision=args.revision,
-                          run_name=args.run_name, method=args.method)  # fmt: skip
+                          run_name=args.run_name, method=args.method, scores=args.scores)  # fmt: skip
 
     def backend_factory():
         """Load the model, then run the first rows of every task through it (``benchmark.checks.preflight``)."""

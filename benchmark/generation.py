@@ -17,7 +17,34 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from tasks.prompts import build_messages
+from tasks.prompts import build_messages, format_answer
+
+SCORE_MODES = ("direct", "after_reasoning", "none")
+
+
+def scoring_context(prompt: str, completion: str | None, mode: str) -> str:
+    """The text each label's ``\\boxed{label}`` continuation is scored after.
+
+    ``direct``: right after the prompt (lm-eval's multiple-choice scoring). ``after_reasoning``:
+    after the model's own completion up to its last ``\\boxed{`` (all of it when it boxed
+    nothing), so the score is what the model's answer depends on after its reasoning.
+    """
+    if mode == "direct":
+        return prompt
+    if mode != "after_reasoning":
+        raise ValueError(f"unknown scoring mode {mode!r}; choose one of {', '.join(SCORE_MODES)}")
+    completion = completion or ""
+    cut = completion.rfind("\\boxed{")
+    return prompt + (completion[:cut] if cut != -1 else completion)
+
+
+def normalise_log_likelihoods(log_likelihoods: Sequence[float]) -> list[float]:
+    """Label probabilities from their continuations' summed log-likelihoods (a softmax over the labels)."""
+    import numpy as np
+
+    values = np.asarray(log_likelihoods, dtype=float)
+    weights = np.exp(values - values.max())
+    return (weights / weights.sum()).tolist()
 
 
 @dataclass(frozen=True)
@@ -42,7 +69,12 @@ class Backend(Protocol):
     name: str
     settings: GenerationSettings
 
-    def generate(self, rows: Sequence[dict[str, Any]]) -> list[str]: ...
+    def generate(
+        self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False
+    ) -> list[str]: ...
+
+    def score(self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False, *,
+              mode: str = "direct", completions: Sequence[str] | None = None) -> list[list[float]]: ...  # fmt: skip
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -106,6 +138,31 @@ def _rgb(image):
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def _append_continuations(inputs, continuations: list[list[int]], pad_id: int):
+    """Append continuation ``i`` to row ``i`` of identical, unpadded context rows, right-padding the
+    ends; per-token fields (attention mask, token types) grow with them. Returns (inputs, context length)."""
+    import torch
+
+    start = inputs["input_ids"].shape[1]
+    width = max(map(len, continuations))
+    rows = len(continuations)
+    grown = {}
+    for key, value in inputs.items():
+        if not (isinstance(value, torch.Tensor) and value.shape[:2] == inputs["input_ids"].shape[:2]):
+            grown[key] = value
+            continue
+        extra = torch.zeros((rows, width, *value.shape[2:]), dtype=value.dtype)
+        if key == "input_ids":
+            extra.fill_(pad_id)
+        for i, tokens in enumerate(continuations):
+            if key == "input_ids":
+                extra[i, : len(tokens)] = torch.tensor(tokens, dtype=value.dtype)
+            elif key == "attention_mask":
+                extra[i, : len(tokens)] = 1
+        grown[key] = torch.cat([value, extra], dim=1)
+    return type(inputs)(grown), start
+
+
 class HFBackend:
     """transformers generation: batched, left-padded, greedy unless a temperature is set."""
 
@@ -163,6 +220,39 @@ class HFBackend:
             output = self.model.generate(**inputs, **kwargs)
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def score(self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False, *,
+              mode: str = "direct", completions: Sequence[str] | None = None) -> list[list[float]]:  # fmt: skip
+        """Each row's label probabilities: the summed log-likelihood of ``\\boxed{label}`` after
+        :func:`scoring_context`, normalised over the row's labels (one forward pass per row, its
+        labels batched on a shared context)."""
+        import torch
+
+        flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
+        tokenizer = self.processor.tokenizer
+        scores = []
+        for position, (row, flag) in enumerate(zip(rows, flags)):
+            prompt = render_prompt(self.processor, row, flag)
+            context = scoring_context(prompt, completions[position] if completions else None, mode)
+            labels = list(row["choices"])
+            images = [[_rgb(image) for image in row["images"]]] * len(labels)
+            inputs = self.processor(text=[context] * len(labels), images=images, return_tensors="pt")
+            continuations = [
+                tokenizer(format_answer([label]), add_special_tokens=False)["input_ids"] for label in labels
+            ]
+            inputs, starts = _append_continuations(inputs, continuations, tokenizer.pad_token_id or 0)
+            with torch.inference_mode():
+                logits = self.model(**inputs.to(self.model.device)).logits.float()
+            log_probs = torch.log_softmax(logits, dim=-1)
+            totals = []
+            for i, tokens in enumerate(continuations):
+                positions = torch.arange(starts, starts + len(tokens))
+                picked = log_probs[
+                    i, positions - 1, torch.tensor(tokens)
+                ]  # the logit before each token predicts it
+                totals.append(float(picked.sum()))
+            scores.append(normalise_log_likelihoods(totals))
+        return scores
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision,
@@ -225,6 +315,38 @@ class VLLMBackend:
             return []
         outputs = self.llm.generate(self.requests(rows, multi_label), self.sampling, use_tqdm=False)
         return [output.outputs[0].text for output in outputs]
+
+    def score(self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False, *,
+              mode: str = "direct", completions: Sequence[str] | None = None) -> list[list[float]]:  # fmt: skip
+        """As :meth:`HFBackend.score`, from vLLM's ``prompt_logprobs`` of context + ``\\boxed{label}``."""
+        from vllm import SamplingParams
+
+        flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
+        tokenizer = self.llm.get_tokenizer()
+        requests, lengths, sizes = [], [], []
+        for position, (row, flag) in enumerate(zip(rows, flags)):
+            prompt = render_prompt(tokenizer, row, flag)
+            context = scoring_context(prompt, completions[position] if completions else None, mode)
+            images = [_rgb(image) for image in row["images"]]
+            for label in row["choices"]:
+                continuation = format_answer([label])
+                requests.append({"prompt": context + continuation, "multi_modal_data": {"image": images}})
+                lengths.append(len(tokenizer(continuation, add_special_tokens=False)["input_ids"]))
+            sizes.append(len(row["choices"]))
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outputs = self.llm.generate(requests, params, use_tqdm=False)
+        totals = [
+            sum(
+                entry[token].logprob
+                for entry, token in zip(out.prompt_logprobs[-n:], out.prompt_token_ids[-n:])
+            )
+            for out, n in zip(outputs, lengths)
+        ]
+        scores, start = [], 0
+        for size in sizes:
+            scores.append(normalise_log_likelihoods(totals[start : start + size]))
+            start += size
+        return scores
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision, "dtype": self.dtype,

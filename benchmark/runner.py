@@ -63,11 +63,15 @@ class EvalRequest:
     revision: str | None = None
     run_name: str | None = None  # how the leaderboard names this run (default: the model)
     method: str | None = None  # training method that produced the checkpoint, e.g. fairgrpo
+    scores: str = (
+        "none"  # label probabilities per row: direct | after_reasoning | none (benchmark.generation)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "tasks": list(self.tasks), "split": self.split, "limit": self.limit,
                 "generation": self.generation.to_dict(), "backend": self.backend, "dtype": self.dtype,
-                "revision": self.revision, "run_name": self.run_name, "method": self.method}  # fmt: skip
+                "revision": self.revision, "run_name": self.run_name, "method": self.method,
+                "scores": self.scores}  # fmt: skip
 
 
 def task_rows(spec: TaskSpec, data_dir: Path, split: str, limit: int | None) -> Any:
@@ -89,8 +93,10 @@ def task_rows(spec: TaskSpec, data_dir: Path, split: str, limit: int | None) -> 
     return rows.select(range(min(limit, len(rows)))) if limit is not None else rows
 
 
-def prediction_record(spec: TaskSpec, index: int, row: dict[str, Any], completion: str) -> dict[str, Any]:
-    """One line of ``predictions``: the row's identity and demographics, and how it was answered."""
+def prediction_record(spec: TaskSpec, index: int, row: dict[str, Any], completion: str,
+                      scores: list[float] | None = None) -> dict[str, Any]:  # fmt: skip
+    """One line of ``predictions``: the row's identity and demographics, and how it was answered
+    (``scores``: the label probabilities, aligned with ``choices``, when the run scores labels)."""
     prediction = parse_answer(completion, row["choices"], spec.multi_label)
     attributes = {k: v for k, v in (row.get("attributes") or {}).items() if k != "_"}
     return {
@@ -100,6 +106,7 @@ def prediction_record(spec: TaskSpec, index: int, row: dict[str, Any], completio
         "choices": list(row["choices"]), "answer": list(row["answer"]), "completion": completion,
         "prediction": prediction, "valid": prediction is not None,
         "correct": prediction is not None and set(prediction) == set(row["answer"]),
+        **({"scores": scores} if scores is not None else {}),
     }  # fmt: skip
 
 
@@ -221,9 +228,16 @@ def run_eval(
                 for batch in mine[spec.key]:
                     batch_rows = [rows[i] for i in batch]
                     completions = backend.generate(batch_rows, spec.multi_label)
+                    scores = (
+                        backend.score(
+                            batch_rows, spec.multi_label, mode=request.scores, completions=completions
+                        )
+                        if request.scores != "none"
+                        else [None] * len(batch_rows)
+                    )
                     new = [
-                        prediction_record(spec, i, row, text)
-                        for i, row, text in zip(batch, batch_rows, completions)
+                        prediction_record(spec, i, row, text, row_scores)
+                        for i, row, text, row_scores in zip(batch, batch_rows, completions, scores)
                     ]
                     sink.write("".join(json.dumps(record) + "\n" for record in new))
                     sink.flush()

@@ -9,11 +9,15 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark.cli import main
 from benchmark.generation import conversation
 from tasks.prepare import load_prepared
+
+STAND_IN_LOGPROB = {"benign": -0.5, "malignant": -1.0}  # per prompt token, by the label the prompt ends with
 
 
 class StandInVLLM:
@@ -38,8 +42,16 @@ class StandInVLLM:
 
             def generate(self, requests, sampling, use_tqdm=True):
                 recorder.calls.append((requests, sampling))
+                if "prompt_logprobs" in sampling:  # label scoring: every prompt token gets a log-probability
+                    return [self._scored(request["prompt"]) for request in requests]
                 answer = types.SimpleNamespace(text="<think>stand-in</think>\\boxed{benign}")
                 return [types.SimpleNamespace(outputs=[answer]) for _ in requests]
+
+            def _scored(self, prompt):
+                ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+                per_token = STAND_IN_LOGPROB["benign" if prompt.endswith("{benign}") else "malignant"]
+                logprobs = [None] + [{token: types.SimpleNamespace(logprob=per_token)} for token in ids[1:]]
+                return types.SimpleNamespace(prompt_token_ids=ids, prompt_logprobs=logprobs)
 
         def SamplingParams(**kwargs):  # noqa: N802  (vLLM's name)
             return dict(kwargs)
@@ -68,13 +80,18 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     assert engine["model"] == tiny_vlm and engine["tensor_parallel_size"] == 2
     assert engine["limit_mm_per_prompt"] == {"image": 3} and engine["seed"] == 7 and engine["dtype"] == "auto"
     assert engine.get("trust_remote_code") is False
-    # the preflight batch (2 rows), then the run's batches of 4 and 2
-    assert [len(requests) for requests, _ in stand_in.calls] == [2, 4, 2]
-    sampling = stand_in.calls[0][1]
-    assert sampling == {"max_tokens": 32, "temperature": 0.0, "top_p": 1.0, "seed": 7}
+    generation = [
+        (requests, sampling) for requests, sampling in stand_in.calls if "prompt_logprobs" not in sampling
+    ]
+    scoring = [(requests, sampling) for requests, sampling in stand_in.calls if "prompt_logprobs" in sampling]
+    # the preflight batch (2 rows), then the run's batches of 4 and 2, each followed by its label scoring
+    assert [len(requests) for requests, _ in generation] == [2, 4, 2]
+    assert [len(requests) for requests, _ in scoring] == [8, 4]  # 2 labels per row
+    assert generation[0][1] == {"max_tokens": 32, "temperature": 0.0, "top_p": 1.0, "seed": 7}
+    assert scoring[0][1] == {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
     tokenizer = AutoTokenizer.from_pretrained(tiny_vlm)
     rows = load_prepared(eval_data / "synthetic")["test"]
-    sent = [request for requests, _ in stand_in.calls[1:] for request in requests]
+    sent = [request for requests, _ in generation[1:] for request in requests]
     for i, request in enumerate(sent):
         assert set(request) == {"prompt", "multi_modal_data"}
         expected = tokenizer.apply_chat_template(conversation(rows[i], False), add_generation_prompt=True,
@@ -82,6 +99,19 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
         assert request["prompt"] == expected and request["prompt"].count("<|image_pad|>") == 1
         (image,) = request["multi_modal_data"]["image"]
         assert image.mode == "RGB" and image.size == rows[i]["images"][0].size
+        scored = [request for requests, _ in scoring for request in requests][2 * i : 2 * i + 2]
+        assert [r["prompt"] for r in scored] == [
+            expected + "\\boxed{benign}",
+            expected + "\\boxed{malignant}",
+        ]
+    # the saved probabilities: a softmax over the labels' summed log-probabilities (tokens x per-token value)
+    tokens = {label: len(tokenizer("\\boxed{" + label + "}", add_special_tokens=False)["input_ids"])
+              for label in ("benign", "malignant")}  # fmt: skip
+    totals = np.array([tokens[label] * STAND_IN_LOGPROB[label] for label in ("benign", "malignant")])
+    expected_scores = np.exp(totals) / np.exp(totals).sum()
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    for row_scores in predictions["scores"]:
+        np.testing.assert_allclose(list(row_scores), expected_scores, rtol=1e-12)
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["backend"] == "vllm" and results["model"]["tensor_parallel_size"] == 2
     assert results["tasks"]["synthetic"]["accuracy_exact"] is not None

@@ -67,6 +67,8 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
         assert code == 0, f"{family} on {task}"
         predictions = pd.read_parquet(out / "predictions.parquet")
         assert len(predictions) == limit and predictions["completion"].map(type).eq(str).all()
+        sums = predictions["scores"].map(sum)  # --scores direct (the default): label probabilities
+        assert sums.between(1 - 1e-6, 1 + 1e-6).all() and predictions["scores"].map(len).eq(2).all()
         results = json.loads((out / "results.json").read_text())
         assert results["model"]["model"] == str(zoo[family]) and results["tasks"][task]["rows"] == limit
 
