@@ -64,8 +64,8 @@ from benchmark.metrics import (
     _entry,
     _extreme,
     _flatten,
-    _grouping,
     _Grouping,
+    _grouping,
     _label_space,
     _nanmean,
     _number,
@@ -179,9 +179,8 @@ def _encode(
     outside = np.zeros(n, dtype=bool)
     outside[a_parent[~inside]] = True
 
-    with_scores = (
-        scores.is_valid().to_numpy(zero_copy_only=False)
-        & (pc.fill_null(pc.list_value_length(scores), 0).to_numpy(zero_copy_only=False) > 0)
+    with_scores = scores.is_valid().to_numpy(zero_copy_only=False) & (
+        pc.fill_null(pc.list_value_length(scores), 0).to_numpy(zero_copy_only=False) > 0
     )
     matrix, aligned = _score_matrix(choices, scores, space)
     with np.errstate(invalid="ignore"):
@@ -256,7 +255,7 @@ class _Ranking:
         """
         w = weights[:, self.order]
         pos = np.add.reduceat(w * self.positive, self.starts, axis=1)
-        neg = np.add.reduceat(w * ~self.positive, self.starts, axis=1)
+        neg = np.add.reduceat(w, self.starts, axis=1) - pos
         below = np.cumsum(neg, axis=1) - neg
         n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -312,8 +311,12 @@ class _GroupProblems:
             positives = weights @ self.positives
             negatives = total - positives
             with np.errstate(divide="ignore", invalid="ignore"):
-                out["tpr"] = np.where(positives > 0, (weights @ (self.predicted & self.positives)) / positives, np.nan)
-                out["fpr"] = np.where(negatives > 0, (weights @ (self.predicted & ~self.positives)) / negatives, np.nan)
+                out["tpr"] = np.where(
+                    positives > 0, (weights @ (self.predicted & self.positives)) / positives, np.nan
+                )
+                out["fpr"] = np.where(
+                    negatives > 0, (weights @ (self.predicted & ~self.positives)) / negatives, np.nan
+                )
         return out
 
 
@@ -361,7 +364,9 @@ def _auroc_reason(value: float, per_label: np.ndarray, data: _ScoredRows, y: np.
     if data.kind == "binary":
         if math.isfinite(value):
             return None
-        only = data.labels[data.positive] if y[:, data.positive].all() else f"not {data.labels[data.positive]}"
+        only = (
+            data.labels[data.positive] if y[:, data.positive].all() else f"not {data.labels[data.positive]}"
+        )
         return f"one class in group (every row: {only})"
     left_out = [data.labels[k] for k in np.flatnonzero(~np.isfinite(per_label))]
     what = "labels" if data.kind == "multiclass" else "findings"
@@ -627,7 +632,7 @@ def _definitions(threshold: float, ci_level: float) -> dict[str, str]:
     }
 
 
-def _score_layer(
+def build_score_section(
     df: pd.DataFrame,
     specs: Sequence[tuple[str, ...]],
     label_spaces: Mapping[str, Sequence[str]] | None,
@@ -639,6 +644,8 @@ def _score_layer(
     threshold: float,
     cache: dict[str, _Grouping],
 ) -> dict[str, Any]:
+    """:func:`score_layer` for already parsed attribute specs, sharing ``build_report``'s
+    cache of groupings (its ``scores`` section)."""
     missing = [column for column in SCORE_COLUMNS if column not in df.columns]
     if missing:
         raise MetricsInputError(f"missing column(s) {', '.join(map(repr, missing))} for the score metrics")
@@ -671,7 +678,11 @@ def _score_layer(
             "counts": data.counts,
         }
         if not len(data.rows):
-            by_dataset[name] = entry | {"overall": None, "attributes": {}, "reason": "no row with usable scores"}
+            by_dataset[name] = entry | {
+                "overall": None,
+                "attributes": {},
+                "reason": "no row with usable scores",
+            }
             continue
         everything = np.arange(len(data.rows))
         problem = _GroupProblems.of(data, everything, threshold)
@@ -693,7 +704,8 @@ def _score_layer(
         }
         by_dataset[name] = entry
     totals = {
-        key: sum(d["counts"][key] for d in by_dataset.values()) for key in (count_keys or ["rows", "rows_scored"])
+        key: sum(d["counts"][key] for d in by_dataset.values())
+        for key in (count_keys or ["rows", "rows_scored"])
     }
     totals["rows_without_dataset"] = int((dataset_codes < 0).sum())
     return {
@@ -732,7 +744,7 @@ def score_layer(
         raise MetricsInputError("ci_level must be between 0 and 1")
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    return _score_layer(
+    return build_score_section(
         df,
         _specs(df, attributes),
         label_spaces,
@@ -744,6 +756,3 @@ def score_layer(
         threshold,
         {},
     )
-
-
-__all__ = ["BIN_EDGES", "GROUP_METRICS", "N_BINS", "SUMMARY_METRICS", "bin_ids", "has_scores", "score_layer"]
