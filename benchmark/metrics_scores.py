@@ -32,7 +32,8 @@ Definitions (also written into the report's ``definitions``):
   confidence (largest score; first label on ties), y = that label is the true one.
   Multi-label: per finding, then the mean over findings.
 * **Equalized-odds difference** (binary only): predicted positive iff p_positive >= threshold;
-  max of the TPR gap and the FPR gap (max - min over groups with a defined rate).
+  max of the TPR gap and the FPR gap (max - min over groups with a defined rate; a gap with
+  fewer than 2 such groups is left out).
 * **ES-AUROC** = AUROC / (1 + sum over groups of |AUROC_g - AUROC|), FairCLIP's equity-scaled
   AUROC, with AUROC on all scored rows of the dataset and the sum over groups with a
   defined AUROC (at least 2 needed).
@@ -277,7 +278,7 @@ class _GroupProblems:
 
     rankings: tuple[_Ranking, ...]  # binary: 1; otherwise one per label
     calibration: tuple[np.ndarray, ...]  # ECE matrices; multi-label: one per finding
-    brier: np.ndarray  # (n,) per-row Brier loss
+    brier: np.ndarray  # (n, L) per-row Brier loss; multi-label: one column per finding
     positives: np.ndarray | None  # binary: (n,) y of the positive label
     predicted: np.ndarray | None  # binary: (n,) p_positive >= threshold
 
@@ -286,22 +287,31 @@ class _GroupProblems:
         y, p = data.truth[index], data.scores[index]
         if data.kind == "binary":
             yk, pk = y[:, data.positive], p[:, data.positive]
-            return cls((_Ranking.of(yk, pk),), (_ece_matrix(yk, pk),), (pk - yk) ** 2, yk, pk >= threshold)
+            return cls(
+                (_Ranking.of(yk, pk),), (_ece_matrix(yk, pk),), ((pk - yk) ** 2)[:, None], yk, pk >= threshold
+            )
         rankings = tuple(_Ranking.of(y[:, k], p[:, k]) for k in range(y.shape[1]))
         squared = (p - y) ** 2
         if data.kind == "multiclass":
             top = p.argmax(axis=1)
             correct = y[np.arange(len(y)), top]
-            return cls(rankings, (_ece_matrix(correct, p.max(axis=1)),), squared.sum(axis=1), None, None)
+            return cls(
+                rankings,
+                (_ece_matrix(correct, p.max(axis=1)),),
+                squared.sum(axis=1, keepdims=True),
+                None,
+                None,
+            )
         calibration = tuple(_ece_matrix(y[:, k], p[:, k]) for k in range(y.shape[1]))
-        return cls(rankings, calibration, squared.mean(axis=1), None, None)
+        return cls(rankings, calibration, squared, None, None)
 
     def evaluate(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Every metric for a batch of weightings (B, n): arrays (B,), per label (B, K)."""
         total = weights.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ece = np.stack([np.abs(weights @ m).sum(axis=1) / total for m in self.calibration], axis=1)
-            out = {"brier": (weights @ self.brier) / total}
+            brier = (weights @ self.brier) / total[:, None]
+        out = {"brier_per_label": brier, "brier": brier.mean(axis=1)}
         auroc = np.stack([r.auroc(weights) for r in self.rankings], axis=1)
         out["auroc_per_label"] = auroc
         out["auroc"] = auroc[:, 0] if len(self.rankings) == 1 else _nanmean(auroc)
@@ -440,9 +450,8 @@ def _group_entry(
         for k, label in enumerate(data.labels):
             per_label[label] = {"auroc": _number(point["auroc_per_label"][0, k])}
             if data.kind == "multilabel":
-                y, p = data.truth[index, k], data.scores[index, k]
                 per_label[label] |= {
-                    "brier": float(np.mean((p - y) ** 2)),
+                    "brier": float(point["brier_per_label"][0, k]),
                     "ece": float(point["ece_per_label"][0, k]),
                 }
     entry["per_label"] = per_label
@@ -622,7 +631,7 @@ def _definitions(threshold: float, ci_level: float) -> dict[str, str]:
         "binary: keyed by the positive label; multiclass: 'top_label'; multilabel: per finding",
         "tpr/fpr": f"binary only: predicted positive iff p_positive >= {threshold}",
         "equalized_odds_difference": "binary only: max of the TPR gap and the FPR gap at the threshold, "
-        "each max - min over groups with a defined rate",
+        "each max - min over groups with a defined rate (a gap with fewer than 2 such groups is left out)",
         "es_auroc": "AUROC / (1 + sum over groups of |AUROC_g - AUROC|) (FairCLIP), AUROC on all scored "
         "rows, sum over groups with a defined AUROC (at least 2)",
         "gap": "max - min over groups with a defined value; worst group: lowest AUROC, highest ECE",
