@@ -1012,6 +1012,7 @@ def build_report(
     seed: int = 0,
     min_group_size: int = 30,
     ci_level: float = 0.95,
+    score_threshold: float = 0.5,
 ) -> dict[str, Any]:
     """The full metrics report of a predictions table (what ``clinfair metrics`` writes).
 
@@ -1020,7 +1021,10 @@ def build_report(
     ``paper`` (``overall`` and ``by_dataset[name]``, exactly :data:`PAPER_KEYS`, as
     fractions except ``pp`` and ``eod`` which are x100); ``paper_detail`` (per attribute
     and group, which datasets enter the overall values and why not); ``standard`` (see
-    :func:`standard_layer`). The dict is JSON-serialisable and NaN-free (``None``).
+    :func:`standard_layer`); ``scores`` only when the table has a ``scores`` column with
+    values (see :mod:`benchmark.metrics_scores`; ``score_threshold`` is its threshold for
+    TPR / FPR and the equalized-odds difference). The dict is JSON-serialisable and NaN-free
+    (``None``).
 
     Raises :class:`MetricsInputError` for a table that cannot be scored.
     """
@@ -1044,7 +1048,7 @@ def build_report(
         for d in datasets
     }
     paper = _paper_from_datasets(datasets, df, cache)
-    return {
+    report = {
         "schema": "clinfair.metrics/1",
         "settings": {
             "attributes": ["*".join(spec) for spec in specs],
@@ -1061,6 +1065,14 @@ def build_report(
             datasets, df, specs, n_bootstrap, seed, ci_level, min_group_size, cache
         ),
     }
+    from benchmark import metrics_scores  # imports this module's helpers, so not at the top
+
+    if metrics_scores.has_scores(df):
+        report["scores"] = metrics_scores.build_score_section(
+            df, specs, label_spaces, positive_labels, n_bootstrap, seed, ci_level, min_group_size,
+            score_threshold, cache,
+        )  # fmt: skip
+    return report
 
 
 # --------------------------------------------------------------------------------------

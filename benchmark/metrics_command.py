@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     report["source"] = {"predictions": str(args.predictions)}
     write_report(args.out, report)
     print(summary_table(report))
+    if "scores" in report:
+        print(score_summary_table(report["scores"]))
     print(f"wrote {args.out}")
     return 0
 
@@ -221,6 +223,38 @@ def summary_table(report: dict[str, Any]) -> str:
     text.insert(-1, "-" * len(text[0]))
     text.append("paper protocol (fractions; EOD = 100 x TPR gap, PP = 100 x FDR gap)")
     return "\n".join(text + _warnings(report))
+
+
+def score_summary_table(scores: dict[str, Any]) -> str:
+    """Score-based metrics per task and attribute: AUROC and ECE on all scored rows, then the
+    worst-group AUROC, AUROC gap and ECE gap across the attribute's groups."""
+    header = ("dataset", "attribute", "scored", "AUROC", "worst AUROC", "AUROC gap", "ECE", "ECE gap")
+    lines = []
+    for name, dataset in scores["by_dataset"].items():
+        if dataset["overall"] is None:
+            lines.append((name, "-", "0", "-", "-", "-", "-", "-"))
+            continue
+        overall = dataset["overall"]["metrics"]
+        for attribute, entry in dataset["attributes"].items():
+            summary = entry["summary"]
+            lines.append(
+                (
+                    name, attribute, f"{dataset['counts']['rows_scored']:,}", _fmt(overall["auroc"]["value"]),
+                    _fmt(summary["worst_group_auroc"]["value"]), _fmt(summary["auroc_gap"]["value"]),
+                    _fmt(overall["ece"]["value"]), _fmt(summary["ece_gap"]["value"]),
+                )
+            )  # fmt: skip
+    widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
+    text = [
+        "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in [header, *lines]
+    ]
+    text.insert(1, "-" * len(text[0]))
+    text.append(f"score-based metrics (ECE: {scores['settings']['n_bins']} equal-width bins; '-': undefined)")
+    left_out = scores["counts"]["rows"] - scores["counts"]["rows_scored"]
+    if left_out:
+        text.append(f"note: {left_out:,} rows without usable scores were left out of the score-based metrics")
+    return "\n".join(text)
 
 
 def _warnings(report: dict[str, Any]) -> list[str]:
