@@ -132,10 +132,16 @@ def _process_device() -> str | None:
 
 def summary_table(results: dict[str, Any]) -> str:
     """The metrics summary (as ``clinfair metrics`` prints it) and the null demographics per task."""
+    from benchmark.metrics_command import score_summary_table
     from benchmark.metrics_command import summary_table as metrics_summary
 
     nulls = "; ".join(
         f"{task}: " + ", ".join(f"{field}={n}" for field, n in info["null_demographics"].items())
         for task, info in results["tasks"].items()
     )
-    return metrics_summary(results["metrics"]) + f"\nnull demographics — {nulls}"
+    scores = results["metrics"].get("scores")
+    return (
+        metrics_summary(results["metrics"])
+        + (f"\n{score_summary_table(scores)}" if scores else "")
+        + f"\nnull demographics — {nulls}"
+    )

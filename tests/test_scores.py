@@ -56,3 +56,38 @@ def test_scoring_context_by_hand():
     assert scoring_context("P", "reasoning only", "after_reasoning") == "Preasoning only"
     with pytest.raises(ValueError, match="unknown scoring mode"):
         scoring_context("P", None, "sideways")
+
+
+def test_eval_scores_reach_clinfair_metrics_and_equal_sklearn(tiny_vlm, eval_data, tmp_path, capsys):
+    """End to end: `clinfair eval --scores direct` on the tiny model, then `clinfair metrics` on its
+    predictions: each sex group's AUROC and reliability curve equal scikit-learn's on those rows."""
+    import json
+
+    import pandas as pd
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import roc_auc_score
+
+    from benchmark.cli import main
+
+    out = tmp_path / "run"
+    assert main(["eval", "--model", tiny_vlm, "--tasks", "synthetic", "--data", str(eval_data), "--out", str(out),
+                 "--limit", "40", "--max-new-tokens", "4", "--scores", "direct", "--n-bootstrap", "0",
+                 "--no-progress"]) == 0  # fmt: skip
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    assert main(["metrics", str(out / "predictions.parquet"), "--out", str(tmp_path / "report.json")]) == 0
+    assert "AUROC" in capsys.readouterr().out
+    report = json.loads((tmp_path / "report.json").read_text())["scores"]["by_dataset"]["synthetic"]
+    checked = 0
+    for group, entry in report["attributes"]["sex"]["groups"].items():
+        rows = predictions[predictions["sex"] == group]
+        y = rows["answer"].map(lambda answer: "malignant" in list(answer)).astype(int).to_numpy()
+        p = rows["scores"].map(lambda scores: scores[1]).to_numpy()  # choices are (benign, malignant)
+        if len(set(y)) < 2:
+            assert entry["metrics"]["auroc"]["value"] is None and entry["metrics"]["auroc"]["reason"]
+            continue
+        assert entry["metrics"]["auroc"]["value"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        prob_true, prob_pred = calibration_curve(y, p, n_bins=15, strategy="uniform")
+        np.testing.assert_allclose(entry["reliability"]["malignant"]["prob_true"], prob_true, atol=1e-12)
+        np.testing.assert_allclose(entry["reliability"]["malignant"]["prob_pred"], prob_pred, atol=1e-12)
+        checked += 1
+    assert checked == 2
