@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "benchmark.eval_command",  # eval
     "benchmark.check_command",  # check-model
     "benchmark.compare_command",  # compare
+    "benchmark.probe_command",  # probe
     "trainers.commands",  # train
     "leaderboard.commands",  # leaderboard build, push, serve
     "benchmark.demo",  # demo

@@ -83,6 +83,30 @@ def format_answer(labels: Sequence[str]) -> str:
     return _BOXED + ", ".join(labels) + "}"
 
 
+#: How a stated-demographics prompt words each value (``state_demographics``).
+SEX_WORDS = {"F": "female", "M": "male"}
+AGE_GROUP_WORDS = {
+    "A1": "aged 25 or younger",
+    "A2": "aged 26 to 50",
+    "A3": "aged 51 to 75",
+    "A4": "aged over 75",
+}
+
+
+def state_demographics(question: str, sex: str | None, age_group: str | None) -> str:
+    """The question preceded by one clinical sentence stating the patient's sex and age bin.
+
+    An option of the prompt, off by default (clinfair's prompts never state demographics);
+    the counterfactual probe (``clinfair probe``) uses it to ask the same question about the
+    same images with only the stated demographics changed. A null value is left unsaid.
+    """
+    parts = [SEX_WORDS[sex]] if sex in SEX_WORDS else []
+    parts += [AGE_GROUP_WORDS[age_group]] if age_group in AGE_GROUP_WORDS else []
+    if not parts:
+        return question
+    return f"The patient is {', '.join(parts)}. {question}"
+
+
 def build_messages(
     question: str, choices: Sequence[str], num_images: int, multi_label: bool = False
 ) -> list[dict]:

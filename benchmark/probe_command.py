@@ -1,0 +1,103 @@
+"""``clinfair probe``: the counterfactual demographic probe (see ``benchmark.probe``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from benchmark.cli import UserError
+
+DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "probe",
+        help="counterfactual probe: does the answer change when only the stated sex or age changes?",
+        description="Ask every row with its own sex and age bin stated in one sentence, then with each "
+        "counterfactual value of the probed attributes (F<->M; every other age bin), same images. Writes "
+        "probe.json (flip rate, accuracy change and true-label probability change per attribute and group, "
+        "with bootstrap CIs) and probe_rows.parquet (every question, for inspection) to --out.",
+    )
+    parser.add_argument(
+        "--model", required=True, help="local folder or Hub id of an image-text-to-text model"
+    )
+    parser.add_argument("--tasks", default="synthetic", help="comma-separated task keys (default: synthetic)")
+    parser.add_argument(
+        "--attributes", default="sex,age_group", help="attributes to probe (default: sex,age_group)"
+    )
+    parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="folder of prepared tasks, DATA/<task>")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    parser.add_argument("--limit", type=int, help="probe only the first N rows of each task")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-new-tokens", type=int, default=512)
+    parser.add_argument(
+        "--scores", action="store_true", help="also score labels (true-label probability change)"
+    )
+    parser.add_argument("--n-bootstrap", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="allow the checkpoint's own code (off by default)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from benchmark.generation import GenerationSettings, make_backend
+    from benchmark.io import atomic_write_json, atomic_write_parquet
+    from benchmark.models import ModelLoadError
+    from benchmark.probe import ProbeInputError, probe_questions, run_probe
+    from benchmark.runner import task_rows
+    from tasks.registry import resolve_tasks
+
+    try:
+        specs = resolve_tasks(args.tasks)
+    except KeyError as error:
+        raise UserError(error.args[0]) from None
+    attributes = [name.strip() for name in args.attributes.split(",") if name.strip()]
+    for spec in specs:  # age_group is binned from the source's age
+        available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}
+        missing = [name for name in attributes if not available.get(name, True)]
+        if missing:
+            raise UserError(
+                f"task {spec.key} has no {', '.join(missing)} to probe (it has {', '.join(spec.demographics)})"
+            )
+    try:
+        probe_questions([], attributes)
+        rows = {spec.key: task_rows(spec, Path(args.data), args.split, args.limit) for spec in specs}
+        settings = GenerationSettings(
+            max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed
+        )
+        backend = make_backend(
+            "hf", args.model, settings, dtype=args.dtype, trust_remote_code=args.trust_remote_code
+        )
+    except (ProbeInputError, FileNotFoundError, ModelLoadError) as error:
+        raise UserError(str(error)) from None
+    report, records = {"tasks": {}}, []
+    for spec in specs:
+        split = rows[spec.key]
+        task_report, task_records = run_probe(
+            backend, [split[i] for i in range(len(split))], dataset=spec.key, multi_label=spec.multi_label,
+            attributes=attributes, scores=args.scores, batch_size=args.batch_size, n_bootstrap=args.n_bootstrap,
+            seed=args.seed,
+        )  # fmt: skip
+        report["tasks"][spec.key] = task_report
+        records += task_records
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_parquet(out / "probe_rows.parquet", pd.DataFrame(records))
+    atomic_write_json(out / "probe.json", {"model": args.model, "split": args.split, **report})
+    for task, task_report in report["tasks"].items():
+        for attribute, entry in task_report["attributes"].items():
+            flip = entry["flip_rate"]
+            ci = f" [{flip['ci'][0]:.3f}, {flip['ci'][1]:.3f}]" if flip["ci"] else ""
+            value = "-" if flip["value"] is None else f"{flip['value']:.3f}"
+            flag = "  FLAGGED: the answer depends on the stated " + attribute if entry["flagged"] else ""
+            print(f"{task}  {attribute}: flip rate {value}{ci} over {entry['questions']} questions{flag}")
+    print(f"wrote {out / 'probe.json'} and {out / 'probe_rows.parquet'}")
+    return 0
