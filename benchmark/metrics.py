@@ -68,6 +68,8 @@ PAPER_KEYS = (
     "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap",
     "acc_std", "f1_std", "acc_es", "f1_es", "pp", "eod",
 )  # fmt: skip
+#: Whether a larger value of each paper key is better (rates of errors, gaps and spreads: smaller).
+PAPER_KEY_HIGHER_IS_BETTER = {key: key in ("accuracy", "f1", "tpr", "acc_es", "f1_es") for key in PAPER_KEYS}
 STANDARD_METRICS = ("accuracy", "macro_f1", "tpr", "fpr", "fdr", "selection_rate")
 DEFAULT_ATTRIBUTES: tuple[tuple[str, ...], ...] = (("sex",), ("age_group",), ("sex", "age_group"))
 #: Label names taken as the negative class of a binary task when no positive label is given.

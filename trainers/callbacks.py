@@ -23,6 +23,9 @@ JSONL fields, one object per line:
                 tpr_gap fpr_gap fdr_gap acc_std f1_std acc_es f1_es pp eod`` (fractions; pp
                 and eod ×100; null where undefined, see ``benchmark.metrics``)
 ``by_dataset``  the same keys for each dataset
+``selection``   only with ``select_by``: ``{"metric", "value", "selected", "best_step"}``; ``selected``
+                means this step's model was saved to ``output_dir/best`` (``best/selection.json`` says
+                which step and value it holds)
 ``groups``      ``{dataset: {attribute: {group: {"rows", "accuracy", "f1", "tpr", "fpr",
                 "fdr"}}}}`` for the paper's attributes (sex: F, M; age_group: A1..A4); a
                 group without rows has only ``rows: 0``
@@ -49,6 +52,30 @@ from benchmark.generation import GenerationSettings, HFBackend
 GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
 
 
+def _worst_group(metric: str):
+    def worst(record: dict[str, Any]) -> float | None:
+        values = [group[metric] for attributes in record["groups"].values() for groups in attributes.values()
+                  for group in groups.values() if group.get("rows") and group.get(metric) is not None]  # fmt: skip
+        return min(values) if values else None
+
+    return worst
+
+
+def _selectable() -> dict[str, tuple[bool, Any]]:
+    from benchmark.metrics import PAPER_KEY_HIGHER_IS_BETTER
+
+    table = {key: (higher, lambda record, key=key: record["overall"].get(key))
+             for key, higher in PAPER_KEY_HIGHER_IS_BETTER.items()}  # fmt: skip
+    table |= {f"worst_group_{metric}": (True, _worst_group(metric)) for metric in ("accuracy", "f1")}
+    return table
+
+
+#: Validation metrics ``select_by`` may name: every overall paper key (its direction from
+#: ``benchmark.metrics.PAPER_KEY_HIGHER_IS_BETTER``) and the worst group's accuracy or F1 over
+#: every task, attribute and group with rows. Value: (higher is better, how to read it from a record).
+SELECTABLE = _selectable()
+
+
 class FairnessCallback(TrainerCallback):
     """Every ``eval_steps`` steps (and at the start and end), score ``eval_sets`` with the paper protocol.
 
@@ -68,6 +95,7 @@ class FairnessCallback(TrainerCallback):
         max_new_tokens: int = 512,
         batch_size: int = 8,
         eval_on_start: bool = True,
+        select_by: str | None = None,
     ):
         if eval_steps < 1:
             raise ValueError(f"eval_steps must be >= 1, got {eval_steps}")
@@ -83,6 +111,10 @@ class FairnessCallback(TrainerCallback):
         )
         self.eval_on_start = eval_on_start
         self.last_step: int | None = None
+        if select_by is not None and select_by not in SELECTABLE:
+            raise ValueError(f"select_by {select_by!r} is not one of {', '.join(SELECTABLE)}")
+        self.select_by = select_by
+        self.best: dict[str, Any] | None = None  # {"step", "value"} of the kept best/ checkpoint
 
     # -- hooks ----------------------------------------------------------------------------------
 
@@ -111,6 +143,8 @@ class FairnessCallback(TrainerCallback):
         self.last_step = trainer.state.global_step
         records = gather_object(self._predict())  # every process gets all of them
         record = self._record(build_report(pd.DataFrame(records), n_bootstrap=0), records)
+        if self.select_by:
+            self._select(record)
         if trainer.accelerator.is_main_process:
             self.output_file.parent.mkdir(parents=True, exist_ok=True)
             with self.output_file.open("a") as f:
@@ -171,6 +205,30 @@ class FairnessCallback(TrainerCallback):
                     if rank * share + position < len(rows):  # drop the padding of the last share
                         records.append(prediction_record(spec, index, row, text))
         return records
+
+    def _select(self, record: dict[str, Any]) -> None:
+        """Keep ``output_dir/best`` as the checkpoint best so far on ``select_by`` (ties keep the earlier).
+
+        Selection reads the validation split only, never test (MEDFAIR's convention). Every
+        process calls ``save_model``, which sharded models need; the main process writes.
+        """
+        higher, read = SELECTABLE[self.select_by]
+        value = read(record)
+        better = value is not None and (
+            self.best is None or (value > self.best["value"] if higher else value < self.best["value"])
+        )
+        if better:
+            self.best = {"step": record["step"], "value": value}
+            best_dir = Path(self.trainer.args.output_dir) / "best"
+            self.trainer.save_model(str(best_dir))
+            if self.trainer.accelerator.is_main_process:
+                from benchmark.io import atomic_write_json
+
+                atomic_write_json(best_dir / "selection.json", {
+                    "select_by": self.select_by, "higher_is_better": higher, "split": self.split, **self.best,
+                })  # fmt: skip
+        record["selection"] = {"metric": self.select_by, "value": value, "selected": better,
+                               "best_step": None if self.best is None else self.best["step"]}  # fmt: skip
 
     def _record(self, report: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
         detail = report["paper_detail"]["by_dataset"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     trainer.save_model(recipe.config.output_dir)
     if trainer.accelerator.is_main_process:
         print(f"clinfair train: {recipe.method} model saved to {recipe.config.output_dir}")
+        selection = Path(recipe.config.output_dir) / "best" / "selection.json"
+        if recipe.arguments.select_by and selection.is_file():
+            best = json.loads(selection.read_text())
+            print(f"clinfair train: best on validation {best['select_by']} = {best['value']:.4f} at step "
+                  f"{best['step']}, kept in {selection.parent}")  # fmt: skip
     return 0
 
 
@@ -111,6 +117,7 @@ def build_trainer(recipe):
                 split=arguments.eval_split,
                 max_new_tokens=arguments.fairness_max_new_tokens,
                 batch_size=arguments.fairness_batch_size,
+                select_by=arguments.select_by,
             )
         )
     if state.is_main_process:

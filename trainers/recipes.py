@@ -79,6 +79,8 @@ class RecipeArguments:
     fairness_eval_steps: int = 100
     fairness_max_new_tokens: int = 512
     fairness_batch_size: int = 8
+    # keep a best/ copy of the checkpoint best on this validation metric (trainers.callbacks.SELECTABLE)
+    select_by: str | None = None
 
 
 @dataclass
@@ -205,6 +207,16 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     our_values = {k: v for k, v in values.items() if k in ours}
     _check_numbers(RecipeArguments, our_values, source)
     arguments = RecipeArguments(**our_values)
+    if arguments.select_by is not None:
+        from trainers.callbacks import SELECTABLE
+
+        if arguments.select_by not in SELECTABLE:
+            raise RecipeError(
+                f"{source}: select_by {arguments.select_by!r} is not a validation metric; choose one of "
+                f"{', '.join(SELECTABLE)}"
+            )
+        if not arguments.eval_split:
+            raise RecipeError(f"{source}: select_by needs the fairness callback (set eval_split)")
     if isinstance(arguments.tasks, str):
         arguments.tasks = [t.strip() for t in arguments.tasks.split(",") if t.strip()]
     config_values = {k: v for k, v in values.items() if k in theirs}
