@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--n-bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals"
     )
-    parser.add_argument("--run-name", help="name of this run on the leaderboard (default: the model)")
+    parser.add_argument("--run-name",
+                        help="name of this run on the leaderboard (default: the model's Hub id, or its folder's name)")  # fmt: skip
     parser.add_argument(
         "--method", help="training method of the checkpoint (e.g. grpo, fairgrpo), for the leaderboard"
     )
@@ -61,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from benchmark.generation import GenerationSettings, make_backend
+    from benchmark.io import OutputFolderError
     from benchmark.models import ModelLoadError
-    from benchmark.runner import EvalRequest, ResumeMismatch, run_eval
+    from benchmark.runner import EvalError, EvalRequest, run_eval
     from tasks.registry import resolve_tasks
 
     if args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = run_eval(request, backend_factory, Path(args.data), Path(args.out), n_bootstrap=args.n_bootstrap,
                            overwrite=args.overwrite, progress=not args.no_progress)  # fmt: skip
-    except (ModelLoadError, ResumeMismatch, FileNotFoundError, ImportError) as error:
+    except (ModelLoadError, EvalError, OutputFolderError, FileNotFoundError, ImportError) as error:
         raise UserError(str(error)) from None
     print(summary_table(results))
     print(f"wrote {Path(args.out) / 'results.json'} and {Path(args.out) / 'predictions.parquet'}")
