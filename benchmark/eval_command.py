@@ -62,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--n-bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals"
     )
-    parser.add_argument("--run-name", help="name of this run on the leaderboard (default: the model)")
+    parser.add_argument("--run-name",
+                        help="name of this run on the leaderboard (default: the model's Hub id, or its folder's name)")  # fmt: skip
     parser.add_argument(
         "--method", help="training method of the checkpoint (e.g. grpo, fairgrpo), for the leaderboard"
     )
@@ -77,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.check_command import read_chat_template
     from benchmark.checks import CheckFailed, preflight
     from benchmark.generation import GenerationInputError, GenerationSettings, make_backend
+    from benchmark.io import OutputFolderError
     from benchmark.models import ModelLoadError
-    from benchmark.runner import EvalRequest, ResumeMismatch, run_eval, task_rows
+    from benchmark.runner import EvalError, EvalRequest, run_eval, task_rows
     from tasks.registry import resolve_tasks
 
     if args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = run_eval(request, backend_factory, Path(args.data), Path(args.out), n_bootstrap=args.n_bootstrap,
                            overwrite=args.overwrite, progress=not args.no_progress)  # fmt: skip
-    except (ModelLoadError, ResumeMismatch, FileNotFoundError, ImportError, CheckFailed,
+    except (ModelLoadError, EvalError, OutputFolderError, FileNotFoundError, ImportError, CheckFailed,
             GenerationInputError) as error:  # fmt: skip
         raise UserError(str(error)) from None
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch the main process reports

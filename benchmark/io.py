@@ -1,15 +1,29 @@
-"""Atomic writes: a results file is either absent, the old version, or complete.
+"""Atomic writes: a results file or an output folder is either absent, the old version, or complete.
 
-Each writer writes a temporary file in the destination folder (same file system), flushes
-it to disk, then renames it over the destination with ``os.replace``.
+Each file writer writes a temporary file in the destination folder (same file system),
+flushes it to disk, then renames it over the destination with ``os.replace``.
+
+:func:`atomic_folder` does the same for a whole folder (``clinfair prepare``, ``clinfair
+leaderboard build``, ``leaderboard push --dry-run``): it is built in a hidden sibling and
+renamed into place. It replaces an existing folder only when that folder holds the
+command's marker file (it is an earlier output of the same command), never the current
+folder or a folder holding one the command reads; and it removes the hidden siblings
+that a killed run (``kill -9``) of any command left behind.
+
+This is the project's one module for writing outputs atomically.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import socket
 import tempfile
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +67,153 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_parquet(path: str | Path, frame) -> Path:
     """A pandas DataFrame as parquet (pyarrow), written atomically."""
     return _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+# -- whole folders -------------------------------------------------------------------------------
+
+
+class OutputFolderError(Exception):
+    """An output folder that may not be replaced or created; the message is one line."""
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _owner_tag() -> str:
+    """host-pid of this process, as it appears in the names of its hidden working folders."""
+    host = re.sub(r"[^A-Za-z0-9-]+", "-", socket.gethostname()).strip("-") or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _is_within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+Protected = Iterable[tuple[str, "str | Path | None"]]
+
+
+def check_replaceable(
+    out: str | Path, marker: str, *, protected: Protected = (), error: type[Exception] = OutputFolderError
+) -> None:
+    """Raise ``error`` (one line) unless ``out`` may be written (and replaced) as a whole.
+
+    Refused: the current folder or a folder containing it; any folder of ``protected``
+    (``(label, path)`` pairs: the command's inputs, e.g. ``("--raw", raw_dir)``) or a folder
+    containing one; an existing path that is not a folder holding ``marker`` (an earlier
+    output of the same command).
+    """
+    out = Path(out)
+    resolved = out.resolve()
+    if _is_within(Path.cwd().resolve(), resolved):
+        raise error(f"{out} is the current folder or contains it; choose a new folder for the output")
+    for label, path in protected:
+        if path is not None and _is_within(Path(path).resolve(), resolved):
+            what = "is" if Path(path).resolve() == resolved else "contains"
+            raise error(
+                f"{out} {what} the {label} folder {path}, which this command reads; choose another output folder"
+            )
+    if out.exists() and not (out.is_dir() and (out / marker).is_file()):
+        raise error(
+            f"{out} exists and is not an earlier output of this command (no {marker}); "
+            "clinfair replaces only folders it wrote: choose another folder or remove it yourself"
+        )
+
+
+def remove_stale_siblings(out: str | Path) -> list[Path]:
+    """Remove the hidden working folders of ``out`` left by killed runs; return what was removed.
+
+    A working folder is named ``.<name>.<host>-<pid>.<random>.tmp`` (or ``.old``); it is stale
+    when its host is this one and no process ``pid`` runs. Folders of a live process, of
+    another host, or not named that way are left alone.
+    """
+    import psutil
+
+    out = Path(out)
+    host = _owner_tag().rsplit("-", 1)[0]
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.{re.escape(host)}-(\d+)\.[^.]+\.(tmp|old)$")
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    for entry in out.parent.iterdir():
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not psutil.pid_exists(int(match.group(1))):
+            _remove(entry)
+            removed.append(entry)
+    return removed
+
+
+@contextmanager
+def atomic_folder(
+    out: str | Path, marker: str, *, protected: Protected = (), error: type[Exception] = OutputFolderError
+) -> Iterator[Path]:
+    """Yield a hidden temporary folder beside ``out``; on success it replaces ``out`` in one rename.
+
+    ``out`` is checked with :func:`check_replaceable` (the caller writes ``marker`` into the
+    yielded folder). On any error the temporary folder is removed and ``out`` is left as it
+    was. Hidden folders that killed runs left beside ``out`` are removed first. A refused
+    ``out``, or one that cannot be created (read-only parent), raises ``error`` before the
+    block runs.
+    """
+    out = Path(out)
+    check_replaceable(out, marker, protected=protected, error=error)
+    tag = _owner_tag()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_siblings(out)
+        tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{tag}.", suffix=".tmp"))
+    except OSError as cause:
+        raise error(f"cannot write {out}: {_one_line(cause)}") from None
+    # where a previous output waits, between the two renames, to be deleted
+    old = out.parent / f".{out.name}.{tag}.{uuid.uuid4().hex[:8]}.old"
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; the output is an ordinary folder
+        yield tmp
+        if out.exists():
+            os.rename(out, old)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out.exists():  # the final rename failed: put the previous output back
+            os.rename(old, out)
+        raise
+    _remove(old)
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder, or only the link when ``path`` is a symbolic link to one."""
+    if path.is_symlink():
+        path.unlink()
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# -- what leaves the machine -------------------------------------------------------------------
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_HUB_CACHE_FOLDER = re.compile(r"^models--([\w.-]+?)--([\w.-]+)$")
+
+
+def is_hub_id(model: str) -> bool:
+    """Whether ``model`` names a Hub repository (ORG/NAME) rather than a local folder."""
+    return bool(_HUB_ID.fullmatch(model or "")) and not Path(model).exists()
+
+
+def public_model_name(model: str) -> str:
+    """How a model is named in anything published: its Hub id when known, else its folder's name.
+
+    A Hub id stays as it is; a folder of the Hub cache (``.../models--ORG--NAME/snapshots/SHA``)
+    gives ``ORG/NAME``; any other local path gives its last component, so no local path
+    (``/home/me/runs/ckpt-100``) leaves the machine.
+    """
+    model = str(model)
+    if is_hub_id(model):
+        return model
+    path = Path(model).expanduser()
+    for part in path.parts:
+        match = _HUB_CACHE_FOLDER.match(part)
+        if match:
+            return f"{match.group(1)}/{match.group(2)}"
+    if not path.is_absolute() and not path.exists() and "/" not in model and "\\" not in model:
+        return model  # a bare name, e.g. "tiny"
+    return path.resolve().name or model

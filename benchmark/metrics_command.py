@@ -5,7 +5,9 @@ columns ``dataset``, ``answer``, ``prediction``, ``sex`` and ``age_group`` (see
 :mod:`benchmark.metrics` for the scoring rules and the report's layout). Anything wrong
 with the file is one line on stderr (exit code 2), never a traceback; problems that leave
 the rest scorable (invalid answers, null demographics, unknown labels) are counted in the
-report and repeated under the summary table.
+report and repeated under the summary table. An example that appears twice (the same
+``id`` of the same ``dataset``, e.g. two predictions files concatenated) is an error naming
+it: it would be counted twice.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from benchmark.cli import UserError
     from benchmark.metrics import MetricsInputError, build_report
+    from benchmark.runner import duplicate_examples
 
     if args.n_bootstrap < 0:
         raise UserError("--n-bootstrap must be >= 0")
@@ -62,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--min-group-size must be >= 0")
     positive_labels = _parse_positive_labels(args.positive_label)
     df = load_predictions(args.predictions)
+    duplicates = duplicate_examples(df)
+    if duplicates:
+        raise UserError(f"{args.predictions}: {duplicates}")
     try:
         report = build_report(
             df,
@@ -162,6 +168,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as error:
+                    if number == 1 and _is_results_file(path):
+                        raise UserError(f"{path} is the results.json of `clinfair eval`, not a predictions "
+                                        "file: pass the predictions.parquet beside it") from None  # fmt: skip
                     hint = (
                         " (a JSON array? expected one JSON object per line)"
                         if line.lstrip()[:1] == "["
@@ -176,6 +185,15 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     except OSError as error:
         raise UserError(f"{path}: cannot read: {_one_line(error)}") from None
     return records
+
+
+def _is_results_file(path: Path) -> bool:
+    """Whether ``path`` holds one JSON document shaped like ``clinfair eval``'s results.json."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and {"schema_version", "metrics"} <= set(document)
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -7,31 +7,43 @@ An evaluation writes into one folder (DESIGN.md section 5):
 * ``results.json`` — run settings and metrics (``benchmark.metrics.build_report``).
 
 While it runs, finished batches are appended to ``predictions.partial.jsonl`` (flushed
-and fsynced per batch) next to ``run.json``, the run's settings.
+and fsynced per batch) next to ``run.json``: the run's settings and, per task, the number
+and a SHA-256 fingerprint of the rows it reads (every column, images included). Re-running
+the same command resumes after the rows already written; a different command into the
+same folder is refused, and so is a resume onto other data (the task re-prepared between
+the kill and the resume), naming the task. A last line cut off by a kill is cut off the
+file (and logged) and its rows generated again. At the end both results files are written
+atomically and the partial file is removed, so an interrupted-and-resumed run ends with
+the same files as an uninterrupted one; re-running a finished run re-scores its
+``predictions.parquet`` without loading the model.
+
+Nothing is written into the folder before the model has loaded: a run that fails to start
+(a mistyped model, missing data) leaves nothing that blocks the corrected command, and
+``--overwrite`` removes the previous results only then. A ``run.json`` beside no rows (a
+run that stopped before its first batch) blocks nothing either: the next run starts afresh.
 
 Under ``accelerate launch`` (several processes, e.g. one per GPU) the rows are sharded by
 whole batches (process r takes batches r, r + n, ...: the same batches a single process
 would run, so greedy answers do not depend on the number of processes); each process
 appends to its own ``predictions.partial.rank<r>.jsonl``, and the main process merges them
 into the one results folder. A resume reads every partial file, whatever the number of
-processes then. Re-running the same
-command resumes after the rows already written; a different command into the same
-folder is refused. At the end both results files are written atomically and the partial
-file is removed, so an interrupted-and-resumed run ends with the same files as an
-uninterrupted one.
+processes then.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmark.generation import Backend, GenerationSettings
-from benchmark.io import atomic_write_json, atomic_write_parquet
+from benchmark.io import atomic_write_json, atomic_write_parquet, public_model_name
 from tasks.prompts import parse_answer
 from tasks.registry import TaskSpec
 from tasks.schema import group_key
@@ -43,10 +55,17 @@ PARTIAL_FILE = "predictions.partial.jsonl"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.json"  # the loaded backend's description, kept until the run ends
 DEMOGRAPHIC_COLUMNS = ("sex", "age", "age_group")
+FINGERPRINT_CHUNK = 256  # rows read at a time when fingerprinting a split
+
+logger = logging.getLogger(__name__)
 
 
-class ResumeMismatch(Exception):
-    """The output folder holds a run with other settings."""
+class EvalError(Exception):
+    """A problem with the run's output folder; the message is one line."""
+
+
+class ResumeMismatch(EvalError):
+    """The output folder holds a run with other settings, or started on other data."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,7 @@ class EvalRequest:
     backend: str
     dtype: str
     revision: str | None = None
-    run_name: str | None = None  # how the leaderboard names this run (default: the model)
+    run_name: str | None = None  # the run's name on the leaderboard (default: public_model_name(model))
     method: str | None = None  # training method that produced the checkpoint, e.g. fairgrpo
     scores: str = (
         "none"  # label probabilities per row: direct | after_reasoning | none (benchmark.generation)
@@ -110,16 +129,71 @@ def prediction_record(spec: TaskSpec, index: int, row: dict[str, Any], completio
     }  # fmt: skip
 
 
+def duplicate_examples(frame) -> str | None:
+    """None when no example appears twice in a predictions table, else one line saying which.
+
+    An example is its ``(dataset, id)``; without an ``id`` column nothing can be checked. The
+    line counts the extra rows and names the first repeated example with its row numbers
+    (1-based): a predictions file that holds an example twice would count it twice.
+    """
+    import pandas as pd
+
+    if "id" not in frame.columns:
+        return None
+    dataset = frame["dataset"] if "dataset" in frame.columns else pd.Series([None] * len(frame))
+    keys = pd.DataFrame({"dataset": dataset.astype(object).fillna("").to_numpy(),
+                         "id": frame["id"].astype(str).to_numpy()})  # fmt: skip
+    repeated = keys.duplicated(keep=False)
+    if not repeated.any():
+        return None
+    first = keys[repeated].iloc[0]
+    rows = keys.index[(keys["dataset"] == first["dataset"]) & (keys["id"] == first["id"])] + 1
+    where = f" of {first['dataset']}" if first["dataset"] else ""
+    return (f"{int(keys.duplicated().sum()):,} row(s) repeat an example (id {first['id']!r}{where} is at rows "
+            f"{', '.join(map(str, rows[:5]))}); each example must appear once, or it is counted twice")  # fmt: skip
+
+
+def rows_fingerprint(rows: Any) -> tuple[str, list[str]]:
+    """SHA-256 of a split's rows as an evaluation reads them (every column, image bytes
+    included), and their ids in order. Two preparations of the same data give the same digest."""
+    digest, ids = hashlib.sha256(), []
+    arrow = rows.with_format("arrow")
+    for start in range(0, len(rows), FINGERPRINT_CHUNK):
+        for row in arrow[start : start + FINGERPRINT_CHUNK].to_pylist():
+            images = row.pop("images", None) or []
+            ids.append(str(row["id"]))
+            digest.update(json.dumps(row, sort_keys=True, default=str).encode("utf-8") + b"\n")
+            for image in images:
+                digest.update(hashlib.sha256((image or {}).get("bytes") or b"").digest())
+    return digest.hexdigest(), ids
+
+
 def _read_partial(path: Path) -> list[dict[str, Any]]:
-    """Rows written so far; a last line cut off by a kill is dropped (it is regenerated)."""
+    """Rows written so far.
+
+    A last line cut off by a kill (no newline), or a line that is not a JSON object, is cut
+    off the file with everything after it, and logged: those rows are generated again, and
+    the next batch is appended after a complete line (appending after a torn one made the
+    file unreadable).
+    """
     if not path.exists():
         return []
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
+    records, kept = [], 0
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                record = json.loads(line) if line.endswith(b"\n") else None
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                cut = path.stat().st_size - kept
+                logger.warning(f"{path}: line {number} is incomplete or damaged (a run killed while writing it); "
+                               f"cut off {cut} bytes from there on, those rows are generated again")  # fmt: skip
                 break
-            records.append(json.loads(line))
+            records.append(record)
+            kept += len(line)
+    if kept < path.stat().st_size:
+        os.truncate(path, kept)
     return records
 
 
@@ -132,16 +206,17 @@ def _partial_path(out_dir: Path, rank: int) -> Path:
     return out_dir / (PARTIAL_FILE if rank == 0 else f"predictions.partial.rank{rank}.jsonl")
 
 
+def _unique(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each (dataset, index) once, the first kept."""
+    unique: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in records:
+        unique.setdefault((record["dataset"], record["index"]), record)
+    return unique
+
+
 def _read_partials(out_dir: Path) -> list[dict[str, Any]]:
-    """The rows of every partial file, each (dataset, index) once."""
-    records, seen = [], set()
-    for path in _partial_files(out_dir):
-        for record in _read_partial(path):
-            key = (record["dataset"], record["index"])
-            if key not in seen:
-                seen.add(key)
-                records.append(record)
-    return records
+    """The rows of every process's partial file."""
+    return _unique([record for path in _partial_files(out_dir) for record in _read_partial(path)])
 
 
 def _distributed_state():
@@ -153,25 +228,76 @@ def _distributed_state():
     return PartialState()
 
 
-def _check_run_file(out_dir: Path, request: EvalRequest, overwrite: bool, write: bool = True) -> None:
+def _read_finished(path: Path) -> list[dict[str, Any]]:
+    """The rows of a finished run's ``predictions.parquet``, as the partial file holds them."""
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _writable_folder(out_dir: Path) -> bool:
+    """Create ``out_dir`` if needed and check that files can be written in it; True if created here."""
+    existed = out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".clinfair-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise EvalError(f"cannot write to --out {out_dir}: {_one_line(error)}") from None
+    return not existed
+
+
+def _earlier_rows(out_dir: Path, request: EvalRequest, data: dict[str, Any], ids: dict[str, list[str]],
+                  overwrite: bool) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows an earlier run of the same request on the same data left in ``out_dir`` (none: start afresh).
+
+    Raises :class:`ResumeMismatch` when the folder holds rows of another request, of other
+    data (naming the task) or of a run it cannot identify. A ``run.json`` without rows (a
+    start that failed) does not count: the run starts afresh.
+    """
     run_file = out_dir / RUN_FILE
+    leftovers = [path.name for path in _partial_files(out_dir)]
+    leftovers += [name for name in (PREDICTIONS_FILE, RESULTS_FILE) if (out_dir / name).exists()]
+    if overwrite or not leftovers:
+        return []
+    if not run_file.exists():
+        raise ResumeMismatch(f"{out_dir} holds {', '.join(leftovers)} of a run without {RUN_FILE}, which "
+                             "clinfair cannot identify; use another --out or pass --overwrite")  # fmt: skip
+    try:
+        existing = json.loads(run_file.read_text(encoding="utf-8"))
+        records = _read_partials(out_dir) if _partial_files(out_dir) else (
+            _read_finished(out_dir / PREDICTIONS_FILE) if (out_dir / PREDICTIONS_FILE).exists() else [])  # fmt: skip
+    except (OSError, ValueError) as error:
+        raise ResumeMismatch(f"{out_dir} holds a damaged run ({_one_line(error)}); use another --out or "
+                             "pass --overwrite") from None  # fmt: skip
+    if not records:
+        return []
     wanted = request.to_dict()
-    if run_file.exists() and not overwrite:
-        existing = json.loads(run_file.read_text())
-        if existing != wanted:
-            changed = sorted(k for k in wanted if existing.get(k) != wanted[k])
-            raise ResumeMismatch(
-                f"{out_dir} holds a run with different settings ({', '.join(changed)}); "
-                "use another --out or pass --overwrite"
-            )
-        return
-    if not write:  # another process starts the run
-        return
-    for path in _partial_files(out_dir):
-        path.unlink()
-    for name in (MODEL_FILE, PREDICTIONS_FILE, RESULTS_FILE):
-        (out_dir / name).unlink(missing_ok=True)
-    atomic_write_json(run_file, wanted)
+    changed = sorted(k for k in set(wanted) | set(existing) - {"data"} if existing.get(k) != wanted.get(k))
+    if changed:
+        raise ResumeMismatch(
+            f"{out_dir} holds a run with different settings ({', '.join(changed)}); "
+            "use another --out or pass --overwrite"
+        )
+    started_on = existing.get("data") or {}  # absent in run.json files of clinfair <= 0.1.0
+    unique = _unique(records)
+    stale = {task for task in data if task in started_on and started_on[task] != data[task]}
+    stale |= {record["dataset"] for record in unique
+              if record["dataset"] not in ids or not record["index"] < len(ids[record["dataset"]])
+              or ids[record["dataset"]][record["index"]] != str(record["id"])}  # fmt: skip
+    if stale:
+        task = sorted(stale)[0]
+        raise ResumeMismatch(
+            f"{out_dir} holds a run started on other {task} data: the prepared {task} rows have changed since "
+            "(re-prepared?), and resuming would mix two datasets in one result; use another --out, or pass "
+            "--overwrite to start over"
+        )
+    return list(unique.values())
 
 
 def _batches(items: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -194,62 +320,86 @@ def run_eval(
     ``backend_factory()`` builds the generation backend; it is called only when rows are
     left to generate, so a finished run re-scores without loading the model.
     """
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    created = _writable_folder(out_dir)
+    try:
+        return _run_eval(request, backend_factory, data_dir, out_dir, n_bootstrap=n_bootstrap,
+                         overwrite=overwrite, progress=progress)  # fmt: skip
+    except BaseException:
+        if created and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a start that failed leaves no trace
+        raise
+
+
+def _run_eval(request: EvalRequest, backend_factory, data_dir: Path, out_dir: Path, *, n_bootstrap: int,
+              overwrite: bool, progress: bool) -> dict[str, Any]:  # fmt: skip
     import pandas as pd
     from tqdm.auto import tqdm
 
     from tasks.registry import get_task
 
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
-    state = _distributed_state()
-    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _check_run_file(out_dir, request, overwrite, write=rank == 0)
-    if state:
-        state.wait_for_everyone()
     specs = [get_task(key) for key in request.tasks]
     datasets = {spec.key: task_rows(spec, data_dir, request.split, request.limit) for spec in specs}
-    records = _read_partials(out_dir)
+    data, ids = {}, {}
+    for key, rows in datasets.items():
+        digest, ids[key] = rows_fingerprint(rows)
+        data[key] = {"rows": len(rows), "sha256": digest}
+    run_document = {**request.to_dict(), "data": data}
+    state = _distributed_state()
+    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
+    records = _earlier_rows(out_dir, request, data, ids, overwrite)
+    resumed = bool(records)
     done = {(r["dataset"], r["index"]) for r in records}
     todo = {key: [i for i in range(len(rows)) if (key, i) not in done] for key, rows in datasets.items()}
     mine = {
         key: list(_batches(indices, request.generation.batch_size))[rank::world]
         for key, indices in todo.items()
     }
-    if any(mine.values()):
-        backend: Backend = backend_factory()
+    if any(todo.values()):
+        backend: Backend | None = backend_factory() if any(mine.values()) else None
         if rank == 0:
-            atomic_write_json(out_dir / MODEL_FILE, backend.describe())
-        with _partial_path(out_dir, rank).open("a", encoding="utf-8") as sink, tqdm(
-            total=sum(len(r) for r in datasets.values()), initial=len(records), desc="eval", unit="row",
-            disable=not progress or rank != 0, dynamic_ncols=True,
-        ) as bar:  # fmt: skip
-            for spec in specs:
-                rows = datasets[spec.key]
-                for batch in mine[spec.key]:
-                    batch_rows = [rows[i] for i in batch]
-                    completions = backend.generate(batch_rows, spec.multi_label)
-                    scores = (
-                        backend.score(
-                            batch_rows, spec.multi_label, mode=request.scores, completions=completions
-                        )
-                        if request.scores != "none"
-                        else [None] * len(batch_rows)
-                    )
-                    new = [
-                        prediction_record(spec, i, row, text, row_scores)
-                        for i, row, text, row_scores in zip(batch, batch_rows, completions, scores)
-                    ]
-                    sink.write("".join(json.dumps(record) + "\n" for record in new))
-                    sink.flush()
-                    os.fsync(sink.fileno())
-                    records.extend(new)
-                    bar.update(len(new) * world)
-    if state:
-        state.wait_for_everyone()
-        if rank != 0:  # the main process merges every process's rows and writes the results
+            if not resumed:  # the model loaded: only now does a new run replace what the folder held
+                for path in _partial_files(out_dir):
+                    path.unlink()
+                for name in (MODEL_FILE, PREDICTIONS_FILE, RESULTS_FILE):
+                    (out_dir / name).unlink(missing_ok=True)
+            atomic_write_json(out_dir / RUN_FILE, run_document)
+            if backend is not None:
+                atomic_write_json(out_dir / MODEL_FILE, backend.describe())
+        if state:
             state.wait_for_everyone()
-            return json.loads((out_dir / RESULTS_FILE).read_text())
-        records = _read_partials(out_dir)
+        if backend is not None:
+            with _partial_path(out_dir, rank).open("a", encoding="utf-8") as sink, tqdm(
+                total=sum(len(r) for r in datasets.values()), initial=len(records), desc="eval", unit="row",
+                disable=not progress or rank != 0, dynamic_ncols=True,
+            ) as bar:  # fmt: skip
+                for spec in specs:
+                    rows = datasets[spec.key]
+                    for batch in mine[spec.key]:
+                        batch_rows = [rows[i] for i in batch]
+                        completions = backend.generate(batch_rows, spec.multi_label)
+                        scores = (
+                            backend.score(
+                                batch_rows, spec.multi_label, mode=request.scores, completions=completions
+                            )
+                            if request.scores != "none"
+                            else [None] * len(batch_rows)
+                        )
+                        new = [
+                            prediction_record(spec, i, row, text, row_scores)
+                            for i, row, text, row_scores in zip(batch, batch_rows, completions, scores)
+                        ]
+                        sink.write("".join(json.dumps(record) + "\n" for record in new))
+                        sink.flush()
+                        os.fsync(sink.fileno())
+                        records.extend(new)
+                        bar.update(len(new) * world)
+    if state:  # the main process merges every process's rows and writes the results
+        state.wait_for_everyone()
+        if rank != 0:
+            state.wait_for_everyone()
+            return json.loads((out_dir / RESULTS_FILE).read_text(encoding="utf-8"))
+        records = _unique(records + _read_partials(out_dir))
     order = {key: position for position, key in enumerate(request.tasks)}
     frame = pd.DataFrame(records)
     frame = frame.sort_values(["dataset", "index"], key=lambda c: c.map(order) if c.name == "dataset" else c)
@@ -257,6 +407,7 @@ def run_eval(
     results = build_results(
         request, specs, frame, _model_description(out_dir, request), n_bootstrap=n_bootstrap
     )
+    atomic_write_json(out_dir / RUN_FILE, run_document)
     atomic_write_parquet(out_dir / PREDICTIONS_FILE, frame)
     atomic_write_json(out_dir / RESULTS_FILE, results)
     for path in _partial_files(out_dir):
@@ -297,7 +448,7 @@ def build_results(request: EvalRequest, specs: Sequence[TaskSpec], frame, model:
         "clinfair_version": __version__,
         "protocol": "paper+standard",
         "model": model,
-        "run": {"name": request.run_name or request.model, "method": request.method},
+        "run": {"name": request.run_name or public_model_name(request.model), "method": request.method},
         "request": request.to_dict(),
         "seed": request.generation.seed,
         "attributes": ["sex", "age_group", *attribute_columns],

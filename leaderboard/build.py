@@ -11,31 +11,39 @@ The output folder (the *build*) is what ``push`` uploads and what the Space app 
     predictions.parquet   every run's predictions with a `run` column (one schema for all runs)
     dynamics.parquet      training-dynamics values (only when some were given)
     plots/*.png           the figures of the page
-    runs/<run_id>/        each run's results.json and predictions.parquet, byte for byte
-    dynamics/<label>.jsonl  each training-dynamics file, byte for byte
+    runs/<run_id>/        each run's results.json (local paths replaced, see below) and
+                          predictions.parquet (byte for byte)
+    dynamics/<label>.jsonl  each training-dynamics file (one line per step)
     manifest.json         how it was built: runs, settings, mixing report, metric definitions, figures
 
-The folder appears atomically: everything is written into a temporary sibling folder that
-is renamed into place at the end, so a failure leaves the previous build (or nothing).
+The folder appears atomically (``benchmark.io.atomic_folder``): everything is written into
+a temporary sibling folder that is renamed into place at the end, so a failure leaves the
+previous build (or nothing); an existing folder is replaced only if it is an earlier build.
+
+Nothing in the build names a local path: a model evaluated from a local folder is named by
+its Hub id when known, else by the folder's name (``benchmark.io.public_model_name``), in the
+tables, the page, the manifest and the runs' results.json (``leaderboard.runs.load_runs``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.io import atomic_write_bytes, atomic_write_json, atomic_write_parquet, atomic_write_text
+from benchmark.io import (
+    atomic_folder,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+    atomic_write_text,
+    check_replaceable,
+)
 from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
 from leaderboard import dynamics as dyn
 from leaderboard import plots
@@ -55,44 +63,6 @@ from leaderboard.tables import (
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "clinfair.leaderboard/1"
 DEFAULT_TITLE = "clinfair fairness leaderboard"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_folder(out: str | Path, marker: str) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out``; on success it replaces ``out`` in one rename.
-
-    An existing ``out`` is replaced only when it holds ``marker`` (it is an earlier output
-    of the same command), so a mistyped path cannot wipe an unrelated folder. On any error
-    the temporary folder is removed and ``out`` is left as it was.
-    """
-    out = Path(out)
-    if out.exists() and not (out / marker).is_file():
-        raise LeaderboardError(
-            f"{out} exists and is not an earlier output of this command (no {marker}); "
-            "choose another folder or remove it"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    # where a previous output waits, between the two renames, to be deleted
-    old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.old"
-    try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; the output is an ordinary folder
-        yield tmp
-        if out.exists():
-            os.rename(out, old)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():  # the final rename failed: put the previous output back
-            os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _file_name(text: str) -> str:
@@ -166,6 +136,7 @@ class BuildResult:
     tables: Tables
     comparison: dict[str, Any]
     files: list[str]
+    warnings: list[str] = field(default_factory=list)  # input that was read with a repair, one line each
 
 
 def build_leaderboard(
@@ -191,6 +162,8 @@ def build_leaderboard(
         raise LeaderboardError("--n-bootstrap must be >= 0")
     if not 0 < ci_level < 1:
         raise LeaderboardError("--ci-level must be between 0 and 1")
+    inputs = [("result", folder) for folder in folders]
+    check_replaceable(out, MANIFEST, protected=inputs, error=LeaderboardError)  # before the work
     runs = load_runs(folders)
     comparison = comparability(runs, allow_mixed)
     sources = [dyn.read_dynamics(run.folder / DYNAMICS_FILE, run.name) for run in runs
@@ -236,7 +209,7 @@ def build_leaderboard(
         ],
     }
     text_options = {"n_bootstrap": n_bootstrap, "ci_level": ci_level, "title": title}
-    with atomic_folder(out, MANIFEST) as tmp:
+    with atomic_folder(out, MANIFEST, protected=inputs, error=LeaderboardError) as tmp:
         atomic_write_parquet(tmp / "leaderboard.parquet", tables.leaderboard)
         atomic_write_parquet(tmp / "scores.parquet", tables.scores)
         atomic_write_parquet(tmp / "groups.parquet", tables.groups)
@@ -244,12 +217,13 @@ def build_leaderboard(
         atomic_write_text(tmp / "leaderboard.md", leaderboard_markdown(tables, **text_options))
         atomic_write_text(tmp / "paper_table.md", paper_markdown(tables, **text_options))
         for run in runs:
-            for name in (RESULTS_FILE, PREDICTIONS_FILE):
-                atomic_write_bytes(tmp / "runs" / run.run_id / name, (run.folder / name).read_bytes())
+            atomic_write_json(tmp / "runs" / run.run_id / RESULTS_FILE, run.results)  # local paths replaced
+            atomic_write_bytes(tmp / "runs" / run.run_id / PREDICTIONS_FILE,
+                               (run.folder / PREDICTIONS_FILE).read_bytes())  # fmt: skip
         if curves is not None:
             atomic_write_parquet(tmp / "dynamics.parquet", curves)
             for source, entry in zip(sources, manifest["dynamics"]):
-                atomic_write_bytes(tmp / entry["file"], source.path.read_bytes())
+                atomic_write_text(tmp / entry["file"], source.text())
         for figure in figures:
             atomic_write_bytes(tmp / figure.file, figure.png)
         page = render_page(title=title, leaderboard=tables.leaderboard, scopes=tables.scopes, figures=figures,
@@ -258,7 +232,10 @@ def build_leaderboard(
         atomic_write_text(tmp / "index.html", page)
         atomic_write_json(tmp / MANIFEST, manifest)
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-    return BuildResult(out=Path(out), runs=runs, tables=tables, comparison=comparison, files=files)
+    warnings = [f"{s.path}: {s.dropped} record(s) of a step logged again were dropped (the last record of each "
+                "step is kept)" for s in sources if s.dropped]  # fmt: skip
+    return BuildResult(out=Path(out), runs=runs, tables=tables, comparison=comparison, files=files,
+                       warnings=warnings)  # fmt: skip
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def run_build(args: argparse.Namespace) -> int:
                                    title=args.title)  # fmt: skip
     except LeaderboardError as error:
         raise UserError(str(error)) from None
+    for line in result.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if result.comparison["mixed"]:
         print("warning: mixed evaluation setups, flagged rows: " + "; ".join(result.comparison["differences"]),
               file=sys.stderr)  # fmt: skip
@@ -109,6 +111,10 @@ def run_push(args: argparse.Namespace) -> int:
                          model_prs=args.model_pr)  # fmt: skip
         for line in plan.skipped:
             print(f"no model PR for {line}", file=sys.stderr)
+        if plan.local_paths:
+            listed = "; ".join(f"{path} (in {', '.join(files)})" for path, files in plan.local_paths.items())
+            print(f"warning: {len(plan.local_paths)} absolute local path(s) would leave this machine: {listed}",
+                  file=sys.stderr)  # fmt: skip
         if args.dry_run:
             write_dry_run(plan, args.dry_run)
             print(f"dry run: wrote {len(plan.dataset.files)} file(s) for {args.repo} and "

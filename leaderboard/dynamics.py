@@ -11,7 +11,10 @@ output folder. The fields read here (the callback's docstring documents them all
 
 Any other field is ignored. A last line without its newline (a file being written, or a
 run killed mid-write) is skipped, as ``clinfair eval`` does with its partial file; any other
-bad line is an error naming the file and line.
+bad line is an error naming the file and line. A step that appears more than once (a file
+appended by a resumed or re-run training, before clinfair rewrote it on resume) keeps its
+last record, and the dropped ones are counted (``DynamicsSource.dropped``): a curve never
+goes through a step twice.
 
 A file reaches the leaderboard from a result folder (``RESULT_DIR/fairness.jsonl``,
 labelled with the run's name) or from ``clinfair leaderboard build --dynamics
@@ -39,7 +42,14 @@ class DynamicsSource:
 
     label: str
     path: Path
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]]  # one per step, in step order
+    lines: list[str] | None = None  # the JSON line of each record, as read
+    dropped: int = 0  # records of a step that a later record of the same step replaced
+
+    def text(self) -> str:
+        """The file as published: one line per kept record."""
+        lines = self.lines if self.lines is not None else [json.dumps(r) for r in self.records]
+        return "".join(line + "\n" for line in lines)
 
 
 def _number(value: Any) -> bool:
@@ -60,7 +70,8 @@ def read_dynamics(path: str | Path, label: str | None = None) -> DynamicsSource:
         raise LeaderboardError(f"{path}: no such training-dynamics file")
     if label is None:
         label = path.parent.name if path.name == "fairness.jsonl" and path.parent.name else path.stem
-    records = []
+    by_step: dict[int, tuple[dict[str, Any], str]] = {}
+    read = 0
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     complete = lines[:-1]  # the piece after the last newline is empty, or an unfinished line
@@ -85,10 +96,14 @@ def read_dynamics(path: str | Path, label: str | None = None) -> DynamicsSource:
             raise LeaderboardError(f"{where}: 'by_dataset' must be an object")
         for task, values in by_dataset.items():
             _check_values(values, where, f"by_dataset.{task}")
-        records.append(record)
-    if not records:
+        by_step.pop(step, None)  # the last record of a step wins
+        by_step[step] = (record, line)
+        read += 1
+    if not by_step:
         raise LeaderboardError(f"{path}: no complete evaluation record")
-    return DynamicsSource(label=label, path=path, records=records)
+    kept = [by_step[step] for step in sorted(by_step)]
+    return DynamicsSource(label=label, path=path, records=[record for record, _ in kept],
+                          lines=[line for _, line in kept], dropped=read - len(kept))  # fmt: skip
 
 
 def parse_dynamics_argument(argument: str) -> tuple[str | None, Path]:

@@ -24,6 +24,10 @@ committed (``DIR/dataset/...`` and ``DIR/model-<n>/...``) and ``DIR/operations.j
 describing each commit (repository, type, PR or not, message, and per file its path, size
 and SHA-256), and contacts nothing. The token is read the standard huggingface_hub way
 (``HF_TOKEN``, else the cached ``hf auth login``) and is never printed.
+
+The build names no local path (``leaderboard.build``); as a last check, :func:`plan_push`
+lists every absolute path of this machine still found in a file to push (text files, and
+the text columns of parquet files), and the command prints them as a warning.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.io import atomic_write_bytes, atomic_write_json
-from leaderboard.build import atomic_folder, read_manifest
+from benchmark.io import atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
+from leaderboard.build import read_manifest
 from leaderboard.runs import LeaderboardError
 from leaderboard.tables import METRICS, OVERALL, markdown_table
 
@@ -50,6 +54,11 @@ EVAL_FILE = "eval.yaml"
 HEADLINE_METRIC = "f1_es"
 _PREDICTION_FILES = re.compile(r"(^|/)predictions\.parquet$")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+#: /a/b... not inside a URL, a relative path or base64 text (a Windows drive path C:\...)
+_ABSOLUTE_PATH = re.compile(
+    r"(?<![\w.:/+=~\\-])/[\w.@+-]+(?:/[\w.@+-]+)+|\b[A-Za-z]:\\[\w.@+ -]+(?:\\[\w.@+ -]+)+"
+)
+_BINARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
 def _size_and_sha256(data: bytes | Path) -> tuple[int, str]:
@@ -110,6 +119,40 @@ class PushPlan:
     dataset: Commit
     model_prs: list[Commit]
     skipped: list[str]  # runs given to --model-pr whose model is not a Hub repository
+    local_paths: dict[str, list[str]] = field(default_factory=dict)  # absolute local path -> files holding it
+
+
+def _texts(path: str, data: bytes | Path):
+    """The text a pushed file carries: a text file's content, a parquet file's string values."""
+    if path.endswith(_BINARY_SUFFIXES):
+        return
+    if path.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(pa.BufferReader(data) if isinstance(data, bytes) else data)
+        for column in table.columns:
+            while pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+                column = pc.list_flatten(column)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                yield "\n".join(value for value in column.to_pylist() if value)
+        return
+    raw = data if isinstance(data, bytes) else data.read_bytes()
+    yield raw.decode("utf-8", errors="ignore")
+
+
+def find_local_paths(files: Mapping[str, bytes | Path]) -> dict[str, list[str]]:
+    """Absolute paths of this machine (their first component exists here) found in ``files``."""
+    found: dict[str, set[str]] = {}
+    for path, data in files.items():
+        for text in _texts(path, data):
+            for match in _ABSOLUTE_PATH.finditer(text):
+                candidate = match.group(0)
+                root = candidate.split("\\")[0] + "\\" if "\\" in candidate else "/" + candidate.split("/")[1]
+                if Path(root).exists():
+                    found.setdefault(candidate, set()).add(path)
+    return {candidate: sorted(paths) for candidate, paths in sorted(found.items())}
 
 
 def check_repo_id(repo_id: str) -> None:
@@ -119,7 +162,7 @@ def check_repo_id(repo_id: str) -> None:
 
 def is_hub_model(model: str) -> bool:
     """Whether a results.json model id names a Hub repository (not a local folder)."""
-    return bool(_HUB_ID.fullmatch(model)) and not Path(model).exists()
+    return is_hub_id(model)
 
 
 def _yaml(data: Any) -> str:
@@ -276,13 +319,19 @@ def plan_push(
                                   files={f".eval_results/clinfair_{run['run_id']}.yaml": content}))  # fmt: skip
     else:
         skipped = []
-    return PushPlan(repo_id=repo_id, private=private, dataset=dataset, model_prs=commits, skipped=skipped)
+    every_file = {
+        f"{commit.repo_id}/{path}": data
+        for commit in (dataset, *commits)
+        for path, data in commit.files.items()
+    }
+    return PushPlan(repo_id=repo_id, private=private, dataset=dataset, model_prs=commits, skipped=skipped,
+                    local_paths=find_local_paths(every_file))  # fmt: skip
 
 
 def write_dry_run(plan: PushPlan, out: str | Path) -> Path:
     """Write every file of the plan and ``operations.json`` to ``out`` (atomically)."""
     commits = [("dataset", plan.dataset)] + [(f"model-{i}", c) for i, c in enumerate(plan.model_prs, start=1)]
-    with atomic_folder(out, OPERATIONS_FILE) as tmp:
+    with atomic_folder(out, OPERATIONS_FILE, error=LeaderboardError) as tmp:
         for folder, commit in commits:
             for path, data in commit.files.items():
                 target = tmp / folder / path

@@ -8,8 +8,14 @@ is computed, and a problem is reported as one line naming the folder and what to
   results file, or written by a newer clinfair (a newer results schema);
 * ``predictions.parquet`` missing, truncated or unreadable, lacking a column, or not
   matching ``results.json`` (row counts, or the paper-protocol values recomputed from it);
+* ``results.json`` without the paper protocol's ``overall`` and ``by_dataset`` values;
+* an example (dataset, id) that appears twice in ``predictions.parquet``: it would count twice;
 * two folders holding the same run (same run name, model and request), or two different
   runs sharing a run name (the name is the row's identity on the leaderboard).
+
+A run read here names no local path (:func:`public_results`): the model of a run evaluated
+from a local folder becomes its Hub id when known, else the folder's name, in every field of
+``results.json``, and so does a run name that is a local path (the default of clinfair <= 0.1.0).
 
 **Mixing policy.** Numbers are comparable only when they were computed the same way on the
 same rows. :func:`comparability` describes a run by its *evaluation setup*: clinfair
@@ -25,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -34,7 +41,14 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.runner import PARTIAL_FILE, PREDICTIONS_FILE, RESULTS_FILE, RESULTS_SCHEMA_VERSION
+from benchmark.io import public_model_name
+from benchmark.runner import (
+    PARTIAL_FILE,
+    PREDICTIONS_FILE,
+    RESULTS_FILE,
+    RESULTS_SCHEMA_VERSION,
+    duplicate_examples,
+)
 
 METRICS_SCHEMA = "clinfair.metrics/1"
 #: A training-dynamics file found in a result folder is read with the run (``leaderboard.dynamics``).
@@ -127,6 +141,15 @@ def read_results(folder: Path) -> dict[str, Any]:
             ("request", isinstance(results.get("request"), dict)),
             ("tasks", isinstance(results.get("tasks"), dict) and bool(results["tasks"])),
             ("metrics.paper", isinstance(results.get("metrics"), dict) and "paper" in results["metrics"]),
+            *(
+                (
+                    f"metrics.paper.{key}",
+                    isinstance(results.get("metrics"), dict)
+                    and isinstance(results["metrics"].get("paper"), dict)
+                    and isinstance(results["metrics"]["paper"].get(key), dict),
+                )
+                for key in ("overall", "by_dataset")
+            ),
         )
         if not present
     ]
@@ -171,7 +194,42 @@ def read_predictions(folder: Path, results: Mapping[str, Any]) -> pd.DataFrame:
         raise LeaderboardError(
             f"{path} has rows of task(s) {', '.join(extra)} that {RESULTS_FILE} does not list"
         )
+    duplicates = duplicate_examples(frame)
+    if duplicates:
+        raise LeaderboardError(f"{path}: {duplicates}")
     return frame
+
+
+def _replace_strings(value: Any, replacements: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        for old, new in replacements.items():
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, dict):
+        return {key: _replace_strings(item, replacements) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(item, replacements) for item in value]
+    return value
+
+
+def public_results(results: Mapping[str, Any]) -> dict[str, Any]:
+    """``results`` with every local path of its model replaced by the model's public name.
+
+    The public name is the Hub id when known, else the model folder's last component
+    (``benchmark.io.public_model_name``). A run name that is the model path or an absolute
+    path is replaced the same way.
+    """
+    models = {str(results["model"].get("model") or ""), str(results["request"].get("model") or "")}
+    replacements = {}
+    for model in sorted(models - {""}, key=len, reverse=True):  # longest first: a path inside another
+        public = public_model_name(model)
+        if public != model:
+            replacements[model] = public
+    public = _replace_strings(dict(results), replacements)
+    name = str(results["run"]["name"])
+    if name in models or os.path.isabs(name):
+        public["run"] = {**public["run"], "name": public_model_name(name)}
+    return public
 
 
 def check_paper_values(run: Run, recomputed: Mapping[str, Any]) -> None:
@@ -218,7 +276,8 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
         if not folder.is_dir():
             raise LeaderboardError(f"{folder}: no such folder")
         results = read_results(folder)
-        runs.append(Run(folder=folder, results=results, predictions=read_predictions(folder, results)))
+        predictions = read_predictions(folder, results)
+        runs.append(Run(folder=folder, results=public_results(results), predictions=predictions))
     seen: dict[str, Run] = {}
     for run in runs:
         earlier = next((r for r in seen.values() if r.name == run.name), None)

@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument(
         "--skip-bad", action="store_true", help="skip bad rows (counted in the summary) instead of stopping"
     )
-    prepare.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    prepare.add_argument("--overwrite", action="store_true",
+                         help="replace --out if it is an earlier output of clinfair prepare (never another folder)")  # fmt: skip
     prepare.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                          help="builder option, e.g. -o n=1000 -o uncertain_policy=ones (YAML values)")  # fmt: skip
     prepare.add_argument(
@@ -74,6 +75,7 @@ def parse_options(pairs: list[str]) -> dict:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
+    from benchmark.io import OutputFolderError
     from tasks.builders.base import BuildError, RowError
     from tasks.prepare import prepare
     from tasks.registry import get_task
@@ -87,7 +89,7 @@ def run_prepare(args: argparse.Namespace) -> int:
                           progress=not args.no_progress, overwrite=args.overwrite)  # fmt: skip
     except RowError as error:
         raise UserError(f"{error} (pass --skip-bad to skip and count such rows)") from None
-    except (BuildError, FileExistsError, ValueError) as error:
+    except (BuildError, OutputFolderError, FileExistsError, ValueError) as error:
         raise UserError(str(error)) from None
     print(summary.to_text())
     print(f"wrote {args.out}")

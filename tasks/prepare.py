@@ -2,27 +2,32 @@
 
 Rows go straight from the builder's generator into one Arrow writer per split, so peak
 memory does not grow with the size of the dataset. The folder appears atomically: it is
-written next to its final place and renamed when complete, with a ``prepare_summary.json``
-(rows per split and group, nulls per demographic field, skipped rows and why).
+written in a hidden folder next to its final place and renamed when complete
+(``benchmark.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
+nulls per demographic field, skipped rows and why).
+
+``prepare_summary.json`` is also the folder's marker: ``overwrite=True`` replaces only a
+folder holding one (an earlier output of ``clinfair prepare``), and never the current folder,
+the raw folder or a folder containing it. A run killed mid-way leaves its hidden folder
+behind; the next prepare into the same place removes it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.io import atomic_folder
 from tasks.builders.base import SkipReport
 from tasks.registry import TaskSpec
 from tasks.schema import SPLITS, group_key, to_arrow_row
 
 SHARD_NAME = "data-00000-of-00001.arrow"  # the file name Dataset.save_to_disk gives one shard
 WRITER_BATCH_SIZE = 64  # rows buffered before a write: bounds memory for image-heavy rows
+SUMMARY_FILE = "prepare_summary.json"  # also the marker of a folder clinfair prepare wrote
 
 
 @dataclass
@@ -71,9 +76,7 @@ def prepare(
     summary = PrepareSummary(task=spec.key, nulls={name: 0 for name in _demographic_fields(spec)})
     skips = SkipReport()
     per_group: dict[str, Counter] = {}
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_dir.parent, prefix=f".{out_dir.name}.") as tmp:
-        staging = Path(tmp) / "dataset"
+    with atomic_folder(out_dir, SUMMARY_FILE, protected=[("--raw", raw_dir)]) as staging:
         writers: dict[str, ArrowWriter] = {}
         total = int(builder.options["n"]) if "n" in builder.options else None
         try:
@@ -103,10 +106,7 @@ def prepare(
         summary.skipped = skips.total
         summary.skipped_reasons = dict(skips.counts.most_common())
         summary.skipped_examples = skips.examples
-        (staging / "prepare_summary.json").write_text(json.dumps(asdict(summary), indent=2))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
+        (staging / SUMMARY_FILE).write_text(json.dumps(asdict(summary), indent=2))
     return summary
 
 

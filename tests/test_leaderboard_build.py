@@ -66,8 +66,14 @@ def test_build_writes_every_file(built, eval_results):
     }  # fmt: skip
     assert files == expected
     for source, run_id in zip(eval_results, ("tiny-grpo", "tiny-fairgrpo")):
-        for name in ("results.json", "predictions.parquet"):
-            assert (built / "runs" / run_id / name).read_bytes() == (Path(source) / name).read_bytes()
+        name = "predictions.parquet"
+        assert (built / "runs" / run_id / name).read_bytes() == (Path(source) / name).read_bytes()
+        # results.json as eval wrote it, but the model's local path is its folder's name
+        original = json.loads((Path(source) / "results.json").read_text())
+        model = original["model"]["model"]
+        assert Path(model).is_absolute()
+        text = (Path(source) / "results.json").read_text().replace(model, Path(model).name)
+        assert (built / "runs" / run_id / "results.json").read_text() == text
     assert not [p for p in built.parent.iterdir() if p.name.startswith(".")], "temporary folders left behind"
 
 

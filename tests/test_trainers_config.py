@@ -140,8 +140,13 @@ def test_numbers_in_exponent_form_are_numbers_and_text_for_a_number_is_an_error(
     path.write_text("model: tiny\nlearning_rate: 5e-7\nuse_cpu: true\nbf16: false\n")
     assert load_recipe(path, "grpo").config.learning_rate == 5e-7
     assert load_recipe("tiny-cpu", "grpo", ["learning_rate=3e-3"]).config.learning_rate == 3e-3
-    with pytest.raises(RecipeError, match=r"tiny-cpu\.yaml: learning_rate must be a number, got 'fast'"):
-        load_recipe("tiny-cpu", "grpo", ["learning_rate=fast"])
+    with pytest.raises(
+        RecipeError, match=r"override 'learning_rate=fast': learning_rate must be a number, got 'fast'"
+    ):
+        load_recipe("tiny-cpu", "grpo", ["learning_rate=fast"])  # the override, not the file, is named
+    path.write_text("model: tiny\nlearning_rate: fast\n")
+    with pytest.raises(RecipeError, match=r"r\.yaml: learning_rate must be a number, got 'fast'"):
+        load_recipe(path, "grpo")
     with pytest.raises(RecipeError, match="fairness_eval_steps must be a number, got 'often'"):
         load_recipe("tiny-cpu", "grpo", ["fairness_eval_steps=often"])  # clinfair's own keys too
 

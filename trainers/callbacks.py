@@ -10,7 +10,11 @@ processor), parses the answers (``tasks.prompts.parse_answer``), scores them wit
   ES, PP, EOD), ``fairness/<dataset>/<key>``, and per group
   ``fairness/<dataset>/<attribute>=<group>/f1`` (and ``/accuracy``);
 * appends one JSON line per evaluation to ``output_file`` (the leaderboard's
-  training-dynamics plot reads it).
+  training-dynamics plot reads it). The file holds one line per step: when training
+  begins, it is rewritten to the lines of the steps up to the one training starts from
+  (none for a new run, those up to step k when resuming from checkpoint-k), so a resumed
+  or re-run training never logs a step twice. The evaluation at the start is skipped when
+  the kept lines already hold that step.
 
 JSONL fields, one object per line:
 
@@ -48,6 +52,7 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 
 from benchmark.generation import GenerationSettings, HFBackend
+from benchmark.io import atomic_write_text
 
 GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
 
@@ -74,6 +79,22 @@ def _selectable() -> dict[str, tuple[bool, Any]]:
 #: ``benchmark.metrics.PAPER_KEY_HIGHER_IS_BETTER``) and the worst group's accuracy or F1 over
 #: every task, attribute and group with rows. Value: (higher is better, how to read it from a record).
 SELECTABLE = _selectable()
+
+
+def _lines_up_to(path: Path, step: int) -> tuple[list[str], bool]:
+    """The complete lines of ``path`` whose step is <= ``step`` (the last line of each step), in
+    step order, and whether ``step`` itself is among them. Unreadable lines are dropped."""
+    if not path.is_file():
+        return [], False
+    by_step: dict[int, str] = {}
+    for line in path.read_text(encoding="utf-8").split("\n")[:-1]:  # the piece after the last newline is torn
+        try:
+            record_step = json.loads(line).get("step")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(record_step, int) and record_step <= step:
+            by_step[record_step] = line + "\n"
+    return [by_step[k] for k in sorted(by_step)], step in by_step
 
 
 class FairnessCallback(TrainerCallback):
@@ -119,8 +140,35 @@ class FairnessCallback(TrainerCallback):
     # -- hooks ----------------------------------------------------------------------------------
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if self.eval_on_start:
+        selection = Path(self.trainer.args.output_dir) / "best" / "selection.json"
+        if self.select_by and state.global_step > 0 and selection.is_file():  # a resume keeps its best so far
+            kept = json.loads(selection.read_text(encoding="utf-8"))
+            if (
+                kept.get("select_by") == self.select_by
+                and kept.get("step", state.global_step + 1) <= state.global_step
+            ):
+                self.best = {"step": kept["step"], "value": kept["value"]}
+        if self._keep_steps_up_to(state.global_step) and self.eval_on_start:
             self.evaluate()
+
+    def _keep_steps_up_to(self, step: int) -> bool:
+        """Rewrite ``output_file`` to its lines of steps <= ``step`` (none when ``step`` is 0);
+        return whether ``step`` itself still needs an evaluation. Decided by the main process
+        (which writes the file) and shared with the others."""
+        from accelerate.utils import broadcast_object_list
+
+        accelerator = self.trainer.accelerator
+        decision = [True]
+        if accelerator.is_main_process:
+            kept, evaluated = _lines_up_to(self.output_file, step) if step > 0 else ([], False)
+            if kept or self.output_file.exists():
+                atomic_write_text(self.output_file, "".join(kept))
+            decision = [not evaluated]
+        if accelerator.num_processes > 1:
+            broadcast_object_list(decision, from_process=0)
+        if not decision[0]:
+            self.last_step = step
+        return decision[0]
 
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step % self.eval_steps == 0:

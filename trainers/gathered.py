@@ -21,13 +21,20 @@ TRL's advantages and never touch the training statistics.
 
 The weighted reward sum is TRL's ``multi_objective_aggregation="sum_then_normalize"``:
 sum_k w_k·r_k, with NaN (unscorable) where every reward function returned None.
+
+A checkpoint carries the advantage state as versioned JSON (``clinfair_advantage_state.json``,
+``trainers.advantage.advantage_state_to_json``), never a pickle: resuming from a downloaded
+checkpoint runs no code from it. An unknown version, or the pickle an older clinfair wrote
+(``clinfair_advantage_state.pkl``, never opened), is an :class:`AdvantageStateError` saying
+what to do (:func:`check_checkpoint` finds it before training starts).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,9 +42,45 @@ import torch
 from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from trainers.advantage import AdvantageStateError, advantage_state_from_json, advantage_state_to_json
 from trainers.grpo import GRPOTrainer
 
-STATE_FILE = "clinfair_advantage_state.pkl"
+STATE_FILE = "clinfair_advantage_state.json"
+LEGACY_STATE_FILE = "clinfair_advantage_state.pkl"  # clinfair <= 0.1.0; never loaded
+STATE_FORMAT = "clinfair.advantage_state"
+
+
+def read_advantage_state(checkpoint: str | os.PathLike) -> Any | None:
+    """The advantage state saved in a checkpoint folder, or None when it holds none.
+
+    Raises :class:`AdvantageStateError` (one line, naming the file) for a file that is not
+    JSON, an unknown format or version, or a checkpoint holding only the pickle of an older
+    clinfair (not loaded: a pickle can run code).
+    """
+    folder = Path(checkpoint)
+    path = folder / STATE_FILE
+    if not path.is_file():
+        if (folder / LEGACY_STATE_FILE).exists():
+            raise AdvantageStateError(
+                f"{folder / LEGACY_STATE_FILE}: a pickled advantage state (clinfair <= 0.1.0) is never loaded, "
+                "since a pickle can run code; delete it to resume with fresh fairness statistics"
+            )
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise AdvantageStateError(f"{path}: not readable as JSON ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        raise AdvantageStateError(f"{path}: not a clinfair advantage state (format is not {STATE_FORMAT!r})")
+    try:
+        return advantage_state_from_json(document)
+    except AdvantageStateError as error:
+        raise AdvantageStateError(f"{path}: {error}") from None
+
+
+def check_checkpoint(checkpoint: str | os.PathLike) -> None:
+    """Fail before training when a checkpoint's advantage state cannot be loaded (see :func:`read_advantage_state`)."""
+    read_advantage_state(checkpoint)
 
 
 class GatheredBatchTrainer(GRPOTrainer):
@@ -135,12 +178,12 @@ class GatheredBatchTrainer(GRPOTrainer):
             folder = os.path.join(
                 self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
             )
-            with open(os.path.join(folder, STATE_FILE), "wb") as f:
-                pickle.dump(state, f)
+            document = {"format": STATE_FORMAT, **advantage_state_to_json(state)}
+            with open(os.path.join(folder, STATE_FILE), "w", encoding="utf-8") as f:
+                json.dump(document, f)
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)
-        path = os.path.join(checkpoint, STATE_FILE) if checkpoint is not None else None
-        if path is not None and os.path.exists(path):
-            with open(path, "rb") as f:
-                self.load_advantage_state(pickle.load(f))
+        state = read_advantage_state(checkpoint) if checkpoint is not None else None
+        if state is not None:
+            self.load_advantage_state(state)

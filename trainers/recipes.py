@@ -11,7 +11,11 @@ One recipe serves every method: a key that belongs to another method's config is
 (and reported) for this one. A key no config knows is an error naming it. Command-line
 ``key=value`` overrides are read as YAML values (``max_steps=10``, ``tasks=[ham10000]``);
 ``a.b=value`` sets one entry of a mapping (``fair_advantage.window=batch``). Numbers may be
-written as ``1e-6`` (``tasks.yamlio``); a number-valued key given text is an error naming it.
+written as ``1e-6`` (``tasks.yamlio``); a number-valued key given text is an error naming it,
+and so is a value no run can use (``learning_rate=-1``, ``num_generations=1``, see
+:data:`VALUE_RULES`). Errors name where the key came from: the recipe file, or the
+command-line override. ``resume_from_checkpoint`` is checked before training starts: the
+folder must exist and its saved advantage state must be readable (``trainers.gathered``).
 
 The recipes shipped with clinfair live in ``configs/recipes/`` at the top of the repository;
 ``--recipe NAME`` finds ``configs/recipes/NAME.yaml`` there, any other value is a file path.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +62,55 @@ METHODS: dict[str, tuple[type[GRPOConfig], type]] = {
 
 class RecipeError(ValueError):
     """A recipe that cannot be used: unknown key, bad value, missing file."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a recipe value must be: an integer or a number, within bounds, or null if optional."""
+
+    integer: bool = False
+    low: float | None = None
+    low_open: bool = False  # True: value > low, else value >= low
+    high: float | None = None  # value <= high
+    optional: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        if value is None:
+            return self.optional
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def describe(self) -> str:
+        text = "an integer" if self.integer else "a number"
+        if self.low is not None and self.high is not None:
+            text += f" in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+        elif self.low is not None:
+            text += f" {'>' if self.low_open else '>='} {self.low:g}"
+        return text + (" or null" if self.optional else "")
+
+
+_COUNT = Rule(integer=True, low=1)
+_POSITIVE = Rule(low=0, low_open=True)
+_NON_NEGATIVE = Rule(low=0)
+#: Values a run cannot use, checked for the keys a recipe or an override sets (TRL and torch would
+#: fail at the first step, or train silently wrong).
+VALUE_RULES: dict[str, Rule] = {
+    "learning_rate": _POSITIVE, "num_train_epochs": _POSITIVE, "temperature": _POSITIVE,
+    "logging_steps": _POSITIVE, "save_steps": _POSITIVE, "top_p": Rule(low=0, low_open=True, high=1),
+    "per_device_train_batch_size": _COUNT, "gradient_accumulation_steps": _COUNT, "num_iterations": _COUNT,
+    "num_generations": Rule(integer=True, low=2), "max_completion_length": _COUNT, "max_steps": Rule(integer=True),
+    "steps_per_generation": Rule(integer=True, low=1, optional=True),
+    "generation_batch_size": Rule(integer=True, low=1, optional=True),
+    "beta": _NON_NEGATIVE, "epsilon": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE, "max_grad_norm": _NON_NEGATIVE,
+    "warmup_steps": _NON_NEGATIVE, "seed": Rule(integer=True, low=0), "dro_eta": _NON_NEGATIVE,
+    "fairness_eval_steps": _COUNT, "fairness_max_new_tokens": _COUNT, "fairness_batch_size": _COUNT,
+    "train_limit": Rule(integer=True, low=1, optional=True), "eval_limit": Rule(integer=True, low=1, optional=True),
+}  # fmt: skip
 
 
 @dataclass
@@ -134,14 +188,45 @@ def resolve_recipe_path(recipe: str | Path) -> Path:
     )
 
 
-def _check_numbers(dataclass_type: type, values: dict[str, Any], source: str) -> None:
-    """A key whose default is a number must not be given text (TRL would fail much later)."""
+def _check_numbers(dataclass_type: type, values: dict[str, Any], where) -> None:
+    """A key whose default is a number must not be given text (TRL would fail much later), and a
+    key of :data:`VALUE_RULES` must hold a value a run can use. ``where(key)`` names the key's source."""
     defaults = {f.name: f.default for f in dataclasses.fields(dataclass_type)}
     for key, value in values.items():
         default = defaults.get(key)
         numeric = isinstance(default, int | float) and not isinstance(default, bool)
         if numeric and isinstance(value, str):
-            raise RecipeError(f"{source}: {key} must be a number, got {value!r}")
+            raise RecipeError(f"{where(key)}: {key} must be a number, got {value!r}")
+        rule = VALUE_RULES.get(key)
+        if rule is not None and not rule.accepts(value):
+            raise RecipeError(f"{where(key)}: {key} must be {rule.describe()}, got {value!r}")
+
+
+def _check_resume(config: GRPOConfig, where) -> None:
+    """``resume_from_checkpoint``: the folder exists and its advantage state can be loaded."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from trainers.gathered import AdvantageStateError, check_checkpoint
+
+    resume = config.resume_from_checkpoint
+    if resume in (None, False, ""):
+        return
+    if resume is True:
+        folder = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
+        if folder is None:
+            raise RecipeError(
+                f"{where('resume_from_checkpoint')}: no checkpoint in {config.output_dir} to resume from"
+            )
+    else:
+        folder = str(resume)
+        if not Path(folder).is_dir():
+            raise RecipeError(
+                f"{where('resume_from_checkpoint')}: resume_from_checkpoint {folder} is not a folder"
+            )
+    try:
+        check_checkpoint(folder)
+    except AdvantageStateError as error:
+        raise RecipeError(str(error)) from None
 
 
 def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
@@ -188,6 +273,11 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
             raise RecipeError(f"{path}: a recipe is a mapping of key: value")
         source = str(path)
     values = _merge(values, parse_overrides(overrides))
+    # where each top-level key was set: the last override naming it, else the recipe
+    given = {item.partition("=")[0].strip().split(".")[0]: item for item in overrides}
+
+    def where(key: str) -> str:
+        return f"override {given[key]!r}" if key in given else source
 
     ours = _init_fields(RecipeArguments)
     config_class = METHODS[method][0]
@@ -195,17 +285,22 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     any_method = set().union(*(_init_fields(cls) for cls, _ in METHODS.values()))
     unknown = sorted(set(values) - ours - any_method)
     if unknown:
-        hints = []
+        by_source: dict[str, list[str]] = {}
         for key in unknown:
             close = difflib.get_close_matches(key, sorted(ours | any_method), n=1)
-            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise RecipeError(f"{source}: unknown recipe key(s) {', '.join(hints)}")
+            by_source.setdefault(where(key), []).append(
+                f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
+        raise RecipeError("; ".join(f"{place}: unknown recipe key(s) {', '.join(hints)}"
+                                    for place, hints in by_source.items()))  # fmt: skip
     ignored = sorted(set(values) - ours - theirs)
 
     if not values.get("model"):
-        raise RecipeError(f"{source}: the recipe needs a 'model' key (a local folder, a Hub id or 'tiny')")
+        raise RecipeError(
+            f"{where('model')}: the recipe needs a 'model' key (a local folder, a Hub id or 'tiny')"
+        )
     our_values = {k: v for k, v in values.items() if k in ours}
-    _check_numbers(RecipeArguments, our_values, source)
+    _check_numbers(RecipeArguments, our_values, where)
     arguments = RecipeArguments(**our_values)
     if arguments.select_by is not None:
         from trainers.callbacks import SELECTABLE
@@ -220,16 +315,18 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     if isinstance(arguments.tasks, str):
         arguments.tasks = [t.strip() for t in arguments.tasks.split(",") if t.strip()]
     config_values = {k: v for k, v in values.items() if k in theirs}
-    _check_numbers(config_class, config_values, source)
+    _check_numbers(config_class, config_values, where)
     weights = [weight for _, weight, _ in reward_specs(arguments.rewards)]
     if any(w is not None for w in weights):
         if config_values.get("reward_weights") is not None:
             raise RecipeError(
-                f"{source}: give reward weights either in 'rewards' or in 'reward_weights', not both"
+                f"{where('reward_weights')}: give reward weights either in 'rewards' or in 'reward_weights', not both"
             )
         config_values["reward_weights"] = [1.0 if w is None else w for w in weights]
     try:
         config = config_class(**config_values)
     except (TypeError, ValueError) as error:
-        raise RecipeError(f"{source}: {error}") from None
+        place = source + (f" with override(s) {', '.join(map(repr, overrides))}" if overrides else "")
+        raise RecipeError(f"{place}: {error}") from None
+    _check_resume(config, where)
     return Recipe(arguments, method, config, ignored, values)

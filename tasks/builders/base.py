@@ -5,7 +5,10 @@ A builder reads one dataset's official raw download from a local folder. It impl
 and :meth:`Builder.to_example`, turning one record into a schema row (see
 ``tasks.schema.make_example``). :meth:`Builder.examples` drives the two and turns any
 problem into a :class:`RowError` naming file, row and field; with ``skip_bad=True`` the
-row is skipped and counted instead. Nothing is dropped silently.
+row is skipped and counted instead. Nothing is dropped silently: a row whose ``id`` was
+already built (a duplicate in the raw source) is a row error too, so ``--skip-bad`` keeps
+the first and counts the others; a CSV row with fewer fields than its header is reported
+as such (naming the first missing column), never read as blank values.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +47,11 @@ class RowError(Exception):
         return f"{self.file}, row {self.row}, field {self.field!r}: {self.message}"
 
 
+#: Key of ``RawRecord.data`` holding ``(field, message)`` when the raw row itself is malformed
+#: (e.g. a CSV row shorter than its header); ``Builder.examples`` reports it as a row error.
+ROW_PROBLEM = "__clinfair_row_problem__"
+
+
 @dataclass(frozen=True)
 class RawRecord:
     file: str  # path of the source file, relative to the raw folder when possible
@@ -68,9 +77,22 @@ class SkipReport:
         return sum(self.counts.values())
 
 
+_VALUES = re.compile(r"\[[^\]]*['\"][^\]]*\]|'[^']*'|\"[^\"]*\"|\{[^}]*\}")
+
+
 def _reason(message: str) -> str:
-    """The kind of a problem without the offending value, so that counts aggregate."""
-    return message.split(" {", 1)[0].split(" '", 1)[0].split(' "', 1)[0].split(":", 1)[0]
+    """The kind of a problem without the offending value, so that counts aggregate.
+
+    The message up to its first quoted value, mapping or colon (``unknown dx value 'xyz';
+    expected ...`` -> ``unknown dx value``). A message that starts with its value (``age '200'
+    is outside [0, 130] years``) keeps its words with the values taken out (``age is outside
+    [0, 130] years``), rather than the bare field name.
+    """
+    head = message.split(" {", 1)[0].split(" '", 1)[0].split(' "', 1)[0].split(":", 1)[0]
+    head = " ".join(_VALUES.sub(" ", head).split())
+    if len(head.split()) > 1:
+        return head
+    return " ".join(_VALUES.sub(" ", message).split(":", 1)[0].split()).strip(" ,;.") or head
 
 
 @contextmanager
@@ -120,9 +142,17 @@ class Builder:
     def examples(self, skip_bad: bool = False, skips: SkipReport | None = None) -> Iterator[dict[str, Any]]:
         """Schema rows of the whole raw folder, streamed; bad rows raise or are counted."""
         skips = skips if skips is not None else SkipReport()
+        first_seen: dict[str, str] = {}  # id -> "file, row N" of the row that built it
         for record in self.records():
             try:
-                yield self.to_example(record)
+                if ROW_PROBLEM in record.data:
+                    raise FieldError(*record.data[ROW_PROBLEM])
+                example = self.to_example(record)
+                key = str(example["id"])
+                if key in first_seen:
+                    raise FieldError("id", f"duplicate id {key!r}: already built from {first_seen[key]}")
+                first_seen[key] = f"{record.file}, row {record.row}"
+                yield example
             except (FieldError, RowError) as error:
                 row_error = (
                     error
@@ -173,17 +203,50 @@ class Builder:
         raise BuildError(f"{self.spec.key}: none of {list(candidates)} found in {self.raw_dir}")
 
     def csv_records(self, path: Path, required: Sequence[str]) -> Iterator[RawRecord]:
-        """Rows of a CSV file as records; a missing required column is a :class:`BuildError`."""
+        """Rows of a CSV file as records; a missing required column is a :class:`BuildError`.
+
+        A file that is not UTF-8 text or not readable as CSV is a :class:`BuildError` naming
+        the file and line. A row with fewer fields than the header, or with values beyond
+        it, is yielded with a :data:`ROW_PROBLEM` (a row error, skippable with ``--skip-bad``).
+        """
+        name = self.relative(path)
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [name.strip() for name in reader.fieldnames or []]
-            missing = [name for name in required if name not in columns]
-            if missing:
-                raise BuildError(f"{self.relative(path)}: missing column(s) {missing}; found {columns}")
-            for number, row in enumerate(reader, start=1):
-                yield RawRecord(
-                    self.relative(path), number, {k.strip(): (v or "").strip() for k, v in row.items() if k}
-                )
+            reader = csv.reader(handle)
+            try:
+                header = [column.strip() for column in next(reader, [])]
+                missing = [column for column in required if column not in header]
+                if missing:
+                    raise BuildError(f"{name}: missing column(s) {missing}; found {header}")
+                number = 0
+                for values in reader:
+                    if not values:  # a blank line: skipped and not counted, as csv.DictReader does
+                        continue
+                    number += 1
+                    padded = values + [""] * (len(header) - len(values))
+                    data = {k: v.strip() for k, v in zip(header, padded) if k}
+                    if len(values) < len(header):
+                        data[ROW_PROBLEM] = (header[len(values)], f"short row: {len(values)} of the "
+                                             f"{len(header)} columns of the header (a value is missing)")  # fmt: skip
+                    elif any(v.strip() for v in values[len(header) :]):
+                        data[ROW_PROBLEM] = ("row", f"long row: {len(values)} values for the "
+                                             f"{len(header)} columns of the header")  # fmt: skip
+                    yield RawRecord(name, number, data)
+            except UnicodeDecodeError as error:
+                raise BuildError(_not_utf8(path, name, error)) from None
+            except csv.Error as error:
+                raise BuildError(f"{name}, line {reader.line_num}: not readable as CSV ({error})") from None
+
+
+def _not_utf8(path: Path, name: str, error: UnicodeDecodeError) -> str:
+    """The message for a CSV file that is not UTF-8: file, line and the byte, and how to fix it."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8-sig")
+        line, byte = "?", error.object[error.start : error.start + 1]
+    except UnicodeDecodeError as full:
+        line, byte = str(data[: full.start].count(b"\n") + 1), data[full.start : full.start + 1]
+    return (f"{name}, line {line}: not UTF-8 text (byte 0x{byte.hex()}); clinfair reads CSV files as "
+            f"UTF-8: convert it, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.name}.utf8`")  # fmt: skip
 
 
 def assign_split(key: str, seed: int = 0, fractions: Mapping[str, float] = DEFAULT_SPLIT_FRACTIONS) -> str:
