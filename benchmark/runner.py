@@ -211,7 +211,7 @@ def _unique(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     unique: dict[tuple[str, int], dict[str, Any]] = {}
     for record in records:
         unique.setdefault((record["dataset"], record["index"]), record)
-    return unique
+    return list(unique.values())
 
 
 def _read_partials(out_dir: Path) -> list[dict[str, Any]]:
@@ -297,7 +297,7 @@ def _earlier_rows(out_dir: Path, request: EvalRequest, data: dict[str, Any], ids
             "(re-prepared?), and resuming would mix two datasets in one result; use another --out, or pass "
             "--overwrite to start over"
         )
-    return list(unique.values())
+    return unique
 
 
 def _batches(items: Sequence[int], size: int) -> Iterator[list[int]]:
