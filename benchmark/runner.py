@@ -418,6 +418,14 @@ def _run_eval(request: EvalRequest, backend_factory, data_dir: Path, out_dir: Pa
     return results
 
 
+def majority_baseline(answers) -> float | None:
+    """The exact-match accuracy of always giving the most common answer (set of labels) of these rows."""
+    import pandas as pd
+
+    keys = pd.Series([tuple(sorted(answer)) for answer in answers], dtype=object)
+    return float(keys.value_counts(normalize=True).iloc[0]) if len(keys) else None
+
+
 def build_results(request: EvalRequest, specs: Sequence[TaskSpec], frame, model: dict[str, Any], *,
                   n_bootstrap: int) -> dict[str, Any]:  # fmt: skip
     """The ``results.json`` document: settings, per-task counts and the metrics report."""
@@ -438,7 +446,9 @@ def build_results(request: EvalRequest, specs: Sequence[TaskSpec], frame, model:
             "task_type": spec.task_type,
             "label_space": list(spec.choices),
             "invalid_answers": int((~rows["valid"]).sum()),
+            "invalid_rate": float((~rows["valid"]).mean()) if len(rows) else None,
             "accuracy_exact": float(rows["correct"].mean()) if len(rows) else None,
+            "majority_baseline": majority_baseline(rows["answer"]),
             "null_demographics": {
                 name: int(rows[name].isna().sum()) for name in (*DEMOGRAPHIC_COLUMNS, *spec.attributes)
             },

@@ -52,6 +52,7 @@ from leaderboard.runs import DYNAMICS_FILE, LeaderboardError, Run, comparability
 from leaderboard.tables import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CI_LEVEL,
+    DEFAULT_MAX_INVALID,
     OVERALL,
     Tables,
     compute_tables,
@@ -149,6 +150,7 @@ def build_leaderboard(
     seed: int = 0,
     ci_level: float = DEFAULT_CI_LEVEL,
     title: str = DEFAULT_TITLE,
+    max_invalid: float = DEFAULT_MAX_INVALID,
 ) -> BuildResult:
     """Read and check the result folders, compute the tables and write the build folder.
 
@@ -162,6 +164,8 @@ def build_leaderboard(
         raise LeaderboardError("--n-bootstrap must be >= 0")
     if not 0 < ci_level < 1:
         raise LeaderboardError("--ci-level must be between 0 and 1")
+    if not 0 <= max_invalid <= 1:
+        raise LeaderboardError(f"--max-invalid must be between 0 and 1, got {max_invalid}")
     inputs = [("result", folder) for folder in folders]
     check_replaceable(out, MANIFEST, protected=inputs, error=LeaderboardError)  # before the work
     runs = load_runs(folders)
@@ -170,7 +174,9 @@ def build_leaderboard(
                if (run.folder / DYNAMICS_FILE).is_file()]  # fmt: skip
     sources += [dyn.read_dynamics(path, label) for label, path in map(dyn.parse_dynamics_argument, dynamics)]
     dyn.check_labels(sources)
-    tables = compute_tables(runs, n_bootstrap=n_bootstrap, seed=seed, ci_level=ci_level)
+    tables = compute_tables(
+        runs, n_bootstrap=n_bootstrap, seed=seed, ci_level=ci_level, max_invalid=max_invalid
+    )
     curves = dyn.dynamics_frame(sources) if sources else None
     run_names = [run.name for run in runs]
     figures = _figures(tables, run_names, curves)
@@ -183,6 +189,7 @@ def build_leaderboard(
             "seed": seed,
             "ci_level": ci_level,
             "allow_mixed": allow_mixed,
+            "max_invalid": max_invalid,
         },
         "comparison": comparison,
         "scopes": tables.scopes,
@@ -228,7 +235,7 @@ def build_leaderboard(
             atomic_write_bytes(tmp / figure.file, figure.png)
         page = render_page(title=title, leaderboard=tables.leaderboard, scopes=tables.scopes, figures=figures,
                            comparison=comparison, n_bootstrap=n_bootstrap, ci_level=ci_level,
-                           clinfair_version=__version__)  # fmt: skip
+                           clinfair_version=__version__, max_invalid=max_invalid)  # fmt: skip
         atomic_write_text(tmp / "index.html", page)
         atomic_write_json(tmp / MANIFEST, manifest)
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leaderboard.tables import METRICS, OVERALL, format_value
+from leaderboard.tables import DEFAULT_MAX_INVALID, METRICS, OVERALL, format_value
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,10 @@ def _metric_cell(row: Mapping[str, Any], scope: str, metric) -> str:
     if not _is_missing(value) and not _is_missing(low):
         text += f'<span class="ci">[{format_value(low, metric)}, {format_value(high, metric)}]</span>'
     hidden = "" if scope == OVERALL else " hidden"
+    if metric.fairness and row.get("unranked"):  # shown greyed, never best, sorted after the ranked runs
+        reason = escape(f"not ranked on fairness: {row['unranked']}")
+        return (f'<td class="unranked" data-scope="{escape(scope)}" data-value="{data}" title="{reason}"'
+                f"{hidden}>{text}</td>")  # fmt: skip
     return f'<td data-scope="{escape(scope)}" data-value="{data}"{hidden}>{text}</td>'
 
 
@@ -78,7 +82,8 @@ def _head(scopes: Sequence[str]) -> str:
         for metric in METRICS:
             arrow = "↑" if metric.higher_is_better else "↓"
             cells.append(
-                f'<th data-type="num" data-scope="{escape(scope)}" data-key="{escape(scope)}.{metric.key}" '
+                f'<th data-type="num" data-fairness="{int(metric.fairness)}" data-scope="{escape(scope)}" '
+                f'data-key="{escape(scope)}.{metric.key}" '
                 f'title="{escape(metric.description)}"{hidden}>{escape(metric.label)} '
                 f'<span class="dir">{arrow}</span></th>'
             )
@@ -98,6 +103,7 @@ def _body(frame: pd.DataFrame, scopes: Sequence[str]) -> str:
         cells += [_metric_cell(row, scope, metric) for scope in scopes for metric in METRICS]
         rows.append(
             f'<tr data-run="{escape(row["run"])}" data-method="{escape(row["method"])}" '
+            f'data-unranked="{1 if row.get("unranked") else 0}" '
             f'data-search="{escape(search)}">{"".join(cells)}</tr>'
         )
     return "".join(rows)
@@ -133,6 +139,7 @@ def render_page(
     n_bootstrap: int,
     ci_level: float,
     clinfair_version: str,
+    max_invalid: float = DEFAULT_MAX_INVALID,
 ) -> str:
     """The complete HTML document."""
     template = resources.files("leaderboard").joinpath("templates/index.html").read_text(encoding="utf-8")
@@ -172,6 +179,10 @@ def render_page(
         "table_head": _head(scopes),
         "table_body": _body(leaderboard, scopes),
         "ci_text": escape(ci_text),
+        "unranked_rule": escape(
+            f"more than {max_invalid:.0%} invalid answers, or exact accuracy not above the "
+            "majority-class baseline"
+        ),
         "scatter_figures": "".join(f.html() for f in scatter),
         "group_figures": "".join(f.html() for f in groups),
         "dynamics_section": dynamics_section,

@@ -36,6 +36,8 @@ from leaderboard.runs import Run, check_paper_values
 
 DEFAULT_BOOTSTRAP = 200
 DEFAULT_CI_LEVEL = 0.95
+#: A run with more invalid answers than this share is not ranked on fairness metrics.
+DEFAULT_MAX_INVALID = 0.10
 OVERALL = "overall"
 _NULL = "<null>"  # the stratum level of a missing demographic
 _PAPER_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
@@ -51,13 +53,14 @@ class Metric:
     higher_is_better: bool
     percent: bool  # stored x100 (PP, EOD), as the paper prints them
     description: str
+    fairness: bool = True  # a gap or equity measure: never won by a run that does not really answer
 
 
 METRICS = (
     Metric("accuracy", "Acc", True, False,
            "accuracy, paper protocol: mean over labels of one-vs-rest accuracy, averaged over the groups of "
-           "each attribute (sex; age group), then over the attributes"),
-    Metric("f1", "F1", True, False, "F1, paper protocol: macro over labels, averaged like Acc"),
+           "each attribute (sex; age group), then over the attributes", fairness=False),
+    Metric("f1", "F1", True, False, "F1, paper protocol: macro over labels, averaged like Acc", fairness=False),
     Metric("pp", "PP", False, True, "predictive parity: FDR gap (max - min over groups) x100"),
     Metric("eod", "EOD", False, True, "equal opportunity difference: TPR gap (max - min over groups) x100"),
     Metric("fpr_gap", "ΔFPR", False, False, "false-positive-rate gap (max - min over groups)"),
@@ -148,6 +151,33 @@ def paper_bootstrap(
     return PaperCI(report, point, ci, {key: len(values) for key, values in samples.items()})
 
 
+def ranking_exclusion(
+    invalid_rate: float, exact: float, baseline: float | None, max_invalid: float
+) -> str | None:
+    """Why a run is not ranked on fairness metrics (None: it is): a model that does not really answer
+    (too many invalid answers, or no better than always giving the most common answer) has small
+    gaps for free, and a fairness leaderboard must not reward that."""
+    if invalid_rate > max_invalid:
+        return f"{invalid_rate:.0%} invalid answers (more than {max_invalid:.0%})"
+    if baseline is not None and exact <= baseline + 1e-12:
+        return f"exact accuracy {exact:.1%} is not above the majority-class baseline {baseline:.1%}"
+    return None
+
+
+def _validity(run: Run, max_invalid: float) -> dict[str, Any]:
+    """The run's invalid-answer rate, exact accuracy and majority baseline, from its predictions."""
+    from benchmark.runner import majority_baseline
+
+    frame = run.predictions
+    rows = len(frame)
+    invalid_rate = float(1 - frame["valid"].mean()) if rows else 0.0
+    exact = float(frame["correct"].mean()) if rows else 0.0
+    baselines = [(len(part), majority_baseline(part["answer"])) for _, part in frame.groupby("dataset")]
+    baseline = sum(n * b for n, b in baselines) / rows if rows else None
+    return {"invalid_rate": invalid_rate, "exact_accuracy": exact, "majority_baseline": baseline,
+            "unranked": ranking_exclusion(invalid_rate, exact, baseline, max_invalid)}  # fmt: skip
+
+
 def _identity(run: Run) -> dict[str, Any]:
     model = run.results["model"]
     return {
@@ -218,6 +248,7 @@ def compute_tables(
     n_bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
     ci_level: float = DEFAULT_CI_LEVEL,
+    max_invalid: float = DEFAULT_MAX_INVALID,
 ) -> Tables:
     """Recompute and bootstrap the paper protocol of every run and assemble the three tables.
 
@@ -229,7 +260,7 @@ def compute_tables(
         paper = paper_bootstrap(run.predictions, run.label_spaces, n_bootstrap=n_bootstrap, seed=seed,
                                 ci_level=ci_level, name=run.name)  # fmt: skip
         check_paper_values(run, paper.report)
-        identity = _identity(run)
+        identity = _identity(run) | _validity(run, max_invalid)
         row = dict(identity)
         for scope in scopes:
             for key in METRIC_KEYS:
@@ -292,9 +323,15 @@ def _header(metric: Metric) -> str:
     return f"{metric.label} {'↑' if metric.higher_is_better else '↓'}"
 
 
+def _ranked(row: Mapping[str, Any], metric: Metric) -> bool:
+    return not (metric.fairness and row.get("unranked"))
+
+
 def _best(frame: pd.DataFrame, column: str, metric: Metric) -> float | None:
-    """The best value of a column, or None when fewer than two runs have one (nothing to compare)."""
-    values = pd.to_numeric(frame[column], errors="coerce").dropna()
+    """The best value of a column among the runs ranked on it, or None when fewer than two runs
+    have one (nothing to compare)."""
+    ranked = frame[[_ranked(row, metric) for row in frame.to_dict("records")]] if len(frame) else frame
+    values = pd.to_numeric(ranked[column], errors="coerce").dropna()
     if len(values) < 2:
         return None
     return float(values.max() if metric.higher_is_better else values.min())
@@ -312,7 +349,9 @@ def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best:
         for metric in METRICS:
             text = _cell(row, scope, metric, with_ci)
             value = row.get(f"{scope}.{metric.key}")
-            if bold_best and best[metric.key] is not None and np.isclose(value, best[metric.key]):
+            if not _ranked(row, metric):
+                text += " †"  # not ranked: see the notes
+            elif bold_best and best[metric.key] is not None and np.isclose(value, best[metric.key]):
                 text = f"**{text}**"
             cells.append(text)
         flag = " ⚠" if row.get("flags") else ""
@@ -322,7 +361,8 @@ def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best:
     return "\n".join(lines)
 
 
-def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any]]) -> list[str]:
+def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any]],
+           unranked: Sequence[Mapping[str, Any]] = ()) -> list[str]:  # fmt: skip
     notes = [
         "",
         "Paper protocol (DESIGN.md section 4): Acc, F1, ΔFPR, σF1, ΔF1 and F1_ES are fractions; "
@@ -332,6 +372,8 @@ def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any
     ]
     for row in flagged:
         notes.append(f"⚠ {row['run']}: {row['flags']}")
+    for row in unranked:
+        notes.append(f"† {row['run']} is not ranked on gap and fairness metrics: {row['unranked']}.")
     return notes
 
 
@@ -342,7 +384,8 @@ def leaderboard_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, t
     for scope in tables.scopes:
         parts += [f"## {scope}", "", markdown_table(frame, scope, with_ci=True, bold_best=False), ""]
     flagged = [row for row in frame.to_dict("records") if row["flags"]]
-    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged)) + "\n"
+    unranked = [row for row in frame.to_dict("records") if row.get("unranked")]
+    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked)) + "\n"
 
 
 def paper_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, title: str) -> str:
@@ -352,4 +395,5 @@ def paper_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, title: 
     for scope in tables.scopes:
         parts += [f"## {scope}", "", markdown_table(frame, scope, with_ci=False, bold_best=True), ""]
     flagged = [row for row in frame.to_dict("records") if row["flags"]]
-    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged)) + "\n"
+    unranked = [row for row in frame.to_dict("records") if row.get("unranked")]
+    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked)) + "\n"

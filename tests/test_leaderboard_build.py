@@ -106,7 +106,7 @@ def test_markdown_tables_follow_the_paper_layout(built, eval_results):
     results = json.loads((Path(eval_results[0]) / "results.json").read_text())
     values = results["metrics"]["paper"]["overall"]
     row = next(line for line in paper.splitlines() if line.startswith("| tiny-grpo |"))
-    cells = [cell.strip().strip("*") for cell in row.strip("|").split("|")]
+    cells = [cell.strip().strip("*").removesuffix(" †") for cell in row.strip("|").split("|")]
     assert cells[2] == f"{values['accuracy']:.3f}" and cells[4] == f"{values['pp']:.1f}"
     assert cells[5] == f"{values['eod']:.1f}" and cells[9] == f"{values['f1_es']:.3f}"
     with_ci = (built / "leaderboard.md").read_text()
@@ -377,3 +377,38 @@ def test_serve_refuses_a_folder_that_is_not_a_build(tmp_path, capsys):
     )
     code = main(["leaderboard", "serve", str(tmp_path)])
     assert code == 2 and "is not a clinfair leaderboard build (no manifest.json)" in capsys.readouterr().err
+
+
+def test_runs_that_do_not_answer_are_never_best_on_a_gap(built):
+    """The fixture's tiny models answer nothing valid: their gaps are 0 for free, so they are not ranked."""
+    board = pd.read_parquet(built / "leaderboard.parquet")
+    assert (board["invalid_rate"] == 1.0).all()
+    assert board["unranked"].str.startswith("100% invalid answers (more than 10%)").all()
+    paper = (built / "paper_table.md").read_text()
+    rows = [line for line in paper.splitlines() if line.startswith(("| tiny-grpo |", "| tiny-fairgrpo |"))]
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")][2:]
+        assert all(cell.endswith("†") for cell in cells[2:]) and not any("**" in cell for cell in cells[2:])
+    assert "† tiny-grpo is not ranked on gap and fairness metrics: 100% invalid answers" in paper
+    page = (built / "index.html").read_text()
+    assert 'class="unranked"' in page and 'data-unranked="1"' in page
+
+
+def test_best_on_a_gap_is_chosen_among_ranked_runs_only():
+    from leaderboard.tables import METRICS, markdown_table, ranking_exclusion
+
+    assert ranking_exclusion(0.5, 0.4, 0.6, 0.1) == "50% invalid answers (more than 10%)"
+    assert ranking_exclusion(0.0, 0.6, 0.6, 0.1) == (
+        "exact accuracy 60.0% is not above the majority-class baseline 60.0%"
+    )
+    assert ranking_exclusion(0.05, 0.7, 0.6, 0.1) is None
+    rows = []
+    for name, pp, unranked in (("silent", 0.0, "100% invalid answers"), ("a", 5.0, None), ("b", 7.0, None)):
+        row = {"run": name, "method": "-", "flags": "", "unranked": unranked}
+        row |= {f"overall.{m.key}": 0.5 for m in METRICS} | {"overall.pp": pp}
+        rows.append(row)
+    table = markdown_table(pd.DataFrame(rows), "overall", with_ci=False, bold_best=True)
+    lines = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert (
+        "**5.0**" in lines["a"] and "0.0 †" in lines["silent"] and "**" not in lines["silent"].split("|")[5]
+    )
