@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leaderboard.tables import DEFAULT_MAX_INVALID, METRICS, OVERALL, format_value
+from leaderboard.tables import COLUMNS, DEFAULT_MAX_INVALID, OVERALL, format_value
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _head(scopes: Sequence[str]) -> str:
     ]
     for scope in scopes:
         hidden = "" if scope == OVERALL else " hidden"
-        for metric in METRICS:
+        for metric in COLUMNS:
             arrow = "↑" if metric.higher_is_better else "↓"
             cells.append(
                 f'<th data-type="num" data-fairness="{int(metric.fairness)}" data-scope="{escape(scope)}" '
@@ -100,7 +100,7 @@ def _body(frame: pd.DataFrame, scopes: Sequence[str]) -> str:
             _text_cell(row["method"]),
             _text_cell(row["model"], "text model"),
         ]
-        cells += [_metric_cell(row, scope, metric) for scope in scopes for metric in METRICS]
+        cells += [_metric_cell(row, scope, metric) for scope in scopes for metric in COLUMNS]
         rows.append(
             f'<tr data-run="{escape(row["run"])}" data-method="{escape(row["method"])}" '
             f'data-unranked="{1 if row.get("unranked") else 0}" '
@@ -157,7 +157,7 @@ def render_page(
     )
     definitions = "".join(
         f"<dt>{escape(m.label)} {'↑' if m.higher_is_better else '↓'}</dt><dd>{escape(m.description)}</dd>"
-        for m in METRICS
+        for m in COLUMNS
     ) + (
         "<dt>intervals</dt><dd>"
         + escape(

@@ -69,11 +69,26 @@ METRICS = (
     Metric("f1_es", "F1_ES", True, False, "equity-scaled F1 = F1 / (1 + σF1)"),
 )  # fmt: skip
 METRIC_KEYS = tuple(metric.key for metric in METRICS)
+#: Score-based columns (``clinfair eval --scores``), read from each run's ``results.json``: per task, AUROC
+#: on all scored rows; worst-group AUROC = the lowest group AUROC over the sex and age-group attributes;
+#: the gaps = their mean over those two attributes (as the paper averages its gaps); overall = the mean
+#: over tasks. Runs evaluated without scores show no value.
+SCORE_METRICS = (
+    Metric("auroc", "AUROC", True, False, "AUROC from the label probabilities (binary; one-vs-rest macro; per "
+           "finding for multi-label), all scored rows", fairness=False),
+    Metric("worst_group_auroc", "worst AUROC", True, False, "lowest per-group AUROC over sex and age-group groups"),
+    Metric("auroc_gap", "ΔAUROC", False, False, "AUROC gap (max - min over groups), mean over sex and age group"),
+    Metric("ece_gap", "ΔECE", False, False, "gap of the expected calibration error (15 equal-width bins) over "
+           "groups, mean over sex and age group"),
+)  # fmt: skip
+#: The leaderboard's columns: the paper protocol's, then the score-based ones.
+COLUMNS = METRICS + SCORE_METRICS
+_SCORE_ATTRIBUTES = ("sex", "age_group")
 
 
 def metric_definitions() -> list[dict[str, Any]]:
     """The metric table as plain dicts (the manifest carries it to the page and the Space app)."""
-    return [asdict(metric) for metric in METRICS]
+    return [asdict(metric) for metric in COLUMNS]
 
 
 def _strata(frame: pd.DataFrame) -> list[np.ndarray]:
@@ -178,6 +193,35 @@ def _validity(run: Run, max_invalid: float) -> dict[str, Any]:
             "unranked": ranking_exclusion(invalid_rate, exact, baseline, max_invalid)}  # fmt: skip
 
 
+def _score_values(run: Run, scopes: Sequence[str]) -> dict[str, float | None]:
+    """The score-based columns of one run (``SCORE_METRICS``), per scope, from its results.json."""
+
+    def value(entry: Mapping[str, Any] | None) -> float | None:
+        return None if not entry else entry.get("value")
+
+    by_task: dict[str, dict[str, float | None]] = {}
+    for task, block in ((run.results["metrics"].get("scores") or {}).get("by_dataset") or {}).items():
+        summaries = [block["attributes"][name]["summary"] for name in _SCORE_ATTRIBUTES
+                     if name in block.get("attributes", {})]  # fmt: skip
+        worst = [v for v in (value(s.get("worst_group_auroc")) for s in summaries) if v is not None]
+        values = {
+            "auroc": value(block["overall"]["metrics"].get("auroc")),
+            "worst_group_auroc": min(worst, default=None),
+        }
+        for key in ("auroc_gap", "ece_gap"):
+            gaps = [v for v in (value(s.get(key)) for s in summaries) if v is not None]
+            values[key] = float(np.mean(gaps)) if gaps else None
+        by_task[task] = values
+    row: dict[str, float | None] = {}
+    for metric in SCORE_METRICS:
+        per_task = [v[metric.key] for v in by_task.values() if v[metric.key] is not None]
+        row[f"{OVERALL}.{metric.key}"] = float(np.mean(per_task)) if per_task else None
+        for scope in scopes:
+            if scope != OVERALL:
+                row[f"{scope}.{metric.key}"] = by_task.get(scope, {}).get(metric.key)
+    return row
+
+
 def _identity(run: Run) -> dict[str, Any]:
     model = run.results["model"]
     return {
@@ -261,7 +305,11 @@ def compute_tables(
                                 ci_level=ci_level, name=run.name)  # fmt: skip
         check_paper_values(run, paper.report)
         identity = _identity(run) | _validity(run, max_invalid)
-        row = dict(identity)
+        score_values = _score_values(run, scopes)
+        row = dict(identity) | score_values
+        scores += [{"run": run.name, "method": run.method, "model": run.model, "scope": key.rsplit(".", 1)[0],
+                    "metric": key.rsplit(".", 1)[1], "value": value, "ci_low": None, "ci_high": None,
+                    "ci_resamples": 0} for key, value in score_values.items()]  # fmt: skip
         for scope in scopes:
             for key in METRIC_KEYS:
                 value = paper.point.get((scope, key))
@@ -289,7 +337,8 @@ def compute_tables(
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     """Numeric columns as float64 (None -> NaN) so parquet types do not depend on the data."""
-    numeric = [c for c in frame.columns if c.split(".")[-1] in (*METRIC_KEYS, "ci_low", "ci_high", "value")]
+    keys = (*METRIC_KEYS, *(m.key for m in SCORE_METRICS), "ci_low", "ci_high", "value")
+    numeric = [c for c in frame.columns if c.split(".")[-1] in keys]
     for column in numeric:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
@@ -337,16 +386,17 @@ def _best(frame: pd.DataFrame, column: str, metric: Metric) -> float | None:
     return float(values.max() if metric.higher_is_better else values.min())
 
 
-def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best: bool) -> str:
+def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best: bool,
+                   columns: Sequence[Metric] = METRICS) -> str:  # fmt: skip
     """One scope of the wide table as a Markdown table, one row per run."""
     lines = [
-        "| Run | Method | " + " | ".join(_header(m) for m in METRICS) + " |",
-        "|---|---|" + "---:|" * len(METRICS),
+        "| Run | Method | " + " | ".join(_header(m) for m in columns) + " |",
+        "|---|---|" + "---:|" * len(columns),
     ]
-    best = {m.key: _best(frame, f"{scope}.{m.key}", m) for m in METRICS} if bold_best else {}
+    best = {m.key: _best(frame, f"{scope}.{m.key}", m) for m in columns} if bold_best else {}
     for row in frame.to_dict("records"):
         cells = []
-        for metric in METRICS:
+        for metric in columns:
             text = _cell(row, scope, metric, with_ci)
             value = row.get(f"{scope}.{metric.key}")
             if not _ranked(row, metric):
@@ -382,7 +432,12 @@ def leaderboard_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, t
     frame = tables.leaderboard
     parts = [f"# {title}", ""]
     for scope in tables.scopes:
-        parts += [f"## {scope}", "", markdown_table(frame, scope, with_ci=True, bold_best=False), ""]
+        parts += [
+            f"## {scope}",
+            "",
+            markdown_table(frame, scope, with_ci=True, bold_best=False, columns=COLUMNS),
+            "",
+        ]
     flagged = [row for row in frame.to_dict("records") if row["flags"]]
     unranked = [row for row in frame.to_dict("records") if row.get("unranked")]
     return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked)) + "\n"

@@ -109,6 +109,21 @@ def test_static_page_sorts_filters_and_renders(browser, board, tmp_path):
         f1_header.get_attribute("aria-sort") == "ascending" and run_header.get_attribute("aria-sort") is None
     )
 
+    # the score-based columns are shown, with their direction; both tiny runs answer nothing valid, so
+    # their gap and fairness cells are greyed with the reason (never best)
+    for key, label in (("auroc", "AUROC ↑"), ("worst_group_auroc", "worst AUROC ↑"), ("auroc_gap", "ΔAUROC ↓"),
+                       ("ece_gap", "ΔECE ↓")):  # fmt: skip
+        header = browser.find_element(By.CSS_SELECTOR, f'th[data-key="overall.{key}"]')
+        assert header.is_displayed() and header.text == label
+    greyed = [
+        cell
+        for cell in browser.find_elements(By.CSS_SELECTOR, "#leaderboard td.unranked")
+        if cell.is_displayed()
+    ]
+    assert greyed and all(
+        "not ranked on fairness: 100% invalid answers" in c.get_attribute("title") for c in greyed
+    )
+
     text = browser.find_element(By.ID, "filter")
     text.send_keys("FAIR")
     assert visible_runs() == ["tiny-fairgrpo"] and browser.find_element(By.ID, "count").text == "1 of 2 runs"

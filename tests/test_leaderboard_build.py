@@ -95,8 +95,22 @@ def test_table_has_a_row_per_run_with_values_and_intervals(built, eval_results):
     # accuracy varies with the label mix of a resample, so its interval has width
     assert (board["overall.accuracy.ci_high"] > board["overall.accuracy.ci_low"]).all()
     scores = pd.read_parquet(built / "scores.parquet")
-    assert len(scores) == 2 * 2 * len(METRIC_KEYS) and set(scores["scope"]) == {"overall", "synthetic"}
-    assert (scores["ci_resamples"] == 40).all()
+    paper_scores = scores[scores["metric"].isin(METRIC_KEYS)]
+    assert len(paper_scores) == 2 * 2 * len(METRIC_KEYS) and set(scores["scope"]) == {"overall", "synthetic"}
+    assert (paper_scores["ci_resamples"] == 40).all()
+    # the score-based columns come from each run's results.json (clinfair eval --scores direct, the default)
+    from leaderboard.tables import SCORE_METRICS
+
+    assert len(scores) == 2 * 2 * (len(METRIC_KEYS) + len(SCORE_METRICS))
+    for folder, row in zip(eval_results, board.to_dict("records")):
+        block = json.loads((Path(folder) / "results.json").read_text())["metrics"]["scores"]["by_dataset"]
+        auroc = block["synthetic"]["overall"]["metrics"]["auroc"]["value"]
+        assert row["synthetic.auroc"] == pytest.approx(auroc) and row["overall.auroc"] == pytest.approx(auroc)
+        gaps = [
+            block["synthetic"]["attributes"][a]["summary"]["auroc_gap"]["value"] for a in ("sex", "age_group")
+        ]
+        if None not in gaps:
+            assert row["synthetic.auroc_gap"] == pytest.approx(sum(gaps) / 2)
 
 
 def test_markdown_tables_follow_the_paper_layout(built, eval_results):
