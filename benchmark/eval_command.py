@@ -24,7 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--model", required=True, help="local folder or Hub id of an image-text-to-text model"
     )
     parser.add_argument(
-        "--tasks", default="synthetic", help="comma-separated task keys, or 'all' (default: synthetic)"
+        "--tasks",
+        default="synthetic",
+        help="comma-separated task keys, or 'all' = the seven clinical tasks (synthetic only when named; "
+        "default: synthetic)",
     )
     parser.add_argument("--data", default=DEFAULT_DATA_DIR,
                         help="folder holding one prepared dataset per task, DATA/<task> (default: $CLINFAIR_DATA or ./data); "
@@ -92,6 +95,14 @@ def run(args: argparse.Namespace) -> int:
         specs = resolve_tasks(args.tasks)
     except KeyError as error:
         raise UserError(error.args[0]) from None
+    missing = [spec for spec in specs if spec.needs_raw and not (Path(args.data) / spec.key).exists()]
+    if missing:  # one message for all of them, before anything loads
+        commands = "; ".join(
+            f"clinfair prepare {s.key} --raw <download> --out {Path(args.data) / s.key}" for s in missing
+        )
+        raise UserError(
+            f"no prepared data for {', '.join(s.key for s in missing)} in {args.data}: run {commands}"
+        )
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                                   batch_size=args.batch_size, seed=args.seed)  # fmt: skip
     request = EvalRequest(model=str(args.model), tasks=tuple(s.key for s in specs), split=args.split, limit=args.limit,

@@ -93,9 +93,14 @@ def get_task(key: str) -> TaskSpec:
 
 
 def resolve_tasks(names: str | list[str]) -> list[TaskSpec]:
-    """Parse ``"all"`` or a comma-separated list of task keys."""
+    """Parse ``"all"`` or a comma-separated list of task keys.
+
+    ``"all"`` means the clinical tasks (those read from a raw download): the built-in
+    ``synthetic`` task is a test bed and joins only when named, so it never enters the
+    overall values beside real datasets.
+    """
     if isinstance(names, str):
         names = [name.strip() for name in names.split(",") if name.strip()]
     if names == ["all"]:
-        return list_tasks()
+        return [spec for spec in list_tasks() if spec.needs_raw]
     return [get_task(name) for name in names]
