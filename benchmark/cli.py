@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "leaderboard.commands",  # leaderboard build, push, serve
     "benchmark.demo",  # demo
     "benchmark.simulate",  # simulate
+    "benchmark.study",  # study
     "benchmark.lmeval.command",  # lm-eval-tasks
 )
 
