@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark.cli import UserError
 from benchmark.io import atomic_write_json, atomic_write_text
-from benchmark.seedstats import t_interval
 
 if TYPE_CHECKING:
     from benchmark.study import StudyConfig
@@ -189,6 +188,8 @@ def _build_leaderboard(eval_dirs: list[Path], out: Path, dynamics_files: list[Pa
 
 def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:
     """Mean ± 95 % t-interval over seeds of the paper-protocol values, per method."""
+    from benchmark.seedstats import t_interval
+
     by_method: dict[str, list[dict[str, Any]]] = {}
     for folder in eval_dirs:
         results = json.loads((folder / "results.json").read_text())

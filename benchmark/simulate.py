@@ -38,18 +38,14 @@ or degraded images rather than from representation.
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from benchmark.cli import UserError
 from benchmark.seedstats import holm, paired_t_pvalue, t_interval
 from trainers import advantage as adv
 
@@ -481,57 +477,3 @@ def report(study: Study, results: list[list[list[dict[str, Any]]]]) -> tuple[str
         f"prompts × {t.generations} answers, learning rate {t.learning_rate:g}."
     )
     return "\n".join(lines).strip() + "\n", summary
-
-
-# --------------------------------------------------------------------------------------------
-# Command
-# --------------------------------------------------------------------------------------------
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "simulate",
-        help="advantage-level simulator: every method's estimator on a small softmax policy (seconds)",
-        description=__doc__.split("\n\n")[0],
-    )
-    parser.add_argument("--seeds", type=int, default=100, help="seeds per method and setting (default: 100)")
-    parser.add_argument("--nd-seeds", type=int, default=20,
-                        help="seeds of question (c), whose K-means every step is slow (default: 20)")  # fmt: skip
-    parser.add_argument(
-        "--questions", default="abcd", help="which of the questions a, b, c, d to run (default: abcd)"
-    )
-    parser.add_argument(
-        "--steps", type=int, default=Training.steps, help=f"policy-gradient steps (default: {Training.steps})"
-    )
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                        help="processes (default: 2 or the CPU count if smaller)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=None, help="also write report.md and summary.json here")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from benchmark.io import atomic_write_json, atomic_write_text
-
-    if min(args.seeds, args.nd_seeds) < 2 or args.steps < 1 or args.workers < 1:
-        raise UserError("--seeds and --nd-seeds must be at least 2, --steps and --workers at least 1")
-    bad = sorted(set(args.questions) - set("abcd"))
-    if bad or not args.questions:
-        raise UserError(f"--questions takes letters from 'abcd', got {args.questions!r}")
-    study = default_study(args.seeds, args.questions, args.nd_seeds)
-    study.training = replace(study.training, steps=args.steps)
-    start = time.perf_counter()
-    results = run_study(study, args.workers)
-    seconds = time.perf_counter() - start
-    text, summary = report(study, results)
-    runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})
-    text += f"\n{runs} runs in {seconds:.1f} s with {args.workers} worker(s).\n"
-    summary["wall_s"] = seconds
-    print(text)
-    if args.out:
-        atomic_write_text(args.out / "report.md", text)
-        atomic_write_json(args.out / "summary.json", summary)
-    return 0
-
-
-__all__: Sequence[str] = ("World", "GroupSpec", "Training", "Method", "METHODS", "run_one", "default_study",
-                          "run_study", "report")  # fmt: skip

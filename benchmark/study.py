@@ -41,7 +41,6 @@ from typing import Any
 
 from benchmark.cli import UserError
 from benchmark.io import atomic_write_json, atomic_write_text
-from benchmark.seedstats import holm, paired_t_pvalue, t_interval
 
 #: paper-protocol overall values reported for every run (fractions)
 PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap")
@@ -297,6 +296,7 @@ def _paired_rows(config: StudyConfig, out: Path, method: str, seeds: list[int]):
 
 def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
     from benchmark.metrics import paired_bootstrap
+    from benchmark.seedstats import holm, paired_t_pvalue, t_interval
 
     per_run: dict[str, dict[int, dict[str, float | None]]] = {}
     timings = []
