@@ -10,7 +10,8 @@ learned from the minority's own few prompts, which is what fairness-aware RL cla
 1. prepare the task and build a tiny random VLM (offline);
 2. warm start: a short supervised step on the training split (``trainers.warmstart``, true
    labels), because a random model never writes ``\\boxed{label}`` and pure RL gets no
-   reward at all;
+   reward at all. At 60 steps the start reads the majority's colour cue (87-93 % on A1-A3)
+   but hardly the minority's size cue (A4: 65 %): the minority gap is what RL must close;
 3. train every method from that same start, with the same budget, for each seed (paired by
    seed: same data order);
 4. evaluate the untrained model, the warm start and every trained policy on the held-out
@@ -48,10 +49,10 @@ TABLE_METRICS = (("exact", "Exact acc"), ("invalid", "Invalid"), ("accuracy", "A
 class DemoSettings:
     out: Path = Path("demo_out")
     seeds: int = 3
-    steps: int = 120
+    steps: int = 80
     methods: tuple[str, ...] = DEFAULT_METHODS
-    examples: int = 800  # synthetic rows over all splits
-    warm_steps: int = 50
+    examples: int = 2000  # synthetic rows over all splits (test: ~400 rows, ~60 of the A4 minority)
+    warm_steps: int = 60  # measured: then reads colour (87-93 % on A1-A3) but not size (A4 65 %)
     rl_learning_rate: float = 7e-4
     prompts_per_step: int = 8
     num_generations: int = 4
