@@ -49,7 +49,7 @@ TABLE_METRICS = (("exact", "Exact acc"), ("invalid", "Invalid"), ("accuracy", "A
 class DemoSettings:
     out: Path = Path("demo_out")
     seeds: int = 3
-    steps: int = 80
+    steps: int = 50
     methods: tuple[str, ...] = DEFAULT_METHODS
     examples: int = 2000  # synthetic rows over all splits (test: ~400 rows, ~60 of the A4 minority)
     warm_steps: int = 60  # measured: then reads colour (87-93 % on A1-A3) but not size (A4 65 %)
