@@ -140,13 +140,25 @@ def run_demo(settings: DemoSettings) -> str:
     settings.timings["leaderboard_s"] = time.perf_counter() - board_start
     settings.timings["total_s"] = time.perf_counter() - start
     table = multi_seed_table(eval_dirs, settings)
-    report = "\n".join([table, "", render(summary), verdict(summary, settings)])
+    report = "\n".join([table, "", render(summary), verdict(summary, settings, runs)])
     atomic_write_text(out / "demo_table.md", report)
     atomic_write_json(out / "demo_timings.json", settings.timings)
     return report
 
 
-def verdict(summary: dict[str, Any], settings: DemoSettings) -> str:
+def collapsed_runs(run_dirs: list[Path]) -> list[str]:
+    """Runs that give every test image the same answer: a collapsed policy, no fairness signal."""
+    import pandas as pd
+
+    collapsed = []
+    for run in run_dirs:
+        answers = pd.read_parquet(run / "eval" / "predictions.parquet", columns=["prediction"])["prediction"]
+        if answers.map(tuple).nunique() == 1:
+            collapsed.append(run.name)
+    return collapsed
+
+
+def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path]) -> str:
     """Whether the demo's seeds separate the methods, and what a study that might would cost."""
     per_run = (summary.get("seconds_per_run") or {}).get("mean")
     cost = f"{per_run:.0f} s per run on this machine" if per_run else "see the time per run above"
@@ -156,6 +168,11 @@ def verdict(summary: dict[str, Any], settings: DemoSettings) -> str:
         shown = "excludes 0" if abs(gap["mean"]) > gap["half"] else "includes 0"
         lines.append(f"GRPO's minority gap (other rows minus the A4 minority's accuracy): {_pct(gap)} points; "
                      f"its 95 % interval over {settings.seeds} seeds {shown}.")  # fmt: skip
+    collapsed = collapsed_runs(run_dirs)
+    if collapsed:
+        lines.append(f"{len(collapsed)} of {len(run_dirs)} trained runs give every test image the same answer "
+                     f"(a collapsed policy: {', '.join(collapsed)}); between those, differences say nothing "
+                     f"about fairness.")  # fmt: skip
     lines.append(f"{settings.seeds} seeds are few for RL on the tiny model: for intervals that can separate "
                  f"methods, run `clinfair study configs/studies/group_shift.yaml --seeds 10` ({cost}; "
                  f"methods x seeds runs).")  # fmt: skip

@@ -77,3 +77,15 @@ def test_the_demo_and_the_shipped_study_run_the_same_group_shift_task():
     assert demo.task_options == shipped.task_options == {"n": DemoSettings().examples, **GROUP_SHIFT}
     assert (demo.recipe, demo.warm_start_steps, demo.minority) == (shipped.recipe, shipped.warm_start_steps,
                                                                    shipped.minority)  # fmt: skip
+
+
+def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
+    import pandas as pd
+
+    from benchmark.demo import collapsed_runs
+
+    answers = {"one-label": [["benign"]] * 3, "reads": [["benign"], ["malignant"], ["benign"]]}
+    for name, predictions in answers.items():
+        (tmp_path / name / "eval").mkdir(parents=True)
+        pd.DataFrame({"prediction": predictions}).to_parquet(tmp_path / name / "eval" / "predictions.parquet")
+    assert collapsed_runs([tmp_path / "one-label", tmp_path / "reads"]) == ["one-label"]
