@@ -54,7 +54,10 @@ def _series(frame: pd.DataFrame, runs: Sequence[str]) -> dict[str, list[str]]:
     for run in runs:
         if run in method_of:
             method = method_of[run]
-            series.setdefault(run if method is None or pd.isna(method) else str(method), []).append(run)
+            no_method = (
+                method is None or pd.isna(method) or str(method) in ("", "-")
+            )  # "-": the build's blank
+            series.setdefault(run if no_method else str(method), []).append(run)
     return series
 
 

@@ -12,9 +12,11 @@ from leaderboard.plots import _aggregate, _series, accuracy_gap_scatter, dynamic
 
 
 def test_runs_are_grouped_by_method_and_a_run_without_method_stands_alone():
-    frame = pd.DataFrame({"run": ["base", "g-0", "f-0", "g-1"], "method": [None, "grpo", "fairgrpo", "grpo"]})
-    assert _series(frame, ["base", "g-0", "f-0", "g-1", "absent"]) == {
-        "base": ["base"], "grpo": ["g-0", "g-1"], "fairgrpo": ["f-0"],
+    frame = pd.DataFrame(
+        {"run": ["base", "warm", "g-0", "f-0", "g-1"], "method": [None, "-", "grpo", "fairgrpo", "grpo"]}
+    )
+    assert _series(frame, ["base", "warm", "g-0", "f-0", "g-1", "absent"]) == {
+        "base": ["base"], "warm": ["warm"], "grpo": ["g-0", "g-1"], "fairgrpo": ["f-0"],
     }  # fmt: skip
 
 
