@@ -44,12 +44,13 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
 
 
 def paired_t_pvalue(a: Sequence[float], b: Sequence[float]) -> float | None:
-    """Two-sided p-value of the paired t-test of a - b (None: < 2 pairs or all differences equal)."""
+    """Two-sided p-value of the paired t-test of a - b. None: fewer than 2 pairs, or no
+    difference at all (every |a - b| below 1e-9, float noise); 0.0: one constant nonzero difference."""
     diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if diff.size < 2:
+    if diff.size < 2 or np.all(np.abs(diff) < 1e-9):
         return None
-    if np.allclose(diff, diff[0]):
-        return None if diff[0] == 0 else 0.0
+    if np.allclose(diff, diff[0], rtol=0, atol=1e-12):
+        return 0.0
     return float(stats.ttest_rel(a, b).pvalue)
 
 

@@ -364,12 +364,12 @@ def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
 
 
 def _bootstrap_entries(boot: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """accuracy difference on all rows and, with the minority's attribute, of its gap and worst group."""
-    wanted = {"accuracy": boot.get("overall")}
-    for key in ("gap", "worst"):
-        wanted[f"{key} (accuracy)"] = (boot.get("summary") or {}).get(key)
-    return {name: {k: entry.get(k) for k in ("difference", "ci", "p_value")} | {"p": entry.get("p_value")}
-            for name, entry in wanted.items() if isinstance(entry, dict)}  # fmt: skip
+    """Accuracy difference on all rows and, with the minority's attribute, of the gap across
+    its groups and of the worst group (``paired_bootstrap`` keys ``overall``, ``gap``, ``worst``)."""
+    wanted = {"accuracy": boot.get("overall"), "gap (accuracy)": boot.get("gap"),
+              "worst group (accuracy)": boot.get("worst")}  # fmt: skip
+    return {name: {"difference": e.get("difference"), "ci": e.get("ci"), "p": e.get("p_value")}
+            for name, e in wanted.items() if isinstance(e, dict)}  # fmt: skip
 
 
 def _pct(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
@@ -398,7 +398,7 @@ def render(summary: dict[str, Any]) -> str:
             if not e:
                 continue
             p, ph = e["p"], e.get("p_holm")
-            tested += 1
+            tested += p is not None
             lines.append(f"| {method} | {LABELS[key]} | {_pct(e['diff'])} | {_fmt_p(p)} | {_fmt_p(ph)} |")
             if ph is not None and ph < 0.05:
                 direction = "higher" if e["diff"]["mean"] > 0 else "lower"

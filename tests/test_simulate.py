@@ -26,6 +26,8 @@ def test_paired_t_pvalue_by_hand():
     # differences 1, 2, 3: t = 2 / (1/√3) = 3.464 on 2 degrees of freedom, two-sided p = 0.0742
     assert paired_t_pvalue([2.0, 4.0, 6.0], [1.0, 2.0, 3.0]) == pytest.approx(0.0742, abs=5e-4)
     assert paired_t_pvalue([1.0, 2.0], [1.0, 2.0]) is None  # no difference at all: no test
+    assert paired_t_pvalue([0.1 + 0.2, 0.7], [0.3, 0.7 - 1e-17]) is None  # float noise is no difference
+    assert paired_t_pvalue([1.5, 2.5], [1.0, 2.0]) == 0.0  # the same nonzero difference in every pair
 
 
 def test_holm_by_hand():
