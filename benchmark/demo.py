@@ -153,7 +153,7 @@ def collapsed_runs(run_dirs: list[Path]) -> list[str]:
     collapsed = []
     for run in run_dirs:
         answers = pd.read_parquet(run / "eval" / "predictions.parquet", columns=["prediction"])["prediction"]
-        if answers.map(tuple).nunique() == 1:
+        if answers.map(lambda a: None if a is None else tuple(a)).nunique(dropna=False) == 1:  # None: invalid
             collapsed.append(run.name)
     return collapsed
 

@@ -84,8 +84,10 @@ def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
 
     from benchmark.demo import collapsed_runs
 
-    answers = {"one-label": [["benign"]] * 3, "reads": [["benign"], ["malignant"], ["benign"]]}
+    answers = {"one-label": [["benign"]] * 3, "reads": [["benign"], ["malignant"], ["benign"]],
+               "some-invalid": [["benign"], None, ["benign"]]}  # fmt: skip
     for name, predictions in answers.items():
         (tmp_path / name / "eval").mkdir(parents=True)
         pd.DataFrame({"prediction": predictions}).to_parquet(tmp_path / name / "eval" / "predictions.parquet")
-    assert collapsed_runs([tmp_path / "one-label", tmp_path / "reads"]) == ["one-label"]
+    runs = [tmp_path / name for name in answers]
+    assert collapsed_runs(runs) == ["one-label"]
