@@ -39,6 +39,7 @@ or degraded images rather than from representation.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -195,6 +196,7 @@ class _Advantages:
         self.clustered = self.scaler is not None and self.scaler.config.grouping == "clusters"
         self.ari: list[float] = []
         self.nmi: list[float] = []
+        self.warnings = 0
 
     def __call__(self, rewards: np.ndarray, domains: list[str], groups: list[str]) -> np.ndarray:
         kind = self.method.kind
@@ -209,9 +211,17 @@ class _Advantages:
             self.dro.update(keys, rewards)
             return adv.grpo_advantages(rewards, self.g) * self.dro.weights_for(keys)
         assert self.scaler is not None
+        # the authors' guard warns whenever a group's mean reward is 0 in a batch, which a
+        # policy-gradient run meets often: counted per run (``advantage_warnings``), not printed
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", adv.AdvantageWarning)
+            if not self.clustered:
+                out = self.scaler(rewards, domains, groups, self.g)
+            else:
+                out = self.scaler(rewards, domains, ["UNK"] * len(groups), self.g, true_groups=groups)
+        self.warnings += len(caught)
         if not self.clustered:
-            return self.scaler(rewards, domains, groups, self.g)
-        out = self.scaler(rewards, domains, ["UNK"] * len(groups), self.g, true_groups=groups)
+            return out
         if "ari" in self.scaler.last_stats:
             self.ari.append(self.scaler.last_stats["ari"])
             self.nmi.append(self.scaler.last_stats["nmi"])
@@ -291,6 +301,8 @@ def run_seeds(world: World, training: Training, method: Method, seeds: Sequence[
             "worst": float(per_group.min()),
             "groups": {name: float(v) for name, v in zip(group_names, per_group)},
         }
+        if estimators[k].warnings:
+            result["advantage_warnings"] = estimators[k].warnings
         if estimators[k].ari:
             result["ari"] = float(np.mean(estimators[k].ari))
             result["nmi"] = float(np.mean(estimators[k].nmi))
@@ -355,7 +367,8 @@ def default_study(seeds: int = 100, questions: str = "abcd", nd_seeds: int = 20)
         for share in (0.01, 0.05, 0.1, 0.25, 0.5):
             settings.append(Setting("a", f"minority share {share:.0%}", group_shift(share), core, "minority"))
     if "b" in questions:
-        ablations = [METHODS["grpo"], METHODS["fairgrpo"]]  # fairgrpo = √(N·r̄), cumulative window
+        # fairgrpo = √(N·r̄), cumulative window; fairgrpo_reference = the authors' code
+        ablations = [METHODS["grpo"], METHODS["fairgrpo"], METHODS["fairgrpo_reference"]]
         ablations += [_fair(f"T={t}", temperature=t) for t in adv.TEMPERATURES if t != "sqrt_n_times_r"]
         ablations += [_fair(f"window={w}", window=w) for w in adv.WINDOWS if w != "cumulative"]
         settings.append(Setting("b", "minority share 10%", group_shift(0.1), tuple(ablations), "minority"))
