@@ -134,6 +134,9 @@ METHODS: dict[str, Method] = {
 }
 if hasattr(adv, "rloo_advantages"):  # added by another issue; simulated as soon as it exists
     METHODS["rloo"] = Method("rloo", "rloo")
+if hasattr(adv, "reinforce_pp_advantages"):  # the same; whitened over the batch, so run per seed
+    METHODS["reinforce_pp"] = Method("reinforce_pp", "reinforce_pp")
+    METHODS["reinforce_pp_baseline"] = Method("reinforce_pp_baseline", "reinforce_pp_baseline")
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,6 +209,8 @@ class _Advantages:
             return adv.grpo_advantages(rewards, self.g, scale="none")
         if kind == "rloo":
             return adv.rloo_advantages(rewards, self.g)
+        if kind in ("reinforce_pp", "reinforce_pp_baseline"):
+            return adv.reinforce_pp_advantages(rewards, self.g, baseline=kind == "reinforce_pp_baseline")
         if self.dro is not None:
             keys = [f"{d}/{k}" for d, k in zip(domains, groups)]
             self.dro.update(keys, rewards)
@@ -361,7 +366,7 @@ def _fair(name: str, **fields: Any) -> Method:
 def default_study(seeds: int = 100, questions: str = "abcd", nd_seeds: int = 20) -> Study:
     """(a) shares, (b) temperature/window ablations, (c) groups vs clusters, (d) stress test."""
     core = tuple(METHODS[m] for m in ("grpo", "dr_grpo", "resampling", "dro", "fairgrpo"))
-    core += (METHODS["rloo"],) if "rloo" in METHODS else ()
+    core += tuple(METHODS[m] for m in ("rloo", "reinforce_pp_baseline") if m in METHODS)
     settings: list[Setting] = []
     if "a" in questions:
         for share in (0.01, 0.05, 0.1, 0.25, 0.5):
