@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "trainers.commands",  # train
     "leaderboard.commands",  # leaderboard build, push, serve
     "benchmark.demo",  # demo
+    "benchmark.simulate_command",  # simulate
+    "benchmark.study",  # study
     "benchmark.lmeval.command",  # lm-eval-tasks
 )
 

@@ -2,13 +2,14 @@
 
 Every function returns PNG bytes: the build writes them under ``plots/`` and embeds the
 same bytes in ``index.html`` as data URIs, so the page needs no network and no side files.
-Each run keeps its colour across figures (the order the runs were given in).
+Runs are shown per method (a run without a method, e.g. an untrained model, is its own
+series): the mean over a method's runs with the 95 % t-interval over seeds; each method keeps
+its colour across figures (the order the runs were given in).
 """
 
 from __future__ import annotations
 
 import io
-from collections import Counter
 from collections.abc import Sequence
 
 import matplotlib
@@ -19,9 +20,10 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.seedstats import t_interval  # noqa: E402
+
 DPI = 110
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-LINE_STYLES = ("-", "--", ":", "-.")
 #: Training-dynamics panels: (metric key, title). Lower is better for all but F1.
 DYNAMICS_PANELS = (("f1", "F1 ↑"), ("f1_gap", "ΔF1 ↓"), ("eod", "EOD (×100) ↓"), ("pp", "PP (×100) ↓"))
 
@@ -45,24 +47,60 @@ def _error(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return np.vstack([below, above])
 
 
+def _series(frame: pd.DataFrame, runs: Sequence[str]) -> dict[str, list[str]]:
+    """Runs grouped by method (a run without a method is its own series), in the runs' order."""
+    method_of = dict(zip(frame["run"], frame["method"])) if len(frame) else {}
+    series: dict[str, list[str]] = {}
+    for run in runs:
+        if run in method_of:
+            method = method_of[run]
+            no_method = (
+                method is None or pd.isna(method) or str(method) in ("", "-")
+            )  # "-": the build's blank
+            series.setdefault(run if no_method else str(method), []).append(run)
+    return series
+
+
+def _aggregate(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[float, float, float]:
+    """(mean, low, high) over a method's runs: the 95 % t-interval over seeds, or the single
+    run's own bootstrap interval when there is one run."""
+    present = ~np.isnan(values)
+    if not present.any():
+        return np.nan, np.nan, np.nan
+    if present.sum() == 1:
+        i = int(np.flatnonzero(present)[0])
+        return float(values[i]), float(low[i]), float(high[i])
+    interval = t_interval(values[present])
+    return interval.mean, interval.mean - interval.half, interval.mean + interval.half
+
+
+def _series_label(name: str, runs: Sequence[str]) -> str:
+    return f"{name} ({len(runs)} seeds)" if len(runs) > 1 else name
+
+
 def group_bars(groups: pd.DataFrame, runs: Sequence[str], task: str, attribute: str) -> bytes:
-    """F1 and accuracy of each group (paper layer) per run, with bootstrap intervals."""
+    """F1 and accuracy of each group (paper layer) per method: the mean over its runs with the
+    95 % t-interval over seeds (one run: its bootstrap interval)."""
     data = groups[
         (groups["layer"] == "paper") & (groups["task"] == task) & (groups["attribute"] == attribute)
     ]
     names = list(dict.fromkeys(data["group"]))
-    colours = _colours(runs)
-    shown = [run for run in runs if run in set(data["run"])]
-    figure, axes = plt.subplots(1, 2, figsize=(7.5, 3.6), sharey=True, layout="constrained")
-    width = 0.8 / max(len(shown), 1)
+    series = _series(data, runs)
+    colours = _colours(list(series))
+    figure, axes = plt.subplots(1, 2, figsize=(8, 3.8), sharey=True, layout="constrained")
+    width = 0.8 / max(len(series), 1)
     positions = np.arange(len(names))
     for ax, metric, title in zip(axes, ("f1", "accuracy"), ("F1 ↑", "Acc ↑")):
-        for i, run in enumerate(shown):
-            rows = data[(data["run"] == run) & (data["metric"] == metric)].set_index("group").reindex(names)
-            values = rows["value"].to_numpy(float)
-            err = _error(values, rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float))
-            ax.bar(positions + (i - (len(shown) - 1) / 2) * width, np.nan_to_num(values), width,
-                   yerr=err, capsize=2, color=colours[run], label=run)  # fmt: skip
+        for i, (name, members) in enumerate(series.items()):
+            stats = []
+            for group in names:
+                rows = data[data["run"].isin(members) & (data["metric"] == metric) & (data["group"] == group)]
+                stats.append(_aggregate(rows["value"].to_numpy(float), rows["ci_low"].to_numpy(float),
+                                        rows["ci_high"].to_numpy(float)))  # fmt: skip
+            values, low, high = (np.array(column) for column in zip(*stats)) if stats else ([], [], [])
+            ax.bar(positions + (i - (len(series) - 1) / 2) * width, np.nan_to_num(values), width,
+                   yerr=_error(np.asarray(values), np.asarray(low), np.asarray(high)), capsize=2,
+                   color=colours[name], label=_series_label(name, members))  # fmt: skip
         counts = data.drop_duplicates("group").set_index("group")["rows"].reindex(names)
         ax.set_xticks(positions, [f"{g}\nn={int(n)}" for g, n in zip(names, counts)])
         ax.set_title(title)
@@ -71,33 +109,41 @@ def group_bars(groups: pd.DataFrame, runs: Sequence[str], task: str, attribute: 
     axes[0].set_ylabel(attribute)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(
-        handles, labels, loc="outside lower center", ncol=min(len(shown), 4), fontsize=8, frameon=False
+        handles, labels, loc="outside lower center", ncol=min(len(series), 4), fontsize=8, frameon=False
     )
-    figure.suptitle(f"{task} by {attribute} (paper protocol, 95% bootstrap CI)", fontsize=10)
+    figure.suptitle(f"{task} by {attribute}: mean per method, 95% interval over seeds", fontsize=10)
     return _png(figure)
 
 
 def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) -> bytes:
-    """Performance against disparity for every run: Acc vs EOD and F1 vs ΔF1, with intervals."""
+    """Performance against disparity per method: Acc vs EOD and F1 vs ΔF1.
+
+    A method's marker is its mean over runs with the 95 % t-interval over seeds (one run: its
+    bootstrap interval); its single runs are the small faint dots. Names are in the legend,
+    not beside the points, so equal values cannot stack their labels.
+    """
     data = scores[scores["scope"] == scope]
-    colours = _colours(runs)
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
+    series = _series(data, runs)
+    colours = _colours(list(series))
+    figure, axes = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained")
     panels = (("accuracy", "eod", "Acc ↑", "EOD (×100) ↓"), ("f1", "f1_gap", "F1 ↑", "ΔF1 ↓"))
     for ax, (x_key, y_key, x_label, y_label) in zip(axes, panels):
-        for index, run in enumerate(runs):
-            rows = data[data["run"] == run].set_index("metric")
-            if x_key not in rows.index or y_key not in rows.index:
+        for index, (name, members) in enumerate(series.items()):
+            rows = data[data["run"].isin(members)]
+            x = rows[rows["metric"] == x_key].set_index("run").reindex(members)
+            y = rows[rows["metric"] == y_key].set_index("run").reindex(members)
+            xs, ys = x["value"].to_numpy(float), y["value"].to_numpy(float)
+            both = ~np.isnan(xs) & ~np.isnan(ys)
+            if not both.any():
                 continue
-            x, y = rows.loc[x_key], rows.loc[y_key]
-            if pd.isna(x["value"]) or pd.isna(y["value"]):
-                continue
-            xerr = _error(np.array([x["value"]]), np.array([x["ci_low"]]), np.array([x["ci_high"]]))
-            yerr = _error(np.array([y["value"]]), np.array([y["ci_low"]]), np.array([y["ci_high"]]))
-            # a marker shape and a label offset per run keep runs with equal values apart
-            ax.errorbar(x["value"], y["value"], xerr=xerr, yerr=yerr, fmt=MARKERS[index % len(MARKERS)],
-                        color=colours[run], capsize=3, label=f"{run} ({x['method']})")  # fmt: skip
-            ax.annotate(run, (x["value"], y["value"]), textcoords="offset points", xytext=(6, 5 + 11 * index),
-                        fontsize=8)  # fmt: skip
+            if len(members) > 1:
+                ax.scatter(xs[both], ys[both], s=12, color=colours[name], alpha=0.3, linewidths=0)
+            px = _aggregate(xs[both], x["ci_low"].to_numpy(float)[both], x["ci_high"].to_numpy(float)[both])
+            py = _aggregate(ys[both], y["ci_low"].to_numpy(float)[both], y["ci_high"].to_numpy(float)[both])
+            ax.errorbar(px[0], py[0], xerr=_error(np.array([px[0]]), np.array([px[1]]), np.array([px[2]])),
+                        yerr=_error(np.array([py[0]]), np.array([py[1]]), np.array([py[2]])),
+                        fmt=MARKERS[index % len(MARKERS)], markersize=7, color=colours[name], capsize=3,
+                        label=_series_label(name, members))  # fmt: skip
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         ax.grid(alpha=0.3)
@@ -105,34 +151,40 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) 
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-    figure.suptitle(f"{scope}: performance vs group gap (paper protocol, 95% bootstrap CI)", fontsize=10)
+    figure.suptitle(
+        f"{scope}: performance vs group gap (mean per method, 95% interval over seeds)", fontsize=10
+    )
     return _png(figure)
 
 
 def dynamics_curves(frame: pd.DataFrame, scope: str = "overall") -> bytes:
-    """F1, ΔF1, EOD and PP against the training step, one line per training run.
-
-    Runs of one method (e.g. its seeds) share a colour and differ by line style, so a
-    dozen runs stay readable.
-    """
+    """F1, ΔF1, EOD and PP against the training step: per method, the mean over its runs
+    (seeds) as a line with its 95 % t-interval as a band; each run a faint thin line."""
     data = frame[frame["scope"] == scope]
-    curves = list(dict.fromkeys(data["curve"]))
     method_of = dict(zip(data["curve"], data["method"].fillna("")))
-    colours = _colours(list(dict.fromkeys(method_of[curve] for curve in curves)))
-    runs_so_far: Counter[str] = Counter()
-    styles = {}  # the i-th run of a method: the i-th line style and marker
-    for curve in curves:
-        index = runs_so_far[method_of[curve]]
-        runs_so_far[method_of[curve]] += 1
-        styles[curve] = (LINE_STYLES[index % len(LINE_STYLES)], MARKERS[index % len(MARKERS)])
+    methods: dict[str, list[str]] = {}
+    for curve in dict.fromkeys(data["curve"]):
+        methods.setdefault(method_of[curve] or curve, []).append(curve)
+    colours = _colours(list(methods))
     figure, axes = plt.subplots(2, 2, figsize=(9, 5.6), sharex=True, layout="constrained")
     for ax, (metric, title) in zip(axes.ravel(), DYNAMICS_PANELS):
-        for curve in curves:
-            rows = data[(data["curve"] == curve) & (data["metric"] == metric)].dropna(subset=["value"])
-            if not rows.empty:
-                linestyle, marker = styles[curve]
-                ax.plot(rows["step"], rows["value"], linestyle=linestyle, marker=marker, markersize=3,
-                        color=colours[method_of[curve]], label=curve)  # fmt: skip
+        for name, curves in methods.items():
+            rows = data[data["curve"].isin(curves) & (data["metric"] == metric)].dropna(subset=["value"])
+            if rows.empty:
+                continue
+            table = rows.pivot_table(index="step", columns="curve", values="value", aggfunc="last")
+            colour = colours[name]
+            if len(curves) > 1:
+                for curve in table.columns:
+                    ax.plot(table.index, table[curve], color=colour, alpha=0.25, linewidth=0.7)
+            mean = table.mean(axis=1)
+            ax.plot(mean.index, mean, color=colour, linewidth=2, label=_series_label(name, curves))
+            if len(curves) > 1:
+                bands = [
+                    t_interval(row.dropna()) if row.notna().sum() > 1 else None for _, row in table.iterrows()
+                ]
+                half = np.array([np.nan if b is None else b.half for b in bands])
+                ax.fill_between(mean.index, mean - half, mean + half, color=colour, alpha=0.18, linewidth=0)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
@@ -141,5 +193,6 @@ def dynamics_curves(frame: pd.DataFrame, scope: str = "overall") -> bytes:
     if handles:
         figure.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 3), fontsize=8,
                       frameon=False)  # fmt: skip
-    figure.suptitle(f"Training dynamics ({scope}, validation split, paper protocol)", fontsize=10)
+    figure.suptitle(f"Training dynamics ({scope}, validation split): mean per method, 95% band over seeds",
+                    fontsize=10)  # fmt: skip
     return _png(figure)

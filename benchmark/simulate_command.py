@@ -1,0 +1,59 @@
+"""``clinfair simulate``: the command of the advantage-level simulator (``benchmark.simulate``).
+
+Kept apart from the simulator so that ``clinfair --help`` imports neither scikit-learn nor scipy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from benchmark.cli import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="advantage-level simulator: every method's estimator on a small softmax policy (seconds)",
+        description="The advantage estimators of every method on a small softmax policy, isolated from the VLM: "
+        "(a) minority share, (b) temperature/window ablations, (c) groups vs clusters, (d) noise stress test.",
+    )
+    parser.add_argument("--seeds", type=int, default=100, help="seeds per method and setting (default: 100)")
+    parser.add_argument("--nd-seeds", type=int, default=20,
+                        help="seeds of question (c), whose K-means every step is slow (default: 20)")  # fmt: skip
+    parser.add_argument(
+        "--questions", default="abcd", help="which of the questions a, b, c, d to run (default: abcd)"
+    )
+    parser.add_argument("--steps", type=int, default=100, help="policy-gradient steps (default: 100)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="processes (default: 2 or the CPU count if smaller)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=None, help="also write report.md and summary.json here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.io import atomic_write_json, atomic_write_text
+    from benchmark.simulate import default_study, report, run_study
+
+    if min(args.seeds, args.nd_seeds) < 2 or args.steps < 1 or args.workers < 1:
+        raise UserError("--seeds and --nd-seeds must be at least 2, --steps and --workers at least 1")
+    bad = sorted(set(args.questions) - set("abcd"))
+    if bad or not args.questions:
+        raise UserError(f"--questions takes letters from 'abcd', got {args.questions!r}")
+    study = default_study(args.seeds, args.questions, args.nd_seeds)
+    study.training = replace(study.training, steps=args.steps)
+    start = time.perf_counter()
+    results = run_study(study, args.workers)
+    seconds = time.perf_counter() - start
+    text, summary = report(study, results)
+    runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})
+    text += f"\n{runs} runs in {seconds:.1f} s with {args.workers} worker(s).\n"
+    summary["wall_s"] = seconds
+    print(text)
+    if args.out:
+        atomic_write_text(args.out / "report.md", text)
+        atomic_write_json(args.out / "summary.json", summary)
+    return 0

@@ -1,0 +1,465 @@
+"""``clinfair study CONFIG``: methods x seeds on one task with one budget, paired by seed.
+
+A study trains every method for every seed from the same initial model, with the same
+recipe (budget, rewards) and, for a given seed, the same data order, then evaluates each
+policy on the same held-out rows (``clinfair eval``). It is resumable: each run writes its
+folder ``OUT/runs/<method>-seed<k>/`` (``train/``, ``eval/`` and, once finished, ``run.json``
+with its timings); a killed study started again skips the finished runs.
+
+The report (``OUT/report.md``, ``OUT/report.json``) gives, per method, the mean and 95 %
+t-interval over seeds of accuracy, F1 and every gap (paper protocol), and the minority gap
+(accuracy of the other rows minus the planted minority's); then the paired differences to a
+baseline (default GRPO): a paired t-test across seeds and a row-level paired bootstrap
+(``benchmark.metrics.paired_bootstrap``, the rows of all seeds pooled), each Holm-corrected
+across metrics, and a sentence saying which differences are significant.
+
+A config is a YAML mapping (``configs/studies/group_shift.yaml`` is the shipped one)::
+
+    task: synthetic
+    task_options: {n: 800, group_cues: {F|A4: size, M|A4: size}}   # builder options
+    model: tiny              # tiny: a tiny random VLM + a supervised warm start; or a model folder
+    warm_start_steps: 50
+    recipe: demo             # configs/recipes/<name>.yaml or a file: the budget, the rewards
+    overrides: {max_steps: 120}
+    methods: [grpo, fairgrpo]
+    seeds: 5                 # seeds 0..4 (or a list)
+    baseline: grpo
+    minority: {age_group: A4}
+    eval_split: test
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.cli import UserError
+from benchmark.io import atomic_write_json, atomic_write_text
+
+#: paper-protocol overall values reported for every run (fractions)
+PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap")
+LABELS = {"accuracy": "Acc", "f1": "F1", "acc_gap": "ΔAcc", "f1_gap": "ΔF1", "tpr_gap": "EOD (ΔTPR)",
+          "fpr_gap": "ΔFPR", "fdr_gap": "PP (ΔFDR)", "minority_gap": "Minority gap",
+          "minority_acc": "Minority acc"}  # fmt: skip
+HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "minority_acc": True}
+
+
+@dataclass
+class StudyConfig:
+    task: str = "synthetic"
+    task_options: dict[str, Any] = field(default_factory=dict)
+    model: str = "tiny"
+    warm_start_steps: int = 50
+    recipe: str = "demo"
+    overrides: dict[str, Any] = field(default_factory=dict)
+    methods: list[str] = field(default_factory=lambda: ["grpo", "fairgrpo"])
+    seeds: int | list[int] = 5
+    baseline: str = "grpo"
+    minority: dict[str, str] = field(default_factory=dict)
+    eval_split: str = "test"
+    eval_limit: int | None = None
+    max_new_tokens: int = 24
+    eval_batch_size: int = 32
+    n_bootstrap: int = 200
+    # torch CPU threads; 1 by default: a tiny model gains nothing from more, and on a busy
+    # machine two threads stall each other at every OpenMP barrier (measured: 0.5-0.7 s per
+    # demo GRPO step with 1 thread vs 1.5-24 s with 2, at load 4.5 on 2 cores). null: torch's choice.
+    torch_threads: int | None = 1
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else [int(s) for s in self.seeds]
+
+    def check(self, where: str) -> None:
+        from trainers.recipes import METHODS
+
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown or not self.methods:
+            raise UserError(f"{where}: methods {unknown or '[]'} unknown; choose from {', '.join(METHODS)}")
+        if self.baseline not in self.methods:
+            raise UserError(f"{where}: baseline {self.baseline!r} is not one of the methods {self.methods}")
+        if not self.seed_list or len(set(self.seed_list)) != len(self.seed_list):
+            raise UserError(f"{where}: seeds must be a positive count or a list of distinct seeds")
+        if len(self.minority) > 1:
+            raise UserError(f"{where}: minority names one attribute and its group, e.g. {{age_group: A4}}")
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read a study YAML; an unknown key or a wrong type is a UserError naming the file and key."""
+    import yaml
+
+    from tasks.yamlio import load_yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"study config {path} not found")
+    try:
+        values = load_yaml(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise UserError(f"{path}: a study config is a YAML mapping")
+    known = {f.name: f for f in dataclasses.fields(StudyConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise UserError(f"{path}: unknown key(s) {unknown}; known: {', '.join(known)}")
+    for key in ("task_options", "overrides", "minority"):
+        if key in values and not isinstance(values[key], dict):
+            raise UserError(f"{path}: {key} must be a mapping")
+    for key in ("warm_start_steps", "max_new_tokens", "eval_batch_size", "n_bootstrap"):
+        if key in values and not (isinstance(values[key], int) and values[key] >= 0):
+            raise UserError(f"{path}: {key} must be a whole number >= 0, got {values[key]!r}")
+    config = StudyConfig(**values)
+    config.check(str(path))
+    return config
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------
+
+
+def run_name(method: str, seed: int) -> str:
+    return f"{method}-seed{seed}"
+
+
+def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
+    """Prepared data (``OUT/data/<task>``) and the shared initial model; both built once.
+    Also sets torch's CPU threads for the whole study (``StudyConfig.torch_threads``)."""
+    if config.torch_threads:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
+    from tasks import get_task
+    from tasks.prepare import prepare
+
+    data_dir = out / "data"
+    folder = data_dir / config.task
+    stamp = out / "inputs.json"
+    inputs = {"task": config.task, "task_options": config.task_options, "model": config.model,
+              "warm_start_steps": config.warm_start_steps}  # fmt: skip
+    if stamp.exists() and json.loads(stamp.read_text()) != json.loads(json.dumps(inputs)):
+        raise UserError(f"{out} holds a study with other data or model ({stamp}); use another --out")
+    if not (folder / "dataset_dict.json").exists():
+        print(f"[study] preparing {config.task} with {config.task_options or 'its default options'}")
+        prepare(get_task(config.task), folder, options=config.task_options, overwrite=True)
+    model = Path(config.model) if config.model != "tiny" else _tiny_warm_start(config, out, folder)
+    atomic_write_json(stamp, inputs)
+    return data_dir, model
+
+
+def _tiny_warm_start(config: StudyConfig, out: Path, data: Path) -> Path:
+    """A tiny random VLM, taught the answer format (and true labels) for a few supervised steps."""
+    from benchmark.models import build_tiny_vlm, load_model_and_processor
+    from tasks.prepare import load_prepared
+    from trainers.warmstart import format_warm_start
+
+    base, warm = out / "models" / "base", out / "models" / "warm-start"
+    if not (base / "config.json").exists():
+        build_tiny_vlm(base)
+    if config.warm_start_steps == 0:
+        return base
+    if not (warm / "config.json").exists():
+        print(f"[study] supervised warm start ({config.warm_start_steps} steps)")
+        model, processor = load_model_and_processor(base)
+        train = load_prepared(data)["train"]
+        format_warm_start(model, processor, [train[i] for i in range(len(train))],
+                          steps=config.warm_start_steps, true_labels=True)  # fmt: skip
+        model.save_pretrained(warm)
+        processor.save_pretrained(warm)
+    return warm
+
+
+def train_run(config: StudyConfig, method: str, seed: int, model: Path, data_dir: Path, folder: Path,
+              timings: dict[str, float] | None = None) -> Path:  # fmt: skip
+    """Train one run into ``folder``; a finished model is reused, an unfinished one restarted.
+    ``timings`` receives ``callback_s``, the seconds spent in fairness evaluations."""
+    timings = {} if timings is None else timings
+    from transformers import PrinterCallback
+
+    from trainers.commands import build_trainer
+    from trainers.recipes import RecipeError, load_recipe
+
+    if (folder / "model.safetensors").exists():
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)  # a killed run: its partial logs would mix with the new ones
+    overrides = {**config.overrides, "model": str(model), "data_dir": str(data_dir), "output_dir": str(folder),
+                 "seed": seed, "tasks": [config.task]}  # fmt: skip
+    try:
+        recipe = load_recipe(config.recipe, method, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
+    except RecipeError as error:
+        raise UserError(str(error)) from None
+    trainer = build_trainer(recipe)
+    trainer.remove_callback(PrinterCallback)  # progress is the study's; logs go to fairness.jsonl
+    callback_s = _time_fairness_evaluations(trainer)
+    trainer.train()
+    trainer.save_model(str(folder))
+    timings["callback_s"] = sum(callback_s)
+    return folder
+
+
+def _time_fairness_evaluations(trainer) -> list[float]:
+    """Seconds of each fairness-callback evaluation (where a run's time goes)."""
+    from trainers.callbacks import FairnessCallback
+
+    seconds: list[float] = []
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, FairnessCallback):
+            evaluate = callback.evaluate
+
+            def timed(evaluate=evaluate):
+                start = time.perf_counter()
+                try:
+                    return evaluate()
+                finally:
+                    seconds.append(time.perf_counter() - start)
+
+            callback.evaluate = timed
+    return seconds
+
+
+def evaluate_run(config: StudyConfig, model: Path, name: str, method: str | None, data_dir: Path,
+                 folder: Path) -> Path:  # fmt: skip
+    from benchmark.cli import main
+
+    args = ["eval", "--model", str(model), "--tasks", config.task, "--data", str(data_dir), "--out", str(folder),
+            "--split", config.eval_split, "--max-new-tokens", str(config.max_new_tokens),
+            "--batch-size", str(config.eval_batch_size), "--run-name", name,
+            "--n-bootstrap", str(config.n_bootstrap), "--no-progress"]  # fmt: skip
+    if method:
+        args += ["--method", method]
+    if config.eval_limit:
+        args += ["--limit", str(config.eval_limit)]
+    if main(args) != 0:
+        raise RuntimeError(f"evaluation of {name} failed")
+    return folder
+
+
+def run_study(config: StudyConfig, out: Path, progress: bool = True) -> dict[str, Any]:
+    """Every (method, seed) run not yet finished, then the report; returns the report's JSON."""
+    from tqdm.auto import tqdm
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "study.json", dataclasses.asdict(config))
+    data_dir, model = prepare_inputs(config, out)
+    runs = [(method, seed) for seed in config.seed_list for method in config.methods]
+    for method, seed in tqdm(runs, desc="[study] runs", unit="run", disable=not progress):
+        folder = out / "runs" / run_name(method, seed)
+        if (folder / "run.json").exists():
+            continue
+        start, timings = time.perf_counter(), {}
+        trained = train_run(config, method, seed, model, data_dir, folder / "train", timings)
+        train_s = time.perf_counter() - start
+        evaluate_run(config, trained, run_name(method, seed), method, data_dir, folder / "eval")
+        atomic_write_json(folder / "run.json", {"method": method, "seed": seed, "train_s": train_s,
+                                                "eval_s": time.perf_counter() - start - train_s, **timings})  # fmt: skip
+    summary = summarise(config, out)
+    atomic_write_json(out / "report.json", summary)
+    atomic_write_text(out / "report.md", render(summary))
+    return summary
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------------------------
+
+
+def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str, float | None]:
+    """Paper-protocol overall values, plus the minority's accuracy and gap from the predictions."""
+    import pandas as pd
+
+    results = json.loads((eval_dir / "results.json").read_text())
+    paper = results["metrics"]["paper"]["overall"]
+    values: dict[str, float | None] = {key: paper.get(key) for key in PAPER_METRICS}
+    if minority:
+        (attribute, group), = minority.items()  # fmt: skip
+        rows = pd.read_parquet(eval_dir / "predictions.parquet", columns=["dataset", attribute, "correct"])
+        rows = rows[rows["dataset"] == task]
+        inside = rows[attribute].astype(str) == str(group)
+        if inside.any() and (~inside).any():
+            values["minority_acc"] = float(rows.loc[inside, "correct"].mean())
+            values["minority_gap"] = float(rows.loc[~inside, "correct"].mean() - values["minority_acc"])
+    return values
+
+
+def _paired_rows(config: StudyConfig, out: Path, method: str, seeds: list[int]):
+    """The predictions of ``method`` and the baseline on the same rows, all seeds pooled."""
+    import pandas as pd
+
+    frames = []
+    for seed in seeds:
+        mine, base = (pd.read_parquet(out / "runs" / run_name(m, seed) / "eval" / "predictions.parquet")
+                      for m in (method, config.baseline))  # fmt: skip
+        merged = mine.merge(base[["id", "prediction"]], on="id", suffixes=("", "_baseline"))
+        merged["id"] = merged["id"] + f"#seed{seed}"
+        frames.append(merged)
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
+    from benchmark.metrics import paired_bootstrap
+    from benchmark.seedstats import holm, paired_t_pvalue, t_interval
+
+    per_run: dict[str, dict[int, dict[str, float | None]]] = {}
+    timings = []
+    for method in config.methods:
+        for seed in config.seed_list:
+            folder = out / "runs" / run_name(method, seed)
+            if (folder / "run.json").exists():
+                per_run.setdefault(method, {})[seed] = run_metrics(
+                    folder / "eval", config.task, config.minority
+                )
+                timings.append(json.loads((folder / "run.json").read_text()))
+    metrics = [*PAPER_METRICS, *(("minority_acc", "minority_gap") if config.minority else ())]
+    summary: dict[str, Any] = {"config": dataclasses.asdict(config), "metrics": metrics, "methods": {},
+                               "differences": {}, "runs": timings}  # fmt: skip
+    if timings:
+        summary["seconds_per_run"] = t_interval([t["train_s"] + t["eval_s"] for t in timings]).__dict__
+    for method, runs in per_run.items():
+        summary["methods"][method] = {"seeds": sorted(runs), "per_seed": {str(s): v for s, v in runs.items()}}
+        for key in metrics:
+            values = [v[key] for v in runs.values() if v.get(key) is not None]
+            summary["methods"][method][key] = t_interval(values).__dict__ if values else None
+    base_runs = per_run.get(config.baseline, {})
+    attribute = next(iter(config.minority), None)
+    for method, runs in per_run.items():
+        if method == config.baseline:
+            continue
+        seeds = sorted(set(runs) & set(base_runs))
+        if not seeds:
+            continue
+        entry: dict[str, Any] = {"seeds": seeds, "by_metric": {}}
+        pvalues = []
+        for key in metrics:
+            pairs = [(runs[s][key], base_runs[s][key]) for s in seeds
+                     if runs[s].get(key) is not None and base_runs[s].get(key) is not None]  # fmt: skip
+            if not pairs:
+                entry["by_metric"][key] = None
+                pvalues.append(None)
+                continue
+            mine, base = zip(*pairs)
+            diff = t_interval([a - b for a, b in pairs])
+            p = paired_t_pvalue(mine, base)
+            entry["by_metric"][key] = {"diff": diff.__dict__, "p": p}
+            pvalues.append(p)
+        for key, adjusted in zip(metrics, holm(pvalues)):
+            if entry["by_metric"][key] is not None:
+                entry["by_metric"][key]["p_holm"] = adjusted
+        rows = _paired_rows(config, out, method, seeds)
+        boot = paired_bootstrap(rows, column_b="prediction_baseline", metric="accuracy", attribute=attribute,
+                                n_bootstrap=1000, seed=0)["by_dataset"].get(config.task, {})  # fmt: skip
+        entry["bootstrap"] = _bootstrap_entries(boot)
+        adjusted = holm([e.get("p") for e in entry["bootstrap"].values()])
+        for e, p in zip(entry["bootstrap"].values(), adjusted):
+            e["p_holm"] = p
+        summary["differences"][method] = entry
+    return summary
+
+
+def _bootstrap_entries(boot: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Accuracy difference on all rows and, with the minority's attribute, of the gap across
+    its groups and of the worst group (``paired_bootstrap`` keys ``overall``, ``gap``, ``worst``)."""
+    wanted = {"accuracy": boot.get("overall"), "gap (accuracy)": boot.get("gap"),
+              "worst group (accuracy)": boot.get("worst")}  # fmt: skip
+    return {name: {"difference": e.get("difference"), "ci": e.get("ci"), "p": e.get("p_value")}
+            for name, e in wanted.items() if isinstance(e, dict)}  # fmt: skip
+
+
+def _pct(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
+    if not interval:
+        return "–"
+    mean, half = interval["mean"] * scale, interval["half"]
+    return f"{mean:.1f}" if half is None else f"{mean:.1f} ± {half * scale:.1f}"
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The study report in Markdown: per-method intervals, paired differences, and the verdict."""
+    config, metrics = summary["config"], summary["metrics"]
+    baseline = config["baseline"]
+    lines = ["## Per method (mean ± 95 % t-interval over seeds, percent)", "",
+             "| method | seeds | " + " | ".join(LABELS[k] for k in metrics) + " |",
+             "|" + "---|" * (len(metrics) + 2)]  # fmt: skip
+    for method, entry in summary["methods"].items():
+        cells = [_pct(entry.get(k)) for k in metrics]
+        lines.append(f"| {method} | {len(entry['seeds'])} | " + " | ".join(cells) + " |")
+    lines += ["", f"## Paired differences to {baseline} (method − {baseline}, same seeds)", "",
+              "| method | metric | difference | paired t p | Holm p |", "|---|---|---|---|---|"]  # fmt: skip
+    significant, tested = [], 0
+    for method, entry in summary["differences"].items():
+        for key in metrics:
+            e = entry["by_metric"].get(key)
+            if not e:
+                continue
+            p, ph = e["p"], e.get("p_holm")
+            tested += p is not None
+            lines.append(f"| {method} | {LABELS[key]} | {_pct(e['diff'])} | {_fmt_p(p)} | {_fmt_p(ph)} |")
+            if ph is not None and ph < 0.05:
+                direction = "higher" if e["diff"]["mean"] > 0 else "lower"
+                significant.append(f"{method}'s {LABELS[key]} is {direction} than {baseline}'s by "
+                                   f"{abs(e['diff']['mean']) * 100:.1f} points (Holm p = {_fmt_p(ph)})")  # fmt: skip
+    lines += ["", "Row-level paired bootstrap (1000 resamples of the test rows, all seeds pooled; accuracy):", "",
+              "| method | quantity | difference | 95 % CI | p | Holm p |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for method, entry in summary["differences"].items():
+        for name, e in entry["bootstrap"].items():
+            ci = e.get("ci")
+            ci_text = "–" if not ci else f"[{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]"
+            diff = e.get("difference")
+            diff_text = "–" if diff is None else f"{diff * 100:.1f}"
+            lines.append(f"| {method} | {name} | {diff_text} | {ci_text} | {_fmt_p(e.get('p'))} | "
+                         f"{_fmt_p(e.get('p_holm'))} |")  # fmt: skip
+    lines.append("")
+    if significant:
+        lines.append("Significant at 5 % after Holm correction (paired t-test across seeds): "
+                     + "; ".join(significant) + ".")  # fmt: skip
+    else:
+        lines.append(f"No difference to {baseline} is significant at 5 % after Holm correction across metrics "
+                     f"({tested} paired t-tests across seeds).")  # fmt: skip
+    if "seconds_per_run" in summary:
+        spr = summary["seconds_per_run"]
+        lines.append(f"Time per run (train + eval): {_pct(spr, 1.0)} s over {spr['n']} runs.")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt_p(p: float | None) -> str:
+    return "–" if p is None else f"{p:.2g}"
+
+
+# --------------------------------------------------------------------------------------------
+# Command
+# --------------------------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "study",
+        help="methods x seeds on one task and budget, paired by seed: intervals and paired tests",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("config", help="study YAML (e.g. configs/studies/group_shift.yaml)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: study_out/<config name>)"
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="override the config's number of seeds")
+    parser.add_argument("--methods", default=None, help="override the config's methods (comma-separated)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.seeds is not None:
+        config.seeds = args.seeds
+    if args.methods:
+        config.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    config.check("command line")
+    out = args.out or Path("study_out") / Path(args.config).stem
+    summary = run_study(config, out)
+    print(render(summary))
+    print(f"[study] report: {out / 'report.md'}")
+    return 0

@@ -1,0 +1,92 @@
+"""`clinfair simulate`: the advantage-level simulator, and the statistics over seeds."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.special import softmax
+
+from benchmark.seedstats import holm, paired_t_pvalue, t_interval
+from benchmark.simulate import METHODS, GroupSpec, Training, World, _policy, group_shift, run_one, run_seeds
+
+QUICK = Training(steps=60)
+
+
+def test_t_interval_by_hand():
+    interval = t_interval([1.0, 2.0, 3.0])
+    assert interval.mean == 2.0
+    assert interval.half == pytest.approx(4.3027 * 1.0 / math.sqrt(3), rel=1e-4)  # t(0.975, 2)·s/√n, s = 1
+    assert t_interval([5.0]).half is None and not t_interval([5.0]).excludes_zero()
+
+
+def test_paired_t_pvalue_by_hand():
+    # differences 1, 2, 3: t = 2 / (1/√3) = 3.464 on 2 degrees of freedom, two-sided p = 0.0742
+    assert paired_t_pvalue([2.0, 4.0, 6.0], [1.0, 2.0, 3.0]) == pytest.approx(0.0742, abs=5e-4)
+    assert paired_t_pvalue([1.0, 2.0], [1.0, 2.0]) is None  # no difference at all: no test
+    assert paired_t_pvalue([0.1 + 0.2, 0.7], [0.3, 0.7 - 1e-17]) is None  # float noise is no difference
+    assert paired_t_pvalue([1.5, 2.5], [1.0, 2.0]) == 0.0  # the same nonzero difference in every pair
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.03, 0.04 -> 3·0.01, max(0.03, 2·0.03), max(0.06, 1·0.04)
+    assert holm([0.01, 0.04, 0.03, None]) == pytest.approx([0.03, 0.06, 0.06, None])
+    assert holm([0.6, 0.5]) == [1.0, 1.0]
+
+
+def test_policy_is_a_softmax_of_linear_logits():
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(5, 3)), rng.normal(size=(5, 3, 2))
+    expected = softmax(np.einsum("pf,pfk->pk", x, w), axis=1)
+    np.testing.assert_allclose(_policy(x, w), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["grpo", "dro", "fairgrpo"])
+def test_a_seed_gives_the_same_result_alone_or_in_a_batch_and_seeds_differ(method):
+    world = group_shift(0.1)
+    together = run_seeds(world, QUICK, METHODS[method], [3, 4])
+    assert run_one(world, QUICK, METHODS[method], 4) == together[1]
+    assert run_seeds(world, QUICK, METHODS[method], [3, 4]) == together
+    assert together[0] != together[1]
+
+
+def _signed_gaps(world: World, seeds: int) -> list[float]:
+    runs = run_seeds(world, QUICK, METHODS["grpo"], list(range(seeds)))
+    return [r["groups"]["majority"] - r["groups"]["minority"] for r in runs]
+
+
+def test_grpo_leaves_a_minority_gap_only_when_the_minority_reads_another_cue():
+    shifted = t_interval(_signed_gaps(group_shift(0.05), 12))
+    assert shifted.mean > 0.05 and shifted.excludes_zero()
+    same_cue = World(groups=(GroupSpec("majority", 0.95, "a"), GroupSpec("minority", 0.05, "a")))
+    control = t_interval(_signed_gaps(same_cue, 12))
+    assert not control.excludes_zero() and abs(control.mean) < 0.02
+
+
+def test_label_noise_caps_the_groups_accuracy_near_one_minus_the_noise():
+    world = World(groups=(GroupSpec("clean", 0.5, "a"), GroupSpec("noisy", 0.5, "a", label_noise=0.3)))
+    runs = run_seeds(world, QUICK, METHODS["grpo"], list(range(6)))
+    noisy = np.mean([r["groups"]["noisy"] for r in runs])
+    assert 0.6 < noisy < 0.72  # the Bayes rule scores (1 - 0.3)·Φ(2) + 0.3·(1 - Φ(2)) = 0.690
+
+
+def test_clustered_methods_report_ari_and_nmi():
+    result = run_one(group_shift(0.3), Training(steps=5), METHODS["fairgrpo_nd"], 0)
+    assert -1 <= result["ari"] <= 1 and 0 <= result["nmi"] <= 1
+    assert "ari" not in run_one(group_shift(0.3), Training(steps=5), METHODS["fairgrpo"], 0)
+
+
+def test_simulate_command_writes_its_report(tmp_path, capsys):
+    from benchmark.cli import main
+
+    out = tmp_path / "sim"
+    assert main(["simulate", "--seeds", "3", "--nd-seeds", "2", "--steps", "4", "--questions", "cd",
+                 "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "(c) Explicit groups vs K-means clusters" in printed and "30 % label noise" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert [s["question"] for s in summary["settings"]] == ["c", "d", "d"]
+    assert (out / "report.md").read_text().startswith("### (c)")
+    assert main(["simulate", "--questions", "xz"]) == 2
