@@ -115,6 +115,22 @@ def group_bars(groups: pd.DataFrame, runs: Sequence[str], task: str, attribute: 
     return _png(figure)
 
 
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (higher x, lower y), by x.
+
+    A low gap at low accuracy is then visibly not a win: it is on the frontier only if no
+    method is both more accurate and fairer.
+    """
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any(
+            (ox >= x and oy <= y) and (ox > x or oy < y) for j, (ox, oy) in enumerate(points) if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: points[i][0])
+
+
 def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) -> bytes:
     """Performance against disparity per method: Acc vs EOD and F1 vs ΔF1.
 
@@ -128,6 +144,7 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) 
     figure, axes = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained")
     panels = (("accuracy", "eod", "Acc ↑", "EOD (×100) ↓"), ("f1", "f1_gap", "F1 ↑", "ΔF1 ↓"))
     for ax, (x_key, y_key, x_label, y_label) in zip(axes, panels):
+        means: list[tuple[float, float]] = []
         for index, (name, members) in enumerate(series.items()):
             rows = data[data["run"].isin(members)]
             x = rows[rows["metric"] == x_key].set_index("run").reindex(members)
@@ -144,6 +161,11 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) 
                         yerr=_error(np.array([py[0]]), np.array([py[1]]), np.array([py[2]])),
                         fmt=MARKERS[index % len(MARKERS)], markersize=7, color=colours[name], capsize=3,
                         label=_series_label(name, members))  # fmt: skip
+            means.append((px[0], py[0]))
+        front = [means[i] for i in pareto_front(means)]
+        if len(front) > 1:
+            ax.step(*zip(*front), where="post", color="0.35", linestyle="--", linewidth=1, zorder=0,
+                    label="Pareto frontier")  # fmt: skip
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         ax.grid(alpha=0.3)
@@ -152,7 +174,8 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) 
     if handles:
         axes[1].legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     figure.suptitle(
-        f"{scope}: performance vs group gap (mean per method, 95% interval over seeds)", fontsize=10
+        f"{scope}: performance vs group gap (mean per method, 95% interval over seeds; dashed: Pareto frontier)",
+        fontsize=10,
     )
     return _png(figure)
 

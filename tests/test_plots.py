@@ -47,3 +47,11 @@ def test_figures_render_for_several_seeds_per_method():
     for png in (accuracy_gap_scatter(scores, runs, "overall"), group_bars(groups, runs, "synthetic", "age_group"),
                 dynamics_curves(curves)):  # fmt: skip
         assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_pareto_front_by_hand():
+    from leaderboard.plots import pareto_front
+
+    # (accuracy, gap): C is beaten by B on both; D has the lowest gap at the lowest accuracy: on the front
+    points = [(0.90, 0.10), (0.80, 0.05), (0.70, 0.08), (0.50, 0.00), (0.90, 0.12)]
+    assert pareto_front(points) == [3, 1, 0]
