@@ -108,11 +108,14 @@ def _write_predictions(path: Path, frame: pd.DataFrame) -> None:
 
 def _figures(tables: Tables, run_names: list[str], curves: pd.DataFrame | None) -> list[Figure]:
     figures = []
+    board = tables.leaderboard
+    unranked = set(board.loc[board["unranked"].notna(), "run"]) if "unranked" in board else set()
     for scope in tables.scopes:
         figures.append(Figure(
             file=f"plots/scatter_{_file_name(scope)}.png",
-            png=plots.accuracy_gap_scatter(tables.scores, run_names, scope),
-            caption=f"{scope}: accuracy vs EOD and F1 vs ΔF1 per run", kind="scatter", scope=scope,
+            png=plots.accuracy_gap_scatter(tables.scores, run_names, scope, unranked),
+            caption=f"{scope}: accuracy vs EOD and F1 vs ΔF1 per method, with the Pareto frontier of the ranked "
+                    "methods", kind="scatter", scope=scope,
         ))  # fmt: skip
     paper_groups = tables.groups[tables.groups["layer"] == "paper"] if len(tables.groups) else tables.groups
     for task in tables.scopes[1:]:

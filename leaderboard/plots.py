@@ -10,7 +10,7 @@ its colour across figures (the order the runs were given in).
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import matplotlib
 
@@ -131,12 +131,15 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) -> bytes:
+def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str,
+                         unranked: Collection[str] = ()) -> bytes:  # fmt: skip
     """Performance against disparity per method: Acc vs EOD and F1 vs ΔF1.
 
     A method's marker is its mean over runs with the 95 % t-interval over seeds (one run: its
     bootstrap interval); its single runs are the small faint dots. Names are in the legend,
-    not beside the points, so equal values cannot stack their labels.
+    not beside the points, so equal values cannot stack their labels. The dashed line is the
+    Pareto frontier of the methods whose runs are ranked; a method all of whose runs are
+    ``unranked`` (too many invalid answers, or at the class prior) is drawn hollow and left off it.
     """
     data = scores[scores["scope"] == scope]
     series = _series(data, runs)
@@ -160,11 +163,13 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str) 
             ax.errorbar(px[0], py[0], xerr=_error(np.array([px[0]]), np.array([px[1]]), np.array([px[2]])),
                         yerr=_error(np.array([py[0]]), np.array([py[1]]), np.array([py[2]])),
                         fmt=MARKERS[index % len(MARKERS)], markersize=7, color=colours[name], capsize=3,
-                        label=_series_label(name, members))  # fmt: skip
-            means.append((px[0], py[0]))
+                        mfc="white" if set(members) <= set(unranked) else colours[name],
+                        label=_series_label(name, members) + (" (not ranked)" if set(members) <= set(unranked) else ""))  # fmt: skip
+            if not set(members) <= set(unranked):  # runs that do not really answer cannot be a trade-off
+                means.append((px[0], py[0]))
         front = [means[i] for i in pareto_front(means)]
         if len(front) > 1:
-            ax.step(*zip(*front), where="post", color="0.35", linestyle="--", linewidth=1, zorder=0,
+            ax.step(*zip(*front), where="post", color="black", linestyle="--", linewidth=1.6, alpha=0.75, zorder=4,
                     label="Pareto frontier")  # fmt: skip
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
