@@ -224,34 +224,40 @@ class HFBackend:
     def score(self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False, *,
               mode: str = "direct", completions: Sequence[str] | None = None) -> list[list[float]]:  # fmt: skip
         """Each row's label probabilities: the summed log-likelihood of ``\\boxed{label}`` after
-        :func:`scoring_context`, normalised over the row's labels (one forward pass per row, its
-        labels batched on a shared context)."""
+        :func:`scoring_context`, normalised over the row's labels. One forward pass for the batch:
+        every (row, label) pair is a sequence, contexts left-padded so that every continuation
+        starts at the same position."""
         import torch
 
         flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
         tokenizer = self.processor.tokenizer
-        scores = []
+        contexts, images, continuations, sizes = [], [], [], []
         for position, (row, flag) in enumerate(zip(rows, flags)):
             prompt = render_prompt(self.processor, row, flag)
             context = scoring_context(prompt, completions[position] if completions else None, mode)
-            labels = list(row["choices"])
-            images = [[_rgb(image) for image in row["images"]]] * len(labels)
-            inputs = self.processor(text=[context] * len(labels), images=images, return_tensors="pt")
-            continuations = [
-                tokenizer(format_answer([label]), add_special_tokens=False)["input_ids"] for label in labels
-            ]
-            inputs, starts = _append_continuations(inputs, continuations, tokenizer.pad_token_id or 0)
-            with torch.inference_mode():
-                logits = self.model(**inputs.to(self.model.device)).logits.float()
-            log_probs = torch.log_softmax(logits, dim=-1)
-            totals = []
-            for i, tokens in enumerate(continuations):
-                positions = torch.arange(starts, starts + len(tokens))
-                picked = log_probs[
-                    i, positions - 1, torch.tensor(tokens)
-                ]  # the logit before each token predicts it
-                totals.append(float(picked.sum()))
-            scores.append(normalise_log_likelihoods(totals))
+            row_images = [_rgb(image) for image in row["images"]]
+            for label in row["choices"]:
+                contexts.append(context)
+                images.append(row_images)
+                continuations.append(tokenizer(format_answer([label]), add_special_tokens=False)["input_ids"])
+            sizes.append(len(row["choices"]))
+        if not contexts:
+            return [[] for _ in rows]
+        inputs = self.processor(
+            text=contexts, images=images, return_tensors="pt", padding=True
+        )  # left-padded
+        inputs, start = _append_continuations(inputs, continuations, tokenizer.pad_token_id or 0)
+        with torch.inference_mode():
+            log_probs = torch.log_softmax(self.model(**inputs.to(self.model.device)).logits.float(), dim=-1)
+        totals = []
+        for i, tokens in enumerate(continuations):
+            positions = torch.arange(start, start + len(tokens))
+            # the logit before each continuation token predicts it
+            totals.append(float(log_probs[i, positions - 1, torch.tensor(tokens)].sum()))
+        scores, first = [], 0
+        for size in sizes:
+            scores.append(normalise_log_likelihoods(totals[first : first + size]))
+            first += size
         return scores
 
     def describe(self) -> dict[str, Any]:

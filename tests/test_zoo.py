@@ -249,3 +249,26 @@ def test_readme_support_table_lists_every_zoo_family():
     for row in rows[: len(ZOO)]:
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
         assert cells[2:4] == ["yes", "yes"], row  # eval and train are tested above for every family
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_label_scores_of_a_batch_equal_each_rows_alone(family, zoo, synthetic_data):
+    """Scoring left-pads contexts of different lengths into one forward pass: every family must give
+    each row the probabilities it gets scored alone (no padding)."""
+    import numpy as np
+
+    from benchmark.generation import GenerationSettings, HFBackend
+    from benchmark.models import load_model_and_processor
+
+    test = load_prepared(synthetic_data)["test"]
+    rows = [test[i] for i in range(3)]
+    rows[1] = {
+        **rows[1],
+        "question": rows[1]["question"] + " Look at the border and the colour of the lesion.",
+    }
+    model, processor = load_model_and_processor(zoo[family], dtype="float32")
+    backend = HFBackend(model, processor, GenerationSettings(max_new_tokens=4))
+    batched = np.array(backend.score(rows))
+    alone = np.array([backend.score([row])[0] for row in rows])
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    np.testing.assert_allclose(batched.sum(axis=1), 1.0, atol=1e-9)
