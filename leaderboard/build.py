@@ -57,6 +57,7 @@ from leaderboard.tables import (
     Tables,
     compute_tables,
     leaderboard_markdown,
+    mark_against_baseline,
     metric_definitions,
     paper_markdown,
 )
@@ -154,6 +155,7 @@ def build_leaderboard(
     ci_level: float = DEFAULT_CI_LEVEL,
     title: str = DEFAULT_TITLE,
     max_invalid: float = DEFAULT_MAX_INVALID,
+    baseline: str | None = None,
 ) -> BuildResult:
     """Read and check the result folders, compute the tables and write the build folder.
 
@@ -180,6 +182,11 @@ def build_leaderboard(
     tables = compute_tables(
         runs, n_bootstrap=n_bootstrap, seed=seed, ci_level=ci_level, max_invalid=max_invalid
     )
+    not_compared: dict[str, str] = {}
+    if baseline:
+        not_compared = mark_against_baseline(tables.leaderboard, runs, baseline, n_bootstrap=n_bootstrap, seed=seed,
+                                             ci_level=ci_level)  # fmt: skip
+        tables.baseline = baseline
     curves = dyn.dynamics_frame(sources) if sources else None
     run_names = [run.name for run in runs]
     figures = _figures(tables, run_names, curves)
@@ -193,6 +200,8 @@ def build_leaderboard(
             "ci_level": ci_level,
             "allow_mixed": allow_mixed,
             "max_invalid": max_invalid,
+            "baseline": baseline,
+            "not_compared_with_baseline": not_compared,
         },
         "comparison": comparison,
         "scopes": tables.scopes,

@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--ci-level", type=float, default=0.95, help="interval coverage (default 0.95)")
     build.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     build.add_argument("--title", default="clinfair fairness leaderboard")
+    build.add_argument("--baseline", metavar="RUN",
+                       help="mark with * every paper value that differs significantly from this run's on the same "
+                       "rows (paired bootstrap, as `clinfair compare`)")  # fmt: skip
     build.add_argument("--max-invalid", type=float, default=0.10,
                        help="a run with more invalid answers than this share (or exact accuracy not above the "
                        "majority-class baseline) is shown but not ranked on gap and fairness metrics (default 0.10)")  # fmt: skip
@@ -92,7 +95,7 @@ def run_build(args: argparse.Namespace) -> int:
     try:
         result = build_leaderboard(args.results, args.out, dynamics=args.dynamics, allow_mixed=args.allow_mixed,
                                    n_bootstrap=args.n_bootstrap, seed=args.seed, ci_level=args.ci_level,
-                                   title=args.title, max_invalid=args.max_invalid)  # fmt: skip
+                                   title=args.title, max_invalid=args.max_invalid, baseline=args.baseline)  # fmt: skip
     except LeaderboardError as error:
         raise UserError(str(error)) from None
     for line in result.warnings:

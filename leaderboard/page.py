@@ -61,6 +61,9 @@ def _metric_cell(row: Mapping[str, Any], scope: str, metric) -> str:
     low, high = row.get(f"{scope}.{metric.key}.ci_low"), row.get(f"{scope}.{metric.key}.ci_high")
     data = "" if _is_missing(value) else repr(float(value))
     text = escape(format_value(None if _is_missing(value) else value, metric))
+    direction = row.get(f"{scope}.{metric.key}.vs_baseline")
+    if isinstance(direction, str):
+        text += f'<sup title="significantly {direction} than the baseline run (paired bootstrap)">*</sup>'
     if not _is_missing(value) and not _is_missing(low):
         text += f'<span class="ci">[{format_value(low, metric)}, {format_value(high, metric)}]</span>'
     hidden = "" if scope == OVERALL else " hidden"

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.metrics import PAPER_ATTRIBUTES, paper_protocol
-from leaderboard.runs import Run, check_paper_values
+from leaderboard.runs import LeaderboardError, Run, check_paper_values
 
 DEFAULT_BOOTSTRAP = 200
 DEFAULT_CI_LEVEL = 0.95
@@ -284,6 +284,7 @@ class Tables:
     scores: pd.DataFrame
     groups: pd.DataFrame
     scopes: list[str]  # "overall", then the tasks in first-seen order
+    baseline: str | None = None  # the run others are marked against (mark_against_baseline)
 
 
 def compute_tables(
@@ -386,6 +387,47 @@ def _best(frame: pd.DataFrame, column: str, metric: Metric) -> float | None:
     return float(values.max() if metric.higher_is_better else values.min())
 
 
+def mark_against_baseline(frame: pd.DataFrame, runs: Sequence[Run], baseline: str, *, n_bootstrap: int,
+                          seed: int, ci_level: float) -> dict[str, str]:  # fmt: skip
+    """Mark, in ``frame`` (columns ``<scope>.<key>.vs_baseline``), every paper value that differs from the
+    baseline run's on the same rows by more than chance: the paired bootstrap of ``clinfair compare``
+    (rows resampled within datasets; the interval excludes 0). Returns the runs that could not be
+    compared (other rows or tasks) and why."""
+    from benchmark.compare import CompareError, EvalRun, align, paired_paper_keys
+
+    by_name = {run.name: run for run in runs}
+    if baseline not in by_name:
+        raise LeaderboardError(f"--baseline {baseline!r} is not one of the runs ({', '.join(by_name)})")
+
+    def as_eval_run(run: Run) -> EvalRun:
+        return EvalRun(run.folder, run.name, run.method, dict(run.label_spaces), run.predictions)
+
+    base = as_eval_run(by_name[baseline])
+    skipped: dict[str, str] = {}
+    for index, row in frame.iterrows():
+        if row["run"] == baseline:
+            continue
+        try:
+            base_rows, run_rows = align(base, as_eval_run(by_name[row["run"]]))
+        except CompareError as error:
+            skipped[row["run"]] = str(error)
+            continue
+        paired = paired_paper_keys(base_rows, run_rows, base.label_spaces, n_bootstrap, seed, ci_level)
+        for scope, entries in paired.items():
+            for key, entry in entries.items():
+                if entry["significant"]:
+                    frame.loc[index, f"{scope}.{key}.vs_baseline"] = (
+                        "higher" if entry["difference"] > 0 else "lower"
+                    )
+    return skipped
+
+
+def _significance(row: Mapping[str, Any], scope: str, metric: Metric) -> str:
+    """'*' after a value that differs significantly from the baseline run's (see mark_against_baseline)."""
+    direction = row.get(f"{scope}.{metric.key}.vs_baseline")
+    return "*" if isinstance(direction, str) else ""
+
+
 def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best: bool,
                    columns: Sequence[Metric] = METRICS) -> str:  # fmt: skip
     """One scope of the wide table as a Markdown table, one row per run."""
@@ -397,7 +439,7 @@ def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best:
     for row in frame.to_dict("records"):
         cells = []
         for metric in columns:
-            text = _cell(row, scope, metric, with_ci)
+            text = _cell(row, scope, metric, with_ci) + _significance(row, scope, metric)
             value = row.get(f"{scope}.{metric.key}")
             if not _ranked(row, metric):
                 text += " †"  # not ranked: see the notes
@@ -412,7 +454,7 @@ def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best:
 
 
 def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any]],
-           unranked: Sequence[Mapping[str, Any]] = ()) -> list[str]:  # fmt: skip
+           unranked: Sequence[Mapping[str, Any]] = (), baseline: str | None = None) -> list[str]:  # fmt: skip
     notes = [
         "",
         "Paper protocol (DESIGN.md section 4): Acc, F1, ΔFPR, σF1, ΔF1 and F1_ES are fractions; "
@@ -424,6 +466,10 @@ def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any
         notes.append(f"⚠ {row['run']}: {row['flags']}")
     for row in unranked:
         notes.append(f"† {row['run']} is not ranked on gap and fairness metrics: {row['unranked']}.")
+    if baseline:
+        notes.append(f"* differs from {baseline} on the same rows: paired bootstrap of the difference, its "
+                     f"{ci_level:.0%} interval excludes 0 (rows resampled within datasets; uncorrected; "
+                     "`clinfair compare` gives the intervals and p-values).")  # fmt: skip
     return notes
 
 
@@ -440,7 +486,7 @@ def leaderboard_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, t
         ]
     flagged = [row for row in frame.to_dict("records") if row["flags"]]
     unranked = [row for row in frame.to_dict("records") if row.get("unranked")]
-    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked)) + "\n"
+    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked, tables.baseline)) + "\n"
 
 
 def paper_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, title: str) -> str:
@@ -451,4 +497,4 @@ def paper_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, title: 
         parts += [f"## {scope}", "", markdown_table(frame, scope, with_ci=False, bold_best=True), ""]
     flagged = [row for row in frame.to_dict("records") if row["flags"]]
     unranked = [row for row in frame.to_dict("records") if row.get("unranked")]
-    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked)) + "\n"
+    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked, tables.baseline)) + "\n"

@@ -426,3 +426,40 @@ def test_best_on_a_gap_is_chosen_among_ranked_runs_only():
     assert (
         "**5.0**" in lines["a"] and "0.0 †" in lines["silent"] and "**" not in lines["silent"].split("|")[5]
     )
+
+
+def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path, capsys):
+    """A run that answers every row right, beside the tiny model that answers none: its accuracy and F1
+    differ from the baseline's beyond chance (marked *); a run equal to the baseline gets no mark."""
+    import shutil
+
+    from benchmark.metrics import build_report
+
+    perfect = tmp_path / "perfect"
+    shutil.copytree(eval_results[0], perfect)
+    frame = pd.read_parquet(perfect / "predictions.parquet")
+    frame["prediction"] = frame["answer"]
+    frame["completion"] = ["\\boxed{" + ", ".join(answer) + "}" for answer in frame["answer"]]
+    frame["valid"], frame["correct"] = True, True
+    frame.to_parquet(perfect / "predictions.parquet")
+    results = json.loads((perfect / "results.json").read_text())
+    results["run"]["name"] = "perfect"
+    spaces = {task: info["label_space"] for task, info in results["tasks"].items()}
+    results["metrics"] = build_report(frame, label_spaces=spaces, n_bootstrap=0)
+    (perfect / "results.json").write_text(json.dumps(results))
+    out = tmp_path / "board"
+    assert main(["leaderboard", "build", *eval_results, str(perfect), "--out", str(out), "--n-bootstrap", "60",
+                 "--baseline", "tiny-grpo"]) == 0  # fmt: skip
+    paper = (out / "paper_table.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in paper.split("## synthetic")[0].splitlines() if line.startswith("| tiny") or line.startswith("| perfect")}  # fmt: skip
+    assert rows["perfect"][2].endswith("*") and rows["perfect"][3].endswith("*")  # Acc, F1
+    assert not any(cell.endswith("*") for cell in rows["tiny-grpo"][2:])  # the baseline itself
+    assert "* differs from tiny-grpo on the same rows" in paper
+    page = (out / "index.html").read_text()
+    assert 'title="significantly higher than the baseline run (paired bootstrap)">*</sup>' in page
+    assert (
+        main(["leaderboard", "build", *eval_results, "--out", str(tmp_path / "b2"), "--baseline", "nope"])
+        == 2
+    )
+    assert "--baseline 'nope' is not one of the runs" in capsys.readouterr().err
