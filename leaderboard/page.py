@@ -98,6 +98,8 @@ def _body(frame: pd.DataFrame, scopes: Sequence[str]) -> str:
     for row in frame.to_dict("records"):
         search = " ".join(str(row[c]) for c in ("run", "model", "method")).lower()
         flag = f' <span class="flag" title="{escape(row["flags"])}">⚠</span>' if row.get("flags") else ""
+        if row.get("probe"):
+            flag += f' <span class="flag probe" title="counterfactual probe: {escape(row["probe"])}">⚑</span>'
         cells = [
             f'<td class="text"><strong>{escape(row["run"])}</strong>{flag}</td>',
             _text_cell(row["method"]),

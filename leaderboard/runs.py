@@ -103,6 +103,27 @@ class Run:
     def label_spaces(self) -> dict[str, list[str]]:
         return {task: list(info["label_space"]) for task, info in self.results["tasks"].items()}
 
+    @property
+    def probe_finding(self) -> str | None:
+        """What ``clinfair probe --out <this folder>`` flagged: the answer depends on a stated attribute."""
+        path = self.folder / "probe.json"
+        if not path.is_file():
+            return None
+        try:
+            probe = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise LeaderboardError(f"{path}: not a readable probe report ({_first_line(error)})") from None
+        found = []
+        for task, report in (probe.get("tasks") or {}).items():
+            for attribute, entry in (report.get("attributes") or {}).items():
+                if entry.get("flagged"):
+                    flip = entry["flip_rate"]
+                    ci = f" [{flip['ci'][0]:.2f}, {flip['ci'][1]:.2f}]" if flip.get("ci") else ""
+                    found.append(
+                        f"{task}: answers depend on the stated {attribute} (flip rate {flip['value']:.2f}{ci})"
+                    )
+        return "; ".join(found) or None
+
 
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()

@@ -235,6 +235,7 @@ def _identity(run: Run) -> dict[str, Any]:
         "rows": int(sum(info["rows"] for info in run.results["tasks"].values())),
         "invalid": int(sum(info["invalid_answers"] for info in run.results["tasks"].values())),
         "flags": run.flags,
+        "probe": run.probe_finding,
     }
 
 
@@ -446,7 +447,7 @@ def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best:
             elif bold_best and best[metric.key] is not None and np.isclose(value, best[metric.key]):
                 text = f"**{text}**"
             cells.append(text)
-        flag = " ⚠" if row.get("flags") else ""
+        flag = (" ⚠" if row.get("flags") else "") + (" ⚑" if row.get("probe") else "")
         lines.append(
             f"| {_escape(row['run'])}{flag} | {_escape(row['method'])} | " + " | ".join(cells) + " |"
         )
@@ -454,7 +455,8 @@ def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best:
 
 
 def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any]],
-           unranked: Sequence[Mapping[str, Any]] = (), baseline: str | None = None) -> list[str]:  # fmt: skip
+           unranked: Sequence[Mapping[str, Any]] = (), baseline: str | None = None,
+           probed: Sequence[Mapping[str, Any]] = ()) -> list[str]:  # fmt: skip
     notes = [
         "",
         "Paper protocol (DESIGN.md section 4): Acc, F1, ΔFPR, σF1, ΔF1 and F1_ES are fractions; "
@@ -466,6 +468,8 @@ def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any
         notes.append(f"⚠ {row['run']}: {row['flags']}")
     for row in unranked:
         notes.append(f"† {row['run']} is not ranked on gap and fairness metrics: {row['unranked']}.")
+    for row in probed:
+        notes.append(f"⚑ {row['run']}, counterfactual probe (`clinfair probe`): {row['probe']}.")
     if baseline:
         notes.append(f"* differs from {baseline} on the same rows: paired bootstrap of the difference, its "
                      f"{ci_level:.0%} interval excludes 0 (rows resampled within datasets; uncorrected; "
@@ -486,7 +490,8 @@ def leaderboard_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, t
         ]
     flagged = [row for row in frame.to_dict("records") if row["flags"]]
     unranked = [row for row in frame.to_dict("records") if row.get("unranked")]
-    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked, tables.baseline)) + "\n"
+    probed = [row for row in frame.to_dict("records") if row.get("probe")]
+    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked, tables.baseline, probed)) + "\n"
 
 
 def paper_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, title: str) -> str:
@@ -497,4 +502,5 @@ def paper_markdown(tables: Tables, *, n_bootstrap: int, ci_level: float, title: 
         parts += [f"## {scope}", "", markdown_table(frame, scope, with_ci=False, bold_best=True), ""]
     flagged = [row for row in frame.to_dict("records") if row["flags"]]
     unranked = [row for row in frame.to_dict("records") if row.get("unranked")]
-    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked, tables.baseline)) + "\n"
+    probed = [row for row in frame.to_dict("records") if row.get("probe")]
+    return "\n".join(parts + _notes(n_bootstrap, ci_level, flagged, unranked, tables.baseline, probed)) + "\n"

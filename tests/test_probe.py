@@ -85,3 +85,30 @@ def test_probing_an_attribute_the_task_lacks_is_one_line(tiny_vlm, eval_data, tm
                  "--out", str(tmp_path / "p"), "--attributes", "race"])  # fmt: skip
     assert code == 2 and "cannot probe race" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
+
+
+def test_the_leaderboard_flags_a_run_whose_answers_follow_the_stated_sex(eval_results, tmp_path):
+    """`clinfair probe --out RUN_DIR` leaves probe.json beside the results; the leaderboard flags the run."""
+    import shutil
+
+    folder = tmp_path / "probed"
+    shutil.copytree(eval_results[0], folder)
+    report, _ = run_probe(StatedSexModel(), _rows(), dataset="synthetic", n_bootstrap=100)
+    (folder / "probe.json").write_text(
+        json.dumps({"model": "m", "split": "test", "tasks": {"synthetic": report}})
+    )
+    out = tmp_path / "board"
+    assert (
+        main(["leaderboard", "build", str(folder), eval_results[1], "--out", str(out), "--n-bootstrap", "0"])
+        == 0
+    )
+    paper = (out / "paper_table.md").read_text()
+    assert "| tiny-grpo ⚑ |" in paper
+    assert (
+        "⚑ tiny-grpo, counterfactual probe (`clinfair probe`): synthetic: answers depend on the stated sex"
+        in paper
+    )
+    assert (
+        "counterfactual probe: synthetic: answers depend on the stated sex (flip rate 1.00"
+        in (out / "index.html").read_text()
+    )
