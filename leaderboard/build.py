@@ -107,7 +107,33 @@ def _write_predictions(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
-def _figures(tables: Tables, run_names: list[str], curves: pd.DataFrame | None) -> list[Figure]:
+def _reliability_figures(tables: Tables, runs: Sequence[Run]) -> list[Figure]:
+    """Per-group reliability diagrams for each task, of the ranked run with the highest AUROC there
+    (one readable figure per task rather than one per run)."""
+    board = tables.leaderboard.set_index("run")
+    figures = []
+    for task in tables.scopes[1:]:
+        column = f"{task}.auroc"
+        if column not in board:
+            continue
+        ranked = board[board["unranked"].isna()] if "unranked" in board else board
+        candidates = ranked[column].dropna()
+        if candidates.empty:
+            continue
+        best = str(candidates.idxmax())
+        run = next(r for r in runs if r.name == best)
+        block = run.results["metrics"]["scores"]["by_dataset"][task]
+        figures.append(Figure(
+            file=f"plots/reliability_{_file_name(task)}.png", png=plots.reliability_diagrams(block, best, task),
+            caption=f"{task}: per-group reliability of {best}, the ranked run with the highest AUROC",
+            kind="groups", task=task,
+        ))  # fmt: skip
+    return figures
+
+
+def _figures(
+    tables: Tables, run_names: list[str], curves: pd.DataFrame | None, runs: list[Run] = ()
+) -> list[Figure]:
     figures = []
     board = tables.leaderboard
     unranked = set(board.loc[board["unranked"].notna(), "run"]) if "unranked" in board else set()
@@ -126,6 +152,7 @@ def _figures(tables: Tables, run_names: list[str], curves: pd.DataFrame | None) 
                 png=plots.group_bars(tables.groups, run_names, task, attribute),
                 caption=f"{task}: F1 and accuracy per {attribute} group", kind="groups", task=task,
             ))  # fmt: skip
+    figures += _reliability_figures(tables, runs)
     if curves is not None and len(curves):
         figures.append(Figure(
             file="plots/dynamics_overall.png", png=plots.dynamics_curves(curves, OVERALL),
@@ -189,7 +216,7 @@ def build_leaderboard(
         tables.baseline = baseline
     curves = dyn.dynamics_frame(sources) if sources else None
     run_names = [run.name for run in runs]
-    figures = _figures(tables, run_names, curves)
+    figures = _figures(tables, run_names, curves, runs)
     manifest = {
         "format": MANIFEST_FORMAT,
         "title": title,

@@ -185,6 +185,49 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str,
     return _png(figure)
 
 
+def reliability_diagrams(
+    scores_block: dict, run: str, task: str, attributes: Sequence[str] = ("sex", "age_group")
+) -> bytes:
+    """Per-group reliability diagrams of one run on one task (``results.json``'s score-based section):
+    observed frequency against mean predicted probability in 15 equal-width bins, one line per
+    group, a panel per attribute; the diagonal is perfect calibration. Binary tasks plot the
+    positive label; others their first label with a curve."""
+    present = [a for a in attributes if a in scores_block.get("attributes", {})]
+    figure, axes = plt.subplots(1, max(len(present), 1), figsize=(4.2 * max(len(present), 1), 3.8),
+                                layout="constrained", squeeze=False)  # fmt: skip
+    label = scores_block.get("positive_label")
+    for ax, attribute in zip(axes[0], present):
+        groups = scores_block["attributes"][attribute]["groups"]
+        colours = _colours(list(groups))
+        for group, entry in groups.items():
+            curves = entry.get("reliability") or {}
+            curve = curves.get(label) if label in curves else next(iter(curves.values()), None)
+            if not curve or not curve.get("prob_pred"):
+                continue
+            ece = (entry.get("metrics", {}).get("ece") or {}).get("value")
+            name = f"{group} (n={entry.get('rows', 0)}" + (f", ECE {ece:.3f})" if ece is not None else ")")
+            ax.plot(
+                curve["prob_pred"],
+                curve["prob_true"],
+                marker="o",
+                markersize=4,
+                color=colours[group],
+                label=name,
+            )
+        ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("mean predicted probability")
+        ax.set_ylabel("observed frequency")
+        ax.set_title(attribute, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, frameon=False, loc="upper left")
+    figure.suptitle(
+        f"{task}: reliability per group, {run}" + (f" (label {label})" if label else ""), fontsize=10
+    )
+    return _png(figure)
+
+
 def dynamics_curves(frame: pd.DataFrame, scope: str = "overall") -> bytes:
     """F1, ΔF1, EOD and PP against the training step: per method, the mean over its runs
     (seeds) as a line with its 95 % t-interval as a band; each run a faint thin line."""
