@@ -216,6 +216,8 @@ def build_leaderboard(
         tables.baseline = baseline
     curves = dyn.dynamics_frame(sources) if sources else None
     run_names = [run.name for run in runs]
+    board = tables.leaderboard
+    unranked_reasons = dict(zip(board["run"], board["unranked"].where(board["unranked"].notna(), None)))
     figures = _figures(tables, run_names, curves, runs)
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -241,6 +243,7 @@ def build_leaderboard(
                 "method": run.method,
                 "tasks": run.tasks,
                 "flags": run.flags,
+                "unranked": unranked_reasons.get(run.name),  # not ranked on fairness columns, and why
                 "files": [f"runs/{run.run_id}/{RESULTS_FILE}", f"runs/{run.run_id}/{PREDICTIONS_FILE}"],
             }
             for run in runs

@@ -253,7 +253,8 @@ def model_results_yaml(repo_id: str, run: Mapping[str, Any], scores: pd.DataFram
     entries = [
         EvalResultEntry(dataset_id=repo_id, task_id=row.scope, value=round(float(row.value), 4),
                         source_url=f"https://huggingface.co/datasets/{repo_id}", source_name="clinfair leaderboard",
-                        notes=f"run {run['run']}, method {run['method']}; F1_ES, paper protocol")
+                        notes=f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
+                              + (f"; not ranked on fairness: {run['unranked']}" if run.get("unranked") else ""))
         for row in rows.itertuples()
     ]  # fmt: skip
     return _yaml(eval_result_entries_to_yaml(entries))
