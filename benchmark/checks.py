@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmark.generation import Backend, GenerationInputError, GenerationSettings
+from tasks.errors import one_line
 from tasks.prompts import parse_answer
 
 
@@ -58,14 +60,24 @@ def preflight(backend: Backend, rows: Sequence[dict[str, Any]], multi_label: boo
     except GenerationInputError as error:
         raise CheckFailed(str(error)) from None
     except (RuntimeError, ValueError, TypeError, IndexError) as error:
-        text = str(error).strip()
-        raise CheckFailed(
-            f"{getattr(backend, 'model_id', 'the model')} failed on a batch of {len(rows)} rows: "
-            f"{text.splitlines()[0] if text else type(error).__name__}"
-        ) from None
+        model = getattr(backend, "model_id", "the model")
+        raise CheckFailed(f"{model} failed on a batch of {len(rows)} rows: {one_line(error)}") from None
     if len(completions) != len(rows):
         raise CheckFailed(f"the backend returned {len(completions)} completions for {len(rows)} rows")
     return completions
+
+
+def preflight_tasks(
+    backend: Backend, tasks: Sequence[str], data_dir: str | Path, split: str, rows: int = 2
+) -> None:
+    """:func:`preflight` on the first ``rows`` rows of each task's prepared ``split``: the images
+    and prompts the run will really send (a two-image CT row, several ultrasound frames)."""
+    from benchmark.runner import task_rows
+    from tasks.registry import get_task
+
+    for task in tasks:
+        spec = get_task(task)
+        preflight(backend, list(task_rows(spec, Path(data_dir), split, rows)), spec.multi_label)
 
 
 def check_model(path_or_id: str, *, images_per_row: int = 2, backend: str = "hf", chat_template: str | None = None,

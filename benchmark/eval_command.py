@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.cli import UserError
+from benchmark.generation import SCORE_MODES
 
 DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
 
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output folder of this run")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
-    parser.add_argument("--scores", choices=["direct", "after_reasoning", "none"], default="direct",
+    parser.add_argument("--scores", choices=SCORE_MODES, default="direct",
                         help="also save each row's label probabilities (the log-likelihood of \\boxed{label}, "
                         "normalised over the labels) for AUROC and calibration: right after the prompt (direct, "
                         "default), after the model's own reasoning (after_reasoning), or not at all (none)")  # fmt: skip
@@ -79,11 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.check_command import read_chat_template
-    from benchmark.checks import CheckFailed, preflight
+    from benchmark.checks import CheckFailed, preflight_tasks
     from benchmark.generation import GenerationInputError, GenerationSettings, make_backend
     from benchmark.io import OutputFolderError
     from benchmark.models import ModelLoadError
-    from benchmark.runner import EvalError, EvalRequest, run_eval, task_rows
+    from benchmark.runner import EvalError, EvalRequest, run_eval
     from tasks.registry import resolve_tasks
 
     if args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
@@ -115,9 +116,7 @@ def run(args: argparse.Namespace) -> int:
                                device=args.device or _process_device(), revision=args.revision, trust_remote_code=args.trust_remote_code,
                                max_images=args.max_images_per_prompt,
                                tensor_parallel_size=args.tensor_parallel_size)  # fmt: skip
-        for spec in specs:
-            rows = task_rows(spec, Path(args.data), args.split, min(2, args.batch_size))
-            preflight(backend, [rows[i] for i in range(len(rows))], spec.multi_label)
+        preflight_tasks(backend, request.tasks, args.data, args.split, min(2, args.batch_size))
         return backend
 
     try:

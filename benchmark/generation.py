@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from tasks.errors import one_line
 from tasks.prompts import build_messages, format_answer
 
 SCORE_MODES = ("direct", "after_reasoning", "none")
@@ -129,18 +130,42 @@ def render_prompt(processor, row: dict[str, Any], multi_label: bool) -> str:
     )
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _rgb(image):
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+def _flags(rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool]) -> list[bool]:
+    """One multi-label flag per row (a batch may mix tasks)."""
+    return [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
+
+
+def label_sequences(template_source, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool],
+                    mode: str, completions: Sequence[str] | None) -> tuple[list[tuple[str, list, str]], list[int]]:  # fmt: skip
+    """What label scoring sends, for every backend: one (context, images, ``\\boxed{label}``) per row
+    and label, the context from :func:`scoring_context`; and each row's number of labels."""
+    sequences, sizes = [], []
+    for position, (row, flag) in enumerate(zip(rows, _flags(rows, multi_label))):
+        prompt = render_prompt(template_source, row, flag)
+        context = scoring_context(prompt, completions[position] if completions else None, mode)
+        images = [_rgb(image) for image in row["images"]]
+        sequences += [(context, images, format_answer([label])) for label in row["choices"]]
+        sizes.append(len(row["choices"]))
+    return sequences, sizes
+
+
+def per_row_probabilities(log_likelihoods: Sequence[float], sizes: Sequence[int]) -> list[list[float]]:
+    """Split the flat (row, label) log-likelihoods by row and normalise each row over its labels."""
+    out, first = [], 0
+    for size in sizes:
+        out.append(normalise_log_likelihoods(log_likelihoods[first : first + size]))
+        first += size
+    return out
+
+
 def _append_continuations(inputs, continuations: list[list[int]], pad_id: int):
-    """Append continuation ``i`` to row ``i`` of identical, unpadded context rows, right-padding the
-    ends; per-token fields (attention mask, token types) grow with them. Returns (inputs, context length)."""
+    """Append continuation ``i`` to row ``i`` of left-padded context rows (so every continuation starts
+    at the same position), right-padding the ends; per-token fields (attention mask, token types)
+    grow with them. Returns (inputs, context length)."""
     import torch
 
     start = inputs["input_ids"].shape[1]
@@ -195,8 +220,9 @@ class HFBackend:
 
         if not rows:
             return []
-        flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
-        texts = [render_prompt(self.processor, row, flag) for row, flag in zip(rows, flags)]
+        texts = [
+            render_prompt(self.processor, row, flag) for row, flag in zip(rows, _flags(rows, multi_label))
+        ]
         images = [[_rgb(image) for image in row["images"]] for row in rows]  # one list per row
         try:
             inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
@@ -204,7 +230,7 @@ class HFBackend:
             counts = sorted({len(row_images) for row_images in images})
             raise GenerationInputError(
                 f"{self.model_id}: the processor rejected a batch of {len(rows)} rows with "
-                f"{'/'.join(map(str, counts))} image(s) per row: {_first_line(error)}"
+                f"{'/'.join(map(str, counts))} image(s) per row: {one_line(error)}"
             ) from None
         inputs = inputs.to(self.model.device)
         kwargs: dict[str, Any] = {
@@ -229,23 +255,13 @@ class HFBackend:
         starts at the same position."""
         import torch
 
-        flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
-        tokenizer = self.processor.tokenizer
-        contexts, images, continuations, sizes = [], [], [], []
-        for position, (row, flag) in enumerate(zip(rows, flags)):
-            prompt = render_prompt(self.processor, row, flag)
-            context = scoring_context(prompt, completions[position] if completions else None, mode)
-            row_images = [_rgb(image) for image in row["images"]]
-            for label in row["choices"]:
-                contexts.append(context)
-                images.append(row_images)
-                continuations.append(tokenizer(format_answer([label]), add_special_tokens=False)["input_ids"])
-            sizes.append(len(row["choices"]))
-        if not contexts:
+        sequences, sizes = label_sequences(self.processor, rows, multi_label, mode, completions)
+        if not sequences:
             return [[] for _ in rows]
-        inputs = self.processor(
-            text=contexts, images=images, return_tensors="pt", padding=True
-        )  # left-padded
+        tokenizer = self.processor.tokenizer
+        contexts, images, answers = zip(*sequences)
+        inputs = self.processor(text=list(contexts), images=list(images), return_tensors="pt", padding=True)
+        continuations = [tokenizer(answer, add_special_tokens=False)["input_ids"] for answer in answers]
         inputs, start = _append_continuations(inputs, continuations, tokenizer.pad_token_id or 0)
         with torch.inference_mode():
             log_probs = torch.log_softmax(self.model(**inputs.to(self.model.device)).logits.float(), dim=-1)
@@ -254,11 +270,7 @@ class HFBackend:
             positions = torch.arange(start, start + len(tokens))
             # the logit before each continuation token predicts it
             totals.append(float(log_probs[i, positions - 1, torch.tensor(tokens)].sum()))
-        scores, first = [], 0
-        for size in sizes:
-            scores.append(normalise_log_likelihoods(totals[first : first + size]))
-            first += size
-        return scores
+        return per_row_probabilities(totals, sizes)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision,
@@ -300,7 +312,6 @@ class VLLMBackend:
         self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False
     ) -> list[dict]:
         """The vLLM requests for ``rows``: one prompt and one image list per row."""
-        flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
         tokenizer = self.llm.get_tokenizer()
         too_many = [len(row["images"]) for row in rows if len(row["images"]) > self.max_images]
         if too_many:
@@ -311,7 +322,7 @@ class VLLMBackend:
         return [
             {"prompt": render_prompt(tokenizer, row, flag),
              "multi_modal_data": {"image": [_rgb(image) for image in row["images"]]}}
-            for row, flag in zip(rows, flags)
+            for row, flag in zip(rows, _flags(rows, multi_label))
         ]  # fmt: skip
 
     def generate(
@@ -327,18 +338,13 @@ class VLLMBackend:
         """As :meth:`HFBackend.score`, from vLLM's ``prompt_logprobs`` of context + ``\\boxed{label}``."""
         from vllm import SamplingParams
 
-        flags = [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
         tokenizer = self.llm.get_tokenizer()
-        requests, lengths, sizes = [], [], []
-        for position, (row, flag) in enumerate(zip(rows, flags)):
-            prompt = render_prompt(tokenizer, row, flag)
-            context = scoring_context(prompt, completions[position] if completions else None, mode)
-            images = [_rgb(image) for image in row["images"]]
-            for label in row["choices"]:
-                continuation = format_answer([label])
-                requests.append({"prompt": context + continuation, "multi_modal_data": {"image": images}})
-                lengths.append(len(tokenizer(continuation, add_special_tokens=False)["input_ids"]))
-            sizes.append(len(row["choices"]))
+        sequences, sizes = label_sequences(tokenizer, rows, multi_label, mode, completions)
+        requests = [{"prompt": context + answer, "multi_modal_data": {"image": images}}
+                    for context, images, answer in sequences]  # fmt: skip
+        lengths = [
+            len(tokenizer(answer, add_special_tokens=False)["input_ids"]) for _, _, answer in sequences
+        ]
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         outputs = self.llm.generate(requests, params, use_tqdm=False)
         totals = [
@@ -348,11 +354,7 @@ class VLLMBackend:
             )
             for out, n in zip(outputs, lengths)
         ]
-        scores, start = [], 0
-        for size in sizes:
-            scores.append(normalise_log_likelihoods(totals[start : start + size]))
-            start += size
-        return scores
+        return per_row_probabilities(totals, sizes)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "model": self.model_id, "revision": self.revision, "dtype": self.dtype,

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import one_line
+
 
 def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:
     path = Path(path)
@@ -74,10 +76,6 @@ def atomic_write_parquet(path: str | Path, frame) -> Path:
 
 class OutputFolderError(Exception):
     """An output folder that may not be replaced or created; the message is one line."""
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _owner_tag() -> str:
@@ -163,7 +161,7 @@ def atomic_folder(
         remove_stale_siblings(out)
         tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.{tag}.", suffix=".tmp"))
     except OSError as cause:
-        raise error(f"cannot write {out}: {_one_line(cause)}") from None
+        raise error(f"cannot write {out}: {one_line(cause)}") from None
     # where a previous output waits, between the two renames, to be deleted
     old = out.parent / f".{out.name}.{tag}.{uuid.uuid4().hex[:8]}.old"
     try:

@@ -17,6 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import one_line
+
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -100,10 +102,6 @@ def _parse_positive_labels(items: list[str]) -> dict[str, str]:
     return labels
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def load_predictions(path: Path):
     """Read a parquet or JSONL predictions file into a DataFrame; UserError if unreadable.
 
@@ -124,7 +122,7 @@ def load_predictions(path: Path):
         with path.open("rb") as handle:
             magic = handle.read(4)
     except OSError as error:
-        raise UserError(f"{path}: cannot read: {_one_line(error)}") from None
+        raise UserError(f"{path}: cannot read: {one_line(error)}") from None
     if not magic:
         raise UserError(f"{path}: the file is empty")
     if path.suffix.lower() in PARQUET_SUFFIXES or magic == b"PAR1":
@@ -152,7 +150,7 @@ def _read_parquet(path: Path):
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
-        raise UserError(f"{path}: cannot read as parquet: {_one_line(error)}") from None
+        raise UserError(f"{path}: cannot read as parquet: {one_line(error)}") from None
     return table.to_pandas(types_mapper=list_as_arrow)
 
 
@@ -183,7 +181,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a UTF-8 text file (and not parquet)") from None
     except OSError as error:
-        raise UserError(f"{path}: cannot read: {_one_line(error)}") from None
+        raise UserError(f"{path}: cannot read: {one_line(error)}") from None
     return records
 
 
@@ -206,7 +204,7 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
     try:
         atomic_write_json(path, report)
     except OSError as error:
-        raise UserError(f"cannot write {path}: {_one_line(error)}") from None
+        raise UserError(f"cannot write {path}: {one_line(error)}") from None
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import one_line
+
 SPECIAL_TOKENS = (
     "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
     "<|image_pad|>", "<|video_pad|>",
@@ -152,13 +154,8 @@ def load_processor(path_or_id: str | Path, trust_remote_code: bool = False, **hu
     except (ImportError, ValueError, OSError, TypeError) as error:
         raise ModelLoadError(
             f"{path_or_id}: no image processor could be built for model type {config.model_type!r}: "
-            f"{_first_line(error)}"
+            f"{one_line(error)}"
         ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def load_model_and_processor(
@@ -190,8 +187,7 @@ def load_model_and_processor(
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelLoadError(f"cannot load {path_or_id}: {first_line}") from None
+        raise ModelLoadError(f"cannot load {path_or_id}: {one_line(error)}") from None
     if device:
         model.to(device)
     model.eval()

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.prompts import parse_answer, state_demographics
+from tasks.prompts import is_correct, parse_answer, state_demographics
 from tasks.schema import AGE_GROUPS
 
 PROBE_ATTRIBUTES = ("sex", "age_group")
@@ -117,7 +117,7 @@ def _ask(backend, rows: list[dict], multi_label: bool, scores: bool, batch_size:
             if probs is not None and len(row["answer"]) == 1 and not multi_label:
                 p_true = float(probs[list(row["choices"]).index(row["answer"][0])])
             out.append({"completion": completion, "prediction": prediction, "p_true": p_true,
-                        "correct": prediction is not None and set(prediction) == set(row["answer"])})  # fmt: skip
+                        "correct": is_correct(prediction, row["answer"])})  # fmt: skip
     return out
 
 

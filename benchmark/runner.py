@@ -44,7 +44,8 @@ from typing import Any
 
 from benchmark.generation import Backend, GenerationSettings
 from benchmark.io import atomic_write_json, atomic_write_parquet, public_model_name
-from tasks.prompts import parse_answer
+from tasks.errors import one_line
+from tasks.prompts import is_correct, parse_answer
 from tasks.registry import TaskSpec
 from tasks.schema import group_key
 
@@ -124,7 +125,7 @@ def prediction_record(spec: TaskSpec, index: int, row: dict[str, Any], completio
         **{name: attributes.get(name) for name in spec.attributes},
         "choices": list(row["choices"]), "answer": list(row["answer"]), "completion": completion,
         "prediction": prediction, "valid": prediction is not None,
-        "correct": prediction is not None and set(prediction) == set(row["answer"]),
+        "correct": is_correct(prediction, row["answer"]),
         **({"scores": scores} if scores is not None else {}),
     }  # fmt: skip
 
@@ -235,10 +236,6 @@ def _read_finished(path: Path) -> list[dict[str, Any]]:
     return pq.read_table(path).to_pylist()
 
 
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
 def _writable_folder(out_dir: Path) -> bool:
     """Create ``out_dir`` if needed and check that files can be written in it; True if created here."""
     existed = out_dir.exists()
@@ -248,7 +245,7 @@ def _writable_folder(out_dir: Path) -> bool:
         os.close(fd)
         os.unlink(probe)
     except OSError as error:
-        raise EvalError(f"cannot write to --out {out_dir}: {_one_line(error)}") from None
+        raise EvalError(f"cannot write to --out {out_dir}: {one_line(error)}") from None
     return not existed
 
 
@@ -273,7 +270,7 @@ def _earlier_rows(out_dir: Path, request: EvalRequest, data: dict[str, Any], ids
         records = _read_partials(out_dir) if _partial_files(out_dir) else (
             _read_finished(out_dir / PREDICTIONS_FILE) if (out_dir / PREDICTIONS_FILE).exists() else [])  # fmt: skip
     except (OSError, ValueError) as error:
-        raise ResumeMismatch(f"{out_dir} holds a damaged run ({_one_line(error)}); use another --out or "
+        raise ResumeMismatch(f"{out_dir} holds a damaged run ({one_line(error)}); use another --out or "
                              "pass --overwrite") from None  # fmt: skip
     if not records:
         return []

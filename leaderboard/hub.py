@@ -47,6 +47,7 @@ from benchmark.io import atomic_folder, atomic_write_bytes, atomic_write_json, i
 from leaderboard.build import read_manifest
 from leaderboard.runs import LeaderboardError
 from leaderboard.tables import METRICS, OVERALL, markdown_table
+from tasks.errors import one_line
 
 OPERATIONS_FILE = "operations.json"
 CARD_FILE = "README.md"
@@ -363,8 +364,7 @@ def _hub_error(error: Exception, what: str) -> LeaderboardError:
         return LeaderboardError(
             f"{what}: the Hub refused it (HTTP {status}{': ' + detail if detail else ''}){hint}"
         )
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return LeaderboardError(f"{what}: could not reach the Hub ({first})")
+    return LeaderboardError(f"{what}: could not reach the Hub ({one_line(error)})")
 
 
 def execute(plan: PushPlan) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from benchmark.runner import (
     RESULTS_SCHEMA_VERSION,
     duplicate_examples,
 )
+from tasks.errors import one_line
 
 METRICS_SCHEMA = "clinfair.metrics/1"
 #: A training-dynamics file found in a result folder is read with the run (``leaderboard.dynamics``).
@@ -112,7 +113,7 @@ class Run:
         try:
             probe = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            raise LeaderboardError(f"{path}: not a readable probe report ({_first_line(error)})") from None
+            raise LeaderboardError(f"{path}: not a readable probe report ({one_line(error)})") from None
         found = []
         for task, report in (probe.get("tasks") or {}).items():
             for attribute, entry in (report.get("attributes") or {}).items():
@@ -123,11 +124,6 @@ class Run:
                         f"{task}: answers depend on the stated {attribute} (flip rate {flip['value']:.2f}{ci})"
                     )
         return "; ".join(found) or None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def read_results(folder: Path) -> dict[str, Any]:
@@ -143,7 +139,7 @@ def read_results(folder: Path) -> dict[str, Any]:
     try:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LeaderboardError(f"{path} is not valid JSON ({_first_line(error)})") from None
+        raise LeaderboardError(f"{path} is not valid JSON ({one_line(error)})") from None
     version = results.get("schema_version") if isinstance(results, dict) else None
     if not isinstance(version, int) or isinstance(version, bool):
         raise LeaderboardError(f"{path} is not a clinfair results file (no integer schema_version)")
@@ -199,7 +195,7 @@ def read_predictions(folder: Path, results: Mapping[str, Any]) -> pd.DataFrame:
     try:
         frame = pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as error:
-        raise LeaderboardError(f"{path} is truncated or unreadable ({_first_line(error)})") from None
+        raise LeaderboardError(f"{path} is truncated or unreadable ({one_line(error)})") from None
     missing = [column for column in PREDICTION_COLUMNS if column not in frame.columns]
     if missing:
         raise LeaderboardError(f"{path} lacks the column(s) {', '.join(missing)}")

@@ -53,6 +53,11 @@ def normalize_label(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def is_correct(prediction: Sequence[str] | None, answer: Sequence[str]) -> bool:
+    """Exact match: the parsed labels are the ground-truth set (an invalid answer is wrong)."""
+    return prediction is not None and set(prediction) == set(answer)
+
+
 def parse_answer(completion: str, choices: Sequence[str], multi_label: bool = False) -> list[str] | None:
     """Labels named by the last boxed answer, in label-space order; ``None`` if invalid.
 

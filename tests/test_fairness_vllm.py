@@ -73,8 +73,13 @@ def test_fairness_callback_generates_greedily_with_the_trainers_vllm_engine(trai
         assert list(ids) == list(expected)
         assert len(images) == 1 and images[0].size == rows[i]["images"][0].size
     assert record["rows"] == 5 and record["invalid"] == 0
-    benign = np.mean([rows[i]["answer"] == ["benign"] for i in range(5)])
-    accuracy = record["by_dataset"]["synthetic"]["accuracy"]
-    assert accuracy is not None and 0 <= accuracy <= 1 and benign > 0
+    # The engine answered "benign" for every row, so each group's one-vs-rest accuracy (over the labels in
+    # its ground truth) is the share of benign rows in that group, counted here from the rows themselves.
+    for sex in ("F", "M"):
+        members = [rows[i] for i in range(5) if rows[i]["sex"] == sex]
+        group = record["groups"]["synthetic"]["sex"][sex]
+        assert group["rows"] == len(members)
+        if members:
+            assert group["accuracy"] == pytest.approx(np.mean([r["answer"] == ["benign"] for r in members]))
     callback.evaluate()  # same step: no second weight sync
     assert engine.syncs == 1

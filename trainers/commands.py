@@ -132,19 +132,15 @@ def _preflight(model, processor, arguments, verbose: bool) -> None:
     A checkpoint without a chat template gets the plain prompt as its template (TRL renders
     conversational prompts with it), as ``clinfair eval`` does.
     """
-    from benchmark.checks import preflight
+    from benchmark.checks import preflight_tasks
     from benchmark.generation import GenerationSettings, HFBackend
-    from tasks.registry import get_task
-    from trainers.data import load_task_split
 
     backend = HFBackend(model, processor, GenerationSettings(max_new_tokens=2, batch_size=2))
     if backend.plain_prompt and verbose:
         print(
             "clinfair train: the checkpoint has no chat template; using the plain prompt (image tokens, then text)"
         )
-    for task in arguments.tasks:
-        rows = load_task_split(task, arguments.data_dir, arguments.train_split, 2)
-        preflight(backend, [rows[i] for i in range(len(rows))], get_task(task).multi_label)
+    preflight_tasks(backend, arguments.tasks, arguments.data_dir, arguments.train_split)
 
 
 def _rewards(entries: list[Any]) -> list:

@@ -39,7 +39,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tasks.prompts import last_boxed, parse_answer
+from tasks.prompts import is_correct, last_boxed, parse_answer
 
 Completion = str | list[dict[str, Any]]
 
@@ -89,7 +89,7 @@ def _parsed(completions: Sequence[Completion], kwargs: dict[str, Any], reward: s
 def accuracy_reward(prompts: list, completions: list[Completion], **kwargs) -> list[float | None]:
     """1.0 when the parsed answer set equals the ground-truth set, else 0.0 (None: no answer)."""
     return [
-        None if truth is None else float(pred is not None and set(pred) == set(truth))
+        None if truth is None else float(is_correct(pred, truth))
         for pred, truth in _parsed(completions, kwargs, "accuracy")
     ]
 

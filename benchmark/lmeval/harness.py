@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.metrics import PAPER_KEYS
-from tasks.prompts import build_prompt, parse_answer
+from tasks.prompts import build_prompt, is_correct, parse_answer
 from tasks.registry import get_task, list_tasks
 
 #: lm-eval's image placeholder (``lm_eval.models.hf_vlms.DEFAULT_IMAGE_PLACEHOLDER``).
@@ -96,7 +96,7 @@ def process_results(doc: dict[str, Any], results: Sequence[str]) -> dict[str, An
     prediction = parse_answer(results[0], doc["choices"], _multi_label(doc))
     record = {"dataset": doc["dataset"], "id": doc["id"], "answer": list(doc["answer"]),
               "prediction": prediction, "sex": doc["sex"], "age_group": doc["age_group"]}  # fmt: skip
-    correct = prediction is not None and set(prediction) == set(doc["answer"])
+    correct = is_correct(prediction, doc["answer"])
     return {
         "exact_match": float(correct),
         "invalid": float(prediction is None),

@@ -1,0 +1,12 @@
+"""Error helpers shared by every layer (``tasks`` is the lowest one)."""
+
+from __future__ import annotations
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line for a person: its first non-empty line, whitespace folded
+    (library messages run on for lines of detail); its type's name when it says nothing."""
+    for line in str(error).splitlines():
+        if line.strip():
+            return " ".join(line.split())
+    return type(error).__name__
