@@ -42,7 +42,7 @@ from benchmark.metrics import (
     paired_bootstrap,
     paper_protocol,
 )
-from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
+from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
@@ -95,12 +95,9 @@ def load_run(folder: str | Path) -> EvalRun:
     missing = [c for c in _ROW_COLUMNS if c not in predictions.columns]
     if missing:
         raise CompareError(f"{predictions_path}: missing column(s) {', '.join(missing)}")
-    duplicated = predictions.duplicated(["dataset", "id"])
-    if duplicated.any():
-        first = predictions[duplicated].iloc[0]
-        raise CompareError(
-            f"{predictions_path}: row id {first['dataset']}/{first['id']} appears more than once"
-        )
+    repeated = duplicate_examples(predictions)
+    if repeated:
+        raise CompareError(f"{predictions_path}: {repeated}")
     run = results.get("run") or {}
     return EvalRun(
         folder=folder,

@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark.cli import UserError
 from benchmark.io import atomic_write_json, atomic_write_text
+from trainers.commands import METHOD_NAMES
 
 if TYPE_CHECKING:
     from benchmark.study import StudyConfig
 
-METHODS = ("grpo", "dr_grpo", "resampling", "fairgrpo", "fairgrpo_nd")
 #: what fits the 10-minute budget on 2 CPU cores: GRPO, the strongest baseline, FairGRPO
 #: (``clinfair study`` runs all five)
 DEFAULT_METHODS = ("grpo", "resampling", "fairgrpo")
@@ -77,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"GRPO steps per run (default: {defaults.steps})")  # fmt: skip
     parser.add_argument("--methods", default=",".join(defaults.methods),
                         help=f"comma-separated methods to train (default: {','.join(defaults.methods)}; "
-                             f"also: {', '.join(sorted(set(METHODS) - set(defaults.methods)))}, dro)")  # fmt: skip
+                             f"also: {', '.join(m for m in METHOD_NAMES if m not in defaults.methods)})")  # fmt: skip
     parser.add_argument("--examples", type=int, default=defaults.examples,
                         help=f"synthetic rows over all splits (default: {defaults.examples})")  # fmt: skip
     parser.add_argument("--warm-steps", type=int, default=defaults.warm_steps,
@@ -89,9 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    unknown = sorted(set(methods) - set(METHODS) - {"dro"})
+    unknown = sorted(set(methods) - set(METHOD_NAMES))
     if unknown:
-        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join((*METHODS, 'dro'))}")
+        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}")
     if args.seeds < 1 or args.steps < 1:
         raise UserError("--seeds and --steps must be at least 1")
     settings = DemoSettings(out=args.out, seeds=args.seeds, steps=args.steps, methods=methods,
@@ -160,13 +160,16 @@ def collapsed_runs(run_dirs: list[Path]) -> list[str]:
 
 def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path]) -> str:
     """Whether the demo's seeds separate the methods, and what a study that might would cost."""
+    from benchmark.seedstats import Interval
+    from benchmark.study import interval_text
+
     per_run = (summary.get("seconds_per_run") or {}).get("mean")
     cost = f"{per_run:.0f} s per run on this machine" if per_run else "see the time per run above"
     gap = (summary["methods"].get("grpo") or {}).get("minority_gap")
     lines = []
     if gap and gap.get("half") is not None:
-        shown = "excludes 0" if abs(gap["mean"]) > gap["half"] else "includes 0"
-        lines.append(f"GRPO's minority gap (other rows minus the A4 minority's accuracy): {_pct(gap)} points; "
+        shown = "excludes 0" if Interval(**gap).excludes_zero() else "includes 0"
+        lines.append(f"GRPO's minority gap (other rows minus the A4 minority's accuracy): {interval_text(gap)} points; "
                      f"its 95 % interval over {settings.seeds} seeds {shown}.")  # fmt: skip
     collapsed = collapsed_runs(run_dirs)
     if collapsed:
@@ -177,10 +180,6 @@ def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path
                  f"methods, run `clinfair study configs/studies/group_shift.yaml --seeds 10` ({cost}; "
                  f"methods x seeds runs).")  # fmt: skip
     return "\n".join(lines)
-
-
-def _pct(interval: dict[str, Any]) -> str:
-    return f"{interval['mean'] * 100:.1f} ± {interval['half'] * 100:.1f}"
 
 
 def _evaluate(model: Path, name: str, data_dir: Path, out: Path, config: StudyConfig) -> Path:

@@ -188,13 +188,13 @@ def _remove(path: Path) -> None:
 
 # -- what leaves the machine -------------------------------------------------------------------
 
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _HUB_CACHE_FOLDER = re.compile(r"^models--([\w.-]+?)--([\w.-]+)$")
 
 
 def is_hub_id(model: str) -> bool:
     """Whether ``model`` names a Hub repository (ORG/NAME) rather than a local folder."""
-    return bool(_HUB_ID.fullmatch(model or "")) and not Path(model).exists()
+    return bool(HUB_ID.fullmatch(model or "")) and not Path(model).exists()
 
 
 def public_model_name(model: str) -> str:

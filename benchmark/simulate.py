@@ -38,7 +38,6 @@ or degraded images rather than from representation.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -130,13 +129,11 @@ METHODS: dict[str, Method] = {
         Method("fairgrpo_reference", "fair", reference=True),
         Method("fairgrpo_nd", "fair", (("grouping", "clusters"),)),
         Method("fairgrpo_nd_reference", "fair", (("grouping", "clusters"),), reference=True),
+        Method("rloo", "rloo"),
+        Method("reinforce_pp", "reinforce_pp"),  # whitened over the batch, so run per seed
+        Method("reinforce_pp_baseline", "reinforce_pp_baseline"),
     )
 }
-if hasattr(adv, "rloo_advantages"):  # added by another issue; simulated as soon as it exists
-    METHODS["rloo"] = Method("rloo", "rloo")
-if hasattr(adv, "reinforce_pp_advantages"):  # the same; whitened over the batch, so run per seed
-    METHODS["reinforce_pp"] = Method("reinforce_pp", "reinforce_pp")
-    METHODS["reinforce_pp_baseline"] = Method("reinforce_pp_baseline", "reinforce_pp_baseline")
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,7 +363,7 @@ def _fair(name: str, **fields: Any) -> Method:
 def default_study(seeds: int = 100, questions: str = "abcd", nd_seeds: int = 20) -> Study:
     """(a) shares, (b) temperature/window ablations, (c) groups vs clusters, (d) stress test."""
     core = tuple(METHODS[m] for m in ("grpo", "dr_grpo", "resampling", "dro", "fairgrpo"))
-    core += tuple(METHODS[m] for m in ("rloo", "reinforce_pp_baseline") if m in METHODS)
+    core += (METHODS["rloo"], METHODS["reinforce_pp_baseline"])
     settings: list[Setting] = []
     if "a" in questions:
         for share in (0.01, 0.05, 0.1, 0.25, 0.5):
@@ -414,7 +411,6 @@ def run_study(study: Study, workers: int = 2) -> list[list[list[dict[str, Any]]]
         key=lambda c: c[2].kind == "fair" and dict(c[2].fair).get("grouping") == "clusters", reverse=True
     )
     if workers > 1:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")  # K-means threads would fight the processes
         with ProcessPoolExecutor(workers) as pool:
             outputs: Iterable[list[dict[str, Any]]] = list(pool.map(_run_chunk, chunks))
     else:
@@ -424,9 +420,6 @@ def run_study(study: Study, workers: int = 2) -> list[list[list[dict[str, Any]]]
             unique[(world, method, seed)] = result
     return [[[unique[(s.world, m, seed)] for seed in range(study.seeds_of(s))] for m in s.methods]
             for s in study.settings]  # fmt: skip
-
-
-METRICS = (("accuracy", "Acc"), ("worst", "Worst-group acc"), ("gap", "Gap"))
 
 
 def report(study: Study, results: list[list[list[dict[str, Any]]]]) -> tuple[str, dict[str, Any]]:

@@ -47,7 +47,6 @@ PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "f
 LABELS = {"accuracy": "Acc", "f1": "F1", "acc_gap": "ΔAcc", "f1_gap": "ΔF1", "tpr_gap": "EOD (ΔTPR)",
           "fpr_gap": "ΔFPR", "fdr_gap": "PP (ΔFDR)", "minority_gap": "Minority gap",
           "minority_acc": "Minority acc"}  # fmt: skip
-HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "minority_acc": True}
 
 
 @dataclass
@@ -290,16 +289,24 @@ def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str
 
 
 def _paired_rows(config: StudyConfig, out: Path, method: str, seeds: list[int]):
-    """The predictions of ``method`` and the baseline on the same rows, all seeds pooled."""
+    """The predictions of ``method`` and the baseline on the same rows, all seeds pooled.
+
+    Rows are matched by ``benchmark.compare.align``, which refuses runs on other rows or other
+    ground truth (a study resumed with another eval split or limit) instead of dropping rows.
+    """
     import pandas as pd
+
+    from benchmark.compare import CompareError, align, load_run
 
     frames = []
     for seed in seeds:
-        mine, base = (pd.read_parquet(out / "runs" / run_name(m, seed) / "eval" / "predictions.parquet")
-                      for m in (method, config.baseline))  # fmt: skip
-        merged = mine.merge(base[["id", "prediction"]], on="id", suffixes=("", "_baseline"))
-        merged["id"] = merged["id"] + f"#seed{seed}"
-        frames.append(merged)
+        folders = [out / "runs" / run_name(m, seed) / "eval" for m in (config.baseline, method)]
+        try:
+            base, mine = align(*(load_run(folder) for folder in folders))
+        except CompareError as error:
+            raise UserError(f"seed {seed}: {error}") from None
+        frames.append(mine.assign(prediction_baseline=base["prediction"].to_numpy(),
+                                  id=mine["id"].astype(str) + f"#seed{seed}"))  # fmt: skip
     return pd.concat(frames, ignore_index=True)
 
 
@@ -372,11 +379,11 @@ def _bootstrap_entries(boot: dict[str, Any]) -> dict[str, dict[str, Any]]:
             for name, e in wanted.items() if isinstance(e, dict)}  # fmt: skip
 
 
-def _pct(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
-    if not interval:
-        return "–"
-    mean, half = interval["mean"] * scale, interval["half"]
-    return f"{mean:.1f}" if half is None else f"{mean:.1f} ± {half * scale:.1f}"
+def interval_text(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
+    """A stored ``seedstats.Interval`` as text (×100: points); a dash when there is none."""
+    from benchmark.seedstats import Interval
+
+    return Interval(**interval).text(scale) if interval else "–"
 
 
 def render(summary: dict[str, Any]) -> str:
@@ -387,7 +394,7 @@ def render(summary: dict[str, Any]) -> str:
              "| method | seeds | " + " | ".join(LABELS[k] for k in metrics) + " |",
              "|" + "---|" * (len(metrics) + 2)]  # fmt: skip
     for method, entry in summary["methods"].items():
-        cells = [_pct(entry.get(k)) for k in metrics]
+        cells = [interval_text(entry.get(k)) for k in metrics]
         lines.append(f"| {method} | {len(entry['seeds'])} | " + " | ".join(cells) + " |")
     lines += ["", f"## Paired differences to {baseline} (method − {baseline}, same seeds)", "",
               "| method | metric | difference | paired t p | Holm p |", "|---|---|---|---|---|"]  # fmt: skip
@@ -399,7 +406,9 @@ def render(summary: dict[str, Any]) -> str:
                 continue
             p, ph = e["p"], e.get("p_holm")
             tested += p is not None
-            lines.append(f"| {method} | {LABELS[key]} | {_pct(e['diff'])} | {_fmt_p(p)} | {_fmt_p(ph)} |")
+            lines.append(
+                f"| {method} | {LABELS[key]} | {interval_text(e['diff'])} | {_fmt_p(p)} | {_fmt_p(ph)} |"
+            )
             if ph is not None and ph < 0.05:
                 direction = "higher" if e["diff"]["mean"] > 0 else "lower"
                 significant.append(f"{method}'s {LABELS[key]} is {direction} than {baseline}'s by "
@@ -423,7 +432,7 @@ def render(summary: dict[str, Any]) -> str:
                      f"({tested} paired t-tests across seeds).")  # fmt: skip
     if "seconds_per_run" in summary:
         spr = summary["seconds_per_run"]
-        lines.append(f"Time per run (train + eval): {_pct(spr, 1.0)} s over {spr['n']} runs.")
+        lines.append(f"Time per run (train + eval): {interval_text(spr, 1.0)} s over {spr['n']} runs.")
     return "\n".join(lines) + "\n"
 
 

@@ -43,7 +43,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.io import atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
+from benchmark.io import HUB_ID, atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
 from leaderboard.build import read_manifest
 from leaderboard.runs import LeaderboardError
 from leaderboard.tables import METRICS, OVERALL, markdown_table
@@ -54,7 +54,6 @@ CARD_FILE = "README.md"
 EVAL_FILE = "eval.yaml"
 HEADLINE_METRIC = "f1_es"
 _PREDICTION_FILES = re.compile(r"(^|/)predictions\.parquet$")
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 #: /a/b... not inside a URL, a relative path or base64 text (a Windows drive path C:\...)
 _ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/+=~\\-])/[\w.@+-]+(?:/[\w.@+-]+)+|\b[A-Za-z]:\\[\w.@+ -]+(?:\\[\w.@+ -]+)+"
@@ -157,13 +156,8 @@ def find_local_paths(files: Mapping[str, bytes | Path]) -> dict[str, list[str]]:
 
 
 def check_repo_id(repo_id: str) -> None:
-    if not _HUB_ID.fullmatch(repo_id or ""):
+    if not HUB_ID.fullmatch(repo_id or ""):
         raise LeaderboardError(f"--repo must look like ORG/NAME, got {repo_id!r}")
-
-
-def is_hub_model(model: str) -> bool:
-    """Whether a results.json model id names a Hub repository (not a local folder)."""
-    return is_hub_id(model)
 
 
 def _yaml(data: Any) -> str:
@@ -274,7 +268,7 @@ def _model_targets(
                 f"--model-pr names run {name!r}, which is not in the build ({', '.join(runs)})"
             )
         repo = repo or runs[name]["model"]
-        if repo == runs[name]["model"] and not is_hub_model(repo):
+        if repo == runs[name]["model"] and not is_hub_id(repo):
             if requests:
                 raise LeaderboardError(
                     f"run {name!r} was evaluated from {repo}, not a Hub repository; use --model-pr {name}=ORG/MODEL"

@@ -113,3 +113,22 @@ def test_runs_on_different_rows_or_tasks_are_refused(eval_results, tmp_path, cap
     assert "results.json: not found" in capsys.readouterr().err
     assert main(["compare", eval_results[0]]) == 2
     assert "at least two runs" in capsys.readouterr().err
+
+
+def test_duplicate_rows_and_other_ground_truth_are_refused(eval_results, tmp_path, capsys):
+    doubled = copy_run(eval_results[1], tmp_path / "doubled", lambda f: pd.concat([f, f.iloc[:1]]))
+    assert main(["compare", eval_results[0], str(doubled), "--n-bootstrap", "0"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        "predictions.parquet: 1 row(s) repeat an example" in error and "of synthetic is at rows 1, " in error
+    )
+
+    def flip(frame):
+        frame = frame.copy()
+        first = list(frame.at[0, "answer"])
+        frame.at[0, "answer"] = ["malignant"] if first == ["benign"] else ["benign"]
+        return frame
+
+    relabelled = copy_run(eval_results[1], tmp_path / "relabelled", flip)
+    assert main(["compare", eval_results[0], str(relabelled), "--n-bootstrap", "0"]) == 2
+    assert "ground truth" in capsys.readouterr().err

@@ -228,6 +228,9 @@ def test_es_auroc_gap_worst_group_and_equalized_odds_by_hand():
     # At 0.65: F unchanged; M predicts 0 0 0 1 (TPR 1/2, FPR 0) -> EOD 1/2 from the TPR gap alone.
     high = score_layer(two_group_frame(), attributes=["sex"], n_bootstrap=0, threshold=0.65)
     assert high["by_dataset"]["t"]["attributes"]["sex"]["groups"]["M"]["metrics"]["fpr"]["value"] == 0
+    assert high["by_dataset"]["t"]["attributes"]["sex"]["summary"]["equalized_odds_difference"][
+        "value"
+    ] == pytest.approx(0.5)
 
 
 def test_equalized_odds_equals_fairlearn(random_report):
@@ -418,3 +421,22 @@ def test_binary_auroc_and_curve_match_sklearn_with_ties(rows):
         assert entry["metrics"]["brier"]["value"] == pytest.approx(
             brier_score_loss(y.astype(int), p, labels=[0, 1]), abs=1e-12
         )
+
+
+def test_bootstrap_weights_give_the_metrics_of_the_resampled_rows():
+    """Every CI comes from integer row weights: a weighted AUROC must be scikit-learn's with those sample
+    weights, and a weighted ECE the ECE of the rows repeated that many times (binned here by hand)."""
+    from benchmark.metrics_scores import N_BINS, _ece_matrix, _Ranking
+
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 300)
+    p = np.round(rng.random(300), 2) * 0.99 + 0.001  # ties (AUROC counts them one half), never on a bin edge
+    weights = rng.multinomial(300, np.full(300, 1 / 300), size=5)
+    aurocs = _Ranking.of(y, p).auroc(weights.astype(float))
+    eces = np.abs(weights @ _ece_matrix(y, p)).sum(axis=1) / weights.sum(axis=1)
+    for w, auroc, ece in zip(weights, aurocs, eces):
+        assert auroc == pytest.approx(roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+        ry, rp = np.repeat(y, w), np.repeat(p, w)
+        bins = np.minimum((rp * N_BINS).astype(int), N_BINS - 1)  # 15 equal-width bins, 1.0 in the last
+        by_hand = sum(abs((ry[bins == b] - rp[bins == b]).sum()) for b in range(N_BINS)) / len(ry)
+        assert ece == pytest.approx(by_hand, abs=1e-12)

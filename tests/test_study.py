@@ -54,7 +54,6 @@ def test_study_runs_reports_and_resumes(tmp_path, capsys):
     assert main(["study", config, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "## Paired differences to grpo" in printed
-    assert ("Significant at 5 %" in printed) or ("No difference to grpo is significant" in printed)
 
     # the per-method interval, recomputed by hand from the runs' own results files
     report = json.loads((out / "report.json").read_text())

@@ -51,7 +51,7 @@ from typing import Any
 
 from transformers import Trainer, TrainerCallback
 
-from benchmark.generation import GenerationSettings, HFBackend
+from benchmark.generation import GenerationSettings, HFBackend, _rgb
 from benchmark.io import atomic_write_text
 
 GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
@@ -338,12 +338,12 @@ class TRLVLLMBackend:
         self.trainer, self.settings = trainer, settings
 
     def generate(self, rows, multi_label: bool = False) -> list[str]:
-        from benchmark.generation import render_prompt
+        from benchmark.generation import render_prompt  # noqa: I001
 
         trainer, processor = self.trainer, self.trainer.processing_class
         prompt_ids, images = [], []
         for row in rows:
-            row_images = [image if image.mode == "RGB" else image.convert("RGB") for image in row["images"]]
+            row_images = [_rgb(image) for image in row["images"]]
             text = render_prompt(processor, row, multi_label)
             prompt_ids.append(list(processor(text=[text], images=[row_images])["input_ids"][0]))
             images.append(row_images)

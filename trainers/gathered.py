@@ -26,7 +26,7 @@ A checkpoint carries the advantage state as versioned JSON (``clinfair_advantage
 ``trainers.advantage.advantage_state_to_json``), never a pickle: resuming from a downloaded
 checkpoint runs no code from it. An unknown version, or the pickle an older clinfair wrote
 (``clinfair_advantage_state.pkl``, never opened), is an :class:`AdvantageStateError` saying
-what to do (:func:`check_checkpoint` finds it before training starts).
+what to do (:func:`read_advantage_state` finds it before training starts).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import torch
 from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from benchmark.io import atomic_write_json
 from trainers.advantage import AdvantageStateError, advantage_state_from_json, advantage_state_to_json
 from trainers.grpo import GRPOTrainer
 
@@ -76,11 +77,6 @@ def read_advantage_state(checkpoint: str | os.PathLike) -> Any | None:
         return advantage_state_from_json(document)
     except AdvantageStateError as error:
         raise AdvantageStateError(f"{path}: {error}") from None
-
-
-def check_checkpoint(checkpoint: str | os.PathLike) -> None:
-    """Fail before training when a checkpoint's advantage state cannot be loaded (see :func:`read_advantage_state`)."""
-    read_advantage_state(checkpoint)
 
 
 class GatheredBatchTrainer(GRPOTrainer):
@@ -178,9 +174,10 @@ class GatheredBatchTrainer(GRPOTrainer):
             folder = os.path.join(
                 self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
             )
-            document = {"format": STATE_FORMAT, **advantage_state_to_json(state)}
-            with open(os.path.join(folder, STATE_FILE), "w", encoding="utf-8") as f:
-                json.dump(document, f)
+            # atomic: a kill mid-save must not leave a state that blocks resuming from this checkpoint
+            atomic_write_json(
+                Path(folder) / STATE_FILE, {"format": STATE_FORMAT, **advantage_state_to_json(state)}
+            )
 
     def _load_optimizer_and_scheduler(self, checkpoint):
         super()._load_optimizer_and_scheduler(checkpoint)

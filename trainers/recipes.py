@@ -206,7 +206,7 @@ def _check_resume(config: GRPOConfig, where) -> None:
     """``resume_from_checkpoint``: the folder exists and its advantage state can be loaded."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    from trainers.gathered import AdvantageStateError, check_checkpoint
+    from trainers.gathered import AdvantageStateError, read_advantage_state
 
     resume = config.resume_from_checkpoint
     if resume in (None, False, ""):
@@ -224,7 +224,7 @@ def _check_resume(config: GRPOConfig, where) -> None:
                 f"{where('resume_from_checkpoint')}: resume_from_checkpoint {folder} is not a folder"
             )
     try:
-        check_checkpoint(folder)
+        read_advantage_state(folder)  # fails before training when it cannot be loaded
     except AdvantageStateError as error:
         raise RecipeError(str(error)) from None
 

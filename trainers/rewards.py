@@ -154,11 +154,8 @@ def authors_set_f1(completion: str, truth: Sequence[str]) -> float:
     answer = None if answer is None else answer.strip()
     if answer is None or answer == "None":
         return 0.0
-    predicted, expected = authors_conditions(answer), {label.strip() for label in truth}
-    tp = len(predicted & expected)
-    precision = tp / len(predicted) if predicted else 0.0
-    recall = tp / len(expected) if expected else 0.0
-    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    # their precision/recall F1 is the set F1 2|P∩T| / (|P|+|T|)
+    return set_f1(authors_conditions(answer), {label.strip() for label in truth})
 
 
 def _fenced_json(text: str) -> str:
