@@ -47,8 +47,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.images < 1:
         raise UserError("--images must be at least 1")
-    check = check_model(args.model, images_per_row=args.images, backend=args.backend,
-                        chat_template=read_chat_template(args.chat_template), dtype=args.dtype,
-                        revision=args.revision, trust_remote_code=args.trust_remote_code)  # fmt: skip
+    check = check_model(
+        args.model,
+        images_per_row=args.images,
+        backend=args.backend,
+        chat_template=read_chat_template(args.chat_template),
+        dtype=args.dtype,
+        revision=args.revision,
+        trust_remote_code=args.trust_remote_code,
+    )
     print(check.render())
     return 0 if check.ok else 2

@@ -47,10 +47,18 @@ def probe_rows(rows: int = 2, images_per_row: int = 2) -> list[dict[str, Any]]:
     spec = get_task("synthetic")
     colours = [(200, 40, 40), (40, 40, 200), (40, 160, 40), (220, 200, 60)]
     return [
-        {"id": f"probe-{i}", "question": spec.question, "choices": list(spec.choices), "answer": [spec.choices[0]],
-         "images": [Image.new("RGB", (64 + 16 * j, 48 + 8 * i), colours[(i + j) % 4]) for j in range(images_per_row)]}
+        {
+            "id": f"probe-{i}",
+            "question": spec.question,
+            "choices": list(spec.choices),
+            "answer": [spec.choices[0]],
+            "images": [
+                Image.new("RGB", (64 + 16 * j, 48 + 8 * i), colours[(i + j) % 4])
+                for j in range(images_per_row)
+            ],
+        }
         for i in range(rows)
-    ]  # fmt: skip
+    ]
 
 
 def preflight(backend: Backend, rows: Sequence[dict[str, Any]], multi_label: bool = False) -> list[str]:
@@ -80,8 +88,15 @@ def preflight_tasks(
         preflight(backend, list(task_rows(spec, Path(data_dir), split, rows)), spec.multi_label)
 
 
-def check_model(path_or_id: str, *, images_per_row: int = 2, backend: str = "hf", chat_template: str | None = None,
-                max_new_tokens: int = 16, **load_kwargs: Any) -> ModelCheck:  # fmt: skip
+def check_model(
+    path_or_id: str,
+    *,
+    images_per_row: int = 2,
+    backend: str = "hf",
+    chat_template: str | None = None,
+    max_new_tokens: int = 16,
+    **load_kwargs: Any,
+) -> ModelCheck:
     """Load ``path_or_id`` as clinfair does and run one 2-row batch with ``images_per_row`` images each."""
     from benchmark.generation import make_backend
     from benchmark.models import ModelLoadError
@@ -89,8 +104,14 @@ def check_model(path_or_id: str, *, images_per_row: int = 2, backend: str = "hf"
     check = ModelCheck(str(path_or_id))
     settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=2)
     try:
-        loaded = make_backend(backend, str(path_or_id), settings, chat_template=chat_template,
-                              max_images=max(4, images_per_row), **load_kwargs)  # fmt: skip
+        loaded = make_backend(
+            backend,
+            str(path_or_id),
+            settings,
+            chat_template=chat_template,
+            max_images=max(4, images_per_row),
+            **load_kwargs,
+        )
     except (ModelLoadError, ImportError) as error:
         check.ok = False
         check.lines.append(f"load: {error}")
@@ -99,14 +120,18 @@ def check_model(path_or_id: str, *, images_per_row: int = 2, backend: str = "hf"
     if processor is not None:
         model = loaded.model
         parameters = sum(p.numel() for p in model.parameters())
-        check.lines.append(f"model: {type(model).__name__} (model type {model.config.model_type}, "
-                           f"{parameters / 1e6:.1f}M parameters, {str(model.dtype).removeprefix('torch.')})")  # fmt: skip
+        check.lines.append(
+            f"model: {type(model).__name__} (model type {model.config.model_type}, "
+            f"{parameters / 1e6:.1f}M parameters, {str(model.dtype).removeprefix('torch.')})"
+        )
         check.lines.append(
             f"processor: {type(processor).__name__} with {type(processor.image_processor).__name__}"
         )
         if getattr(loaded, "plain_prompt", False):
-            check.lines.append("prompt: no chat template, so the plain prompt (image tokens, then the question); "
-                               "pass --chat-template FILE to use a conversation format")  # fmt: skip
+            check.lines.append(
+                "prompt: no chat template, so the plain prompt (image tokens, then the question); "
+                "pass --chat-template FILE to use a conversation format"
+            )
         else:
             source = "--chat-template" if chat_template else "the checkpoint's chat template"
             check.lines.append(f"prompt: {source}")
@@ -119,7 +144,9 @@ def check_model(path_or_id: str, *, images_per_row: int = 2, backend: str = "hf"
         check.lines.append(f"generation: {error}")
         return check
     valid = sum(parse_answer(text, row["choices"]) is not None for text, row in zip(completions, rows))
-    check.lines.append(f"generation: 2 rows x {images_per_row} image(s) -> 2 completions in "
-                       f"{time.perf_counter() - start:.1f} s; {valid}/2 parsable answers "
-                       "(an untrained or random model may write none)")  # fmt: skip
+    check.lines.append(
+        f"generation: 2 rows x {images_per_row} image(s) -> 2 completions in "
+        f"{time.perf_counter() - start:.1f} s; {valid}/2 parsable answers "
+        "(an untrained or random model may write none)"
+    )
     return check

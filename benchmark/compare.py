@@ -47,9 +47,14 @@ from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
 PAPER_KEY_LABELS = {
-    "pp": "PP (×100)", "eod": "EOD (×100)", "fpr_gap": "FPR gap", "f1": "F1", "f1_gap": "ΔF1",
-    "f1_std": "σF1", "accuracy": "accuracy",
-}  # fmt: skip
+    "pp": "PP (×100)",
+    "eod": "EOD (×100)",
+    "fpr_gap": "FPR gap",
+    "f1": "F1",
+    "f1_gap": "ΔF1",
+    "f1_std": "σF1",
+    "accuracy": "accuracy",
+}
 DEFAULT_ATTRIBUTES = ("sex", "age_group")
 REPORT_SCHEMA = "clinfair.compare/1"
 _ROW_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
@@ -211,9 +216,16 @@ def paired_standard(
     for attribute in attributes:
         for metric in STANDARD_METRICS:
             result = paired_bootstrap(
-                merged, column_a="prediction_run", column_b="prediction", metric=metric, attribute=attribute,
-                label_spaces=label_spaces, n_bootstrap=n_bootstrap, seed=seed, ci_level=ci_level,
-            )  # fmt: skip
+                merged,
+                column_a="prediction_run",
+                column_b="prediction",
+                metric=metric,
+                attribute=attribute,
+                label_spaces=label_spaces,
+                n_bootstrap=n_bootstrap,
+                seed=seed,
+                ci_level=ci_level,
+            )
             for dataset, entry in result["by_dataset"].items():
                 scope = out.setdefault(dataset, {}).setdefault(attribute, {})
                 scope[metric] = {
@@ -262,13 +274,18 @@ def compare_runs(
     comparisons = []
     for run, (base_rows, run_rows) in zip(others, aligned):
         try:
-            comparisons.append({
-                "run": _describe(run),
-                "rows": int(len(base_rows)),
-                "paper": paired_paper_keys(base_rows, run_rows, baseline.label_spaces, n_bootstrap, seed, ci_level),
-                "standard": paired_standard(base_rows, run_rows, baseline.label_spaces, attributes, n_bootstrap,
-                                            seed, ci_level),
-            })  # fmt: skip
+            comparisons.append(
+                {
+                    "run": _describe(run),
+                    "rows": int(len(base_rows)),
+                    "paper": paired_paper_keys(
+                        base_rows, run_rows, baseline.label_spaces, n_bootstrap, seed, ci_level
+                    ),
+                    "standard": paired_standard(
+                        base_rows, run_rows, baseline.label_spaces, attributes, n_bootstrap, seed, ci_level
+                    ),
+                }
+            )
         except MetricsInputError as error:
             raise CompareError(f"{run.name}: {error}") from None
     return {
@@ -282,7 +299,7 @@ def compare_runs(
             "resampling": "rows with replacement within each dataset, paired",
             "p_value": "two-sided bootstrap, uncorrected",
             "significant": "the interval excludes 0",
-        },  # fmt: skip
+        },
         "baseline": _describe(baseline),
         "tasks": sorted(baseline.label_spaces),
         "comparisons": comparisons,
@@ -329,8 +346,13 @@ def markdown_report(report: dict[str, Any]) -> str:
     header = ["| key | baseline | run | difference | interval | p |", "|---|---|---|---|---|---|"]
     for comparison in report["comparisons"]:
         run = comparison["run"]
-        lines += ["", f"## {run['name']}" + (f" ({run['method']})" if run["method"] else "") + f" vs {base['name']}",
-                  "", f"{comparison['rows']} rows.", ""]  # fmt: skip
+        lines += [
+            "",
+            f"## {run['name']}" + (f" ({run['method']})" if run["method"] else "") + f" vs {base['name']}",
+            "",
+            f"{comparison['rows']} rows.",
+            "",
+        ]
         for scope, entries in comparison["paper"].items():
             lines += [f"**Paper protocol, {scope}**", "", *header]
             lines += [_row(PAPER_KEY_LABELS[key], entries[key]) for key in COMPARE_PAPER_KEYS]

@@ -53,8 +53,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         runs = [load_run(folder) for folder in folders]
         baseline = runs[folders.index(baseline_folder)]
-        report = compare_runs(runs, baseline, n_bootstrap=args.n_bootstrap, seed=args.seed,
-                              ci_level=args.ci_level, attributes=attributes)  # fmt: skip
+        report = compare_runs(
+            runs,
+            baseline,
+            n_bootstrap=args.n_bootstrap,
+            seed=args.seed,
+            ci_level=args.ci_level,
+            attributes=attributes,
+        )
     except CompareError as error:
         raise UserError(str(error)) from None
     text = markdown_report(report)

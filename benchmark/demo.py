@@ -41,8 +41,16 @@ if TYPE_CHECKING:
 #: what fits the 10-minute budget on 2 CPU cores: GRPO, the strongest baseline, FairGRPO
 #: (``clinfair study`` runs all five)
 DEFAULT_METHODS = ("grpo", "resampling", "fairgrpo")
-TABLE_METRICS = (("exact", "Exact acc"), ("invalid", "Invalid"), ("accuracy", "Acc"), ("f1", "F1"), ("acc_gap", "ΔAcc"), ("f1_gap", "ΔF1"), ("pp", "PP"),
-                 ("eod", "EOD"))  # fmt: skip
+TABLE_METRICS = (
+    ("exact", "Exact acc"),
+    ("invalid", "Invalid"),
+    ("accuracy", "Acc"),
+    ("f1", "F1"),
+    ("acc_gap", "ΔAcc"),
+    ("f1_gap", "ΔF1"),
+    ("pp", "PP"),
+    ("eod", "EOD"),
+)
 
 
 @dataclass
@@ -71,19 +79,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, default=defaults.out, help=f"output folder (default: {defaults.out})"
     )
-    parser.add_argument("--seeds", type=int, default=defaults.seeds,
-                        help=f"training seeds per method (default: {defaults.seeds})")  # fmt: skip
-    parser.add_argument("--steps", type=int, default=defaults.steps,
-                        help=f"GRPO steps per run (default: {defaults.steps})")  # fmt: skip
-    parser.add_argument("--methods", default=",".join(defaults.methods),
-                        help=f"comma-separated methods to train (default: {','.join(defaults.methods)}; "
-                             f"also: {', '.join(m for m in METHOD_NAMES if m not in defaults.methods)})")  # fmt: skip
-    parser.add_argument("--examples", type=int, default=defaults.examples,
-                        help=f"synthetic rows over all splits (default: {defaults.examples})")  # fmt: skip
-    parser.add_argument("--warm-steps", type=int, default=defaults.warm_steps,
-                        help=f"supervised warm-start steps (default: {defaults.warm_steps})")  # fmt: skip
-    parser.add_argument("--learning-rate", type=float, default=defaults.rl_learning_rate,
-                        help=f"GRPO learning rate (default: {defaults.rl_learning_rate:g})")  # fmt: skip
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=defaults.seeds,
+        help=f"training seeds per method (default: {defaults.seeds})",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=defaults.steps, help=f"GRPO steps per run (default: {defaults.steps})"
+    )
+    parser.add_argument(
+        "--methods",
+        default=",".join(defaults.methods),
+        help=f"comma-separated methods to train (default: {','.join(defaults.methods)}; "
+        f"also: {', '.join(m for m in METHOD_NAMES if m not in defaults.methods)})",
+    )
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=defaults.examples,
+        help=f"synthetic rows over all splits (default: {defaults.examples})",
+    )
+    parser.add_argument(
+        "--warm-steps",
+        type=int,
+        default=defaults.warm_steps,
+        help=f"supervised warm-start steps (default: {defaults.warm_steps})",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults.rl_learning_rate,
+        help=f"GRPO learning rate (default: {defaults.rl_learning_rate:g})",
+    )
     parser.set_defaults(func=run)
 
 
@@ -94,9 +122,15 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}")
     if args.seeds < 1 or args.steps < 1:
         raise UserError("--seeds and --steps must be at least 1")
-    settings = DemoSettings(out=args.out, seeds=args.seeds, steps=args.steps, methods=methods,
-                            examples=args.examples, warm_steps=args.warm_steps,
-                            rl_learning_rate=args.learning_rate)  # fmt: skip
+    settings = DemoSettings(
+        out=args.out,
+        seeds=args.seeds,
+        steps=args.steps,
+        methods=methods,
+        examples=args.examples,
+        warm_steps=args.warm_steps,
+        rl_learning_rate=args.learning_rate,
+    )
     table = run_demo(settings)
     print(table)
     return 0
@@ -108,15 +142,28 @@ def study_config(settings: DemoSettings) -> StudyConfig:
     from tasks.builders.synthetic import GROUP_SHIFT
 
     return StudyConfig(
-        task="synthetic", task_options={"n": settings.examples, **GROUP_SHIFT}, model="tiny",
-        warm_start_steps=settings.warm_steps, recipe="demo",
-        overrides={"max_steps": settings.steps, "learning_rate": settings.rl_learning_rate,
-                   "per_device_train_batch_size": settings.prompts_per_step * settings.num_generations,
-                   "num_generations": settings.num_generations, "max_completion_length": settings.max_new_tokens},
-        methods=list(settings.methods), seeds=settings.seeds, baseline="grpo", minority={"age_group": "A4"},
-        eval_split="test", eval_limit=settings.eval_limit, max_new_tokens=settings.max_new_tokens,
-        eval_batch_size=32, n_bootstrap=200,
-    )  # fmt: skip
+        task="synthetic",
+        task_options={"n": settings.examples, **GROUP_SHIFT},
+        model="tiny",
+        warm_start_steps=settings.warm_steps,
+        recipe="demo",
+        overrides={
+            "max_steps": settings.steps,
+            "learning_rate": settings.rl_learning_rate,
+            "per_device_train_batch_size": settings.prompts_per_step * settings.num_generations,
+            "num_generations": settings.num_generations,
+            "max_completion_length": settings.max_new_tokens,
+        },
+        methods=list(settings.methods),
+        seeds=settings.seeds,
+        baseline="grpo",
+        minority={"age_group": "A4"},
+        eval_split="test",
+        eval_limit=settings.eval_limit,
+        max_new_tokens=settings.max_new_tokens,
+        eval_batch_size=32,
+        n_bootstrap=200,
+    )
 
 
 def run_demo(settings: DemoSettings) -> str:
@@ -128,8 +175,10 @@ def run_demo(settings: DemoSettings) -> str:
     config = study_config(settings)
     data_dir, warm = prepare_inputs(config, out)
     base = out / "models" / "base"
-    eval_dirs = [_evaluate(base, "untrained", data_dir, out, config),
-                 _evaluate(warm, "warm-start", data_dir, out, config)]  # fmt: skip
+    eval_dirs = [
+        _evaluate(base, "untrained", data_dir, out, config),
+        _evaluate(warm, "warm-start", data_dir, out, config),
+    ]
     settings.timings["setup_s"] = time.perf_counter() - start
     summary = run_study(config, out)
     settings.timings["runs_s"] = time.perf_counter() - start - settings.timings["setup_s"]
@@ -169,16 +218,22 @@ def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path
     lines = []
     if gap and gap.get("half") is not None:
         shown = "excludes 0" if Interval(**gap).excludes_zero() else "includes 0"
-        lines.append(f"GRPO's minority gap (other rows minus the A4 minority's accuracy): {interval_text(gap)} points; "
-                     f"its 95 % interval over {settings.seeds} seeds {shown}.")  # fmt: skip
+        lines.append(
+            f"GRPO's minority gap (other rows minus the A4 minority's accuracy): {interval_text(gap)} points; "
+            f"its 95 % interval over {settings.seeds} seeds {shown}."
+        )
     collapsed = collapsed_runs(run_dirs)
     if collapsed:
-        lines.append(f"{len(collapsed)} of {len(run_dirs)} trained runs give every test image the same answer "
-                     f"(a collapsed policy: {', '.join(collapsed)}); between those, differences say nothing "
-                     f"about fairness.")  # fmt: skip
-    lines.append(f"{settings.seeds} seeds are few for RL on the tiny model: for intervals that can separate "
-                 f"methods, run `clinfair study configs/studies/group_shift.yaml --seeds 10` ({cost}; "
-                 f"methods x seeds runs).")  # fmt: skip
+        lines.append(
+            f"{len(collapsed)} of {len(run_dirs)} trained runs give every test image the same answer "
+            f"(a collapsed policy: {', '.join(collapsed)}); between those, differences say nothing "
+            f"about fairness."
+        )
+    lines.append(
+        f"{settings.seeds} seeds are few for RL on the tiny model: for intervals that can separate "
+        f"methods, run `clinfair study configs/studies/group_shift.yaml --seeds 10` ({cost}; "
+        f"methods x seeds runs)."
+    )
     return "\n".join(lines)
 
 
@@ -227,8 +282,10 @@ def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:
             cells.append(t_interval(values).text(scale))
         lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"Group-shift synthetic test split, in percent. Exact acc: answer equals the label; Invalid: no parsable "
-                 f"answer. Acc, F1 and the gaps: paper protocol (one-vs-rest per label, group-averaged). ± is the 95 % "
-                 f"t-interval over {settings.seeds} seed(s). {settings.steps} GRPO steps of "
-                 f"{settings.prompts_per_step} prompts × {settings.num_generations} rollouts per run.")  # fmt: skip
+    lines.append(
+        f"Group-shift synthetic test split, in percent. Exact acc: answer equals the label; Invalid: no parsable "
+        f"answer. Acc, F1 and the gaps: paper protocol (one-vs-rest per label, group-averaged). ± is the 95 % "
+        f"t-interval over {settings.seeds} seed(s). {settings.steps} GRPO steps of "
+        f"{settings.prompts_per_step} prompts × {settings.num_generations} rollouts per run."
+    )
     return "\n".join(lines)

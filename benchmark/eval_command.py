@@ -30,16 +30,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="comma-separated task keys, or 'all' = the seven clinical tasks (synthetic only when named; "
         "default: synthetic)",
     )
-    parser.add_argument("--data", default=DEFAULT_DATA_DIR,
-                        help="folder holding one prepared dataset per task, DATA/<task> (default: $CLINFAIR_DATA or ./data); "
-                        "synthetic is generated there when missing")  # fmt: skip
+    parser.add_argument(
+        "--data",
+        default=DEFAULT_DATA_DIR,
+        help="folder holding one prepared dataset per task, DATA/<task> (default: $CLINFAIR_DATA or ./data); "
+        "synthetic is generated there when missing",
+    )
     parser.add_argument("--out", required=True, help="output folder of this run")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
-    parser.add_argument("--scores", choices=SCORE_MODES, default="direct",
-                        help="also save each row's label probabilities (the log-likelihood of \\boxed{label}, "
-                        "normalised over the labels) for AUROC and calibration: right after the prompt (direct, "
-                        "default), after the model's own reasoning (after_reasoning), or not at all (none)")  # fmt: skip
+    parser.add_argument(
+        "--scores",
+        choices=SCORE_MODES,
+        default="direct",
+        help="also save each row's label probabilities (the log-likelihood of \\boxed{label}, "
+        "normalised over the labels) for AUROC and calibration: right after the prompt (direct, "
+        "default), after the model's own reasoning (after_reasoning), or not at all (none)",
+    )
     parser.add_argument(
         "--chat-template",
         type=Path,
@@ -49,8 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--tensor-parallel-size", type=int, default=1, help="vLLM: GPUs per model (default: 1)"
     )
-    parser.add_argument("--max-images-per-prompt", type=int, default=4,
-                        help="vLLM: the most images one row may have (default: 4)")  # fmt: skip
+    parser.add_argument(
+        "--max-images-per-prompt",
+        type=int,
+        default=4,
+        help="vLLM: the most images one row may have (default: 4)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=512)
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, as the paper)")
@@ -66,8 +77,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--n-bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals"
     )
-    parser.add_argument("--run-name",
-                        help="name of this run on the leaderboard (default: the model's Hub id, or its folder's name)")  # fmt: skip
+    parser.add_argument(
+        "--run-name",
+        help="name of this run on the leaderboard (default: the model's Hub id, or its folder's name)",
+    )
     parser.add_argument(
         "--method", help="training method of the checkpoint (e.g. grpo, fairgrpo), for the leaderboard"
     )
@@ -104,26 +117,63 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"no prepared data for {', '.join(s.key for s in missing)} in {args.data}: run {commands}"
         )
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                                  batch_size=args.batch_size, seed=args.seed)  # fmt: skip
-    request = EvalRequest(model=str(args.model), tasks=tuple(s.key for s in specs), split=args.split, limit=args.limit,
-                          generation=settings, backend=args.backend, dtype=args.dtype, revision=args.revision,
-                          run_name=args.run_name, method=args.method, scores=args.scores)  # fmt: skip
+    settings = GenerationSettings(
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    request = EvalRequest(
+        model=str(args.model),
+        tasks=tuple(s.key for s in specs),
+        split=args.split,
+        limit=args.limit,
+        generation=settings,
+        backend=args.backend,
+        dtype=args.dtype,
+        revision=args.revision,
+        run_name=args.run_name,
+        method=args.method,
+        scores=args.scores,
+    )
 
     def backend_factory():
         """Load the model, then run the first rows of every task through it (``benchmark.checks.preflight``)."""
-        backend = make_backend(args.backend, args.model, settings, chat_template=chat_template, dtype=args.dtype,
-                               device=args.device or _process_device(), revision=args.revision, trust_remote_code=args.trust_remote_code,
-                               max_images=args.max_images_per_prompt,
-                               tensor_parallel_size=args.tensor_parallel_size)  # fmt: skip
+        backend = make_backend(
+            args.backend,
+            args.model,
+            settings,
+            chat_template=chat_template,
+            dtype=args.dtype,
+            device=args.device or _process_device(),
+            revision=args.revision,
+            trust_remote_code=args.trust_remote_code,
+            max_images=args.max_images_per_prompt,
+            tensor_parallel_size=args.tensor_parallel_size,
+        )
         preflight_tasks(backend, request.tasks, args.data, args.split, min(2, args.batch_size))
         return backend
 
     try:
-        results = run_eval(request, backend_factory, Path(args.data), Path(args.out), n_bootstrap=args.n_bootstrap,
-                           overwrite=args.overwrite, progress=not args.no_progress)  # fmt: skip
-    except (ModelLoadError, EvalError, OutputFolderError, FileNotFoundError, ImportError, CheckFailed,
-            GenerationInputError) as error:  # fmt: skip
+        results = run_eval(
+            request,
+            backend_factory,
+            Path(args.data),
+            Path(args.out),
+            n_bootstrap=args.n_bootstrap,
+            overwrite=args.overwrite,
+            progress=not args.no_progress,
+        )
+    except (
+        ModelLoadError,
+        EvalError,
+        OutputFolderError,
+        FileNotFoundError,
+        ImportError,
+        CheckFailed,
+        GenerationInputError,
+    ) as error:
         raise UserError(str(error)) from None
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch the main process reports
         return 0

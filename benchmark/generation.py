@@ -74,8 +74,14 @@ class Backend(Protocol):
         self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False
     ) -> list[str]: ...
 
-    def score(self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False, *,
-              mode: str = "direct", completions: Sequence[str] | None = None) -> list[list[float]]: ...  # fmt: skip
+    def score(
+        self,
+        rows: Sequence[dict[str, Any]],
+        multi_label: bool | Sequence[bool] = False,
+        *,
+        mode: str = "direct",
+        completions: Sequence[str] | None = None,
+    ) -> list[list[float]]: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -139,8 +145,13 @@ def _flags(rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool]) -
     return [multi_label] * len(rows) if isinstance(multi_label, bool) else list(multi_label)
 
 
-def label_sequences(template_source, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool],
-                    mode: str, completions: Sequence[str] | None) -> tuple[list[tuple[str, list, str]], list[int]]:  # fmt: skip
+def label_sequences(
+    template_source,
+    rows: Sequence[dict[str, Any]],
+    multi_label: bool | Sequence[bool],
+    mode: str,
+    completions: Sequence[str] | None,
+) -> tuple[list[tuple[str, list, str]], list[int]]:
     """What label scoring sends, for every backend: one (context, images, ``\\boxed{label}``) per row
     and label, the context from :func:`scoring_context`; and each row's number of labels."""
     sequences, sizes = [], []
@@ -193,8 +204,15 @@ class HFBackend:
 
     name = "hf"
 
-    def __init__(self, model, processor, settings: GenerationSettings = GenerationSettings(), *,
-                 model_id: str | None = None, revision: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        model,
+        processor,
+        settings: GenerationSettings = GenerationSettings(),
+        *,
+        model_id: str | None = None,
+        revision: str | None = None,
+    ):
         self.model = model
         self.processor = processor
         self.settings = settings
@@ -204,13 +222,21 @@ class HFBackend:
         self.plain_prompt = ensure_chat_template(self.processor)  # True: the checkpoint has no chat template
 
     @classmethod
-    def from_pretrained(cls, path_or_id: str, settings: GenerationSettings = GenerationSettings(), *,
-                        dtype: str = "auto", device: str | None = None, revision: str | None = None,
-                        trust_remote_code: bool = False) -> HFBackend:  # fmt: skip
+    def from_pretrained(
+        cls,
+        path_or_id: str,
+        settings: GenerationSettings = GenerationSettings(),
+        *,
+        dtype: str = "auto",
+        device: str | None = None,
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+    ) -> HFBackend:
         from benchmark.models import load_model_and_processor
 
-        model, processor = load_model_and_processor(path_or_id, dtype=dtype, device=device, revision=revision,
-                                                    trust_remote_code=trust_remote_code)  # fmt: skip
+        model, processor = load_model_and_processor(
+            path_or_id, dtype=dtype, device=device, revision=revision, trust_remote_code=trust_remote_code
+        )
         return cls(model, processor, settings, model_id=str(path_or_id), revision=revision)
 
     def generate(
@@ -247,8 +273,14 @@ class HFBackend:
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
 
-    def score(self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False, *,
-              mode: str = "direct", completions: Sequence[str] | None = None) -> list[list[float]]:  # fmt: skip
+    def score(
+        self,
+        rows: Sequence[dict[str, Any]],
+        multi_label: bool | Sequence[bool] = False,
+        *,
+        mode: str = "direct",
+        completions: Sequence[str] | None = None,
+    ) -> list[list[float]]:
         """Each row's label probabilities: the summed log-likelihood of ``\\boxed{label}`` after
         :func:`scoring_context`, normalised over the row's labels. One forward pass for the batch:
         every (row, label) pair is a sequence, contexts left-padded so that every continuation
@@ -273,8 +305,13 @@ class HFBackend:
         return per_row_probabilities(totals, sizes)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model_id, "revision": self.revision,
-                "dtype": str(self.model.dtype).removeprefix("torch."), "device": str(self.model.device)}  # fmt: skip
+        return {
+            "backend": self.name,
+            "model": self.model_id,
+            "revision": self.revision,
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "device": str(self.model.device),
+        }
 
 
 class VLLMBackend:
@@ -288,10 +325,18 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, path_or_id: str, settings: GenerationSettings = GenerationSettings(), *,
-                 dtype: str = "auto", revision: str | None = None, trust_remote_code: bool = False,
-                 max_images: int = 4, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float = 0.85):  # fmt: skip
+    def __init__(
+        self,
+        path_or_id: str,
+        settings: GenerationSettings = GenerationSettings(),
+        *,
+        dtype: str = "auto",
+        revision: str | None = None,
+        trust_remote_code: bool = False,
+        max_images: int = 4,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.85,
+    ):
         try:
             from vllm import LLM, SamplingParams
         except ImportError:
@@ -301,12 +346,22 @@ class VLLMBackend:
         self.settings = settings
         self.model_id, self.revision, self.dtype = str(path_or_id), revision, dtype
         self.max_images, self.tensor_parallel_size = max_images, tensor_parallel_size
-        self.llm = LLM(model=str(path_or_id), revision=revision, dtype=dtype, trust_remote_code=trust_remote_code,
-                       seed=settings.seed, limit_mm_per_prompt={"image": max_images},
-                       tensor_parallel_size=tensor_parallel_size,
-                       gpu_memory_utilization=gpu_memory_utilization)  # fmt: skip
-        self.sampling = SamplingParams(max_tokens=settings.max_new_tokens, temperature=settings.temperature,
-                                       top_p=settings.top_p, seed=settings.seed)  # fmt: skip
+        self.llm = LLM(
+            model=str(path_or_id),
+            revision=revision,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            seed=settings.seed,
+            limit_mm_per_prompt={"image": max_images},
+            tensor_parallel_size=tensor_parallel_size,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
+        self.sampling = SamplingParams(
+            max_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            seed=settings.seed,
+        )
 
     def requests(
         self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False
@@ -320,10 +375,12 @@ class VLLMBackend:
                 f"{self.max_images}; raise it if the model accepts that many"
             )
         return [
-            {"prompt": render_prompt(tokenizer, row, flag),
-             "multi_modal_data": {"image": [_rgb(image) for image in row["images"]]}}
+            {
+                "prompt": render_prompt(tokenizer, row, flag),
+                "multi_modal_data": {"image": [_rgb(image) for image in row["images"]]},
+            }
             for row, flag in zip(rows, _flags(rows, multi_label))
-        ]  # fmt: skip
+        ]
 
     def generate(
         self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False
@@ -333,15 +390,23 @@ class VLLMBackend:
         outputs = self.llm.generate(self.requests(rows, multi_label), self.sampling, use_tqdm=False)
         return [output.outputs[0].text for output in outputs]
 
-    def score(self, rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool] = False, *,
-              mode: str = "direct", completions: Sequence[str] | None = None) -> list[list[float]]:  # fmt: skip
+    def score(
+        self,
+        rows: Sequence[dict[str, Any]],
+        multi_label: bool | Sequence[bool] = False,
+        *,
+        mode: str = "direct",
+        completions: Sequence[str] | None = None,
+    ) -> list[list[float]]:
         """As :meth:`HFBackend.score`, from vLLM's ``prompt_logprobs`` of context + ``\\boxed{label}``."""
         from vllm import SamplingParams
 
         tokenizer = self.llm.get_tokenizer()
         sequences, sizes = label_sequences(tokenizer, rows, multi_label, mode, completions)
-        requests = [{"prompt": context + answer, "multi_modal_data": {"image": images}}
-                    for context, images, answer in sequences]  # fmt: skip
+        requests = [
+            {"prompt": context + answer, "multi_modal_data": {"image": images}}
+            for context, images, answer in sequences
+        ]
         lengths = [
             len(tokenizer(answer, add_special_tokens=False)["input_ids"]) for _, _, answer in sequences
         ]
@@ -357,13 +422,27 @@ class VLLMBackend:
         return per_row_probabilities(totals, sizes)
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": self.name, "model": self.model_id, "revision": self.revision, "dtype": self.dtype,
-                "device": "cuda", "tensor_parallel_size": self.tensor_parallel_size}  # fmt: skip
+        return {
+            "backend": self.name,
+            "model": self.model_id,
+            "revision": self.revision,
+            "dtype": self.dtype,
+            "device": "cuda",
+            "tensor_parallel_size": self.tensor_parallel_size,
+        }
 
 
-def make_backend(name: str, model: str, settings: GenerationSettings, *, chat_template: str | None = None,
-                 max_images: int = 4, tensor_parallel_size: int = 1, device: str | None = None,
-                 **load_kwargs: Any) -> Backend:  # fmt: skip
+def make_backend(
+    name: str,
+    model: str,
+    settings: GenerationSettings,
+    *,
+    chat_template: str | None = None,
+    max_images: int = 4,
+    tensor_parallel_size: int = 1,
+    device: str | None = None,
+    **load_kwargs: Any,
+) -> Backend:
     """The backend called ``name`` ("hf" or "vllm") for a model path or Hub id.
 
     ``chat_template`` (Jinja text) replaces or supplies the checkpoint's template;
@@ -376,8 +455,9 @@ def make_backend(name: str, model: str, settings: GenerationSettings, *, chat_te
             backend.plain_prompt = False
         return backend
     if name == "vllm":
-        backend = VLLMBackend(model, settings, max_images=max_images, tensor_parallel_size=tensor_parallel_size,
-                              **load_kwargs)  # fmt: skip
+        backend = VLLMBackend(
+            model, settings, max_images=max_images, tensor_parallel_size=tensor_parallel_size, **load_kwargs
+        )
         if chat_template:
             backend.llm.get_tokenizer().chat_template = chat_template
         return backend

@@ -64,10 +64,23 @@ REQUIRED_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
 PAPER_ATTRIBUTES: dict[str, tuple[str, ...]] = {"sex": SEXES, "age_group": AGE_GROUPS}
 #: Keys of ``report["paper"]["overall"]`` and of each ``report["paper"]["by_dataset"][name]``.
 PAPER_KEYS = (
-    "accuracy", "f1", "tpr", "fpr", "fdr",
-    "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap",
-    "acc_std", "f1_std", "acc_es", "f1_es", "pp", "eod",
-)  # fmt: skip
+    "accuracy",
+    "f1",
+    "tpr",
+    "fpr",
+    "fdr",
+    "acc_gap",
+    "f1_gap",
+    "tpr_gap",
+    "fpr_gap",
+    "fdr_gap",
+    "acc_std",
+    "f1_std",
+    "acc_es",
+    "f1_es",
+    "pp",
+    "eod",
+)
 #: Whether a larger value of each paper key is better (rates of errors, gaps and spreads: smaller).
 PAPER_KEY_HIGHER_IS_BETTER = {key: key in ("accuracy", "f1", "tpr", "acc_es", "f1_es") for key in PAPER_KEYS}
 STANDARD_METRICS = ("accuracy", "macro_f1", "tpr", "fpr", "fdr", "selection_rate")
@@ -1071,9 +1084,17 @@ def build_report(
 
     if metrics_scores.has_scores(df):
         report["scores"] = metrics_scores.build_score_section(
-            df, specs, label_spaces, positive_labels, n_bootstrap, seed, ci_level, min_group_size,
-            score_threshold, cache,
-        )  # fmt: skip
+            df,
+            specs,
+            label_spaces,
+            positive_labels,
+            n_bootstrap,
+            seed,
+            ci_level,
+            min_group_size,
+            score_threshold,
+            cache,
+        )
     return report
 
 

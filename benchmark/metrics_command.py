@@ -167,8 +167,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                     record = json.loads(line)
                 except json.JSONDecodeError as error:
                     if number == 1 and _is_results_file(path):
-                        raise UserError(f"{path} is the results.json of `clinfair eval`, not a predictions "
-                                        "file: pass the predictions.parquet beside it") from None  # fmt: skip
+                        raise UserError(
+                            f"{path} is the results.json of `clinfair eval`, not a predictions "
+                            "file: pass the predictions.parquet beside it"
+                        ) from None
                     hint = (
                         " (a JSON array? expected one JSON object per line)"
                         if line.lstrip()[:1] == "["
@@ -220,10 +222,14 @@ def summary_table(report: dict[str, Any]) -> str:
 
     def row(name: str, scope_counts: dict[str, Any], values: dict[str, Any], included: str) -> tuple:
         return (
-            name, f"{scope_counts['rows']:,}", f"{scope_counts['invalid_predictions']:,}",
+            name,
+            f"{scope_counts['rows']:,}",
+            f"{scope_counts['invalid_predictions']:,}",
             *(_fmt(values[key]) for key in ("accuracy", "f1", "acc_gap", "f1_gap")),
-            _fmt(values["eod"], digits=1), _fmt(values["pp"], digits=1), included,
-        )  # fmt: skip
+            _fmt(values["eod"], digits=1),
+            _fmt(values["pp"], digits=1),
+            included,
+        )
 
     lines = [
         row(name, counts["by_dataset"][name], values, "yes" if name in in_overall else "no")
@@ -255,11 +261,16 @@ def score_summary_table(scores: dict[str, Any]) -> str:
             summary = entry["summary"]
             lines.append(
                 (
-                    name, attribute, f"{dataset['counts']['rows_scored']:,}", _fmt(overall["auroc"]["value"]),
-                    _fmt(summary["worst_group_auroc"]["value"]), _fmt(summary["auroc_gap"]["value"]),
-                    _fmt(overall["ece"]["value"]), _fmt(summary["ece_gap"]["value"]),
+                    name,
+                    attribute,
+                    f"{dataset['counts']['rows_scored']:,}",
+                    _fmt(overall["auroc"]["value"]),
+                    _fmt(summary["worst_group_auroc"]["value"]),
+                    _fmt(summary["auroc_gap"]["value"]),
+                    _fmt(overall["ece"]["value"]),
+                    _fmt(summary["ece_gap"]["value"]),
                 )
-            )  # fmt: skip
+            )
     widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
     text = [
         "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))

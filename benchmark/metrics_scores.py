@@ -82,8 +82,13 @@ BIN_EDGES = np.linspace(0.0, 1.0, N_BINS + 1)
 #: Keys of each group's ``metrics`` (binary tasks add ``tpr`` and ``fpr`` at the threshold).
 GROUP_METRICS = ("auroc", "brier", "ece")
 SUMMARY_METRICS = (
-    "worst_group_auroc", "auroc_gap", "es_auroc", "worst_group_ece", "ece_gap", "equalized_odds_difference",
-)  # fmt: skip
+    "worst_group_auroc",
+    "auroc_gap",
+    "es_auroc",
+    "worst_group_ece",
+    "ece_gap",
+    "equalized_odds_difference",
+)
 #: How far a probability may stray outside [0, 1] (float rounding) before the row is invalid.
 _PROBABILITY_SLACK = 1e-6
 #: A single-label row's scores sum to 1 within this; otherwise the task is taken as multi-label.

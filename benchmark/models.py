@@ -27,9 +27,14 @@ from typing import Any
 from tasks.errors import one_line
 
 SPECIAL_TOKENS = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-    "<|image_pad|>", "<|video_pad|>",
-)  # fmt: skip
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
 CHAT_TEMPLATE_DIR = Path(__file__).parent / "chat_templates"
 
 
@@ -63,8 +68,15 @@ def image_only_processor_class(model_type: str) -> type:
     def get_attributes(cls):
         return [a for a in base.get_attributes() if a != "video_processor"]
 
-    return type(f"ImageOnly{name}", (base,), {"__init__": __init__, "get_attributes": classmethod(get_attributes),
-                                               "__doc__": f"{name} without the video processor."})  # fmt: skip
+    return type(
+        f"ImageOnly{name}",
+        (base,),
+        {
+            "__init__": __init__,
+            "get_attributes": classmethod(get_attributes),
+            "__doc__": f"{name} without the video processor.",
+        },
+    )
 
 
 def _pil_image_processor_class(model_type: str) -> type:
@@ -213,9 +225,19 @@ def _tokenizer_corpus() -> list[str]:
     from tasks.prompts import INSTRUCTION, build_prompt
     from tasks.registry import list_tasks
 
-    corpus = [INSTRUCTION, "<think>", "</think>", "\\boxed{", "}", "You are a helpful assistant.",
-              "system\n", "user\n", "assistant\n", "The lesion looks dark and red, so it is malignant.",
-              "The lesion looks light, so it is benign."]  # fmt: skip
+    corpus = [
+        INSTRUCTION,
+        "<think>",
+        "</think>",
+        "\\boxed{",
+        "}",
+        "You are a helpful assistant.",
+        "system\n",
+        "user\n",
+        "assistant\n",
+        "The lesion looks dark and red, so it is malignant.",
+        "The lesion looks light, so it is benign.",
+    ]
     for spec in list_tasks():
         corpus.append(build_prompt(spec.question, spec.choices, spec.multi_label))
         corpus += [f"<think>{c}</think>\\boxed{{{c}}}" for c in spec.choices]
@@ -242,14 +264,22 @@ def build_tiny_tokenizer(
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(specials),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     backend.train_from_iterator(_tokenizer_corpus() * 4, trainer)
     others = [token for token in specials if token not in (pad, bos)]
     return PreTrainedTokenizerFast(
-        tokenizer_object=backend, eos_token=eos, pad_token=pad, bos_token=bos,
-        additional_special_tokens=others, extra_special_tokens=dict(named or {}),
-    )  # fmt: skip
+        tokenizer_object=backend,
+        eos_token=eos,
+        pad_token=pad,
+        bos_token=bos,
+        additional_special_tokens=others,
+        extra_special_tokens=dict(named or {}),
+    )
 
 
 def clinfair_chat_template(name: str) -> str:
@@ -293,28 +323,43 @@ def build_tiny_vlm(out_dir: str | Path, config: TinyVLMConfig = TinyVLMConfig())
     mrope = [section - 2 * (section // 3), section // 3, section // 3]
     model_config = Qwen2_5_VLConfig(
         text_config={
-            "vocab_size": len(tokenizer), "hidden_size": config.hidden_size,
-            "intermediate_size": 2 * config.hidden_size, "num_hidden_layers": config.num_layers,
-            "num_attention_heads": config.num_heads, "num_key_value_heads": config.num_heads,
-            "max_position_embeddings": 4096, "bos_token_id": None,  # the BPE tokenizer has no BOS
-            "eos_token_id": ids["<|im_end|>"], "pad_token_id": ids["<|endoftext|>"],
+            "vocab_size": len(tokenizer),
+            "hidden_size": config.hidden_size,
+            "intermediate_size": 2 * config.hidden_size,
+            "num_hidden_layers": config.num_layers,
+            "num_attention_heads": config.num_heads,
+            "num_key_value_heads": config.num_heads,
+            "max_position_embeddings": 4096,
+            "bos_token_id": None,  # the BPE tokenizer has no BOS
+            "eos_token_id": ids["<|im_end|>"],
+            "pad_token_id": ids["<|endoftext|>"],
             "rope_parameters": {"rope_type": "default", "mrope_section": mrope, "rope_theta": 10000.0},
         },
         vision_config={
-            "depth": config.vision_depth, "hidden_size": config.vision_hidden_size,
-            "intermediate_size": 2 * config.vision_hidden_size, "num_heads": 2,
-            "out_hidden_size": config.hidden_size, "patch_size": 14, "spatial_merge_size": 2,
-            "temporal_patch_size": 2, "window_size": 112, "fullatt_block_indexes": [0],
+            "depth": config.vision_depth,
+            "hidden_size": config.vision_hidden_size,
+            "intermediate_size": 2 * config.vision_hidden_size,
+            "num_heads": 2,
+            "out_hidden_size": config.hidden_size,
+            "patch_size": 14,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            "window_size": 112,
+            "fullatt_block_indexes": [0],
         },
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )  # fmt: skip
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
     torch.manual_seed(config.seed)
     model = Qwen2_5_VLForConditionalGeneration(model_config)
     model.generation_config = GenerationConfig(
-        eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]], pad_token_id=ids["<|endoftext|>"],
-        bos_token_id=None, do_sample=False,
-    )  # fmt: skip
+        eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
+        pad_token_id=ids["<|endoftext|>"],
+        bos_token_id=None,
+        do_sample=False,
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)

@@ -26,8 +26,10 @@ from tasks.prompts import is_correct, parse_answer, state_demographics
 from tasks.schema import AGE_GROUPS
 
 PROBE_ATTRIBUTES = ("sex", "age_group")
-COUNTERFACTUALS = {"sex": {"F": ("M",), "M": ("F",)},
-                   "age_group": {g: tuple(o for o in AGE_GROUPS if o != g) for g in AGE_GROUPS}}  # fmt: skip
+COUNTERFACTUALS = {
+    "sex": {"F": ("M",), "M": ("F",)},
+    "age_group": {g: tuple(o for o in AGE_GROUPS if o != g) for g in AGE_GROUPS},
+}
 
 
 class ProbeInputError(ValueError):
@@ -75,9 +77,19 @@ def probe_questions(
     return questions, skipped
 
 
-def run_probe(backend, rows: Sequence[dict[str, Any]], *, dataset: str, multi_label: bool = False,
-              attributes: Sequence[str] = PROBE_ATTRIBUTES, scores: bool = False, batch_size: int = 8,
-              n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[dict, list[dict]]:  # fmt: skip
+def run_probe(
+    backend,
+    rows: Sequence[dict[str, Any]],
+    *,
+    dataset: str,
+    multi_label: bool = False,
+    attributes: Sequence[str] = PROBE_ATTRIBUTES,
+    scores: bool = False,
+    batch_size: int = 8,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[dict, list[dict]]:
     """Ask every row with its own and with counterfactual stated demographics; returns (report, rows).
 
     ``backend`` is a generation backend (``benchmark.generation``); with ``scores`` its
@@ -92,16 +104,29 @@ def run_probe(backend, rows: Sequence[dict[str, Any]], *, dataset: str, multi_la
     records = []
     for question, answer in zip(questions, answers[len(originals) :]):
         row, before = rows[question.index], original[question.index]
-        records.append({
-            "dataset": dataset, "id": row["id"], "index": question.index, "attribute": question.attribute,
-            "original": question.original, "stated": question.stated, "answer": list(row["answer"]),
-            "original_prediction": before["prediction"], "prediction": answer["prediction"],
-            "original_correct": before["correct"], "correct": answer["correct"],
-            "flipped": before["prediction"] != answer["prediction"],
-            "original_completion": before["completion"], "completion": answer["completion"],
-            "true_probability_change": (answer["p_true"] - before["p_true"]
-                                        if answer["p_true"] is not None and before["p_true"] is not None else None),
-        })  # fmt: skip
+        records.append(
+            {
+                "dataset": dataset,
+                "id": row["id"],
+                "index": question.index,
+                "attribute": question.attribute,
+                "original": question.original,
+                "stated": question.stated,
+                "answer": list(row["answer"]),
+                "original_prediction": before["prediction"],
+                "prediction": answer["prediction"],
+                "original_correct": before["correct"],
+                "correct": answer["correct"],
+                "flipped": before["prediction"] != answer["prediction"],
+                "original_completion": before["completion"],
+                "completion": answer["completion"],
+                "true_probability_change": (
+                    answer["p_true"] - before["p_true"]
+                    if answer["p_true"] is not None and before["p_true"] is not None
+                    else None
+                ),
+            }
+        )
     return summarise(records, attributes, skipped, n_bootstrap=n_bootstrap, seed=seed, level=level), records
 
 
@@ -116,8 +141,14 @@ def _ask(backend, rows: list[dict], multi_label: bool, scores: bool, batch_size:
             p_true = None
             if probs is not None and len(row["answer"]) == 1 and not multi_label:
                 p_true = float(probs[list(row["choices"]).index(row["answer"][0])])
-            out.append({"completion": completion, "prediction": prediction, "p_true": p_true,
-                        "correct": is_correct(prediction, row["answer"])})  # fmt: skip
+            out.append(
+                {
+                    "completion": completion,
+                    "prediction": prediction,
+                    "p_true": p_true,
+                    "correct": is_correct(prediction, row["answer"]),
+                }
+            )
     return out
 
 
@@ -134,8 +165,15 @@ def _mean_with_ci(
     return {"value": value, "ci": [float(low), float(high)], "reason": None}
 
 
-def summarise(records: Sequence[dict[str, Any]], attributes: Sequence[str], skipped: dict[str, int], *,
-              n_bootstrap: int = 1000, seed: int = 0, level: float = 0.95) -> dict[str, Any]:  # fmt: skip
+def summarise(
+    records: Sequence[dict[str, Any]],
+    attributes: Sequence[str],
+    skipped: dict[str, int],
+    *,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, Any]:
     """Flip rate, accuracy change and true-label probability change per attribute and group, with CIs."""
     rng = np.random.default_rng(seed)
     report: dict[str, Any] = {"level": level, "n_bootstrap": n_bootstrap, "attributes": {}}
@@ -171,6 +209,6 @@ def summarise(records: Sequence[dict[str, Any]], attributes: Sequence[str], skip
             "groups": {
                 group: stats([r for r in mine if r["original"] == group])
                 for group in sorted({r["original"] for r in mine})
-            },  # fmt: skip
+            },
         }
     return report

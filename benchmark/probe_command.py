@@ -82,10 +82,16 @@ def run(args: argparse.Namespace) -> int:
     for spec in specs:
         split = rows[spec.key]
         task_report, task_records = run_probe(
-            backend, [split[i] for i in range(len(split))], dataset=spec.key, multi_label=spec.multi_label,
-            attributes=attributes, scores=args.scores, batch_size=args.batch_size, n_bootstrap=args.n_bootstrap,
+            backend,
+            [split[i] for i in range(len(split))],
+            dataset=spec.key,
+            multi_label=spec.multi_label,
+            attributes=attributes,
+            scores=args.scores,
+            batch_size=args.batch_size,
+            n_bootstrap=args.n_bootstrap,
             seed=args.seed,
-        )  # fmt: skip
+        )
         report["tasks"][spec.key] = task_report
         records += task_records
     out = Path(args.out)

@@ -88,10 +88,19 @@ class EvalRequest:
     )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "tasks": list(self.tasks), "split": self.split, "limit": self.limit,
-                "generation": self.generation.to_dict(), "backend": self.backend, "dtype": self.dtype,
-                "revision": self.revision, "run_name": self.run_name, "method": self.method,
-                "scores": self.scores}  # fmt: skip
+        return {
+            "model": self.model,
+            "tasks": list(self.tasks),
+            "split": self.split,
+            "limit": self.limit,
+            "generation": self.generation.to_dict(),
+            "backend": self.backend,
+            "dtype": self.dtype,
+            "revision": self.revision,
+            "run_name": self.run_name,
+            "method": self.method,
+            "scores": self.scores,
+        }
 
 
 def task_rows(spec: TaskSpec, data_dir: Path, split: str, limit: int | None) -> Any:
@@ -113,21 +122,31 @@ def task_rows(spec: TaskSpec, data_dir: Path, split: str, limit: int | None) -> 
     return rows.select(range(min(limit, len(rows)))) if limit is not None else rows
 
 
-def prediction_record(spec: TaskSpec, index: int, row: dict[str, Any], completion: str,
-                      scores: list[float] | None = None) -> dict[str, Any]:  # fmt: skip
+def prediction_record(
+    spec: TaskSpec, index: int, row: dict[str, Any], completion: str, scores: list[float] | None = None
+) -> dict[str, Any]:
     """One line of ``predictions``: the row's identity and demographics, and how it was answered
     (``scores``: the label probabilities, aligned with ``choices``, when the run scores labels)."""
     prediction = parse_answer(completion, row["choices"], spec.multi_label)
     attributes = {k: v for k, v in (row.get("attributes") or {}).items() if k != "_"}
     return {
-        "id": row["id"], "dataset": spec.key, "split": row["split"], "index": index,
-        "sex": row["sex"], "age": row["age"], "age_group": row["age_group"], "group": group_key(row),
+        "id": row["id"],
+        "dataset": spec.key,
+        "split": row["split"],
+        "index": index,
+        "sex": row["sex"],
+        "age": row["age"],
+        "age_group": row["age_group"],
+        "group": group_key(row),
         **{name: attributes.get(name) for name in spec.attributes},
-        "choices": list(row["choices"]), "answer": list(row["answer"]), "completion": completion,
-        "prediction": prediction, "valid": prediction is not None,
+        "choices": list(row["choices"]),
+        "answer": list(row["answer"]),
+        "completion": completion,
+        "prediction": prediction,
+        "valid": prediction is not None,
         "correct": is_correct(prediction, row["answer"]),
         **({"scores": scores} if scores is not None else {}),
-    }  # fmt: skip
+    }
 
 
 def duplicate_examples(frame) -> str | None:
@@ -142,16 +161,19 @@ def duplicate_examples(frame) -> str | None:
     if "id" not in frame.columns:
         return None
     dataset = frame["dataset"] if "dataset" in frame.columns else pd.Series([None] * len(frame))
-    keys = pd.DataFrame({"dataset": dataset.astype(object).fillna("").to_numpy(),
-                         "id": frame["id"].astype(str).to_numpy()})  # fmt: skip
+    keys = pd.DataFrame(
+        {"dataset": dataset.astype(object).fillna("").to_numpy(), "id": frame["id"].astype(str).to_numpy()}
+    )
     repeated = keys.duplicated(keep=False)
     if not repeated.any():
         return None
     first = keys[repeated].iloc[0]
     rows = keys.index[(keys["dataset"] == first["dataset"]) & (keys["id"] == first["id"])] + 1
     where = f" of {first['dataset']}" if first["dataset"] else ""
-    return (f"{int(keys.duplicated().sum()):,} row(s) repeat an example (id {first['id']!r}{where} is at rows "
-            f"{', '.join(map(str, rows[:5]))}); each example must appear once, or it is counted twice")  # fmt: skip
+    return (
+        f"{int(keys.duplicated().sum()):,} row(s) repeat an example (id {first['id']!r}{where} is at rows "
+        f"{', '.join(map(str, rows[:5]))}); each example must appear once, or it is counted twice"
+    )
 
 
 def rows_fingerprint(rows: Any) -> tuple[str, list[str]]:
@@ -188,8 +210,10 @@ def _read_partial(path: Path) -> list[dict[str, Any]]:
                 record = None
             if not isinstance(record, dict):
                 cut = path.stat().st_size - kept
-                logger.warning(f"{path}: line {number} is incomplete or damaged (a run killed while writing it); "
-                               f"cut off {cut} bytes from there on, those rows are generated again")  # fmt: skip
+                logger.warning(
+                    f"{path}: line {number} is incomplete or damaged (a run killed while writing it); "
+                    f"cut off {cut} bytes from there on, those rows are generated again"
+                )
                 break
             records.append(record)
             kept += len(line)
@@ -249,8 +273,9 @@ def _writable_folder(out_dir: Path) -> bool:
     return not existed
 
 
-def _earlier_rows(out_dir: Path, request: EvalRequest, data: dict[str, Any], ids: dict[str, list[str]],
-                  overwrite: bool) -> list[dict[str, Any]]:  # fmt: skip
+def _earlier_rows(
+    out_dir: Path, request: EvalRequest, data: dict[str, Any], ids: dict[str, list[str]], overwrite: bool
+) -> list[dict[str, Any]]:
     """The rows an earlier run of the same request on the same data left in ``out_dir`` (none: start afresh).
 
     Raises :class:`ResumeMismatch` when the folder holds rows of another request, of other
@@ -263,15 +288,21 @@ def _earlier_rows(out_dir: Path, request: EvalRequest, data: dict[str, Any], ids
     if overwrite or not leftovers:
         return []
     if not run_file.exists():
-        raise ResumeMismatch(f"{out_dir} holds {', '.join(leftovers)} of a run without {RUN_FILE}, which "
-                             "clinfair cannot identify; use another --out or pass --overwrite")  # fmt: skip
+        raise ResumeMismatch(
+            f"{out_dir} holds {', '.join(leftovers)} of a run without {RUN_FILE}, which "
+            "clinfair cannot identify; use another --out or pass --overwrite"
+        )
     try:
         existing = json.loads(run_file.read_text(encoding="utf-8"))
-        records = _read_partials(out_dir) if _partial_files(out_dir) else (
-            _read_finished(out_dir / PREDICTIONS_FILE) if (out_dir / PREDICTIONS_FILE).exists() else [])  # fmt: skip
+        records = (
+            _read_partials(out_dir)
+            if _partial_files(out_dir)
+            else (_read_finished(out_dir / PREDICTIONS_FILE) if (out_dir / PREDICTIONS_FILE).exists() else [])
+        )
     except (OSError, ValueError) as error:
-        raise ResumeMismatch(f"{out_dir} holds a damaged run ({one_line(error)}); use another --out or "
-                             "pass --overwrite") from None  # fmt: skip
+        raise ResumeMismatch(
+            f"{out_dir} holds a damaged run ({one_line(error)}); use another --out or pass --overwrite"
+        ) from None
     if not records:
         return []
     wanted = request.to_dict()
@@ -284,9 +315,13 @@ def _earlier_rows(out_dir: Path, request: EvalRequest, data: dict[str, Any], ids
     started_on = existing.get("data") or {}  # absent in run.json files of clinfair <= 0.1.0
     unique = _unique(records)
     stale = {task for task in data if task in started_on and started_on[task] != data[task]}
-    stale |= {record["dataset"] for record in unique
-              if record["dataset"] not in ids or not record["index"] < len(ids[record["dataset"]])
-              or ids[record["dataset"]][record["index"]] != str(record["id"])}  # fmt: skip
+    stale |= {
+        record["dataset"]
+        for record in unique
+        if record["dataset"] not in ids
+        or not record["index"] < len(ids[record["dataset"]])
+        or ids[record["dataset"]][record["index"]] != str(record["id"])
+    }
     if stale:
         task = sorted(stale)[0]
         raise ResumeMismatch(
@@ -320,16 +355,31 @@ def run_eval(
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     created = _writable_folder(out_dir)
     try:
-        return _run_eval(request, backend_factory, data_dir, out_dir, n_bootstrap=n_bootstrap,
-                         overwrite=overwrite, progress=progress)  # fmt: skip
+        return _run_eval(
+            request,
+            backend_factory,
+            data_dir,
+            out_dir,
+            n_bootstrap=n_bootstrap,
+            overwrite=overwrite,
+            progress=progress,
+        )
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()  # a start that failed leaves no trace
         raise
 
 
-def _run_eval(request: EvalRequest, backend_factory, data_dir: Path, out_dir: Path, *, n_bootstrap: int,
-              overwrite: bool, progress: bool) -> dict[str, Any]:  # fmt: skip
+def _run_eval(
+    request: EvalRequest,
+    backend_factory,
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    n_bootstrap: int,
+    overwrite: bool,
+    progress: bool,
+) -> dict[str, Any]:
     import pandas as pd
     from tqdm.auto import tqdm
 
@@ -366,10 +416,17 @@ def _run_eval(request: EvalRequest, backend_factory, data_dir: Path, out_dir: Pa
         if state:
             state.wait_for_everyone()
         if backend is not None:
-            with _partial_path(out_dir, rank).open("a", encoding="utf-8") as sink, tqdm(
-                total=sum(len(r) for r in datasets.values()), initial=len(records), desc="eval", unit="row",
-                disable=not progress or rank != 0, dynamic_ncols=True,
-            ) as bar:  # fmt: skip
+            with (
+                _partial_path(out_dir, rank).open("a", encoding="utf-8") as sink,
+                tqdm(
+                    total=sum(len(r) for r in datasets.values()),
+                    initial=len(records),
+                    desc="eval",
+                    unit="row",
+                    disable=not progress or rank != 0,
+                    dynamic_ncols=True,
+                ) as bar,
+            ):
                 for spec in specs:
                     rows = datasets[spec.key]
                     for batch in mine[spec.key]:
@@ -423,8 +480,9 @@ def majority_baseline(answers) -> float | None:
     return float(keys.value_counts(normalize=True).iloc[0]) if len(keys) else None
 
 
-def build_results(request: EvalRequest, specs: Sequence[TaskSpec], frame, model: dict[str, Any], *,
-                  n_bootstrap: int) -> dict[str, Any]:  # fmt: skip
+def build_results(
+    request: EvalRequest, specs: Sequence[TaskSpec], frame, model: dict[str, Any], *, n_bootstrap: int
+) -> dict[str, Any]:
     """The ``results.json`` document: settings, per-task counts and the metrics report."""
     from benchmark import __version__
     from benchmark.metrics import build_report
@@ -471,5 +529,10 @@ def _model_description(out_dir: Path, request: EvalRequest) -> dict[str, Any]:
         if path.exists():
             data = json.loads(path.read_text())
             return data[key] if key else data
-    return {"backend": request.backend, "model": request.model, "revision": request.revision,
-            "dtype": request.dtype, "device": None}  # fmt: skip
+    return {
+        "backend": request.backend,
+        "model": request.model,
+        "revision": request.revision,
+        "dtype": request.dtype,
+        "device": None,
+    }

@@ -164,10 +164,16 @@ def draw_data(world: World, n_per_cell: np.ndarray, rng: np.random.Generator) ->
     own = np.array([cues.index(g.cue) for g in spec])
     cue_values[np.arange(n), own] = world.cue_strength * (2 * truth - 1)
     cue_values += rng.normal(0, 1, cue_values.shape) * noise[:, None]
-    x = np.concatenate([
-        np.ones((n, 1)), cue_values, np.eye(n_groups)[group], np.eye(world.domains)[domain],
-        rng.normal(0, 1, (n, world.distractors)),
-    ], axis=1)  # fmt: skip
+    x = np.concatenate(
+        [
+            np.ones((n, 1)),
+            cue_values,
+            np.eye(n_groups)[group],
+            np.eye(world.domains)[domain],
+            rng.normal(0, 1, (n, world.distractors)),
+        ],
+        axis=1,
+    )
     return Data(x, np.where(flip, 1 - truth, truth), group, domain)
 
 
@@ -404,8 +410,11 @@ def run_study(study: Study, workers: int = 2) -> list[list[list[dict[str, Any]]]
     jobs: dict[tuple[World, Method], list[int]] = {}
     for world, method, seed in unique:
         jobs.setdefault((world, method), []).append(seed)
-    chunks = [(w, study.training, m, seeds[i : i + 25]) for (w, m), seeds in jobs.items()
-              for i in range(0, len(seeds), 25)]  # fmt: skip
+    chunks = [
+        (w, study.training, m, seeds[i : i + 25])
+        for (w, m), seeds in jobs.items()
+        for i in range(0, len(seeds), 25)
+    ]
     # the slow chunks (K-means every step) first, so both workers finish together
     chunks.sort(
         key=lambda c: c[2].kind == "fair" and dict(c[2].fair).get("grouping") == "clusters", reverse=True
@@ -418,8 +427,10 @@ def run_study(study: Study, workers: int = 2) -> list[list[list[dict[str, Any]]]
     for (world, _, method, seeds), out in zip(chunks, outputs):
         for seed, result in zip(seeds, out):
             unique[(world, method, seed)] = result
-    return [[[unique[(s.world, m, seed)] for seed in range(study.seeds_of(s))] for m in s.methods]
-            for s in study.settings]  # fmt: skip
+    return [
+        [[unique[(s.world, m, seed)] for seed in range(study.seeds_of(s))] for m in s.methods]
+        for s in study.settings
+    ]
 
 
 def report(study: Study, results: list[list[list[dict[str, Any]]]]) -> tuple[str, dict[str, Any]]:
@@ -448,13 +459,18 @@ def report(study: Study, results: list[list[list[dict[str, Any]]]]) -> tuple[str
             "|" + "---|" * len(header),
         ]
         base = per_method[[m.name for m in setting.methods].index("grpo")]
-        entry: dict[str, Any] = {"question": setting.question, "label": setting.label,
-                                 "world": asdict(setting.world), "methods": {}}  # fmt: skip
+        entry: dict[str, Any] = {
+            "question": setting.question,
+            "label": setting.label,
+            "world": asdict(setting.world),
+            "methods": {},
+        }
         for method, runs in zip(setting.methods, per_method):
             values = {
-                "accuracy": [r["accuracy"] for r in runs], "gap": [r["gap"] for r in runs],
+                "accuracy": [r["accuracy"] for r in runs],
+                "gap": [r["gap"] for r in runs],
                 focus: [r["groups"][setting.focus] for r in runs],
-            }  # fmt: skip
+            }
             row = [method.name] + [t_interval(values[k]).text(100) for k in ("accuracy", focus, "gap")]
             stats_entry = {k: asdict(t_interval(v)) for k, v in values.items()}
             if method.name == "grpo":
@@ -466,8 +482,11 @@ def report(study: Study, results: list[list[list[dict[str, Any]]]]) -> tuple[str
                     diffs[key] = t_interval(d)
                     pvalues.append(paired_t_pvalue(values[key], [r[key] for r in base]))
                 adjusted = holm(pvalues)
-                row += [diffs["accuracy"].text(100), diffs["gap"].text(100),
-                        ", ".join("–" if p is None else f"{p:.2g}" for p in adjusted)]  # fmt: skip
+                row += [
+                    diffs["accuracy"].text(100),
+                    diffs["gap"].text(100),
+                    ", ".join("–" if p is None else f"{p:.2g}" for p in adjusted),
+                ]
                 stats_entry["diff_vs_grpo"] = {k: asdict(v) for k, v in diffs.items()}
                 stats_entry["holm_p"] = dict(zip(("accuracy", "gap"), adjusted))
             if clustered:

@@ -22,14 +22,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(a) minority share, (b) temperature/window ablations, (c) groups vs clusters, (d) noise stress test.",
     )
     parser.add_argument("--seeds", type=int, default=100, help="seeds per method and setting (default: 100)")
-    parser.add_argument("--nd-seeds", type=int, default=20,
-                        help="seeds of question (c), whose K-means every step is slow (default: 20)")  # fmt: skip
+    parser.add_argument(
+        "--nd-seeds",
+        type=int,
+        default=20,
+        help="seeds of question (c), whose K-means every step is slow (default: 20)",
+    )
     parser.add_argument(
         "--questions", default="abcd", help="which of the questions a, b, c, d to run (default: abcd)"
     )
     parser.add_argument("--steps", type=int, default=100, help="policy-gradient steps (default: 100)")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                        help="processes (default: 2 or the CPU count if smaller)")  # fmt: skip
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="processes (default: 2 or the CPU count if smaller)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="also write report.md and summary.json here")
     parser.set_defaults(func=run)
 

@@ -44,9 +44,17 @@ from benchmark.io import atomic_write_json, atomic_write_text
 
 #: paper-protocol overall values reported for every run (fractions)
 PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap")
-LABELS = {"accuracy": "Acc", "f1": "F1", "acc_gap": "ΔAcc", "f1_gap": "ΔF1", "tpr_gap": "EOD (ΔTPR)",
-          "fpr_gap": "ΔFPR", "fdr_gap": "PP (ΔFDR)", "minority_gap": "Minority gap",
-          "minority_acc": "Minority acc"}  # fmt: skip
+LABELS = {
+    "accuracy": "Acc",
+    "f1": "F1",
+    "acc_gap": "ΔAcc",
+    "f1_gap": "ΔF1",
+    "tpr_gap": "EOD (ΔTPR)",
+    "fpr_gap": "ΔFPR",
+    "fdr_gap": "PP (ΔFDR)",
+    "minority_gap": "Minority gap",
+    "minority_acc": "Minority acc",
+}
 
 
 @dataclass
@@ -141,8 +149,12 @@ def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
     data_dir = out / "data"
     folder = data_dir / config.task
     stamp = out / "inputs.json"
-    inputs = {"task": config.task, "task_options": config.task_options, "model": config.model,
-              "warm_start_steps": config.warm_start_steps}  # fmt: skip
+    inputs = {
+        "task": config.task,
+        "task_options": config.task_options,
+        "model": config.model,
+        "warm_start_steps": config.warm_start_steps,
+    }
     if stamp.exists() and json.loads(stamp.read_text()) != json.loads(json.dumps(inputs)):
         raise UserError(f"{out} holds a study with other data or model ({stamp}); use another --out")
     if not (folder / "dataset_dict.json").exists():
@@ -168,15 +180,27 @@ def _tiny_warm_start(config: StudyConfig, out: Path, data: Path) -> Path:
         print(f"[study] supervised warm start ({config.warm_start_steps} steps)")
         model, processor = load_model_and_processor(base)
         train = load_prepared(data)["train"]
-        format_warm_start(model, processor, [train[i] for i in range(len(train))],
-                          steps=config.warm_start_steps, true_labels=True)  # fmt: skip
+        format_warm_start(
+            model,
+            processor,
+            [train[i] for i in range(len(train))],
+            steps=config.warm_start_steps,
+            true_labels=True,
+        )
         model.save_pretrained(warm)
         processor.save_pretrained(warm)
     return warm
 
 
-def train_run(config: StudyConfig, method: str, seed: int, model: Path, data_dir: Path, folder: Path,
-              timings: dict[str, float] | None = None) -> Path:  # fmt: skip
+def train_run(
+    config: StudyConfig,
+    method: str,
+    seed: int,
+    model: Path,
+    data_dir: Path,
+    folder: Path,
+    timings: dict[str, float] | None = None,
+) -> Path:
     """Train one run into ``folder``; a finished model is reused, an unfinished one restarted.
     ``timings`` receives ``callback_s``, the seconds spent in fairness evaluations."""
     timings = {} if timings is None else timings
@@ -189,8 +213,14 @@ def train_run(config: StudyConfig, method: str, seed: int, model: Path, data_dir
         return folder
     if folder.exists():
         shutil.rmtree(folder)  # a killed run: its partial logs would mix with the new ones
-    overrides = {**config.overrides, "model": str(model), "data_dir": str(data_dir), "output_dir": str(folder),
-                 "seed": seed, "tasks": [config.task]}  # fmt: skip
+    overrides = {
+        **config.overrides,
+        "model": str(model),
+        "data_dir": str(data_dir),
+        "output_dir": str(folder),
+        "seed": seed,
+        "tasks": [config.task],
+    }
     try:
         recipe = load_recipe(config.recipe, method, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
     except RecipeError as error:
@@ -224,14 +254,33 @@ def _time_fairness_evaluations(trainer) -> list[float]:
     return seconds
 
 
-def evaluate_run(config: StudyConfig, model: Path, name: str, method: str | None, data_dir: Path,
-                 folder: Path) -> Path:  # fmt: skip
+def evaluate_run(
+    config: StudyConfig, model: Path, name: str, method: str | None, data_dir: Path, folder: Path
+) -> Path:
     from benchmark.cli import main
 
-    args = ["eval", "--model", str(model), "--tasks", config.task, "--data", str(data_dir), "--out", str(folder),
-            "--split", config.eval_split, "--max-new-tokens", str(config.max_new_tokens),
-            "--batch-size", str(config.eval_batch_size), "--run-name", name,
-            "--n-bootstrap", str(config.n_bootstrap), "--no-progress"]  # fmt: skip
+    args = [
+        "eval",
+        "--model",
+        str(model),
+        "--tasks",
+        config.task,
+        "--data",
+        str(data_dir),
+        "--out",
+        str(folder),
+        "--split",
+        config.eval_split,
+        "--max-new-tokens",
+        str(config.max_new_tokens),
+        "--batch-size",
+        str(config.eval_batch_size),
+        "--run-name",
+        name,
+        "--n-bootstrap",
+        str(config.n_bootstrap),
+        "--no-progress",
+    ]
     if method:
         args += ["--method", method]
     if config.eval_limit:
@@ -257,8 +306,16 @@ def run_study(config: StudyConfig, out: Path, progress: bool = True) -> dict[str
         trained = train_run(config, method, seed, model, data_dir, folder / "train", timings)
         train_s = time.perf_counter() - start
         evaluate_run(config, trained, run_name(method, seed), method, data_dir, folder / "eval")
-        atomic_write_json(folder / "run.json", {"method": method, "seed": seed, "train_s": train_s,
-                                                "eval_s": time.perf_counter() - start - train_s, **timings})  # fmt: skip
+        atomic_write_json(
+            folder / "run.json",
+            {
+                "method": method,
+                "seed": seed,
+                "train_s": train_s,
+                "eval_s": time.perf_counter() - start - train_s,
+                **timings,
+            },
+        )
     summary = summarise(config, out)
     atomic_write_json(out / "report.json", summary)
     atomic_write_text(out / "report.md", render(summary))
@@ -278,7 +335,7 @@ def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str
     paper = results["metrics"]["paper"]["overall"]
     values: dict[str, float | None] = {key: paper.get(key) for key in PAPER_METRICS}
     if minority:
-        (attribute, group), = minority.items()  # fmt: skip
+        ((attribute, group),) = minority.items()
         rows = pd.read_parquet(eval_dir / "predictions.parquet", columns=["dataset", attribute, "correct"])
         rows = rows[rows["dataset"] == task]
         inside = rows[attribute].astype(str) == str(group)
@@ -305,8 +362,11 @@ def _paired_rows(config: StudyConfig, out: Path, method: str, seeds: list[int]):
             base, mine = align(*(load_run(folder) for folder in folders))
         except CompareError as error:
             raise UserError(f"seed {seed}: {error}") from None
-        frames.append(mine.assign(prediction_baseline=base["prediction"].to_numpy(),
-                                  id=mine["id"].astype(str) + f"#seed{seed}"))  # fmt: skip
+        frames.append(
+            mine.assign(
+                prediction_baseline=base["prediction"].to_numpy(), id=mine["id"].astype(str) + f"#seed{seed}"
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -325,8 +385,13 @@ def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
                 )
                 timings.append(json.loads((folder / "run.json").read_text()))
     metrics = [*PAPER_METRICS, *(("minority_acc", "minority_gap") if config.minority else ())]
-    summary: dict[str, Any] = {"config": dataclasses.asdict(config), "metrics": metrics, "methods": {},
-                               "differences": {}, "runs": timings}  # fmt: skip
+    summary: dict[str, Any] = {
+        "config": dataclasses.asdict(config),
+        "metrics": metrics,
+        "methods": {},
+        "differences": {},
+        "runs": timings,
+    }
     if timings:
         summary["seconds_per_run"] = t_interval([t["train_s"] + t["eval_s"] for t in timings]).__dict__
     for method, runs in per_run.items():
@@ -345,8 +410,11 @@ def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
         entry: dict[str, Any] = {"seeds": seeds, "by_metric": {}}
         pvalues = []
         for key in metrics:
-            pairs = [(runs[s][key], base_runs[s][key]) for s in seeds
-                     if runs[s].get(key) is not None and base_runs[s].get(key) is not None]  # fmt: skip
+            pairs = [
+                (runs[s][key], base_runs[s][key])
+                for s in seeds
+                if runs[s].get(key) is not None and base_runs[s].get(key) is not None
+            ]
             if not pairs:
                 entry["by_metric"][key] = None
                 pvalues.append(None)
@@ -360,8 +428,14 @@ def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
             if entry["by_metric"][key] is not None:
                 entry["by_metric"][key]["p_holm"] = adjusted
         rows = _paired_rows(config, out, method, seeds)
-        boot = paired_bootstrap(rows, column_b="prediction_baseline", metric="accuracy", attribute=attribute,
-                                n_bootstrap=1000, seed=0)["by_dataset"].get(config.task, {})  # fmt: skip
+        boot = paired_bootstrap(
+            rows,
+            column_b="prediction_baseline",
+            metric="accuracy",
+            attribute=attribute,
+            n_bootstrap=1000,
+            seed=0,
+        )["by_dataset"].get(config.task, {})
         entry["bootstrap"] = _bootstrap_entries(boot)
         adjusted = holm([e.get("p") for e in entry["bootstrap"].values()])
         for e, p in zip(entry["bootstrap"].values(), adjusted):
@@ -373,10 +447,16 @@ def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
 def _bootstrap_entries(boot: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Accuracy difference on all rows and, with the minority's attribute, of the gap across
     its groups and of the worst group (``paired_bootstrap`` keys ``overall``, ``gap``, ``worst``)."""
-    wanted = {"accuracy": boot.get("overall"), "gap (accuracy)": boot.get("gap"),
-              "worst group (accuracy)": boot.get("worst")}  # fmt: skip
-    return {name: {"difference": e.get("difference"), "ci": e.get("ci"), "p": e.get("p_value")}
-            for name, e in wanted.items() if isinstance(e, dict)}  # fmt: skip
+    wanted = {
+        "accuracy": boot.get("overall"),
+        "gap (accuracy)": boot.get("gap"),
+        "worst group (accuracy)": boot.get("worst"),
+    }
+    return {
+        name: {"difference": e.get("difference"), "ci": e.get("ci"), "p": e.get("p_value")}
+        for name, e in wanted.items()
+        if isinstance(e, dict)
+    }
 
 
 def interval_text(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
@@ -390,14 +470,22 @@ def render(summary: dict[str, Any]) -> str:
     """The study report in Markdown: per-method intervals, paired differences, and the verdict."""
     config, metrics = summary["config"], summary["metrics"]
     baseline = config["baseline"]
-    lines = ["## Per method (mean ± 95 % t-interval over seeds, percent)", "",
-             "| method | seeds | " + " | ".join(LABELS[k] for k in metrics) + " |",
-             "|" + "---|" * (len(metrics) + 2)]  # fmt: skip
+    lines = [
+        "## Per method (mean ± 95 % t-interval over seeds, percent)",
+        "",
+        "| method | seeds | " + " | ".join(LABELS[k] for k in metrics) + " |",
+        "|" + "---|" * (len(metrics) + 2),
+    ]
     for method, entry in summary["methods"].items():
         cells = [interval_text(entry.get(k)) for k in metrics]
         lines.append(f"| {method} | {len(entry['seeds'])} | " + " | ".join(cells) + " |")
-    lines += ["", f"## Paired differences to {baseline} (method − {baseline}, same seeds)", "",
-              "| method | metric | difference | paired t p | Holm p |", "|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        f"## Paired differences to {baseline} (method − {baseline}, same seeds)",
+        "",
+        "| method | metric | difference | paired t p | Holm p |",
+        "|---|---|---|---|---|",
+    ]
     significant, tested = [], 0
     for method, entry in summary["differences"].items():
         for key in metrics:
@@ -411,25 +499,39 @@ def render(summary: dict[str, Any]) -> str:
             )
             if ph is not None and ph < 0.05:
                 direction = "higher" if e["diff"]["mean"] > 0 else "lower"
-                significant.append(f"{method}'s {LABELS[key]} is {direction} than {baseline}'s by "
-                                   f"{abs(e['diff']['mean']) * 100:.1f} points (Holm p = {_fmt_p(ph)})")  # fmt: skip
-    lines += ["", "Row-level paired bootstrap (1000 resamples of the test rows, all seeds pooled; accuracy):", "",
-              "| method | quantity | difference | 95 % CI | p | Holm p |", "|---|---|---|---|---|---|"]  # fmt: skip
+                significant.append(
+                    f"{method}'s {LABELS[key]} is {direction} than {baseline}'s by "
+                    f"{abs(e['diff']['mean']) * 100:.1f} points (Holm p = {_fmt_p(ph)})"
+                )
+    lines += [
+        "",
+        "Row-level paired bootstrap (1000 resamples of the test rows, all seeds pooled; accuracy):",
+        "",
+        "| method | quantity | difference | 95 % CI | p | Holm p |",
+        "|---|---|---|---|---|---|",
+    ]
     for method, entry in summary["differences"].items():
         for name, e in entry["bootstrap"].items():
             ci = e.get("ci")
             ci_text = "–" if not ci else f"[{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]"
             diff = e.get("difference")
             diff_text = "–" if diff is None else f"{diff * 100:.1f}"
-            lines.append(f"| {method} | {name} | {diff_text} | {ci_text} | {_fmt_p(e.get('p'))} | "
-                         f"{_fmt_p(e.get('p_holm'))} |")  # fmt: skip
+            lines.append(
+                f"| {method} | {name} | {diff_text} | {ci_text} | {_fmt_p(e.get('p'))} | "
+                f"{_fmt_p(e.get('p_holm'))} |"
+            )
     lines.append("")
     if significant:
-        lines.append("Significant at 5 % after Holm correction (paired t-test across seeds): "
-                     + "; ".join(significant) + ".")  # fmt: skip
+        lines.append(
+            "Significant at 5 % after Holm correction (paired t-test across seeds): "
+            + "; ".join(significant)
+            + "."
+        )
     else:
-        lines.append(f"No difference to {baseline} is significant at 5 % after Holm correction across metrics "
-                     f"({tested} paired t-tests across seeds).")  # fmt: skip
+        lines.append(
+            f"No difference to {baseline} is significant at 5 % after Holm correction across metrics "
+            f"({tested} paired t-tests across seeds)."
+        )
     if "seconds_per_run" in summary:
         spr = summary["seconds_per_run"]
         lines.append(f"Time per run (train + eval): {interval_text(spr, 1.0)} s over {spr['n']} runs.")

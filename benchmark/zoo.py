@@ -51,8 +51,9 @@ def _ids(tokenizer, *tokens: str) -> list[int]:
 def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_id: int | None) -> None:
     from transformers import GenerationConfig
 
-    model.generation_config = GenerationConfig(eos_token_id=eos_ids, pad_token_id=pad_id, bos_token_id=bos_id,
-                                               do_sample=False)  # fmt: skip
+    model.generation_config = GenerationConfig(
+        eos_token_id=eos_ids, pad_token_id=pad_id, bos_token_id=bos_id, do_sample=False
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
@@ -60,16 +61,29 @@ def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_
 
 def _text_config(tokenizer, eos_id: int, pad_id: int, bos_id: int | None, **extra: Any) -> dict[str, Any]:
     return {
-        "vocab_size": len(tokenizer), "hidden_size": HIDDEN, "intermediate_size": 2 * HIDDEN,
-        "num_hidden_layers": LAYERS, "num_attention_heads": HEADS, "num_key_value_heads": HEADS,
-        "max_position_embeddings": 4096, "eos_token_id": eos_id, "pad_token_id": pad_id, "bos_token_id": bos_id,
+        "vocab_size": len(tokenizer),
+        "hidden_size": HIDDEN,
+        "intermediate_size": 2 * HIDDEN,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": HEADS,
+        "num_key_value_heads": HEADS,
+        "max_position_embeddings": 4096,
+        "eos_token_id": eos_id,
+        "pad_token_id": pad_id,
+        "bos_token_id": bos_id,
         **extra,
-    }  # fmt: skip
+    }
 
 
 def _siglip_vision(image_size: int = IMAGE_SIZE, patch_size: int = 14) -> dict[str, Any]:
-    return {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-            "image_size": image_size, "patch_size": patch_size}  # fmt: skip
+    return {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "image_size": image_size,
+        "patch_size": patch_size,
+    }
 
 
 def _model(config, seed: int):
@@ -82,12 +96,26 @@ def _model(config, seed: int):
 
 # -- Qwen2-VL and Qwen3-VL (Qwen2.5-VL is benchmark.models.build_tiny_vlm) ------------------------------
 
-QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                 "<|image_pad|>", "<|video_pad|>"]  # fmt: skip
+QWEN_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
 
 
-def _build_qwen(out_dir: Path, seed: int, model_type: str, template: str, patch_size: int,
-                vision_config: dict[str, Any], **text_extra: Any) -> None:  # fmt: skip
+def _build_qwen(
+    out_dir: Path,
+    seed: int,
+    model_type: str,
+    template: str,
+    patch_size: int,
+    vision_config: dict[str, Any],
+    **text_extra: Any,
+) -> None:
     """A tiny Qwen-VL of ``model_type``: Qwen's special tokens, 4x4 patches merged 2x2 (4 image tokens)."""
     from transformers import AutoConfig
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
@@ -97,36 +125,71 @@ def _build_qwen(out_dir: Path, seed: int, model_type: str, template: str, patch_
     tokenizer = _tokenizer(QWEN_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
     ids = dict(zip(QWEN_SPECIALS, _ids(tokenizer, *QWEN_SPECIALS)))
     pixels = (4 * patch_size) ** 2
-    image_processor = Qwen2VLImageProcessorPil(size={"shortest_edge": pixels, "longest_edge": pixels},
-                                               patch_size=patch_size, merge_size=2, temporal_patch_size=2)  # fmt: skip
+    image_processor = Qwen2VLImageProcessorPil(
+        size={"shortest_edge": pixels, "longest_edge": pixels},
+        patch_size=patch_size,
+        merge_size=2,
+        temporal_patch_size=2,
+    )
     processor = image_only_processor_class(model_type)(image_processor, tokenizer, chat_template=template)
     section = HIDDEN // HEADS // 2  # mrope sections (temporal, height, width) sum to head_dim / 2
-    rope = {"rope_type": "default", "mrope_section": [section - 2 * (section // 3), section // 3, section // 3],
-            "rope_theta": 10000.0, **text_extra.pop("rope_extra", {})}  # fmt: skip
+    rope = {
+        "rope_type": "default",
+        "mrope_section": [section - 2 * (section // 3), section // 3, section // 3],
+        "rope_theta": 10000.0,
+        **text_extra.pop("rope_extra", {}),
+    }
     config = AutoConfig.for_model(
         model_type,
-        text_config=_text_config(tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"], None, rope_parameters=rope,
-                                 **text_extra),
-        vision_config={"depth": 1, "num_heads": 2, "patch_size": patch_size, "spatial_merge_size": 2,
-                       "temporal_patch_size": 2, **vision_config},
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-    )  # fmt: skip
+        text_config=_text_config(
+            tokenizer, ids["<|im_end|>"], ids["<|endoftext|>"], None, rope_parameters=rope, **text_extra
+        ),
+        vision_config={
+            "depth": 1,
+            "num_heads": 2,
+            "patch_size": patch_size,
+            "spatial_merge_size": 2,
+            "temporal_patch_size": 2,
+            **vision_config,
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )
     eos = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     _save(out_dir, _model(config, seed), processor, eos, ids["<|endoftext|>"], None)
 
 
 def _build_qwen2_vl(out_dir: Path, seed: int) -> None:
     # Qwen2-VL's chat template is Qwen2.5-VL's format
-    _build_qwen(out_dir, seed, "qwen2_vl", trl_chat_template("qwen2_5_vl"), patch_size=14,
-                vision_config={"embed_dim": 32, "hidden_size": HIDDEN, "mlp_ratio": 2})  # fmt: skip
+    _build_qwen(
+        out_dir,
+        seed,
+        "qwen2_vl",
+        trl_chat_template("qwen2_5_vl"),
+        patch_size=14,
+        vision_config={"embed_dim": 32, "hidden_size": HIDDEN, "mlp_ratio": 2},
+    )
 
 
 def _build_qwen3_vl(out_dir: Path, seed: int) -> None:
-    _build_qwen(out_dir, seed, "qwen3_vl", trl_chat_template("qwen3_vl"), patch_size=16,
-                vision_config={"hidden_size": 32, "intermediate_size": 64, "out_hidden_size": HIDDEN,
-                               "num_position_embeddings": 16, "deepstack_visual_indexes": [0]},
-                head_dim=HIDDEN // HEADS, rope_extra={"mrope_interleaved": True})  # fmt: skip
+    _build_qwen(
+        out_dir,
+        seed,
+        "qwen3_vl",
+        trl_chat_template("qwen3_vl"),
+        patch_size=16,
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "out_hidden_size": HIDDEN,
+            "num_position_embeddings": 16,
+            "deepstack_visual_indexes": [0],
+        },
+        head_dim=HIDDEN // HEADS,
+        rope_extra={"mrope_interleaved": True},
+    )
 
 
 # -- Gemma3 (MedGemma) and PaliGemma ----------------------------------------------------------------------
@@ -136,22 +199,46 @@ def _build_gemma3(out_dir: Path, seed: int) -> None:
     from transformers import Gemma3Config, Gemma3Processor
     from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
 
-    specials = ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "<start_of_image>",
-                "<end_of_image>", "<image_soft_token>"]  # fmt: skip
-    tokenizer = _tokenizer(specials, eos="<eos>", pad="<pad>", bos="<bos>", boi_token="<start_of_image>",
-                           eoi_token="<end_of_image>", image_token="<image_soft_token>")  # fmt: skip
+    specials = [
+        "<pad>",
+        "<eos>",
+        "<bos>",
+        "<start_of_turn>",
+        "<end_of_turn>",
+        "<start_of_image>",
+        "<end_of_image>",
+        "<image_soft_token>",
+    ]
+    tokenizer = _tokenizer(
+        specials,
+        eos="<eos>",
+        pad="<pad>",
+        bos="<bos>",
+        boi_token="<start_of_image>",
+        eoi_token="<end_of_image>",
+        image_token="<image_soft_token>",
+    )
     ids = dict(zip(specials, _ids(tokenizer, *specials)))
     image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
-    processor = Gemma3Processor(image_processor, tokenizer, chat_template=trl_chat_template("gemma3"),
-                                image_seq_length=16)  # fmt: skip
+    processor = Gemma3Processor(
+        image_processor, tokenizer, chat_template=trl_chat_template("gemma3"), image_seq_length=16
+    )
     config = Gemma3Config(
-        text_config=_text_config(tokenizer, ids["<eos>"], ids["<pad>"], ids["<bos>"], head_dim=HIDDEN // HEADS,
-                                 query_pre_attn_scalar=HIDDEN // HEADS, sliding_window=64),
+        text_config=_text_config(
+            tokenizer,
+            ids["<eos>"],
+            ids["<pad>"],
+            ids["<bos>"],
+            head_dim=HIDDEN // HEADS,
+            query_pre_attn_scalar=HIDDEN // HEADS,
+            sliding_window=64,
+        ),
         vision_config=_siglip_vision(),
         mm_tokens_per_image=16,  # 8x8 patches pooled to 4x4
-        boi_token_index=ids["<start_of_image>"], eoi_token_index=ids["<end_of_image>"],
+        boi_token_index=ids["<start_of_image>"],
+        eoi_token_index=ids["<end_of_image>"],
         image_token_index=ids["<image_soft_token>"],
-    )  # fmt: skip
+    )
     _save(
         out_dir,
         _model(config, seed),
@@ -173,11 +260,14 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
     image_processor.image_seq_length = 64  # 8x8 patches of 14, no pooling
     processor = PaliGemmaProcessor(image_processor, tokenizer)  # pt/mix checkpoints ship no chat template
     config = PaliGemmaConfig(
-        text_config=_text_config(tokenizer, ids["<eos>"], ids["<pad>"], ids["<bos>"], head_dim=HIDDEN // HEADS,
-                                 model_type="gemma"),
+        text_config=_text_config(
+            tokenizer, ids["<eos>"], ids["<pad>"], ids["<bos>"], head_dim=HIDDEN // HEADS, model_type="gemma"
+        ),
         vision_config={**_siglip_vision(), "projection_dim": HIDDEN},
-        image_token_index=ids["<image>"], projection_dim=HIDDEN, hidden_size=HIDDEN,
-    )  # fmt: skip
+        image_token_index=ids["<image>"],
+        projection_dim=HIDDEN,
+        hidden_size=HIDDEN,
+    )
     _save(out_dir, _model(config, seed), processor, [ids["<eos>"]], ids["<pad>"], ids["<bos>"])
 
 
@@ -191,8 +281,16 @@ def _llava_text(tokenizer, ids) -> dict[str, Any]:
 
 
 def _clip_vision() -> dict[str, Any]:
-    return {"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-            "num_attention_heads": 2, "image_size": IMAGE_SIZE, "patch_size": 14, "projection_dim": 32}  # fmt: skip
+    return {
+        "model_type": "clip_vision_model",
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "image_size": IMAGE_SIZE,
+        "patch_size": 14,
+        "projection_dim": 32,
+    }
 
 
 def _build_llava(out_dir: Path, seed: int) -> None:
@@ -203,12 +301,24 @@ def _build_llava(out_dir: Path, seed: int) -> None:
 
     tokenizer = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
     ids = dict(zip(LLAVA_SPECIALS, _ids(tokenizer, *LLAVA_SPECIALS)))
-    image_processor = CLIPImageProcessorPil(size={"shortest_edge": IMAGE_SIZE},
-                                            crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})  # fmt: skip
-    processor = LlavaProcessor(image_processor, tokenizer, patch_size=14, vision_feature_select_strategy="default",
-                               num_additional_image_tokens=1, chat_template=clinfair_chat_template("llava"))  # fmt: skip
-    config = LlavaConfig(text_config=_llava_text(tokenizer, ids), vision_config=_clip_vision(),
-                         image_token_index=ids["<image>"], image_seq_length=64, vision_feature_layer=-1)  # fmt: skip
+    image_processor = CLIPImageProcessorPil(
+        size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
+    )
+    processor = LlavaProcessor(
+        image_processor,
+        tokenizer,
+        patch_size=14,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=clinfair_chat_template("llava"),
+    )
+    config = LlavaConfig(
+        text_config=_llava_text(tokenizer, ids),
+        vision_config=_clip_vision(),
+        image_token_index=ids["<image>"],
+        image_seq_length=64,
+        vision_feature_layer=-1,
+    )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
 
 
@@ -219,14 +329,26 @@ def _build_llava_next(out_dir: Path, seed: int) -> None:
     tokenizer = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
     ids = dict(zip(LLAVA_SPECIALS, _ids(tokenizer, *LLAVA_SPECIALS)))
     pinpoints = [[IMAGE_SIZE, IMAGE_SIZE]]  # one tile plus the base image: 2 x 64 tokens at most
-    image_processor = LlavaNextImageProcessorPil(size={"shortest_edge": IMAGE_SIZE},
-                                                 crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-                                                 image_grid_pinpoints=pinpoints)  # fmt: skip
-    processor = LlavaNextProcessor(image_processor, tokenizer, patch_size=14, vision_feature_select_strategy="default",
-                                   num_additional_image_tokens=1, chat_template=trl_chat_template("llava_next"))  # fmt: skip
-    config = LlavaNextConfig(text_config=_llava_text(tokenizer, ids), vision_config=_clip_vision(),
-                             image_token_index=ids["<image>"], image_grid_pinpoints=pinpoints,
-                             vision_feature_layer=-1)  # fmt: skip
+    image_processor = LlavaNextImageProcessorPil(
+        size={"shortest_edge": IMAGE_SIZE},
+        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        image_grid_pinpoints=pinpoints,
+    )
+    processor = LlavaNextProcessor(
+        image_processor,
+        tokenizer,
+        patch_size=14,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=trl_chat_template("llava_next"),
+    )
+    config = LlavaNextConfig(
+        text_config=_llava_text(tokenizer, ids),
+        vision_config=_clip_vision(),
+        image_token_index=ids["<image>"],
+        image_grid_pinpoints=pinpoints,
+        vision_feature_layer=-1,
+    )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
 
 
@@ -237,25 +359,53 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
     from transformers import Idefics3Config, Idefics3Processor
     from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>", "<image>",
-                "<global-img>"]  # fmt: skip
-    tokenizer = _tokenizer(specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>",
-                           image_token="<image>")  # fmt: skip
+    specials = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<end_of_utterance>",
+        "<fake_token_around_image>",
+        "<image>",
+        "<global-img>",
+    ]
+    tokenizer = _tokenizer(
+        specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
+    )
     ids = dict(zip(specials, _ids(tokenizer, *specials)))
     side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
-    image_processor = Idefics3ImageProcessorPil(size={"longest_edge": side}, max_image_size={"longest_edge": side},
-                                                do_image_splitting=False)  # fmt: skip
-    processor = Idefics3Processor(image_processor, tokenizer, image_seq_len=4,
-                                  chat_template=trl_chat_template("idefics3"))  # fmt: skip
+    image_processor = Idefics3ImageProcessorPil(
+        size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
+    )
+    processor = Idefics3Processor(
+        image_processor, tokenizer, image_seq_len=4, chat_template=trl_chat_template("idefics3")
+    )
     config = Idefics3Config(
-        text_config=_text_config(tokenizer, ids["<end_of_utterance>"], ids["<|endoftext|>"], ids["<|im_start|>"],
-                                 model_type="llama"),
-        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-                       "image_size": side, "patch_size": 16},
-        image_token_id=ids["<image>"], scale_factor=2, pad_token_id=ids["<|endoftext|>"],
-    )  # fmt: skip
-    _save(out_dir, _model(config, seed), processor, [ids["<end_of_utterance>"]], ids["<|endoftext|>"],
-          ids["<|im_start|>"])  # fmt: skip
+        text_config=_text_config(
+            tokenizer,
+            ids["<end_of_utterance>"],
+            ids["<|endoftext|>"],
+            ids["<|im_start|>"],
+            model_type="llama",
+        ),
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": side,
+            "patch_size": 16,
+        },
+        image_token_id=ids["<image>"],
+        scale_factor=2,
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<end_of_utterance>"]],
+        ids["<|endoftext|>"],
+        ids["<|im_start|>"],
+    )
 
 
 def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
@@ -303,7 +453,7 @@ ZOO: dict[str, ZooFamily] = {
         ZooFamily(
             "paligemma", "PaliGemma", "paligemma", _build_paligemma, "no chat template: plain-prompt fallback"
         ),
-    )  # fmt: skip
+    )
 }
 
 

@@ -123,11 +123,15 @@ def _reliability_figures(tables: Tables, runs: Sequence[Run]) -> list[Figure]:
         best = str(candidates.idxmax())
         run = next(r for r in runs if r.name == best)
         block = run.results["metrics"]["scores"]["by_dataset"][task]
-        figures.append(Figure(
-            file=f"plots/reliability_{_file_name(task)}.png", png=plots.reliability_diagrams(block, best, task),
-            caption=f"{task}: per-group reliability of {best}, the ranked run with the highest AUROC",
-            kind="groups", task=task,
-        ))  # fmt: skip
+        figures.append(
+            Figure(
+                file=f"plots/reliability_{_file_name(task)}.png",
+                png=plots.reliability_diagrams(block, best, task),
+                caption=f"{task}: per-group reliability of {best}, the ranked run with the highest AUROC",
+                kind="groups",
+                task=task,
+            )
+        )
     return figures
 
 
@@ -138,26 +142,38 @@ def _figures(
     board = tables.leaderboard
     unranked = set(board.loc[board["unranked"].notna(), "run"]) if "unranked" in board else set()
     for scope in tables.scopes:
-        figures.append(Figure(
-            file=f"plots/scatter_{_file_name(scope)}.png",
-            png=plots.accuracy_gap_scatter(tables.scores, run_names, scope, unranked),
-            caption=f"{scope}: accuracy vs EOD and F1 vs ΔF1 per method, with the Pareto frontier of the ranked "
-                    "methods", kind="scatter", scope=scope,
-        ))  # fmt: skip
+        figures.append(
+            Figure(
+                file=f"plots/scatter_{_file_name(scope)}.png",
+                png=plots.accuracy_gap_scatter(tables.scores, run_names, scope, unranked),
+                caption=f"{scope}: accuracy vs EOD and F1 vs ΔF1 per method, with the Pareto frontier of the ranked "
+                "methods",
+                kind="scatter",
+                scope=scope,
+            )
+        )
     paper_groups = tables.groups[tables.groups["layer"] == "paper"] if len(tables.groups) else tables.groups
     for task in tables.scopes[1:]:
         for attribute in dict.fromkeys(paper_groups.loc[paper_groups["task"] == task, "attribute"]):
-            figures.append(Figure(
-                file=f"plots/groups_{_file_name(task)}_{_file_name(attribute)}.png",
-                png=plots.group_bars(tables.groups, run_names, task, attribute),
-                caption=f"{task}: F1 and accuracy per {attribute} group", kind="groups", task=task,
-            ))  # fmt: skip
+            figures.append(
+                Figure(
+                    file=f"plots/groups_{_file_name(task)}_{_file_name(attribute)}.png",
+                    png=plots.group_bars(tables.groups, run_names, task, attribute),
+                    caption=f"{task}: F1 and accuracy per {attribute} group",
+                    kind="groups",
+                    task=task,
+                )
+            )
     figures += _reliability_figures(tables, runs)
     if curves is not None and len(curves):
-        figures.append(Figure(
-            file="plots/dynamics_overall.png", png=plots.dynamics_curves(curves, OVERALL),
-            caption="training dynamics: F1, ΔF1, EOD and PP vs step (validation)", kind="dynamics",
-        ))  # fmt: skip
+        figures.append(
+            Figure(
+                file="plots/dynamics_overall.png",
+                png=plots.dynamics_curves(curves, OVERALL),
+                caption="training dynamics: F1, ΔF1, EOD and PP vs step (validation)",
+                kind="dynamics",
+            )
+        )
     return figures
 
 
@@ -202,8 +218,11 @@ def build_leaderboard(
     check_replaceable(out, MANIFEST, protected=inputs, error=LeaderboardError)  # before the work
     runs = load_runs(folders)
     comparison = comparability(runs, allow_mixed)
-    sources = [dyn.read_dynamics(run.folder / DYNAMICS_FILE, run.name) for run in runs
-               if (run.folder / DYNAMICS_FILE).is_file()]  # fmt: skip
+    sources = [
+        dyn.read_dynamics(run.folder / DYNAMICS_FILE, run.name)
+        for run in runs
+        if (run.folder / DYNAMICS_FILE).is_file()
+    ]
     sources += [dyn.read_dynamics(path, label) for label, path in map(dyn.parse_dynamics_argument, dynamics)]
     dyn.check_labels(sources)
     tables = compute_tables(
@@ -211,8 +230,9 @@ def build_leaderboard(
     )
     not_compared: dict[str, str] = {}
     if baseline:
-        not_compared = mark_against_baseline(tables.leaderboard, runs, baseline, n_bootstrap=n_bootstrap, seed=seed,
-                                             ci_level=ci_level)  # fmt: skip
+        not_compared = mark_against_baseline(
+            tables.leaderboard, runs, baseline, n_bootstrap=n_bootstrap, seed=seed, ci_level=ci_level
+        )
         tables.baseline = baseline
     curves = dyn.dynamics_frame(sources) if sources else None
     run_names = [run.name for run in runs]
@@ -267,24 +287,38 @@ def build_leaderboard(
         atomic_write_text(tmp / "paper_table.md", paper_markdown(tables, **text_options))
         for run in runs:
             atomic_write_json(tmp / "runs" / run.run_id / RESULTS_FILE, run.results)  # local paths replaced
-            atomic_write_bytes(tmp / "runs" / run.run_id / PREDICTIONS_FILE,
-                               (run.folder / PREDICTIONS_FILE).read_bytes())  # fmt: skip
+            atomic_write_bytes(
+                tmp / "runs" / run.run_id / PREDICTIONS_FILE, (run.folder / PREDICTIONS_FILE).read_bytes()
+            )
         if curves is not None:
             atomic_write_parquet(tmp / "dynamics.parquet", curves)
             for source, entry in zip(sources, manifest["dynamics"]):
                 atomic_write_text(tmp / entry["file"], source.text())
         for figure in figures:
             atomic_write_bytes(tmp / figure.file, figure.png)
-        page = render_page(title=title, leaderboard=tables.leaderboard, scopes=tables.scopes, figures=figures,
-                           comparison=comparison, n_bootstrap=n_bootstrap, ci_level=ci_level,
-                           clinfair_version=__version__, max_invalid=max_invalid)  # fmt: skip
+        page = render_page(
+            title=title,
+            leaderboard=tables.leaderboard,
+            scopes=tables.scopes,
+            figures=figures,
+            comparison=comparison,
+            n_bootstrap=n_bootstrap,
+            ci_level=ci_level,
+            clinfair_version=__version__,
+            max_invalid=max_invalid,
+        )
         atomic_write_text(tmp / "index.html", page)
         atomic_write_json(tmp / MANIFEST, manifest)
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
-    warnings = [f"{s.path}: {s.dropped} record(s) of a step logged again were dropped (the last record of each "
-                "step is kept)" for s in sources if s.dropped]  # fmt: skip
-    return BuildResult(out=Path(out), runs=runs, tables=tables, comparison=comparison, files=files,
-                       warnings=warnings)  # fmt: skip
+    warnings = [
+        f"{s.path}: {s.dropped} record(s) of a step logged again were dropped (the last record of each "
+        "step is kept)"
+        for s in sources
+        if s.dropped
+    ]
+    return BuildResult(
+        out=Path(out), runs=runs, tables=tables, comparison=comparison, files=files, warnings=warnings
+    )
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:

@@ -32,22 +32,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--out", required=True, help="leaderboard folder to write (replaced if it is an earlier build)"
     )
-    build.add_argument("--dynamics", nargs="+", action="extend", default=[], metavar="[LABEL=]FILE",
-                       help="training-dynamics JSONL files of `clinfair train` (fairness.jsonl); a result folder's "
-                       "own fairness.jsonl is read too")  # fmt: skip
-    build.add_argument("--allow-mixed", action="store_true",
-                       help="build even when the runs were evaluated differently; such rows are flagged ⚠")  # fmt: skip
-    build.add_argument("--n-bootstrap", type=int, default=200,
-                       help="bootstrap resamples for the intervals (default 200; 0: no intervals)")  # fmt: skip
+    build.add_argument(
+        "--dynamics",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="[LABEL=]FILE",
+        help="training-dynamics JSONL files of `clinfair train` (fairness.jsonl); a result folder's "
+        "own fairness.jsonl is read too",
+    )
+    build.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="build even when the runs were evaluated differently; such rows are flagged ⚠",
+    )
+    build.add_argument(
+        "--n-bootstrap",
+        type=int,
+        default=200,
+        help="bootstrap resamples for the intervals (default 200; 0: no intervals)",
+    )
     build.add_argument("--ci-level", type=float, default=0.95, help="interval coverage (default 0.95)")
     build.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     build.add_argument("--title", default="clinfair fairness leaderboard")
-    build.add_argument("--baseline", metavar="RUN",
-                       help="mark with * every paper value that differs significantly from this run's on the same "
-                       "rows (paired bootstrap, as `clinfair compare`)")  # fmt: skip
-    build.add_argument("--max-invalid", type=float, default=0.10,
-                       help="a run with more invalid answers than this share (or exact accuracy not above the "
-                       "majority-class baseline) is shown but not ranked on gap and fairness metrics (default 0.10)")  # fmt: skip
+    build.add_argument(
+        "--baseline",
+        metavar="RUN",
+        help="mark with * every paper value that differs significantly from this run's on the same "
+        "rows (paired bootstrap, as `clinfair compare`)",
+    )
+    build.add_argument(
+        "--max-invalid",
+        type=float,
+        default=0.10,
+        help="a run with more invalid answers than this share (or exact accuracy not above the "
+        "majority-class baseline) is shown but not ranked on gap and fairness metrics (default 0.10)",
+    )
     build.set_defaults(func=run_build)
 
     push = commands.add_parser(
@@ -66,15 +86,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     push.add_argument(
         "--dry-run", metavar="OUT", help="write the files and operations.json to OUT instead of pushing"
     )
-    push.add_argument("--no-predictions", action="store_true",
-                      help="leave out the per-example predictions (they hold demographics of the source datasets)")  # fmt: skip
-    push.add_argument("--model-pr", nargs="*", metavar="RUN[=ORG/MODEL]",
-                      help="also open a PR adding .eval_results/ to each run's model repository (no value: every run "
-                      "whose model is a Hub id)")  # fmt: skip
+    push.add_argument(
+        "--no-predictions",
+        action="store_true",
+        help="leave out the per-example predictions (they hold demographics of the source datasets)",
+    )
+    push.add_argument(
+        "--model-pr",
+        nargs="*",
+        metavar="RUN[=ORG/MODEL]",
+        help="also open a PR adding .eval_results/ to each run's model repository (no value: every run "
+        "whose model is a Hub id)",
+    )
     push.set_defaults(func=run_push)
 
-    serve = commands.add_parser("serve", help="start the Gradio leaderboard app locally",
-                                description="Serve a leaderboard folder (or a Hub dataset id) with the Space app.")  # fmt: skip
+    serve = commands.add_parser(
+        "serve",
+        help="start the Gradio leaderboard app locally",
+        description="Serve a leaderboard folder (or a Hub dataset id) with the Space app.",
+    )
     serve.add_argument("source", metavar="DIR", help="a leaderboard folder, or a Hub dataset id ORG/NAME")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
     serve.add_argument(
@@ -93,18 +123,31 @@ def run_build(args: argparse.Namespace) -> int:
     from leaderboard.runs import LeaderboardError
 
     try:
-        result = build_leaderboard(args.results, args.out, dynamics=args.dynamics, allow_mixed=args.allow_mixed,
-                                   n_bootstrap=args.n_bootstrap, seed=args.seed, ci_level=args.ci_level,
-                                   title=args.title, max_invalid=args.max_invalid, baseline=args.baseline)  # fmt: skip
+        result = build_leaderboard(
+            args.results,
+            args.out,
+            dynamics=args.dynamics,
+            allow_mixed=args.allow_mixed,
+            n_bootstrap=args.n_bootstrap,
+            seed=args.seed,
+            ci_level=args.ci_level,
+            title=args.title,
+            max_invalid=args.max_invalid,
+            baseline=args.baseline,
+        )
     except LeaderboardError as error:
         raise UserError(str(error)) from None
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
     if result.comparison["mixed"]:
-        print("warning: mixed evaluation setups, flagged rows: " + "; ".join(result.comparison["differences"]),
-              file=sys.stderr)  # fmt: skip
-    print(f"wrote {result.out}: {len(result.runs)} run(s), {len(result.files)} files "
-          f"(index.html, leaderboard.parquet/.md, paper_table.md, plots/)")  # fmt: skip
+        print(
+            "warning: mixed evaluation setups, flagged rows: " + "; ".join(result.comparison["differences"]),
+            file=sys.stderr,
+        )
+    print(
+        f"wrote {result.out}: {len(result.runs)} run(s), {len(result.files)} files "
+        f"(index.html, leaderboard.parquet/.md, paper_table.md, plots/)"
+    )
     return 0
 
 
@@ -113,18 +156,27 @@ def run_push(args: argparse.Namespace) -> int:
     from leaderboard.runs import LeaderboardError
 
     try:
-        plan = plan_push(args.build_dir, args.repo, private=args.private, include_predictions=not args.no_predictions,
-                         model_prs=args.model_pr)  # fmt: skip
+        plan = plan_push(
+            args.build_dir,
+            args.repo,
+            private=args.private,
+            include_predictions=not args.no_predictions,
+            model_prs=args.model_pr,
+        )
         for line in plan.skipped:
             print(f"no model PR for {line}", file=sys.stderr)
         if plan.local_paths:
             listed = "; ".join(f"{path} (in {', '.join(files)})" for path, files in plan.local_paths.items())
-            print(f"warning: {len(plan.local_paths)} absolute local path(s) would leave this machine: {listed}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"warning: {len(plan.local_paths)} absolute local path(s) would leave this machine: {listed}",
+                file=sys.stderr,
+            )
         if args.dry_run:
             write_dry_run(plan, args.dry_run)
-            print(f"dry run: wrote {len(plan.dataset.files)} file(s) for {args.repo} and "
-                  f"{len(plan.model_prs)} model PR(s) to {args.dry_run} (see operations.json); nothing was pushed")  # fmt: skip
+            print(
+                f"dry run: wrote {len(plan.dataset.files)} file(s) for {args.repo} and "
+                f"{len(plan.model_prs)} model PR(s) to {args.dry_run} (see operations.json); nothing was pushed"
+            )
             return 0
         report = execute(plan)
     except LeaderboardError as error:

@@ -102,8 +102,13 @@ def read_dynamics(path: str | Path, label: str | None = None) -> DynamicsSource:
     if not by_step:
         raise LeaderboardError(f"{path}: no complete evaluation record")
     kept = [by_step[step] for step in sorted(by_step)]
-    return DynamicsSource(label=label, path=path, records=[record for record, _ in kept],
-                          lines=[line for _, line in kept], dropped=read - len(kept))  # fmt: skip
+    return DynamicsSource(
+        label=label,
+        path=path,
+        records=[record for record, _ in kept],
+        lines=[line for _, line in kept],
+        dropped=read - len(kept),
+    )
 
 
 def parse_dynamics_argument(argument: str) -> tuple[str | None, Path]:
@@ -136,9 +141,17 @@ def dynamics_frame(sources: Sequence[DynamicsSource]) -> pd.DataFrame:
             blocks = {"overall": record["overall"], **record.get("by_dataset", {})}
             for scope, values in blocks.items():
                 for metric, value in values.items():
-                    rows.append({"curve": curve, "label": source.label, "method": record["method"],
-                                 "step": record["step"], "scope": scope, "metric": metric,
-                                 "value": None if value is None else float(value)})  # fmt: skip
+                    rows.append(
+                        {
+                            "curve": curve,
+                            "label": source.label,
+                            "method": record["method"],
+                            "step": record["step"],
+                            "scope": scope,
+                            "metric": metric,
+                            "value": None if value is None else float(value),
+                        }
+                    )
     frame = pd.DataFrame(rows, columns=["curve", "label", "method", "step", "scope", "metric", "value"])
     frame["value"] = frame["value"].astype("float64")
     return frame.sort_values(["curve", "scope", "metric", "step"], kind="stable").reset_index(drop=True)

@@ -168,9 +168,11 @@ def dataset_card(
     repo_id: str, manifest: Mapping[str, Any], leaderboard: pd.DataFrame, files: Sequence[str]
 ) -> str:
     """The dataset card: YAML front matter (configs, tags) and a summary of the leaderboard."""
-    configs = [{"config_name": "leaderboard", "data_files": "leaderboard.parquet", "default": True},
-               {"config_name": "scores", "data_files": "scores.parquet"},
-               {"config_name": "groups", "data_files": "groups.parquet"}]  # fmt: skip
+    configs = [
+        {"config_name": "leaderboard", "data_files": "leaderboard.parquet", "default": True},
+        {"config_name": "scores", "data_files": "scores.parquet"},
+        {"config_name": "groups", "data_files": "groups.parquet"},
+    ]
     for name in ("predictions", "dynamics"):
         if f"{name}.parquet" in files:
             configs.append({"config_name": name, "data_files": f"{name}.parquet"})
@@ -182,23 +184,37 @@ def dataset_card(
     comparison = manifest["comparison"]
     settings = manifest["settings"]
     lines = [
-        "---", _yaml(front).rstrip(), "---", "", f"# {manifest['title']}", "",
+        "---",
+        _yaml(front).rstrip(),
+        "---",
+        "",
+        f"# {manifest['title']}",
+        "",
         f"Group-fairness results of clinical vision-language models, built with clinfair {manifest['clinfair_version']} "
         "(`clinfair leaderboard build`). Values follow the evaluation protocol of the FairGRPO paper's authors "
         "([arXiv 2510.19893](https://arxiv.org/abs/2510.19893)); "
         f"intervals are {settings['ci_level']:.0%} percentile bootstrap intervals over {settings['n_bootstrap']} "
-        "resamples of the prediction rows within dataset × sex × age-group strata.", "",
-        "## Overall", "", markdown_table(leaderboard, OVERALL, with_ci=True, bold_best=False), "",
-    ]  # fmt: skip
+        "resamples of the prediction rows within dataset × sex × age-group strata.",
+        "",
+        "## Overall",
+        "",
+        markdown_table(leaderboard, OVERALL, with_ci=True, bold_best=False),
+        "",
+    ]
     if comparison["mixed"]:
         lines += ["**Mixed evaluation setups** (built with `--allow-mixed`); rows marked ⚠ differ:", ""]
         lines += [f"- {line}" for line in comparison["differences"]] + [""]
     lines += ["## Metrics", ""]
-    lines += [f"- **{m.label}** ({'higher' if m.higher_is_better else 'lower'} is better): {m.description}"
-              for m in METRICS]  # fmt: skip
     lines += [
-        "", "## Files", "",
-        "| file | content |", "|---|---|",
+        f"- **{m.label}** ({'higher' if m.higher_is_better else 'lower'} is better): {m.description}"
+        for m in METRICS
+    ]
+    lines += [
+        "",
+        "## Files",
+        "",
+        "| file | content |",
+        "|---|---|",
         "| `leaderboard.parquet` | one row per run; `<scope>.<metric>` with `.ci_low` / `.ci_high` |",
         "| `scores.parquet` | the same, long: run, method, model, scope, metric, value, ci_low, ci_high |",
         "| `groups.parquet` | per-group values: `paper` layer (sex, age group) and `standard` layer (every attribute) |",
@@ -207,12 +223,20 @@ def dataset_card(
         "| `index.html`, `plots/` | the static page (self-contained) and its figures |",
         "| `runs/<run>/` | each run's `results.json` and `predictions.parquet` as `clinfair eval` wrote them |",
         "| `eval.yaml` | the benchmark's tasks for the Hub's evaluation results |",
-        "", "## Use", "", "```python", "from datasets import load_dataset", "",
-        f'board = load_dataset("{repo_id}", "leaderboard", split="train").to_pandas()', "```", "",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        f'board = load_dataset("{repo_id}", "leaderboard", split="train").to_pandas()',
+        "```",
+        "",
         "The predictions hold per-example demographics (sex, age) and example ids of the source "
         "datasets; most sources are credentialed, so check their data-use terms before making this "
-        "repository public.", "",
-    ]  # fmt: skip
+        "repository public.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -221,9 +245,15 @@ def eval_yaml(manifest: Mapping[str, Any]) -> str:
     tasks = []
     for scope in manifest["scopes"]:
         what = "averaged over the tasks" if scope == OVERALL else f"on the {scope} task"
-        tasks.append({"id": scope, "config": "scores", "split": "train",
-                      "description": f"F1_ES = F1 / (1 + σF1) {what}, paper protocol (group-averaged over sex "
-                                     "and age group); higher is better"})  # fmt: skip
+        tasks.append(
+            {
+                "id": scope,
+                "config": "scores",
+                "split": "train",
+                "description": f"F1_ES = F1 / (1 + σF1) {what}, paper protocol (group-averaged over sex "
+                "and age group); higher is better",
+            }
+        )
     document = {
         "name": manifest["title"],
         "description": "Group fairness of clinical vision-language models on clinfair's tasks (FairGRPO, "
@@ -232,9 +262,16 @@ def eval_yaml(manifest: Mapping[str, Any]) -> str:
         "the results.",
         "evaluation_framework": "clinfair",
         "tasks": tasks,
-        "metrics": [{"name": m.key, "label": m.label, "higher_is_better": m.higher_is_better,
-                     "description": m.description} for m in METRICS],
-    }  # fmt: skip
+        "metrics": [
+            {
+                "name": m.key,
+                "label": m.label,
+                "higher_is_better": m.higher_is_better,
+                "description": m.description,
+            }
+            for m in METRICS
+        ],
+    }
     return _yaml(document)
 
 
@@ -246,12 +283,17 @@ def model_results_yaml(repo_id: str, run: Mapping[str, Any], scores: pd.DataFram
         subset=["value"]
     )
     entries = [
-        EvalResultEntry(dataset_id=repo_id, task_id=row.scope, value=round(float(row.value), 4),
-                        source_url=f"https://huggingface.co/datasets/{repo_id}", source_name="clinfair leaderboard",
-                        notes=f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
-                              + (f"; not ranked on fairness: {run['unranked']}" if run.get("unranked") else ""))
+        EvalResultEntry(
+            dataset_id=repo_id,
+            task_id=row.scope,
+            value=round(float(row.value), 4),
+            source_url=f"https://huggingface.co/datasets/{repo_id}",
+            source_name="clinfair leaderboard",
+            notes=f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
+            + (f"; not ranked on fairness: {run['unranked']}" if run.get("unranked") else ""),
+        )
         for row in rows.itertuples()
-    ]  # fmt: skip
+    ]
     return _yaml(eval_result_entries_to_yaml(entries))
 
 
@@ -301,18 +343,29 @@ def plan_push(
     files[CARD_FILE] = dataset_card(repo_id, manifest, leaderboard, list(files)).encode("utf-8")
     files[EVAL_FILE] = eval_yaml(manifest).encode("utf-8")
     names = ", ".join(run["run"] for run in manifest["runs"])
-    dataset = Commit(repo_id=repo_id, repo_type="dataset", message=f"clinfair leaderboard: {len(manifest['runs'])} run(s)",
-                     description=f"Runs: {names}. Built by clinfair {manifest['clinfair_version']}.", files=files)  # fmt: skip
+    dataset = Commit(
+        repo_id=repo_id,
+        repo_type="dataset",
+        message=f"clinfair leaderboard: {len(manifest['runs'])} run(s)",
+        description=f"Runs: {names}. Built by clinfair {manifest['clinfair_version']}.",
+        files=files,
+    )
     commits = []
     if model_prs is not None:
         scores = pd.read_parquet(build_dir / "scores.parquet")
         targets, skipped = _model_targets(manifest, model_prs)
         for run, repo in targets:
             content = model_results_yaml(repo_id, run, scores).encode("utf-8")
-            commits.append(Commit(repo_id=repo, repo_type="model", create_pr=True,
-                                  message=f"Add clinfair fairness results ({run['run']})",
-                                  description=f"Evaluation results from https://huggingface.co/datasets/{repo_id}",
-                                  files={f".eval_results/clinfair_{run['run_id']}.yaml": content}))  # fmt: skip
+            commits.append(
+                Commit(
+                    repo_id=repo,
+                    repo_type="model",
+                    create_pr=True,
+                    message=f"Add clinfair fairness results ({run['run']})",
+                    description=f"Evaluation results from https://huggingface.co/datasets/{repo_id}",
+                    files={f".eval_results/clinfair_{run['run_id']}.yaml": content},
+                )
+            )
     else:
         skipped = []
     every_file = {
@@ -320,8 +373,14 @@ def plan_push(
         for commit in (dataset, *commits)
         for path, data in commit.files.items()
     }
-    return PushPlan(repo_id=repo_id, private=private, dataset=dataset, model_prs=commits, skipped=skipped,
-                    local_paths=find_local_paths(every_file))  # fmt: skip
+    return PushPlan(
+        repo_id=repo_id,
+        private=private,
+        dataset=dataset,
+        model_prs=commits,
+        skipped=skipped,
+        local_paths=find_local_paths(every_file),
+    )
 
 
 def write_dry_run(plan: PushPlan, out: str | Path) -> Path:
@@ -336,12 +395,19 @@ def write_dry_run(plan: PushPlan, out: str | Path) -> Path:
                     shutil.copyfile(data, target)
                 else:
                     atomic_write_bytes(target, data)
-        atomic_write_json(tmp / OPERATIONS_FILE, {
-            "create_repo": {"repo_id": plan.repo_id, "repo_type": "dataset", "private": plan.private,
-                            "exist_ok": True},
-            "commits": [{"folder": folder} | commit.describe() for folder, commit in commits],
-            "skipped_model_prs": plan.skipped,
-        })  # fmt: skip
+        atomic_write_json(
+            tmp / OPERATIONS_FILE,
+            {
+                "create_repo": {
+                    "repo_id": plan.repo_id,
+                    "repo_type": "dataset",
+                    "private": plan.private,
+                    "exist_ok": True,
+                },
+                "commits": [{"folder": folder} | commit.describe() for folder, commit in commits],
+                "skipped_model_prs": plan.skipped,
+            },
+        )
     return Path(out)
 
 
@@ -383,15 +449,26 @@ def execute(plan: PushPlan) -> dict[str, Any]:
     hub_errors = (HfHubHTTPError, OfflineModeIsEnabled, httpx.HTTPError, ValueError)
     try:
         api.create_repo(plan.repo_id, repo_type="dataset", private=plan.private, exist_ok=True)
-        info = api.create_commit(plan.repo_id, operations=plan.dataset.operations(), repo_type="dataset",
-                                 commit_message=plan.dataset.message, commit_description=plan.dataset.description)  # fmt: skip
+        info = api.create_commit(
+            plan.repo_id,
+            operations=plan.dataset.operations(),
+            repo_type="dataset",
+            commit_message=plan.dataset.message,
+            commit_description=plan.dataset.description,
+        )
     except hub_errors as error:
         raise _hub_error(error, f"push to {plan.repo_id}") from None
     report: dict[str, Any] = {"dataset_commit": info.commit_url, "model_prs": [], "failed_prs": []}
     for commit in plan.model_prs:
         try:
-            pr = api.create_commit(commit.repo_id, operations=commit.operations(), repo_type="model", create_pr=True,
-                                   commit_message=commit.message, commit_description=commit.description)  # fmt: skip
+            pr = api.create_commit(
+                commit.repo_id,
+                operations=commit.operations(),
+                repo_type="model",
+                create_pr=True,
+                commit_message=commit.message,
+                commit_description=commit.description,
+            )
             report["model_prs"].append(pr.pr_url)
         except hub_errors as error:
             report["failed_prs"].append(str(_hub_error(error, f"pull request on {commit.repo_id}")))

@@ -69,8 +69,10 @@ def _metric_cell(row: Mapping[str, Any], scope: str, metric) -> str:
     hidden = "" if scope == OVERALL else " hidden"
     if metric.fairness and row.get("unranked"):  # shown greyed, never best, sorted after the ranked runs
         reason = escape(f"not ranked on fairness: {row['unranked']}")
-        return (f'<td class="unranked" data-scope="{escape(scope)}" data-value="{data}" title="{reason}"'
-                f"{hidden}>{text}</td>")  # fmt: skip
+        return (
+            f'<td class="unranked" data-scope="{escape(scope)}" data-value="{data}" title="{reason}"'
+            f"{hidden}>{text}</td>"
+        )
     return f'<td data-scope="{escape(scope)}" data-value="{data}"{hidden}>{text}</td>'
 
 

@@ -95,12 +95,23 @@ def group_bars(groups: pd.DataFrame, runs: Sequence[str], task: str, attribute: 
             stats = []
             for group in names:
                 rows = data[data["run"].isin(members) & (data["metric"] == metric) & (data["group"] == group)]
-                stats.append(_aggregate(rows["value"].to_numpy(float), rows["ci_low"].to_numpy(float),
-                                        rows["ci_high"].to_numpy(float)))  # fmt: skip
+                stats.append(
+                    _aggregate(
+                        rows["value"].to_numpy(float),
+                        rows["ci_low"].to_numpy(float),
+                        rows["ci_high"].to_numpy(float),
+                    )
+                )
             values, low, high = (np.array(column) for column in zip(*stats)) if stats else ([], [], [])
-            ax.bar(positions + (i - (len(series) - 1) / 2) * width, np.nan_to_num(values), width,
-                   yerr=_error(np.asarray(values), np.asarray(low), np.asarray(high)), capsize=2,
-                   color=colours[name], label=_series_label(name, members))  # fmt: skip
+            ax.bar(
+                positions + (i - (len(series) - 1) / 2) * width,
+                np.nan_to_num(values),
+                width,
+                yerr=_error(np.asarray(values), np.asarray(low), np.asarray(high)),
+                capsize=2,
+                color=colours[name],
+                label=_series_label(name, members),
+            )
         counts = data.drop_duplicates("group").set_index("group")["rows"].reindex(names)
         ax.set_xticks(positions, [f"{g}\nn={int(n)}" for g, n in zip(names, counts)])
         ax.set_title(title)
@@ -131,8 +142,9 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: points[i][0])
 
 
-def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str,
-                         unranked: Collection[str] = ()) -> bytes:  # fmt: skip
+def accuracy_gap_scatter(
+    scores: pd.DataFrame, runs: Sequence[str], scope: str, unranked: Collection[str] = ()
+) -> bytes:
     """Performance against disparity per method: Acc vs EOD and F1 vs ΔF1.
 
     A method's marker is its mean over runs with the 95 % t-interval over seeds (one run: its
@@ -160,17 +172,33 @@ def accuracy_gap_scatter(scores: pd.DataFrame, runs: Sequence[str], scope: str,
                 ax.scatter(xs[both], ys[both], s=12, color=colours[name], alpha=0.3, linewidths=0)
             px = _aggregate(xs[both], x["ci_low"].to_numpy(float)[both], x["ci_high"].to_numpy(float)[both])
             py = _aggregate(ys[both], y["ci_low"].to_numpy(float)[both], y["ci_high"].to_numpy(float)[both])
-            ax.errorbar(px[0], py[0], xerr=_error(np.array([px[0]]), np.array([px[1]]), np.array([px[2]])),
-                        yerr=_error(np.array([py[0]]), np.array([py[1]]), np.array([py[2]])),
-                        fmt=MARKERS[index % len(MARKERS)], markersize=7, color=colours[name], capsize=3,
-                        mfc="white" if set(members) <= set(unranked) else colours[name],
-                        label=_series_label(name, members) + (" (not ranked)" if set(members) <= set(unranked) else ""))  # fmt: skip
+            ax.errorbar(
+                px[0],
+                py[0],
+                xerr=_error(np.array([px[0]]), np.array([px[1]]), np.array([px[2]])),
+                yerr=_error(np.array([py[0]]), np.array([py[1]]), np.array([py[2]])),
+                fmt=MARKERS[index % len(MARKERS)],
+                markersize=7,
+                color=colours[name],
+                capsize=3,
+                mfc="white" if set(members) <= set(unranked) else colours[name],
+                label=_series_label(name, members)
+                + (" (not ranked)" if set(members) <= set(unranked) else ""),
+            )
             if not set(members) <= set(unranked):  # runs that do not really answer cannot be a trade-off
                 means.append((px[0], py[0]))
         front = [means[i] for i in pareto_front(means)]
         if len(front) > 1:
-            ax.step(*zip(*front), where="post", color="black", linestyle="--", linewidth=1.6, alpha=0.75, zorder=4,
-                    label="Pareto frontier")  # fmt: skip
+            ax.step(
+                *zip(*front),
+                where="post",
+                color="black",
+                linestyle="--",
+                linewidth=1.6,
+                alpha=0.75,
+                zorder=4,
+                label="Pareto frontier",
+            )
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
         ax.grid(alpha=0.3)
@@ -193,8 +221,13 @@ def reliability_diagrams(
     group, a panel per attribute; the diagonal is perfect calibration. Binary tasks plot the
     positive label; others their first label with a curve."""
     present = [a for a in attributes if a in scores_block.get("attributes", {})]
-    figure, axes = plt.subplots(1, max(len(present), 1), figsize=(4.2 * max(len(present), 1), 3.8),
-                                layout="constrained", squeeze=False)  # fmt: skip
+    figure, axes = plt.subplots(
+        1,
+        max(len(present), 1),
+        figsize=(4.2 * max(len(present), 1), 3.8),
+        layout="constrained",
+        squeeze=False,
+    )
     label = scores_block.get("positive_label")
     for ax, attribute in zip(axes[0], present):
         groups = scores_block["attributes"][attribute]["groups"]
@@ -262,8 +295,10 @@ def dynamics_curves(frame: pd.DataFrame, scope: str = "overall") -> bytes:
         ax.set_xlabel("training step")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
-        figure.legend(handles, labels, loc="outside lower center", ncol=min(len(handles), 3), fontsize=8,
-                      frameon=False)  # fmt: skip
-    figure.suptitle(f"Training dynamics ({scope}, validation split): mean per method, 95% band over seeds",
-                    fontsize=10)  # fmt: skip
+        figure.legend(
+            handles, labels, loc="outside lower center", ncol=min(len(handles), 3), fontsize=8, frameon=False
+        )
+    figure.suptitle(
+        f"Training dynamics ({scope}, validation split): mean per method, 95% band over seeds", fontsize=10
+    )
     return _png(figure)

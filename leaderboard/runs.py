@@ -253,8 +253,10 @@ def check_paper_values(run: Run, recomputed: Mapping[str, Any]) -> None:
     """Refuse a predictions file whose paper-protocol values differ from results.json's."""
     stored = run.results["metrics"]["paper"]
     pairs = [("overall", stored.get("overall") or {}, recomputed["overall"])]
-    pairs += [(task, stored["by_dataset"].get(task) or {}, recomputed["by_dataset"].get(task) or {})
-              for task in run.tasks]  # fmt: skip
+    pairs += [
+        (task, stored["by_dataset"].get(task) or {}, recomputed["by_dataset"].get(task) or {})
+        for task in run.tasks
+    ]
     for scope, old, new in pairs:
         for key, value in new.items():
             before = old.get(key)

@@ -57,30 +57,59 @@ class Metric:
 
 
 METRICS = (
-    Metric("accuracy", "Acc", True, False,
-           "accuracy, paper protocol: mean over labels of one-vs-rest accuracy, averaged over the groups of "
-           "each attribute (sex; age group), then over the attributes", fairness=False),
-    Metric("f1", "F1", True, False, "F1, paper protocol: macro over labels, averaged like Acc", fairness=False),
+    Metric(
+        "accuracy",
+        "Acc",
+        True,
+        False,
+        "accuracy, paper protocol: mean over labels of one-vs-rest accuracy, averaged over the groups of "
+        "each attribute (sex; age group), then over the attributes",
+        fairness=False,
+    ),
+    Metric(
+        "f1", "F1", True, False, "F1, paper protocol: macro over labels, averaged like Acc", fairness=False
+    ),
     Metric("pp", "PP", False, True, "predictive parity: FDR gap (max - min over groups) x100"),
     Metric("eod", "EOD", False, True, "equal opportunity difference: TPR gap (max - min over groups) x100"),
     Metric("fpr_gap", "ΔFPR", False, False, "false-positive-rate gap (max - min over groups)"),
     Metric("f1_std", "σF1", False, False, "standard deviation of F1 over groups (ddof = 1)"),
     Metric("f1_gap", "ΔF1", False, False, "F1 gap (max - min over groups)"),
     Metric("f1_es", "F1_ES", True, False, "equity-scaled F1 = F1 / (1 + σF1)"),
-)  # fmt: skip
+)
 METRIC_KEYS = tuple(metric.key for metric in METRICS)
 #: Score-based columns (``clinfair eval --scores``), read from each run's ``results.json``: per task, AUROC
 #: on all scored rows; worst-group AUROC = the lowest group AUROC over the sex and age-group attributes;
 #: the gaps = their mean over those two attributes (as the paper averages its gaps); overall = the mean
 #: over tasks. Runs evaluated without scores show no value.
 SCORE_METRICS = (
-    Metric("auroc", "AUROC", True, False, "AUROC from the label probabilities (binary; one-vs-rest macro; per "
-           "finding for multi-label), all scored rows", fairness=False),
-    Metric("worst_group_auroc", "worst AUROC", True, False, "lowest per-group AUROC over sex and age-group groups"),
-    Metric("auroc_gap", "ΔAUROC", False, False, "AUROC gap (max - min over groups), mean over sex and age group"),
-    Metric("ece_gap", "ΔECE", False, False, "gap of the expected calibration error (15 equal-width bins) over "
-           "groups, mean over sex and age group"),
-)  # fmt: skip
+    Metric(
+        "auroc",
+        "AUROC",
+        True,
+        False,
+        "AUROC from the label probabilities (binary; one-vs-rest macro; per "
+        "finding for multi-label), all scored rows",
+        fairness=False,
+    ),
+    Metric(
+        "worst_group_auroc",
+        "worst AUROC",
+        True,
+        False,
+        "lowest per-group AUROC over sex and age-group groups",
+    ),
+    Metric(
+        "auroc_gap", "ΔAUROC", False, False, "AUROC gap (max - min over groups), mean over sex and age group"
+    ),
+    Metric(
+        "ece_gap",
+        "ΔECE",
+        False,
+        False,
+        "gap of the expected calibration error (15 equal-width bins) over "
+        "groups, mean over sex and age group",
+    ),
+)
 #: The leaderboard's columns: the paper protocol's, then the score-based ones.
 COLUMNS = METRICS + SCORE_METRICS
 _SCORE_ATTRIBUTES = ("sex", "age_group")
@@ -189,8 +218,12 @@ def _validity(run: Run, max_invalid: float) -> dict[str, Any]:
     exact = float(frame["correct"].mean()) if rows else 0.0
     baselines = [(len(part), majority_baseline(part["answer"])) for _, part in frame.groupby("dataset")]
     baseline = sum(n * b for n, b in baselines) / rows if rows else None
-    return {"invalid_rate": invalid_rate, "exact_accuracy": exact, "majority_baseline": baseline,
-            "unranked": ranking_exclusion(invalid_rate, exact, baseline, max_invalid)}  # fmt: skip
+    return {
+        "invalid_rate": invalid_rate,
+        "exact_accuracy": exact,
+        "majority_baseline": baseline,
+        "unranked": ranking_exclusion(invalid_rate, exact, baseline, max_invalid),
+    }
 
 
 def _score_values(run: Run, scopes: Sequence[str]) -> dict[str, float | None]:
@@ -201,8 +234,11 @@ def _score_values(run: Run, scopes: Sequence[str]) -> dict[str, float | None]:
 
     by_task: dict[str, dict[str, float | None]] = {}
     for task, block in ((run.results["metrics"].get("scores") or {}).get("by_dataset") or {}).items():
-        summaries = [block["attributes"][name]["summary"] for name in _SCORE_ATTRIBUTES
-                     if name in block.get("attributes", {})]  # fmt: skip
+        summaries = [
+            block["attributes"][name]["summary"]
+            for name in _SCORE_ATTRIBUTES
+            if name in block.get("attributes", {})
+        ]
         worst = [v for v in (value(s.get("worst_group_auroc")) for s in summaries) if v is not None]
         values = {
             "auroc": value(block["overall"]["metrics"].get("auroc")),
@@ -248,12 +284,19 @@ def _standard_groups(run: Run) -> list[dict[str, Any]]:
             for group, numbers in entry.get("groups", {}).items():
                 for metric, cell in numbers.get("metrics", {}).items():
                     ci = cell.get("ci")
-                    rows.append({
-                        "task": task, "attribute": attribute, "group": group, "rows": numbers.get("rows"),
-                        "metric": metric, "value": cell.get("value"),
-                        "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
-                        "note": cell.get("reason") or ("small group" if numbers.get("small") else None),
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "task": task,
+                            "attribute": attribute,
+                            "group": group,
+                            "rows": numbers.get("rows"),
+                            "metric": metric,
+                            "value": cell.get("value"),
+                            "ci_low": ci[0] if ci else None,
+                            "ci_high": ci[1] if ci else None,
+                            "note": cell.get("reason") or ("small group" if numbers.get("small") else None),
+                        }
+                    )
     return rows
 
 
@@ -270,12 +313,19 @@ def _paper_groups(run: Run, paper: PaperCI) -> list[dict[str, Any]]:
                     continue
                 for metric in _PAPER_GROUP_METRICS:
                     ci = paper.ci.get((task, attribute, group, metric))
-                    rows.append({
-                        "task": task, "attribute": attribute, "group": group, "rows": numbers["rows"],
-                        "metric": metric, "value": numbers.get(metric),
-                        "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
-                        "note": None if entry["counted"] else entry["reason"],
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "task": task,
+                            "attribute": attribute,
+                            "group": group,
+                            "rows": numbers["rows"],
+                            "metric": metric,
+                            "value": numbers.get(metric),
+                            "ci_low": ci[0] if ci else None,
+                            "ci_high": ci[1] if ci else None,
+                            "note": None if entry["counted"] else entry["reason"],
+                        }
+                    )
     return rows
 
 
@@ -303,15 +353,32 @@ def compute_tables(
     scopes = [OVERALL, *dict.fromkeys(task for run in runs for task in run.tasks)]
     wide, scores, groups = [], [], []
     for run in runs:
-        paper = paper_bootstrap(run.predictions, run.label_spaces, n_bootstrap=n_bootstrap, seed=seed,
-                                ci_level=ci_level, name=run.name)  # fmt: skip
+        paper = paper_bootstrap(
+            run.predictions,
+            run.label_spaces,
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            ci_level=ci_level,
+            name=run.name,
+        )
         check_paper_values(run, paper.report)
         identity = _identity(run) | _validity(run, max_invalid)
         score_values = _score_values(run, scopes)
         row = dict(identity) | score_values
-        scores += [{"run": run.name, "method": run.method, "model": run.model, "scope": key.rsplit(".", 1)[0],
-                    "metric": key.rsplit(".", 1)[1], "value": value, "ci_low": None, "ci_high": None,
-                    "ci_resamples": 0} for key, value in score_values.items()]  # fmt: skip
+        scores += [
+            {
+                "run": run.name,
+                "method": run.method,
+                "model": run.model,
+                "scope": key.rsplit(".", 1)[0],
+                "metric": key.rsplit(".", 1)[1],
+                "value": value,
+                "ci_low": None,
+                "ci_high": None,
+                "ci_resamples": 0,
+            }
+            for key, value in score_values.items()
+        ]
         for scope in scopes:
             for key in METRIC_KEYS:
                 value = paper.point.get((scope, key))
@@ -320,11 +387,19 @@ def compute_tables(
                 row[f"{scope}.{key}.ci_low"] = ci[0] if ci else None
                 row[f"{scope}.{key}.ci_high"] = ci[1] if ci else None
                 if (scope, key) in paper.point:
-                    scores.append({
-                        "run": run.name, "method": run.method, "model": run.model, "scope": scope,
-                        "metric": key, "value": value, "ci_low": ci[0] if ci else None,
-                        "ci_high": ci[1] if ci else None, "ci_resamples": paper.resamples[(scope, key)],
-                    })  # fmt: skip
+                    scores.append(
+                        {
+                            "run": run.name,
+                            "method": run.method,
+                            "model": run.model,
+                            "scope": scope,
+                            "metric": key,
+                            "value": value,
+                            "ci_low": ci[0] if ci else None,
+                            "ci_high": ci[1] if ci else None,
+                            "ci_resamples": paper.resamples[(scope, key)],
+                        }
+                    )
         wide.append(row)
         base = {"run": run.name, "method": run.method}
         groups += [base | {"layer": "paper"} | g for g in _paper_groups(run, paper)]
@@ -388,8 +463,9 @@ def _best(frame: pd.DataFrame, column: str, metric: Metric) -> float | None:
     return float(values.max() if metric.higher_is_better else values.min())
 
 
-def mark_against_baseline(frame: pd.DataFrame, runs: Sequence[Run], baseline: str, *, n_bootstrap: int,
-                          seed: int, ci_level: float) -> dict[str, str]:  # fmt: skip
+def mark_against_baseline(
+    frame: pd.DataFrame, runs: Sequence[Run], baseline: str, *, n_bootstrap: int, seed: int, ci_level: float
+) -> dict[str, str]:
     """Mark, in ``frame`` (columns ``<scope>.<key>.vs_baseline``), every paper value that differs from the
     baseline run's on the same rows by more than chance: the paired bootstrap of ``clinfair compare``
     (rows resampled within datasets; the interval excludes 0). Returns the runs that could not be
@@ -429,8 +505,9 @@ def _significance(row: Mapping[str, Any], scope: str, metric: Metric) -> str:
     return "*" if isinstance(direction, str) else ""
 
 
-def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best: bool,
-                   columns: Sequence[Metric] = METRICS) -> str:  # fmt: skip
+def markdown_table(
+    frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best: bool, columns: Sequence[Metric] = METRICS
+) -> str:
     """One scope of the wide table as a Markdown table, one row per run."""
     lines = [
         "| Run | Method | " + " | ".join(_header(m) for m in columns) + " |",
@@ -454,9 +531,14 @@ def markdown_table(frame: pd.DataFrame, scope: str, *, with_ci: bool, bold_best:
     return "\n".join(lines)
 
 
-def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any]],
-           unranked: Sequence[Mapping[str, Any]] = (), baseline: str | None = None,
-           probed: Sequence[Mapping[str, Any]] = ()) -> list[str]:  # fmt: skip
+def _notes(
+    n_bootstrap: int,
+    ci_level: float,
+    flagged: Sequence[Mapping[str, Any]],
+    unranked: Sequence[Mapping[str, Any]] = (),
+    baseline: str | None = None,
+    probed: Sequence[Mapping[str, Any]] = (),
+) -> list[str]:
     notes = [
         "",
         "Paper protocol (DESIGN.md section 4): Acc, F1, ΔFPR, σF1, ΔF1 and F1_ES are fractions; "
@@ -471,9 +553,11 @@ def _notes(n_bootstrap: int, ci_level: float, flagged: Sequence[Mapping[str, Any
     for row in probed:
         notes.append(f"⚑ {row['run']}, counterfactual probe (`clinfair probe`): {row['probe']}.")
     if baseline:
-        notes.append(f"* differs from {baseline} on the same rows: paired bootstrap of the difference, its "
-                     f"{ci_level:.0%} interval excludes 0 (rows resampled within datasets; uncorrected; "
-                     "`clinfair compare` gives the intervals and p-values).")  # fmt: skip
+        notes.append(
+            f"* differs from {baseline} on the same rows: paired bootstrap of the difference, its "
+            f"{ci_level:.0%} interval excludes 0 (rows resampled within datasets; uncorrected; "
+            "`clinfair compare` gives the intervals and p-values)."
+        )
     return notes
 
 

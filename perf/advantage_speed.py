@@ -133,16 +133,32 @@ def measure_train_step_ratio(steps: int = 20, rounds: int = 4) -> dict[str, floa
             # the ecr reward varies with completion length, so the advantages are not all 0
             rewards = [format_reward, make_reward("ecr", target_length=16)]
             settings = dict(
-                output_dir=tmp, use_cpu=True, bf16=False, report_to="none", save_strategy="no", seed=0,
-                max_steps=steps + 1, logging_steps=steps + 1, disable_tqdm=True, learning_rate=0.0,
-                per_device_train_batch_size=8, num_generations=4, max_completion_length=16,
-            )  # fmt: skip
+                output_dir=tmp,
+                use_cpu=True,
+                bf16=False,
+                report_to="none",
+                save_strategy="no",
+                seed=0,
+                max_steps=steps + 1,
+                logging_steps=steps + 1,
+                disable_tqdm=True,
+                learning_rate=0.0,
+                per_device_train_batch_size=8,
+                num_generations=4,
+                max_completion_length=16,
+            )
             for _ in range(rounds):
                 for name, (config_class, trainer_class) in methods.items():
                     model, processor = load_model_and_processor(model_dir, dtype="float32")
                     timer = StepTimer()
-                    trainer = trainer_class(model, rewards, args=config_class(**settings), train_dataset=dataset,
-                                            processing_class=processor, callbacks=[timer])  # fmt: skip
+                    trainer = trainer_class(
+                        model,
+                        rewards,
+                        args=config_class(**settings),
+                        train_dataset=dataset,
+                        processing_class=processor,
+                        callbacks=[timer],
+                    )
                     trainer.remove_callback(PrinterCallback)
                     trainer.train()
                     step_seconds[name] += timer.seconds[1:]

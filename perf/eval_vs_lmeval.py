@@ -58,11 +58,19 @@ def run_clinfair(
     from benchmark.generation import HFBackend
     from benchmark.runner import EvalRequest, run_eval
 
-    request = EvalRequest(model="tiny", tasks=("synthetic",), split="test", limit=rows, generation=settings,
-                          backend="hf", dtype="float32")  # fmt: skip
+    request = EvalRequest(
+        model="tiny",
+        tasks=("synthetic",),
+        split="test",
+        limit=rows,
+        generation=settings,
+        backend="hf",
+        dtype="float32",
+    )
     start = time.perf_counter()
-    results = run_eval(request, lambda: HFBackend(model, processor, settings), data, out, overwrite=True,
-                       progress=False)  # fmt: skip
+    results = run_eval(
+        request, lambda: HFBackend(model, processor, settings), data, out, overwrite=True, progress=False
+    )
     seconds = time.perf_counter() - start
     predictions = pd.read_parquet(out / "predictions.parquet").to_dict("records")
     return seconds, results, predictions
@@ -75,9 +83,16 @@ def run_lm_eval(lm, task_folder: Path, rows: int, max_new_tokens: int) -> tuple[
 
     start = time.perf_counter()
     task_manager = TaskManager(include_path=str(task_folder), include_defaults=False)
-    output = lm_eval.simple_evaluate(model=lm, tasks=["clinfair_synthetic"], task_manager=task_manager,
-                                     limit=rows, apply_chat_template=True, log_samples=True,
-                                     gen_kwargs={"max_gen_toks": max_new_tokens}, verbosity="WARNING")  # fmt: skip
+    output = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=["clinfair_synthetic"],
+        task_manager=task_manager,
+        limit=rows,
+        apply_chat_template=True,
+        log_samples=True,
+        gen_kwargs={"max_gen_toks": max_new_tokens},
+        verbosity="WARNING",
+    )
     seconds = time.perf_counter() - start
     samples = sorted(output["samples"]["clinfair_synthetic"], key=lambda sample: sample["doc_id"])
     return seconds, output["results"]["clinfair_synthetic"], samples
@@ -96,11 +111,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", help="a local image-text checkpoint (default: the tiny model of --family)")
-    parser.add_argument("--family", default="qwen2_5_vl",
-                        help="tiny-model zoo family to build when no --model is given (e.g. gemma3 = MedGemma's)")  # fmt: skip
-    parser.add_argument("--warm-start-steps", type=int, default=60,
-                        help="supervised warm-start steps on the tiny model before timing (0: keep it random; "
-                        "ignored with --model)")  # fmt: skip
+    parser.add_argument(
+        "--family",
+        default="qwen2_5_vl",
+        help="tiny-model zoo family to build when no --model is given (e.g. gemma3 = MedGemma's)",
+    )
+    parser.add_argument(
+        "--warm-start-steps",
+        type=int,
+        default=60,
+        help="supervised warm-start steps on the tiny model before timing (0: keep it random; "
+        "ignored with --model)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -127,15 +149,22 @@ def main() -> None:
             from trainers.warmstart import format_warm_start
 
             train = load_prepared(data / "synthetic")["train"]
-            format_warm_start(model, processor, [train[i] for i in range(len(train))],
-                              steps=args.warm_start_steps, true_labels=True)  # fmt: skip
+            format_warm_start(
+                model,
+                processor,
+                [train[i] for i in range(len(train))],
+                steps=args.warm_start_steps,
+                true_labels=True,
+            )
             model.eval()
         generate_seconds = _time_generate(model)
         settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
         lm = ClinfairHFMultimodalLM(pretrained=model, tokenizer=processor, batch_size=args.batch_size)
 
-        print(f"model: {args.model or 'tiny ' + args.family}; torch threads: {torch.get_num_threads()}; rows {args.rows}, max new tokens {args.max_new_tokens}, "
-              f"batch size {args.batch_size}, greedy, {args.repeats} repeats after one warm-up")  # fmt: skip
+        print(
+            f"model: {args.model or 'tiny ' + args.family}; torch threads: {torch.get_num_threads()}; rows {args.rows}, max new tokens {args.max_new_tokens}, "
+            f"batch size {args.batch_size}, greedy, {args.repeats} repeats after one warm-up"
+        )
         times: dict[str, list[float]] = {"clinfair": [], "lm-eval": []}
         in_generate: dict[str, list[float]] = {"clinfair": [], "lm-eval": []}
         for repeat in range(args.repeats + 1):
@@ -143,8 +172,9 @@ def main() -> None:
             for tool in order:
                 generate_seconds.clear()
                 if tool == "clinfair":
-                    seconds, results, predictions = run_clinfair(model, processor, data, root / "clinfair", args.rows,
-                                                                 settings)  # fmt: skip
+                    seconds, results, predictions = run_clinfair(
+                        model, processor, data, root / "clinfair", args.rows, settings
+                    )
                 else:
                     seconds, lm_results, samples = run_lm_eval(
                         lm, task_folder, args.rows, args.max_new_tokens
@@ -156,8 +186,10 @@ def main() -> None:
         rates = {tool: args.rows / statistics.median(values) for tool, values in times.items()}
         for tool, values in times.items():
             total, generating = statistics.median(values), statistics.median(in_generate[tool])
-            print(f"{tool:<9} {rates[tool]:8.2f} rows/s   (median of {', '.join(f'{v:.2f}' for v in values)} s; "
-                  f"{generating:.2f} s in model.generate, {total - generating:.2f} s the tool's own)")  # fmt: skip
+            print(
+                f"{tool:<9} {rates[tool]:8.2f} rows/s   (median of {', '.join(f'{v:.2f}' for v in values)} s; "
+                f"{generating:.2f} s in model.generate, {total - generating:.2f} s the tool's own)"
+            )
         print(f"ratio clinfair / lm-eval: {rates['clinfair'] / rates['lm-eval']:.2f}  (goal >= 1.0)")
 
         assert len(samples) == len(predictions) == args.rows
@@ -170,12 +202,16 @@ def main() -> None:
         print(f"equal raw completions: {completions}/{args.rows}")
         print(f"equal parsed answers:  {parsed}/{args.rows}  ({valid} valid answers)")
         accuracy = results["tasks"]["synthetic"]["accuracy_exact"]
-        print(f"exact-match accuracy: clinfair {accuracy:.4f}, lm-eval {lm_results['exact_match,none']:.4f}"
-              f" -> {'equal' if _same(accuracy, lm_results['exact_match,none']) else 'DIFFERENT'}")  # fmt: skip
+        print(
+            f"exact-match accuracy: clinfair {accuracy:.4f}, lm-eval {lm_results['exact_match,none']:.4f}"
+            f" -> {'equal' if _same(accuracy, lm_results['exact_match,none']) else 'DIFFERENT'}"
+        )
         paper = results["metrics"]["paper"]["by_dataset"]["synthetic"]
         differing = [key for key in PAPER_KEYS if not _same(paper[key], lm_results[f"paper_{key},none"])]
-        print(f"paper-protocol keys equal: {len(PAPER_KEYS) - len(differing)}/{len(PAPER_KEYS)}"
-              + (f" (different: {', '.join(differing)})" if differing else ""))  # fmt: skip
+        print(
+            f"paper-protocol keys equal: {len(PAPER_KEYS) - len(differing)}/{len(PAPER_KEYS)}"
+            + (f" (different: {', '.join(differing)})" if differing else "")
+        )
 
 
 def _time_generate(model) -> list[float]:

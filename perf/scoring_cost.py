@@ -45,8 +45,10 @@ def main() -> None:
         test = load_prepared(root / "data")["test"]
         rows = [test[i] for i in range(min(args.rows, len(test)))]
         batches = [rows[i : i + args.batch_size] for i in range(0, len(rows), args.batch_size)]
-        print(f"{len(rows)} rows, batch size {args.batch_size}, greedy generation of {args.max_new_tokens} new "
-              f"tokens; median of {args.repeats} after one warm-up")  # fmt: skip
+        print(
+            f"{len(rows)} rows, batch size {args.batch_size}, greedy generation of {args.max_new_tokens} new "
+            f"tokens; median of {args.repeats} after one warm-up"
+        )
         for family in args.families.split(","):
             model, processor = load_model_and_processor(
                 build_tiny_family(family, root / family), dtype="float32"
@@ -67,8 +69,10 @@ def main() -> None:
             generate = statistics.median(times["generate"])
             for name in ("direct", "after_reasoning"):
                 seconds = statistics.median(times[name])
-                print(f"{family:<11} {name:<16} score {seconds:6.2f} s / generate {generate:6.2f} s = "
-                      f"{seconds / generate:.2f}" + ("  (goal <= 1.5)" if name == "direct" else ""))  # fmt: skip
+                print(
+                    f"{family:<11} {name:<16} score {seconds:6.2f} s / generate {generate:6.2f} s = "
+                    f"{seconds / generate:.2f}" + ("  (goal <= 1.5)" if name == "direct" else "")
+                )
 
 
 if __name__ == "__main__":

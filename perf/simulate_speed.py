@@ -51,8 +51,10 @@ def main() -> None:
         runs = len(
             {(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))}
         )
-        print(f"default study: {runs} runs ({args.seeds} seeds, {args.nd_seeds} for (c)) in {wall:.1f} s "
-              f"with {args.workers} workers; goal < 60 s")  # fmt: skip
+        print(
+            f"default study: {runs} runs ({args.seeds} seeds, {args.nd_seeds} for (c)) in {wall:.1f} s "
+            f"with {args.workers} workers; goal < 60 s"
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

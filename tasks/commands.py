@@ -31,10 +31,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.add_argument(
         "--skip-bad", action="store_true", help="skip bad rows (counted in the summary) instead of stopping"
     )
-    prepare.add_argument("--overwrite", action="store_true",
-                         help="replace --out if it is an earlier output of clinfair prepare (never another folder)")  # fmt: skip
-    prepare.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-                         help="builder option, e.g. -o n=1000 -o uncertain_policy=ones (YAML values)")  # fmt: skip
+    prepare.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if it is an earlier output of clinfair prepare (never another folder)",
+    )
+    prepare.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="builder option, e.g. -o n=1000 -o uncertain_policy=ones (YAML values)",
+    )
     prepare.add_argument(
         "--push-to-hub", metavar="REPO_ID", help="also push the DatasetDict to this Hub dataset repo"
     )
@@ -48,9 +57,23 @@ def run_list(args: argparse.Namespace) -> int:
 
     specs = list_tasks()
     if args.json:
-        print(json.dumps([{"key": s.key, "name": s.name, "task_type": s.task_type, "choices": list(s.choices),
-                           "demographics": list(s.demographics), "access": s.access, "source": s.source}
-                          for s in specs], indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                [
+                    {
+                        "key": s.key,
+                        "name": s.name,
+                        "task_type": s.task_type,
+                        "choices": list(s.choices),
+                        "demographics": list(s.demographics),
+                        "access": s.access,
+                        "source": s.source,
+                    }
+                    for s in specs
+                ],
+                indent=2,
+            )
+        )
         return 0
     header = f"{'key':<14} {'type':<11} {'demographics':<22} {'labels':<44} access"
     print(header)
@@ -85,8 +108,15 @@ def run_prepare(args: argparse.Namespace) -> int:
     except KeyError as error:
         raise UserError(error.args[0]) from None
     try:
-        summary = prepare(spec, args.out, args.raw, skip_bad=args.skip_bad, options=parse_options(args.option),
-                          progress=not args.no_progress, overwrite=args.overwrite)  # fmt: skip
+        summary = prepare(
+            spec,
+            args.out,
+            args.raw,
+            skip_bad=args.skip_bad,
+            options=parse_options(args.option),
+            progress=not args.no_progress,
+            overwrite=args.overwrite,
+        )
     except RowError as error:
         raise UserError(f"{error} (pass --skip-bad to skip and count such rows)") from None
     except (BuildError, OutputFolderError, FileExistsError, ValueError) as error:

@@ -80,13 +80,21 @@ def prepare(
         writers: dict[str, ArrowWriter] = {}
         total = int(builder.options["n"]) if "n" in builder.options else None
         try:
-            for row in tqdm(builder.examples(skip_bad, skips), total=total, desc=f"prepare {spec.key}",
-                            unit="row", disable=not progress):  # fmt: skip
+            for row in tqdm(
+                builder.examples(skip_bad, skips),
+                total=total,
+                desc=f"prepare {spec.key}",
+                unit="row",
+                disable=not progress,
+            ):
                 split = row["split"]
                 if split not in writers:
                     (staging / split).mkdir(parents=True)
-                    writers[split] = ArrowWriter(features=features, path=str(staging / split / SHARD_NAME),
-                                                 writer_batch_size=WRITER_BATCH_SIZE)  # fmt: skip
+                    writers[split] = ArrowWriter(
+                        features=features,
+                        path=str(staging / split / SHARD_NAME),
+                        writer_batch_size=WRITER_BATCH_SIZE,
+                    )
                 writers[split].write(features.encode_example(to_arrow_row(row)))
                 per_group.setdefault(split, Counter())[group_key(row)] += 1
                 for name in summary.nulls:
@@ -119,9 +127,15 @@ def _finish_split(folder: Path) -> int:
     from datasets import Dataset
 
     dataset = Dataset.from_file(str(folder / SHARD_NAME))  # memory-mapped, not read
-    state = {"_data_files": [{"filename": SHARD_NAME}], "_fingerprint": dataset._fingerprint,
-             "_format_columns": None, "_format_kwargs": {}, "_format_type": None,
-             "_output_all_columns": False, "_split": None}  # fmt: skip
+    state = {
+        "_data_files": [{"filename": SHARD_NAME}],
+        "_fingerprint": dataset._fingerprint,
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": None,
+    }
     (folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
     dataset.info.write_to_directory(str(folder))
     return dataset.num_rows
@@ -143,6 +157,8 @@ def load_prepared(path: str | Path):
 
     path = Path(path)
     if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(f"{path} is not a prepared clinfair dataset (no dataset_dict.json); "
-                                "run `clinfair prepare TASK --out DIR` first")  # fmt: skip
+        raise FileNotFoundError(
+            f"{path} is not a prepared clinfair dataset (no dataset_dict.json); "
+            "run `clinfair prepare TASK --out DIR` first"
+        )
     return load_from_disk(str(path))

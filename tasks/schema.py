@@ -24,9 +24,16 @@ SPLITS = ("train", "validation", "test")
 
 _NULL_TOKENS = {"", "nan", "none", "null", "na", "n/a", "unknown", "unk", "?", "-", "not specified"}
 _SEX_TOKENS = {
-    "f": "F", "female": "F", "woman": "F", "w": "F", "feminine": "F",
-    "m": "M", "male": "M", "man": "M", "masculine": "M",
-}  # fmt: skip
+    "f": "F",
+    "female": "F",
+    "woman": "F",
+    "w": "F",
+    "feminine": "F",
+    "m": "M",
+    "male": "M",
+    "man": "M",
+    "masculine": "M",
+}
 _AGE_UNITS_IN_YEARS = {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}
 _DICOM_AGE = re.compile(r"^(\d{1,3})\s*([DWMY])$", re.IGNORECASE)
 MAX_AGE = 130.0

@@ -61,9 +61,30 @@ def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
     folders = []
     for model, name, method in ((tiny_vlm, "tiny-grpo", "grpo"), (second, "tiny-fairgrpo", "fairgrpo")):
         out = root / name
-        code = main(["eval", "--model", str(model), "--tasks", "synthetic", "--data", str(data), "--out", str(out),
-                     "--limit", "16", "--max-new-tokens", "4", "--n-bootstrap", "20", "--run-name", name,
-                     "--method", method, "--no-progress"])  # fmt: skip
+        code = main(
+            [
+                "eval",
+                "--model",
+                str(model),
+                "--tasks",
+                "synthetic",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--limit",
+                "16",
+                "--max-new-tokens",
+                "4",
+                "--n-bootstrap",
+                "20",
+                "--run-name",
+                name,
+                "--method",
+                method,
+                "--no-progress",
+            ]
+        )
         assert code == 0, f"clinfair eval failed for {name}"
         folders.append(str(out))
     return folders

@@ -37,8 +37,12 @@ def test_reference_nd_config_fields():
         "raw",
     )
     assert (nd.window, nd.temperature, nd.renorm, nd.eps, nd.grpo_eps) == (
-        "cumulative", "sqrt_n_times_mean", "std", 1e-6, 1e-6
-    )  # fmt: skip
+        "cumulative",
+        "sqrt_n_times_mean",
+        "std",
+        1e-6,
+        1e-6,
+    )
     assert (nd.max_k, nd.elbow_tol, nd.random_state, nd.max_history, nd.merge_identical) == (
         3,
         0.1,

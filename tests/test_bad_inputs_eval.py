@@ -18,13 +18,41 @@ LIMIT, BATCH = 12, 4  # three batches
 
 
 def eval_args(model, data, out, *extra):
-    return ["eval", "--model", model, "--tasks", "synthetic", "--data", data, "--out", out, "--limit", LIMIT,
-            "--batch-size", BATCH, "--max-new-tokens", 4, "--n-bootstrap", 20, "--no-progress", *extra]  # fmt: skip
+    return [
+        "eval",
+        "--model",
+        model,
+        "--tasks",
+        "synthetic",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--limit",
+        LIMIT,
+        "--batch-size",
+        BATCH,
+        "--max-new-tokens",
+        4,
+        "--n-bootstrap",
+        20,
+        "--no-progress",
+        *extra,
+    ]
 
 
 def prepare_synthetic(capsys, data: Path, *options: str) -> None:
-    argv = ["prepare", "synthetic", "-o", "n=200", *(x for o in options for x in ("-o", o)),
-            "--out", data / "synthetic", "--overwrite", "--no-progress"]  # fmt: skip
+    argv = [
+        "prepare",
+        "synthetic",
+        "-o",
+        "n=200",
+        *(x for o in options for x in ("-o", o)),
+        "--out",
+        data / "synthetic",
+        "--overwrite",
+        "--no-progress",
+    ]
     assert run_cli(capsys, *argv)[0] == 0
 
 
@@ -63,8 +91,9 @@ def refuse_to_load_a_model(monkeypatch) -> None:
 def assert_same_run(folder: Path, reference: Path) -> None:
     """The files of an interrupted-and-resumed run are those of an uninterrupted one."""
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in reference.iterdir())
-    pd.testing.assert_frame_equal(pd.read_parquet(folder / "predictions.parquet"),
-                                  pd.read_parquet(reference / "predictions.parquet"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(folder / "predictions.parquet"), pd.read_parquet(reference / "predictions.parquet")
+    )
     for name in ("results.json", "run.json"):
         assert (folder / name).read_text() == (reference / name).read_text(), name
 

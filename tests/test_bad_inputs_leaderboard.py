@@ -36,8 +36,10 @@ def all_text(folder: Path) -> str:
 
 
 def dynamics_lines(steps) -> list[str]:
-    return [json.dumps({"step": step, "method": "fairgrpo", "overall": {"f1": 0.1 * (i + 1), "f1_gap": 0.05}})
-            for i, step in enumerate(steps)]  # fmt: skip
+    return [
+        json.dumps({"step": step, "method": "fairgrpo", "overall": {"f1": 0.1 * (i + 1), "f1_gap": 0.05}})
+        for i, step in enumerate(steps)
+    ]
 
 
 def duplicate_example_in_predictions(eval_results, tmp_path, capsys, tiny_vlm):
@@ -49,8 +51,15 @@ def duplicate_example_in_predictions(eval_results, tmp_path, capsys, tiny_vlm):
         frame.set_column(frame.column_names.index("id"), "id", pa.array(ids)), run / "predictions.parquet"
     )
     code, _, err = build(capsys, run, "--out", tmp_path / "board")
-    assert_one_line_error(code, err, "leaderboard", str(run / "predictions.parquet"), f"id {ids[2]!r} of synthetic",
-                          "rows 3, 6", "counted twice")  # fmt: skip
+    assert_one_line_error(
+        code,
+        err,
+        "leaderboard",
+        str(run / "predictions.parquet"),
+        f"id {ids[2]!r} of synthetic",
+        "rows 3, 6",
+        "counted twice",
+    )
     assert not (tmp_path / "board").exists()
 
 
@@ -98,13 +107,38 @@ def dry_run_publishes_no_local_path(eval_results, tmp_path, capsys, tiny_vlm):
     # a run evaluated from a local folder without --run-name (eval_results name theirs; this one does not)
     data = Path(eval_results[0]).parent / "data"
     unnamed = tmp_path / "unnamed"
-    code, _, err = run_cli(capsys, "eval", "--model", tiny_vlm, "--tasks", "synthetic", "--data", data, "--out",
-                           unnamed, "--limit", 16, "--max-new-tokens", 4, "--n-bootstrap", 20, "--no-progress")  # fmt: skip
+    code, _, err = run_cli(
+        capsys,
+        "eval",
+        "--model",
+        tiny_vlm,
+        "--tasks",
+        "synthetic",
+        "--data",
+        data,
+        "--out",
+        unnamed,
+        "--limit",
+        16,
+        "--max-new-tokens",
+        4,
+        "--n-bootstrap",
+        20,
+        "--no-progress",
+    )
     assert code == 0, err
     assert json.loads((unnamed / "results.json").read_text())["run"]["name"] == Path(tiny_vlm).name
     assert build(capsys, *eval_results, unnamed, "--out", tmp_path / "board")[0] == 0
-    code, _, err = run_cli(capsys, "leaderboard", "push", tmp_path / "board", "--repo", "org/board", "--dry-run",
-                           tmp_path / "dry")  # fmt: skip
+    code, _, err = run_cli(
+        capsys,
+        "leaderboard",
+        "push",
+        tmp_path / "board",
+        "--repo",
+        "org/board",
+        "--dry-run",
+        tmp_path / "dry",
+    )
     assert code == 0 and "warning" not in err, err
     session_tmp = str(Path(tiny_vlm).parent)  # every test folder of this session lies in it
     assert str(tmp_path).startswith(session_tmp) and eval_results[0].startswith(session_tmp)
@@ -120,8 +154,16 @@ def dry_run_warns_of_a_local_path_left(eval_results, tmp_path, capsys, tiny_vlm)
     record = {"step": 0, "method": "grpo", "overall": {"f1": 0.5}, "note": f"from {tmp_path}/ckpt-7"}
     log.write_text(json.dumps(record) + "\n")
     assert build(capsys, *eval_results, "--out", tmp_path / "board", "--dynamics", log)[0] == 0
-    code, out, err = run_cli(capsys, "leaderboard", "push", tmp_path / "board", "--repo", "org/board", "--dry-run",
-                             tmp_path / "dry")  # fmt: skip
+    code, out, err = run_cli(
+        capsys,
+        "leaderboard",
+        "push",
+        tmp_path / "board",
+        "--repo",
+        "org/board",
+        "--dry-run",
+        tmp_path / "dry",
+    )
     assert code == 0 and "nothing was pushed" in out
     warning = [line for line in err.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "1 absolute local path(s) would leave this machine" in warning[0]

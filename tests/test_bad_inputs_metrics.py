@@ -13,9 +13,16 @@ def predictions(n: int = 40) -> pd.DataFrame:
     rows = []
     for i in range(n):
         truth = "malignant" if i % 3 == 0 else "benign"
-        rows.append({"id": f"case-{i:03d}", "dataset": "isic2020", "answer": [truth],
-                     "prediction": [truth if i % 4 else "benign"], "sex": "FM"[i % 2],
-                     "age_group": f"A{1 + i % 4}"})  # fmt: skip
+        rows.append(
+            {
+                "id": f"case-{i:03d}",
+                "dataset": "isic2020",
+                "answer": [truth],
+                "prediction": [truth if i % 4 else "benign"],
+                "sex": "FM"[i % 2],
+                "age_group": f"A{1 + i % 4}",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -28,8 +35,15 @@ def duplicate_example_in_parquet(tmp_path, capsys):
     frame.loc[7, "id"] = "case-002"  # two rows claim to be the same example
     frame.to_parquet(tmp_path / "p.parquet")
     code, _, err = run_cli(capsys, "metrics", tmp_path / "p.parquet", "--out", tmp_path / "r.json")
-    assert_one_line_error(code, err, "metrics", "1 row(s) repeat an example", "id 'case-002' of isic2020",
-                          "rows 3, 8", "counted twice")  # fmt: skip
+    assert_one_line_error(
+        code,
+        err,
+        "metrics",
+        "1 row(s) repeat an example",
+        "id 'case-002' of isic2020",
+        "rows 3, 8",
+        "counted twice",
+    )
     assert not (tmp_path / "r.json").exists()
 
 

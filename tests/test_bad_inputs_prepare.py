@@ -115,10 +115,21 @@ def read_only_out(tmp_path, capsys, monkeypatch):
 
 def kill_9_leaves_no_hidden_folder_behind(tmp_path, capsys, monkeypatch):
     out = tmp_path / "data"
-    argv = [sys.executable, "-m", "benchmark.cli", "prepare", "synthetic", "-o", "n=100000", "--out", str(out),
-            "--no-progress"]  # fmt: skip
-    process = subprocess.Popen(argv, cwd=REPO, env=env_with_repo(REPO), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmark.cli",
+        "prepare",
+        "synthetic",
+        "-o",
+        "n=100000",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    process = subprocess.Popen(
+        argv, cwd=REPO, env=env_with_repo(REPO), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
         if any(
@@ -142,8 +153,15 @@ def duplicate_id_in_the_raw_csv(tmp_path, capsys, monkeypatch):
     # the same image listed twice under two lesions: kept twice, it could sit in two splits
     raw = ham_raw(tmp_path / "raw", [*ROWS, ["HAM_09", "ISIC_02", "nv", "histo", "30.0", "female", "face"]])
     code, _, err = prepare_ham(capsys, raw, tmp_path / "out")
-    assert_one_line_error(code, err, "prepare", f"{METADATA}, row 5, field 'id'", "duplicate id 'ISIC_02'",
-                          "row 2", "--skip-bad")  # fmt: skip
+    assert_one_line_error(
+        code,
+        err,
+        "prepare",
+        f"{METADATA}, row 5, field 'id'",
+        "duplicate id 'ISIC_02'",
+        "row 2",
+        "--skip-bad",
+    )
     assert not (tmp_path / "out").exists()
     code, _, _ = prepare_ham(capsys, raw, tmp_path / "out", "--skip-bad")
     assert code == 0

@@ -23,9 +23,23 @@ LEGACY_STATE_FILE = "clinfair_advantage_state.pkl"  # what clinfair <= 0.1.0 sav
 
 
 def train_args(model, data_dir, output_dir, *extra):
-    return ["train", "--method", "fairgrpo", "--recipe", "tiny-cpu", f"model={model}", f"data_dir={data_dir}",
-            f"output_dir={output_dir}", "max_steps=2", "train_limit=8", "eval_limit=4", "fairness_eval_steps=1",
-            "save_strategy=steps", "save_steps=1", *extra]  # fmt: skip
+    return [
+        "train",
+        "--method",
+        "fairgrpo",
+        "--recipe",
+        "tiny-cpu",
+        f"model={model}",
+        f"data_dir={data_dir}",
+        f"output_dir={output_dir}",
+        "max_steps=2",
+        "train_limit=8",
+        "eval_limit=4",
+        "fairness_eval_steps=1",
+        "save_strategy=steps",
+        "save_steps=1",
+        *extra,
+    ]
 
 
 def steps(output_dir: Path) -> list[int]:
@@ -92,8 +106,10 @@ def unknown_state_version_is_a_clear_error(tiny_vlm, data_dir, trained, tmp_path
 
 
 def missing_checkpoint_folder(tiny_vlm, data_dir, trained, tmp_path, capsys):
-    code, _, err = run_cli(capsys, *train_args(tiny_vlm, data_dir, tmp_path / "run",
-                                               f"resume_from_checkpoint={tmp_path / 'nope'}"))  # fmt: skip
+    code, _, err = run_cli(
+        capsys,
+        *train_args(tiny_vlm, data_dir, tmp_path / "run", f"resume_from_checkpoint={tmp_path / 'nope'}"),
+    )
     assert_one_line_error(code, err, "train", f"resume_from_checkpoint {tmp_path / 'nope'} is not a folder")
 
 
@@ -102,8 +118,9 @@ def missing_checkpoint_folder(tiny_vlm, data_dir, trained, tmp_path, capsys):
 
 def resume_logs_each_step_once(tiny_vlm, data_dir, trained, tmp_path, capsys):
     run = shutil.copytree(trained, tmp_path / "run")
-    code, _, err = run_cli(capsys, *train_args(tiny_vlm, data_dir, run,
-                                               f"resume_from_checkpoint={run / 'checkpoint-1'}"))  # fmt: skip
+    code, _, err = run_cli(
+        capsys, *train_args(tiny_vlm, data_dir, run, f"resume_from_checkpoint={run / 'checkpoint-1'}")
+    )
     assert code == 0, err
     assert steps(run) == [0, 1, 2]
     lines, straight = (
@@ -146,8 +163,12 @@ def one_generation_per_prompt(tiny_vlm, data_dir, trained, tmp_path, capsys):
 
 def misspelt_override_is_blamed_on_the_override(tiny_vlm, data_dir, trained, tmp_path, capsys):
     code, _, err = run_cli(capsys, *train_args(tiny_vlm, data_dir, tmp_path / "run", "lerning_rate=1e-5"))
-    assert_one_line_error(code, err, "train", "override 'lerning_rate=1e-5': unknown recipe key(s) 'lerning_rate' "
-                          "(did you mean 'learning_rate'?)")  # fmt: skip
+    assert_one_line_error(
+        code,
+        err,
+        "train",
+        "override 'lerning_rate=1e-5': unknown recipe key(s) 'lerning_rate' (did you mean 'learning_rate'?)",
+    )
     assert str(RECIPE) not in err and "tiny-cpu.yaml" not in err
 
 

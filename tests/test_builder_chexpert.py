@@ -12,28 +12,59 @@ from tasks.builders.base import BuildError, RowError, SkipReport
 
 RELEASE = "CheXpert-v1.0-small"
 OBSERVATIONS = [
-    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-    "Fracture", "Support Devices",
-]  # fmt: skip
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+]
 HEADER = ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", *OBSERVATIONS]
 
 # (image path as written in the CSV, Sex, Age, Frontal/Lateral, {observation: value})
 TRAIN_ROWS = [
-    ("train/patient00001/study1/view1_frontal.jpg", "Female", "68", "Frontal",
-     {"No Finding": "1.0", "Support Devices": "1.0"}),
-    ("train/patient00002/study2/view1_frontal.jpg", "Male", "45", "Frontal",
-     {"Cardiomegaly": "-1.0", "Lung Opacity": "1.0", "Edema": "-1.0", "Pleural Effusion": "0.0"}),
+    (
+        "train/patient00001/study1/view1_frontal.jpg",
+        "Female",
+        "68",
+        "Frontal",
+        {"No Finding": "1.0", "Support Devices": "1.0"},
+    ),
+    (
+        "train/patient00002/study2/view1_frontal.jpg",
+        "Male",
+        "45",
+        "Frontal",
+        {"Cardiomegaly": "-1.0", "Lung Opacity": "1.0", "Edema": "-1.0", "Pleural Effusion": "0.0"},
+    ),
     ("train/patient00002/study1/view2_lateral.jpg", "Male", "44", "Lateral", {"Lung Opacity": "1.0"}),
-    ("train/patient00003/study1/view1_frontal.jpg", "Unknown", "", "Frontal",
-     {"Pneumothorax": "1.0", "Fracture": "1.0", "Edema": "0.0"}),
+    (
+        "train/patient00003/study1/view1_frontal.jpg",
+        "Unknown",
+        "",
+        "Frontal",
+        {"Pneumothorax": "1.0", "Fracture": "1.0", "Edema": "0.0"},
+    ),
     # the bad row (data row 5): a label value outside 1.0 / 0.0 / -1.0 / blank
     ("train/patient00004/study1/view1_frontal.jpg", "Female", "30", "Frontal", {"Edema": "2.0"}),
-]  # fmt: skip
+]
 VALID_ROWS = [
-    ("valid/patient64541/study1/view1_frontal.jpg", "Male", "73", "Frontal",
-     {**dict.fromkeys(OBSERVATIONS, "0.0"), "Cardiomegaly": "1.0", "Pleural Effusion": "1.0"}),
-]  # fmt: skip
+    (
+        "valid/patient64541/study1/view1_frontal.jpg",
+        "Male",
+        "73",
+        "Frontal",
+        {**dict.fromkeys(OBSERVATIONS, "0.0"), "Cardiomegaly": "1.0", "Pleural Effusion": "1.0"},
+    ),
+]
 
 
 def csv_row(path: str, sex: str, age: str, view: str, labels: dict[str, str]) -> list[str]:
@@ -179,8 +210,14 @@ def test_option_exclusions_are_counted_in_the_prepare_summary(tmp_path):
     from tasks.prepare import prepare
 
     write_raw(tmp_path / "raw")
-    summary = prepare(get_task("chexpert"), tmp_path / "out", tmp_path / "raw", skip_bad=True, progress=False,
-                      options={"uncertain_policy": "ignore"})  # fmt: skip
+    summary = prepare(
+        get_task("chexpert"),
+        tmp_path / "out",
+        tmp_path / "raw",
+        skip_bad=True,
+        progress=False,
+        options={"uncertain_policy": "ignore"},
+    )
     # TRAIN_ROWS: one lateral view; one frontal image with uncertain labels
     assert summary.excluded == {
         "lateral view (option frontal_only)": 1,

@@ -13,8 +13,17 @@ from tasks.builders.base import BuildError, RowError, SkipReport
 from tasks.prepare import load_prepared, prepare
 
 # A few of the ~140 columns of clinical_variables.csv, in the source's order.
-HEADER = ["patient_id", "cov_test", "number_video_files", "pat_weight", "pat_sex", "pat_height", "pat_bmi", "pat_age",
-          "respiratory_rate"]  # fmt: skip
+HEADER = [
+    "patient_id",
+    "cov_test",
+    "number_video_files",
+    "pat_weight",
+    "pat_sex",
+    "pat_height",
+    "pat_bmi",
+    "pat_age",
+    "respiratory_rate",
+]
 ROWS = [
     ["37", "0", "2.0", "83.0", "0.0", "165.0", "30.49", "87.0", "12.0"],
     ["46", "1", "2.0", "77.0", "1.0", "170.0", "26.64", "78.0", "15.0"],
@@ -164,8 +173,9 @@ def test_missing_pyav_names_the_video_extra(tmp_path, monkeypatch):
 
 def test_prepare_writes_multi_image_rows(tmp_path):
     raw = make_raw(tmp_path / "raw")
-    summary = prepare(get_task("covid_blues"), tmp_path / "out", raw, skip_bad=True, options={"frames": 2},
-                      progress=False)  # fmt: skip
+    summary = prepare(
+        get_task("covid_blues"), tmp_path / "out", raw, skip_bad=True, options={"frames": 2}, progress=False
+    )
     assert summary.rows == 5
     assert summary.skipped == 1
     assert summary.nulls == {"sex": 1, "age": 1}

@@ -12,8 +12,17 @@ from tasks.builders.base import BuildError, RowError, SkipReport, assign_split
 from tasks.prepare import load_prepared, prepare
 
 RELEASE = "computed-tomography-images-for-intracranial-hemorrhage-detection-and-segmentation-1.2.0"
-DIAGNOSIS_HEADER = ["PatientNumber", "SliceNumber", "Intraventricular", "Intraparenchymal", "Subarachnoid",
-                    "Epidural", "Subdural", "No_Hemorrhage", "Fracture_Yes_No"]  # fmt: skip
+DIAGNOSIS_HEADER = [
+    "PatientNumber",
+    "SliceNumber",
+    "Intraventricular",
+    "Intraparenchymal",
+    "Subarachnoid",
+    "Epidural",
+    "Subdural",
+    "No_Hemorrhage",
+    "Fracture_Yes_No",
+]
 DIAGNOSIS_ROWS = [
     [49, 1, 0, 0, 0, 0, 0, 1, 0],
     [49, 2, 0, 1, 0, 0, 1, 0, 1],
@@ -27,8 +36,13 @@ DEMOGRAPHICS_HEADER = ["Patient Number", "Age\n(years)", "Gender", "Note"]
 DEMOGRAPHICS_ROWS = [[49, 35, "Male", ""], [50, "", "Female", ""], [51, 72, "", ""], ["", "", "", ""]]
 
 
-def write_raw(folder: Path, diagnosis_rows=DIAGNOSIS_ROWS, demographics_rows=DEMOGRAPHICS_ROWS,
-              diagnosis_name="hemorrhage_diagnosis.csv", diagnosis_header=DIAGNOSIS_HEADER) -> dict[str, bytes]:  # fmt: skip
+def write_raw(
+    folder: Path,
+    diagnosis_rows=DIAGNOSIS_ROWS,
+    demographics_rows=DEMOGRAPHICS_ROWS,
+    diagnosis_name="hemorrhage_diagnosis.csv",
+    diagnosis_header=DIAGNOSIS_HEADER,
+) -> dict[str, bytes]:
     """Write the release into ``folder``; return each JPEG's bytes by '<patient>/<window>/<slice>'."""
     images = {}
     for shade, (patient, slice_number, *_flags) in enumerate(diagnosis_rows):

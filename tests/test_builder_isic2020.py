@@ -10,8 +10,16 @@ from rawdata import decodes, write_csv, write_jpeg
 from tasks import get_task
 from tasks.builders.base import BuildError, RowError, SkipReport, assign_split
 
-HEADER = ["image_name", "patient_id", "sex", "age_approx", "anatom_site_general_challenge", "diagnosis",
-          "benign_malignant", "target"]  # fmt: skip
+HEADER = [
+    "image_name",
+    "patient_id",
+    "sex",
+    "age_approx",
+    "anatom_site_general_challenge",
+    "diagnosis",
+    "benign_malignant",
+    "target",
+]
 ROWS = [
     ["ISIC_0000001", "IP_0000001", "female", "45.0", "torso", "nevus", "benign", "0"],
     ["ISIC_0000002", "IP_0000001", "female", "45.0", "head/neck", "melanoma", "malignant", "1"],

@@ -11,10 +11,34 @@ from tasks import get_task
 from tasks.builders.base import BuildError, RowError, SkipReport
 from tasks.prepare import load_prepared, prepare
 
-HEADER = ["patient_id", "lesion_id", "smoke", "drink", "background_father", "background_mother", "age", "pesticide",
-          "gender", "skin_cancer_history", "cancer_history", "has_piped_water", "has_sewage_system", "fitspatrick",
-          "region", "diameter_1", "diameter_2", "diagnostic", "itch", "grew", "hurt", "changed", "bleed", "elevation",
-          "img_id", "biopsed"]  # fmt: skip
+HEADER = [
+    "patient_id",
+    "lesion_id",
+    "smoke",
+    "drink",
+    "background_father",
+    "background_mother",
+    "age",
+    "pesticide",
+    "gender",
+    "skin_cancer_history",
+    "cancer_history",
+    "has_piped_water",
+    "has_sewage_system",
+    "fitspatrick",
+    "region",
+    "diameter_1",
+    "diameter_2",
+    "diagnostic",
+    "itch",
+    "grew",
+    "hurt",
+    "changed",
+    "bleed",
+    "elevation",
+    "img_id",
+    "biopsed",
+]
 LESION = ["True", "True", "False", "True", "True", "True"]  # itch .. elevation
 
 
@@ -43,11 +67,15 @@ ROWS = [
 ]
 # Where the unpacked archives put each image (one level of nesting per archive).
 IMAGE_FOLDERS = {
-    "PAT_46_881_939": "imgs_part_1/imgs_part_1", "PAT_1516_1765_530": "imgs_part_3/imgs_part_3",
-    "PAT_1545_1867_547": "imgs_part_3/imgs_part_3", "PAT_9_10_111": "imgs_part_2/imgs_part_2",
-    "PAT_20_30_222": "imgs_part_1/imgs_part_1", "PAT_21_31_333": "imgs_part_1/imgs_part_1",
-    "PAT_22_32_444": "imgs_part_2/imgs_part_2", "PAT_46_883_555": "imgs_part_1/imgs_part_1",
-}  # fmt: skip
+    "PAT_46_881_939": "imgs_part_1/imgs_part_1",
+    "PAT_1516_1765_530": "imgs_part_3/imgs_part_3",
+    "PAT_1545_1867_547": "imgs_part_3/imgs_part_3",
+    "PAT_9_10_111": "imgs_part_2/imgs_part_2",
+    "PAT_20_30_222": "imgs_part_1/imgs_part_1",
+    "PAT_21_31_333": "imgs_part_1/imgs_part_1",
+    "PAT_22_32_444": "imgs_part_2/imgs_part_2",
+    "PAT_46_883_555": "imgs_part_1/imgs_part_1",
+}
 # id -> (answer, sex, age, age_group, fitzpatrick), written from ROWS by hand
 EXPECTED = {
     "PAT_46_881_939": ("basal cell carcinoma", "F", 55.0, "A3", "3"),

@@ -12,8 +12,18 @@ from rawdata import pixels, truncate, write_csv, write_dicom
 from tasks import get_task
 from tasks.builders.base import BuildError, RowError, SkipReport
 
-ANNOTATION_HEADER = ["study_id", "series_id", "image_id", "laterality", "view_position", "height", "width",
-                     "breast_birads", "breast_density", "split"]  # fmt: skip
+ANNOTATION_HEADER = [
+    "study_id",
+    "series_id",
+    "image_id",
+    "laterality",
+    "view_position",
+    "height",
+    "width",
+    "breast_birads",
+    "breast_density",
+    "split",
+]
 METADATA_HEADER = ["SOP Instance UID", "Series Instance UID", "Patient's Age", "Manufacturer"]
 
 # Three vertical bands of raw values (12 bits stored): 100 | 1000 | 4000, in a 20 x 40 image.
@@ -118,12 +128,18 @@ def test_bad_row_raises_naming_file_row_and_field(tmp_path):
 def test_training_studies_split_by_study(tmp_path):
     rows = list(build(make_raw(tmp_path), validation_fraction=1.0).examples(skip_bad=True))
     assert {row["id"]: row["split"] for row in rows} == {
-        "img_a": "validation", "img_b": "validation", "img_c": "test", "img_e": "test",
-    }  # fmt: skip
+        "img_a": "validation",
+        "img_b": "validation",
+        "img_c": "test",
+        "img_e": "test",
+    }
 
     studies = [f"study{n}" for n in range(16)]
-    annotations = [[study, "se", f"{study}_{view}", "L", view, 4, 4, "BI-RADS 2", "DENSITY A", "training"]
-                   for study in studies for view in ("CC", "MLO")]  # fmt: skip
+    annotations = [
+        [study, "se", f"{study}_{view}", "L", view, 4, 4, "BI-RADS 2", "DENSITY A", "training"]
+        for study in studies
+        for view in ("CC", "MLO")
+    ]
     raw = tmp_path / "many"
     write_csv(raw / "breast-level_annotations.csv", ANNOTATION_HEADER, annotations)
     for study, _, image_id, *_ in annotations:

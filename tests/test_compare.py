@@ -86,8 +86,12 @@ def test_a_clearly_better_run_is_significant(eval_results, tmp_path):
     report = compare_runs([base, load_run(better)], base, n_bootstrap=200, seed=1)
     accuracy = report["comparisons"][0]["standard"]["synthetic"]["sex"]["accuracy"]["overall"]
     truth = base.predictions
-    exact = np.mean([sorted(a) == sorted(p) if p is not None else False
-                     for a, p in zip(truth["answer"], truth["prediction"])])  # fmt: skip
+    exact = np.mean(
+        [
+            sorted(a) == sorted(p) if p is not None else False
+            for a, p in zip(truth["answer"], truth["prediction"])
+        ]
+    )
     assert accuracy["difference"] == pytest.approx(1 - exact)
     if exact < 1:
         assert accuracy["significant"] and accuracy["p_value"] < 0.05

@@ -13,17 +13,24 @@ from benchmark.demo import DemoSettings, multi_seed_table
 def _results(folder, method, accuracy, exact, invalid, rows=10):
     folder.mkdir(parents=True)
     overall = {"accuracy": accuracy, "f1": accuracy, "acc_gap": 0.1, "f1_gap": 0.2, "pp": 3.0, "eod": None}
-    (folder / "results.json").write_text(json.dumps({
-        "run": {"name": folder.name, "method": method},
-        "tasks": {"synthetic": {"accuracy_exact": exact, "invalid_answers": invalid, "rows": rows}},
-        "metrics": {"paper": {"overall": overall}},
-    }))  # fmt: skip
+    (folder / "results.json").write_text(
+        json.dumps(
+            {
+                "run": {"name": folder.name, "method": method},
+                "tasks": {"synthetic": {"accuracy_exact": exact, "invalid_answers": invalid, "rows": rows}},
+                "metrics": {"paper": {"overall": overall}},
+            }
+        )
+    )
     return folder
 
 
 def test_multi_seed_table_groups_runs_by_method(tmp_path):
-    dirs = [_results(tmp_path / "a", "grpo", 0.5, 0.4, 1), _results(tmp_path / "b", "grpo", 0.7, 0.6, 3),
-            _results(tmp_path / "c", None, 0.2, 0.0, 10)]  # fmt: skip
+    dirs = [
+        _results(tmp_path / "a", "grpo", 0.5, 0.4, 1),
+        _results(tmp_path / "b", "grpo", 0.7, 0.6, 3),
+        _results(tmp_path / "c", None, 0.2, 0.0, 10),
+    ]
     table = multi_seed_table(dirs, DemoSettings(seeds=2))
     grpo = next(line for line in table.splitlines() if line.startswith("| grpo"))
     cells = [c.strip() for c in grpo.strip("|").split("|")]
@@ -38,8 +45,26 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capsys):
     from benchmark.cli import main
 
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--seeds", "1", "--steps", "2", "--methods", "grpo,fairgrpo",
-                 "--examples", "120", "--warm-steps", "3"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "demo",
+                "--out",
+                str(out),
+                "--seeds",
+                "1",
+                "--steps",
+                "2",
+                "--methods",
+                "grpo,fairgrpo",
+                "--examples",
+                "120",
+                "--warm-steps",
+                "3",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "| untrained | 1 |" in printed and "| fairgrpo | 1 |" in printed
     assert (
@@ -63,8 +88,11 @@ def test_the_demo_recipe_holds_the_demos_defaults():
 
     demo, config = DemoSettings(), load_recipe("demo", "grpo").config
     assert (config.max_steps, config.learning_rate, config.num_generations, config.max_completion_length) == (
-        demo.steps, demo.rl_learning_rate, demo.num_generations, demo.max_new_tokens,
-    )  # fmt: skip
+        demo.steps,
+        demo.rl_learning_rate,
+        demo.num_generations,
+        demo.max_new_tokens,
+    )
     assert config.per_device_train_batch_size == demo.prompts_per_step * demo.num_generations
 
 
@@ -75,8 +103,11 @@ def test_the_demo_and_the_shipped_study_run_the_same_group_shift_task():
 
     demo, shipped = study_config(DemoSettings()), load_config("configs/studies/group_shift.yaml")
     assert demo.task_options == shipped.task_options == {"n": DemoSettings().examples, **GROUP_SHIFT}
-    assert (demo.recipe, demo.warm_start_steps, demo.minority) == (shipped.recipe, shipped.warm_start_steps,
-                                                                   shipped.minority)  # fmt: skip
+    assert (demo.recipe, demo.warm_start_steps, demo.minority) == (
+        shipped.recipe,
+        shipped.warm_start_steps,
+        shipped.minority,
+    )
 
 
 def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
@@ -84,8 +115,11 @@ def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
 
     from benchmark.demo import collapsed_runs
 
-    answers = {"one-label": [["benign"]] * 3, "reads": [["benign"], ["malignant"], ["benign"]],
-               "some-invalid": [["benign"], None, ["benign"]]}  # fmt: skip
+    answers = {
+        "one-label": [["benign"]] * 3,
+        "reads": [["benign"], ["malignant"], ["benign"]],
+        "some-invalid": [["benign"], None, ["benign"]],
+    }
     for name, predictions in answers.items():
         (tmp_path / name / "eval").mkdir(parents=True)
         pd.DataFrame({"prediction": predictions}).to_parquet(tmp_path / name / "eval" / "predictions.parquet")

@@ -20,8 +20,25 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _eval_args(model, data, out, *extra):
-    return ["eval", "--model", str(model), "--tasks", "synthetic", "--data", str(data), "--out", str(out),
-            "--max-new-tokens", "12", "--batch-size", "4", "--n-bootstrap", "50", "--no-progress", *extra]  # fmt: skip
+    return [
+        "eval",
+        "--model",
+        str(model),
+        "--tasks",
+        "synthetic",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--max-new-tokens",
+        "12",
+        "--batch-size",
+        "4",
+        "--n-bootstrap",
+        "50",
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_eval_writes_results_and_predictions(tiny_vlm, eval_data, tmp_path, capsys):
@@ -32,8 +49,21 @@ def test_eval_writes_results_and_predictions(tiny_vlm, eval_data, tmp_path, caps
     assert sorted(p.name for p in out.iterdir()) == ["predictions.parquet", "results.json", "run.json"]
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert len(predictions) == 16 and predictions["index"].tolist() == list(range(16))
-    required = {"id", "dataset", "split", "sex", "age", "age_group", "group", "answer", "choices", "completion",
-                "prediction", "valid", "correct"}  # fmt: skip
+    required = {
+        "id",
+        "dataset",
+        "split",
+        "sex",
+        "age",
+        "age_group",
+        "group",
+        "answer",
+        "choices",
+        "completion",
+        "prediction",
+        "valid",
+        "correct",
+    }
     assert required <= set(predictions.columns)
     # the random tiny model answers nonsense: every answer is invalid, scored wrong, and counted
     assert (~predictions["valid"]).sum() == (~predictions["correct"]).sum() == 16
@@ -58,11 +88,17 @@ def test_rerun_of_a_finished_run_rescores_without_changing_files(tiny_vlm, eval_
 
 
 def test_kill_and_resume_ends_with_the_same_files(tiny_vlm, eval_data, tmp_path):
-    args = _eval_args(tiny_vlm, eval_data, tmp_path / "killed", "--split", "train", "--limit", "60",
-                      "--batch-size", "2")  # fmt: skip
+    args = _eval_args(
+        tiny_vlm, eval_data, tmp_path / "killed", "--split", "train", "--limit", "60", "--batch-size", "2"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "benchmark.cli", *args], cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmark.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     partial = tmp_path / "killed" / PARTIAL_FILE
     deadline = time.time() + 120
     while time.time() < deadline and process.poll() is None:
@@ -78,8 +114,22 @@ def test_kill_and_resume_ends_with_the_same_files(tiny_vlm, eval_data, tmp_path)
 
     assert main(args) == 0  # resumes
     assert not partial.exists()
-    assert main(_eval_args(tiny_vlm, eval_data, tmp_path / "straight", "--split", "train", "--limit", "60",
-                           "--batch-size", "2")) == 0  # fmt: skip
+    assert (
+        main(
+            _eval_args(
+                tiny_vlm,
+                eval_data,
+                tmp_path / "straight",
+                "--split",
+                "train",
+                "--limit",
+                "60",
+                "--batch-size",
+                "2",
+            )
+        )
+        == 0
+    )
     for name in ("predictions.parquet", "results.json", "run.json"):
         killed, straight = tmp_path / "killed" / name, tmp_path / "straight" / name
         if name.endswith(".parquet"):

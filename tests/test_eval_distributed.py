@@ -22,15 +22,47 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_processes_write_the_one_process_files(tiny_vlm, eval_data, tmp_path):
-    args = ["eval", "--model", tiny_vlm, "--tasks", "synthetic", "--data", str(eval_data), "--limit", "12",
-            "--batch-size", "4", "--max-new-tokens", "6", "--n-bootstrap", "20", "--no-progress"]  # fmt: skip
+    args = [
+        "eval",
+        "--model",
+        tiny_vlm,
+        "--tasks",
+        "synthetic",
+        "--data",
+        str(eval_data),
+        "--limit",
+        "12",
+        "--batch-size",
+        "4",
+        "--max-new-tokens",
+        "6",
+        "--n-bootstrap",
+        "20",
+        "--no-progress",
+    ]
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
     # --multi_gpu starts torchrun workers, which use gloo on CPU (ACCELERATE_USE_CPU)
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(_free_port()), "-m", "benchmark.cli", *args, "--out", str(tmp_path / "two"),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "-m",
+        "benchmark.cli",
+        *args,
+        "--out",
+        str(tmp_path / "two"),
+    ]
     env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=480)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -40,8 +72,10 @@ def test_two_processes_write_the_one_process_files(tiny_vlm, eval_data, tmp_path
         "results.json",
         "run.json",
     ]
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / "predictions.parquet"),
-                                  pd.read_parquet(tmp_path / "two" / "predictions.parquet"))  # fmt: skip
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "one" / "predictions.parquet"),
+        pd.read_parquet(tmp_path / "two" / "predictions.parquet"),
+    )
     one, two = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("one", "two"))
     assert one == two
     assert len(set(pd.read_parquet(tmp_path / "two" / "predictions.parquet")["completion"])) > 1

@@ -39,8 +39,17 @@ def predictions_table(seed: int = 0, rows_per_dataset: int = 300) -> pd.DataFram
                 if rng.random() < 0.05
                 else str(rng.choice(["A1", "A2", "A3", "A4"], p=[0.1, 0.3, 0.4, 0.2]))
             )
-            records.append({"id": f"{dataset}-{index}", "dataset": dataset, "choices": choices, "answer": answer,
-                            "prediction": prediction, "sex": sex, "age_group": age_group})  # fmt: skip
+            records.append(
+                {
+                    "id": f"{dataset}-{index}",
+                    "dataset": dataset,
+                    "choices": choices,
+                    "answer": answer,
+                    "prediction": prediction,
+                    "sex": sex,
+                    "age_group": age_group,
+                }
+            )
     return pd.DataFrame.from_records(records)
 
 
@@ -77,13 +86,24 @@ def test_evaluate_metric_equals_clinfair_metrics_on_the_same_file(tmp_path):
 
 def test_docstring_example_and_nulls_in_first_position():
     fairness = evaluate.load(METRIC_PATH)
-    example = fairness.compute(predictions=[["benign"], None], references=[["benign"], ["malignant"]],
-                               dataset=["synthetic"] * 2, sex=["F", "M"], age_group=["A1", "A2"])  # fmt: skip
+    example = fairness.compute(
+        predictions=[["benign"], None],
+        references=[["benign"], ["malignant"]],
+        dataset=["synthetic"] * 2,
+        sex=["F", "M"],
+        age_group=["A1", "A2"],
+    )
     assert example["by_dataset"]["synthetic"]["acc_gap"] == 1.0
     # evaluate type-checks the first value of each input: an invalid answer or a null there must pass
-    swapped = fairness.compute(predictions=[None, ["benign"]], references=[["malignant"], ["benign"]],
-                               dataset=["synthetic"] * 2, sex=[None, "F"], age_group=["A2", "A1"])  # fmt: skip
-    only_age = fairness.compute(predictions=[["benign"]], references=[["benign"]], dataset=["synthetic"],
-                                sex=["F"], age_group=["A1"])  # fmt: skip
+    swapped = fairness.compute(
+        predictions=[None, ["benign"]],
+        references=[["malignant"], ["benign"]],
+        dataset=["synthetic"] * 2,
+        sex=[None, "F"],
+        age_group=["A2", "A1"],
+    )
+    only_age = fairness.compute(
+        predictions=[["benign"]], references=[["benign"]], dataset=["synthetic"], sex=["F"], age_group=["A1"]
+    )
     assert swapped["by_dataset"]["synthetic"]["acc_gap"] == 1.0  # the age groups still count
     assert only_age["by_dataset"]["synthetic"]["accuracy"] is None  # one group per attribute: undefined

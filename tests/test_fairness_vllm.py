@@ -28,8 +28,17 @@ class StandInEngine:
         self.syncs += 1
 
     def generate(self, prompts, images, num_generations, profiler=None):
-        settings = {name: getattr(self, name) for name in ("temperature", "top_p", "top_k", "min_p",
-                                                           "repetition_penalty", "max_completion_length")}  # fmt: skip
+        settings = {
+            name: getattr(self, name)
+            for name in (
+                "temperature",
+                "top_p",
+                "top_k",
+                "min_p",
+                "repetition_penalty",
+                "max_completion_length",
+            )
+        }
         self.calls.append({"prompts": prompts, "images": images, "n": num_generations, "settings": settings})
         answer = self.tokenizer.encode("<think>x</think>\\boxed{benign}", add_special_tokens=False)
         return prompts, [answer for _ in prompts], None, None
@@ -43,8 +52,18 @@ def trainer(tiny_vlm, synthetic_data, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
-    recipe = load_recipe("tiny-cpu", "fairgrpo", [f"model={tiny_vlm}", f"data_dir={data}", f"output_dir={tmp_path}/run",
-                                                  "eval_limit=5", "fairness_batch_size=4", "fairness_max_new_tokens=7"])  # fmt: skip
+    recipe = load_recipe(
+        "tiny-cpu",
+        "fairgrpo",
+        [
+            f"model={tiny_vlm}",
+            f"data_dir={data}",
+            f"output_dir={tmp_path}/run",
+            "eval_limit=5",
+            "fairness_batch_size=4",
+            "fairness_max_new_tokens=7",
+        ],
+    )
     return build_trainer(recipe)
 
 
@@ -59,8 +78,14 @@ def test_fairness_callback_generates_greedily_with_the_trainers_vllm_engine(trai
     assert engine.syncs == 1 and [len(call["prompts"]) for call in engine.calls] == [4, 1]
     for call in engine.calls:
         assert call["n"] == 1
-        assert call["settings"] == {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0,
-                                    "repetition_penalty": 1.0, "max_completion_length": 7}  # fmt: skip
+        assert call["settings"] == {
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "top_k": 0,
+            "min_p": 0.0,
+            "repetition_penalty": 1.0,
+            "max_completion_length": 7,
+        }
     assert (engine.temperature, engine.top_p, engine.max_completion_length) == (1.0, 0.9, 12)  # restored
     processor = trainer.processing_class
     rows = load_prepared(synthetic_data)["validation"]

@@ -31,8 +31,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def browser(tmp_path_factory):
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
     if missing:
-        reason = (f"headless-browser test: {', '.join(missing)} missing (Debian packages chromium and "
-                  "chromium-driver; `make test` installs them with apt-get)")  # fmt: skip
+        reason = (
+            f"headless-browser test: {', '.join(missing)} missing (Debian packages chromium and "
+            "chromium-driver; `make test` installs them with apt-get)"
+        )
         if os.environ.get("CLINFAIR_REQUIRE_BROWSER") == "1":
             pytest.fail(reason + "; CLINFAIR_REQUIRE_BROWSER=1 forbids skipping", pytrace=False)
         pytest.skip(reason)
@@ -41,10 +43,18 @@ def browser(tmp_path_factory):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                     "--disable-sync", "--window-size=1400,1200",
-                     f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):  # fmt: skip
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--window-size=1400,1200",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -111,8 +121,12 @@ def test_static_page_sorts_filters_and_renders(browser, board, tmp_path):
 
     # the score-based columns are shown, with their direction; both tiny runs answer nothing valid, so
     # their gap and fairness cells are greyed with the reason (never best)
-    for key, label in (("auroc", "AUROC ↑"), ("worst_group_auroc", "worst AUROC ↑"), ("auroc_gap", "ΔAUROC ↓"),
-                       ("ece_gap", "ΔECE ↓")):  # fmt: skip
+    for key, label in (
+        ("auroc", "AUROC ↑"),
+        ("worst_group_auroc", "worst AUROC ↑"),
+        ("auroc_gap", "ΔAUROC ↓"),
+        ("ece_gap", "ΔECE ↓"),
+    ):
         header = browser.find_element(By.CSS_SELECTOR, f'th[data-key="overall.{key}"]')
         assert header.is_displayed() and header.text == label
     greyed = [
@@ -192,22 +206,34 @@ def test_space_app_lists_sorts_and_filters_runs(browser, space, tmp_path):
 
     rows = wait_for(lambda: [r for r in table_rows() if r and r[0]], what="leaderboard rows")
     assert sorted((run, task) for run, _, task in rows) == [
-        ("tiny-fairgrpo", "overall"), ("tiny-fairgrpo", "synthetic"), ("tiny-grpo", "overall"), ("tiny-grpo", "synthetic")
-    ]  # fmt: skip
+        ("tiny-fairgrpo", "overall"),
+        ("tiny-fairgrpo", "synthetic"),
+        ("tiny-grpo", "overall"),
+        ("tiny-grpo", "synthetic"),
+    ]
     before = [r[0] for r in rows]
 
     def sort_by(label: str) -> None:
-        header = next(th for th in browser.find_elements(By.CSS_SELECTOR, "table")[-1].find_elements(
-            By.CSS_SELECTOR, "thead th") if th.text.strip() == label)  # fmt: skip
+        header = next(
+            th
+            for th in browser.find_elements(By.CSS_SELECTOR, "table")[-1].find_elements(
+                By.CSS_SELECTOR, "thead th"
+            )
+            if th.text.strip() == label
+        )
         header.find_element(By.CSS_SELECTOR, ".sort-button").click()
 
     sort_by("Run")
-    ascending = wait_for(lambda: [r[0] for r in table_rows()] if [r[0] for r in table_rows()] != before else None,
-                         what="sorted rows")  # fmt: skip
+    ascending = wait_for(
+        lambda: [r[0] for r in table_rows()] if [r[0] for r in table_rows()] != before else None,
+        what="sorted rows",
+    )
     assert ascending == sorted(ascending)
     sort_by("Run")
-    descending = wait_for(lambda: [r[0] for r in table_rows()] if [r[0] for r in table_rows()] != ascending else None,
-                          what="reverse-sorted rows")  # fmt: skip
+    descending = wait_for(
+        lambda: [r[0] for r in table_rows()] if [r[0] for r in table_rows()] != ascending else None,
+        what="reverse-sorted rows",
+    )
     assert descending == sorted(descending, reverse=True)
 
     search = browser.find_element(By.CSS_SELECTOR, "input[data-testid='textbox']")
@@ -215,8 +241,11 @@ def test_space_app_lists_sorts_and_filters_runs(browser, space, tmp_path):
     found = wait_for(lambda: table_rows() if len(table_rows()) == 2 else None, what="search to hide rows")
     assert {row[0] for row in found} == {"tiny-fairgrpo"}
 
-    synthetic = next(label for label in browser.find_elements(By.CSS_SELECTOR, "label")
-                     if label.text.strip() == "synthetic")  # fmt: skip
+    synthetic = next(
+        label
+        for label in browser.find_elements(By.CSS_SELECTOR, "label")
+        if label.text.strip() == "synthetic"
+    )
     synthetic.click()  # untick the task "synthetic"
     only = wait_for(lambda: table_rows() if len(table_rows()) == 1 else None, what="task filter to hide rows")
     assert only == [["tiny-fairgrpo", "fairgrpo", "overall"]]
@@ -233,12 +262,26 @@ def test_space_groups_tab_plots_the_chosen_attribute(browser, space, board):
     from leaderboard.space.app import group_rows
 
     browser.get(space)
-    tab = wait_for(lambda: next((b for b in browser.find_elements(By.CSS_SELECTOR, "button[role='tab']")
-                                 if b.text.strip() == "Groups"), None), what="Groups tab")  # fmt: skip
+    tab = wait_for(
+        lambda: next(
+            (
+                b
+                for b in browser.find_elements(By.CSS_SELECTOR, "button[role='tab']")
+                if b.text.strip() == "Groups"
+            ),
+            None,
+        ),
+        what="Groups tab",
+    )
     tab.click()
-    plot = wait_for(lambda: [i for i in browser.find_elements(By.CSS_SELECTOR, "img") if i.is_displayed()
-                             and browser.execute_script("return arguments[0].naturalWidth", i) > 300],
-                    what="group plot")  # fmt: skip
+    plot = wait_for(
+        lambda: [
+            i
+            for i in browser.find_elements(By.CSS_SELECTOR, "img")
+            if i.is_displayed() and browser.execute_script("return arguments[0].naturalWidth", i) > 300
+        ],
+        what="group plot",
+    )
     assert plot
     # the attribute filter, as the tab's dropdowns apply it
     groups = pd.read_parquet(board / "groups.parquet")

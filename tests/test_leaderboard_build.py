@@ -58,12 +58,23 @@ def built(eval_results, tmp_path_factory) -> Path:
 def test_build_writes_every_file(built, eval_results):
     files = {p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file()}
     expected = {
-        "index.html", "leaderboard.parquet", "leaderboard.md", "paper_table.md", "scores.parquet", "groups.parquet",
-        "predictions.parquet", "manifest.json", "plots/scatter_overall.png", "plots/scatter_synthetic.png",
-        "plots/groups_synthetic_sex.png", "plots/groups_synthetic_age_group.png",
-        "runs/tiny-grpo/results.json", "runs/tiny-grpo/predictions.parquet",
-        "runs/tiny-fairgrpo/results.json", "runs/tiny-fairgrpo/predictions.parquet",
-    }  # fmt: skip
+        "index.html",
+        "leaderboard.parquet",
+        "leaderboard.md",
+        "paper_table.md",
+        "scores.parquet",
+        "groups.parquet",
+        "predictions.parquet",
+        "manifest.json",
+        "plots/scatter_overall.png",
+        "plots/scatter_synthetic.png",
+        "plots/groups_synthetic_sex.png",
+        "plots/groups_synthetic_age_group.png",
+        "runs/tiny-grpo/results.json",
+        "runs/tiny-grpo/predictions.parquet",
+        "runs/tiny-fairgrpo/results.json",
+        "runs/tiny-fairgrpo/predictions.parquet",
+    }
     assert files == expected
     for source, run_id in zip(eval_results, ("tiny-grpo", "tiny-fairgrpo")):
         name = "predictions.parquet"
@@ -346,8 +357,10 @@ def _dynamics_lines(eval_folder: str, method: str, steps=(0, 5, 10)) -> list[str
     records = frame.to_dict("records")
     lines = []
     for step in steps:
-        trainer = SimpleNamespace(state=SimpleNamespace(global_step=step, epoch=step / 10),
-                                  args=SimpleNamespace(output_dir="unused"))  # fmt: skip
+        trainer = SimpleNamespace(
+            state=SimpleNamespace(global_step=step, epoch=step / 10),
+            args=SimpleNamespace(output_dir="unused"),
+        )
         callback = FairnessCallback(trainer, {}, method=method, output_file="unused.jsonl")
         sample = frame.sample(frac=1.0, replace=True, random_state=step) if step else frame
         report = build_report(sample, n_bootstrap=0)
@@ -371,7 +384,9 @@ def test_training_dynamics_are_plotted(eval_results, tmp_path, capsys):
     assert set(curves["curve"]) == {"grpo-train (grpo)", "tiny-fairgrpo (fairgrpo)"}
     f1 = curves[(curves["scope"] == "overall") & (curves["metric"] == "f1")]
     assert f1.groupby("curve")["step"].apply(list).to_dict() == {
-        "grpo-train (grpo)": [0, 5, 10], "tiny-fairgrpo (fairgrpo)": [0, 5, 10]}  # fmt: skip
+        "grpo-train (grpo)": [0, 5, 10],
+        "tiny-fairgrpo (fairgrpo)": [0, 5, 10],
+    }
     assert (out / "plots" / "dynamics_overall.png").read_bytes().startswith(PNG_MAGIC)
     assert (out / "dynamics" / "grpo-train.jsonl").read_bytes() == grpo.read_bytes()
     assert "Training dynamics" in (out / "index.html").read_text()
@@ -448,11 +463,29 @@ def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path,
     results["metrics"] = build_report(frame, label_spaces=spaces, n_bootstrap=0)
     (perfect / "results.json").write_text(json.dumps(results))
     out = tmp_path / "board"
-    assert main(["leaderboard", "build", *eval_results, str(perfect), "--out", str(out), "--n-bootstrap", "60",
-                 "--baseline", "tiny-grpo"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "leaderboard",
+                "build",
+                *eval_results,
+                str(perfect),
+                "--out",
+                str(out),
+                "--n-bootstrap",
+                "60",
+                "--baseline",
+                "tiny-grpo",
+            ]
+        )
+        == 0
+    )
     paper = (out / "paper_table.md").read_text()
-    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
-            for line in paper.split("## synthetic")[0].splitlines() if line.startswith("| tiny") or line.startswith("| perfect")}  # fmt: skip
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+        for line in paper.split("## synthetic")[0].splitlines()
+        if line.startswith("| tiny") or line.startswith("| perfect")
+    }
     assert rows["perfect"][2].endswith("*") and rows["perfect"][3].endswith("*")  # Acc, F1
     assert not any(cell.endswith("*") for cell in rows["tiny-grpo"][2:])  # the baseline itself
     assert "* differs from tiny-grpo on the same rows" in paper

@@ -51,8 +51,11 @@ class FakeHub:
             if match and request.method == "POST":
                 if name in self.refuse:
                     status = self.refuse[name]
-                    return httpx.Response(status, json={"error": "You don't have the rights to write here"},
-                                          headers={"X-Error-Message": "You don't have the rights to write here"})  # fmt: skip
+                    return httpx.Response(
+                        status,
+                        json={"error": "You don't have the rights to write here"},
+                        headers={"X-Error-Message": "You don't have the rights to write here"},
+                    )
                 return getattr(self, name)(request, match)
         return httpx.Response(404, json={"error": f"FakeHub: unexpected {request.method} {path}"})
 
@@ -67,23 +70,43 @@ class FakeHub:
 
     def preupload(self, request, match):
         files = json.loads(request.content)["files"]
-        return httpx.Response(200, json={"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                                                   for f in files]})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+            },
+        )
 
     def commit(self, request, match):
         lines = [json.loads(line) for line in request.content.decode().splitlines()]
         header = next(item["value"] for item in lines if item["key"] == "header")
-        files = {item["value"]["path"]: base64.b64decode(item["value"]["content"])
-                 for item in lines if item["key"] == "file"}  # fmt: skip
-        self.commits.append({"type": match["type"], "repo": match["repo"], "params": dict(request.url.params),
-                             "header": header, "files": files})  # fmt: skip
+        files = {
+            item["value"]["path"]: base64.b64decode(item["value"]["content"])
+            for item in lines
+            if item["key"] == "file"
+        }
+        self.commits.append(
+            {
+                "type": match["type"],
+                "repo": match["repo"],
+                "params": dict(request.url.params),
+                "header": header,
+                "files": files,
+            }
+        )
         pr = (
             f"https://huggingface.co/{match['repo']}/discussions/1"
             if request.url.params.get("create_pr")
             else None
         )
-        return httpx.Response(200, json={"commitUrl": f"https://huggingface.co/{match['repo']}/commit/{'a' * 40}",
-                                         "commitOid": "a" * 40, "pullRequestUrl": pr})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "commitUrl": f"https://huggingface.co/{match['repo']}/commit/{'a' * 40}",
+                "commitOid": "a" * 40,
+                "pullRequestUrl": pr,
+            },
+        )
 
 
 @pytest.fixture
@@ -93,8 +116,11 @@ def hub(monkeypatch, tmp_path):
 
     def factory() -> httpx.Client:
         # the same client huggingface_hub builds by default, with the transport swapped
-        return httpx.Client(transport=httpx.MockTransport(lambda r: fake.handle(r)),
-                            event_hooks={"request": [hf_request_event_hook]}, follow_redirects=True)  # fmt: skip
+        return httpx.Client(
+            transport=httpx.MockTransport(lambda r: fake.handle(r)),
+            event_hooks={"request": [hf_request_event_hook]},
+            follow_redirects=True,
+        )
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # tests/conftest.py sets it for downloads
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-cached-token"))
@@ -141,8 +167,12 @@ def test_push_is_one_commit_of_the_build_card_and_eval_yaml(hub, board, capsys):
     card = files["README.md"].decode()
     front = yaml.safe_load(card.split("---")[1])
     configs = {c["config_name"]: c["data_files"] for c in front["configs"]}
-    assert configs == {"leaderboard": "leaderboard.parquet", "scores": "scores.parquet", "groups": "groups.parquet",
-                       "predictions": "predictions.parquet"}  # fmt: skip
+    assert configs == {
+        "leaderboard": "leaderboard.parquet",
+        "scores": "scores.parquet",
+        "groups": "groups.parquet",
+        "predictions": "predictions.parquet",
+    }
     assert "| tiny-grpo | grpo |" in card and f'load_dataset("{REPO}", "leaderboard"' in card
     evaluation = yaml.safe_load(files["eval.yaml"])
     assert [task["id"] for task in evaluation["tasks"]] == ["overall", "synthetic"]
@@ -179,8 +209,11 @@ def test_dry_run_writes_exactly_what_would_be_pushed(hub, board, tmp_path, capsy
     # the real push of the same build sends the same bytes
     assert push(capsys, board, "--repo", REPO, "--model-pr", "tiny-grpo=clinfair-test/tiny")[0] == 0
     pushed_dataset, pushed_model = hub.commits
-    on_disk = {p.relative_to(dry / "dataset").as_posix(): p.read_bytes() for p in (dry / "dataset").rglob("*")
-               if p.is_file()}  # fmt: skip
+    on_disk = {
+        p.relative_to(dry / "dataset").as_posix(): p.read_bytes()
+        for p in (dry / "dataset").rglob("*")
+        if p.is_file()
+    }
     assert pushed_dataset["files"] == on_disk
     assert pushed_dataset["header"]["summary"] == dataset["commit_message"]
     assert pushed_model["files"] == {

@@ -41,19 +41,44 @@ def task_manager(tmp_path_factory, eval_data) -> TaskManager:
 
 
 def clinfair_eval(model: str, data: Path, out: Path) -> tuple[dict, pd.DataFrame]:
-    args = ["eval", "--model", model, "--tasks", "synthetic", "--data", str(data), "--out", str(out),
-            "--limit", str(ROWS), "--max-new-tokens", str(MAX_NEW_TOKENS), "--batch-size", str(BATCH_SIZE),
-            "--n-bootstrap", "0", "--no-progress"]  # fmt: skip
+    args = [
+        "eval",
+        "--model",
+        model,
+        "--tasks",
+        "synthetic",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--limit",
+        str(ROWS),
+        "--max-new-tokens",
+        str(MAX_NEW_TOKENS),
+        "--batch-size",
+        str(BATCH_SIZE),
+        "--n-bootstrap",
+        "0",
+        "--no-progress",
+    ]
     assert main(args) == 0
     return json.loads((out / "results.json").read_text()), pd.read_parquet(out / "predictions.parquet")
 
 
 def lm_eval_run(model: str, task_manager: TaskManager) -> tuple[dict, list[dict]]:
     """lm-eval's per-task results and its logged samples, in row order."""
-    output = simple_evaluate(model="clinfair-hf-multimodal", model_args={"pretrained": model}, device="cpu",
-                             tasks=["clinfair_synthetic"], task_manager=task_manager, limit=ROWS,
-                             batch_size=BATCH_SIZE, apply_chat_template=True, log_samples=True,
-                             gen_kwargs={"max_gen_toks": MAX_NEW_TOKENS})  # fmt: skip
+    output = simple_evaluate(
+        model="clinfair-hf-multimodal",
+        model_args={"pretrained": model},
+        device="cpu",
+        tasks=["clinfair_synthetic"],
+        task_manager=task_manager,
+        limit=ROWS,
+        batch_size=BATCH_SIZE,
+        apply_chat_template=True,
+        log_samples=True,
+        gen_kwargs={"max_gen_toks": MAX_NEW_TOKENS},
+    )
     samples = sorted(output["samples"]["clinfair_synthetic"], key=lambda sample: sample["doc_id"])
     return output["results"]["clinfair_synthetic"], samples
 
@@ -75,8 +100,11 @@ def assert_agree(results: dict, predictions: pd.DataFrame, lm_results: dict, sam
     assert lm_results["exact_match,none"] == pytest.approx(task["accuracy_exact"])
     assert round(lm_results["invalid,none"] * ROWS) == task["invalid_answers"]
     paper = results["metrics"]["paper"]["by_dataset"]["synthetic"]
-    differing = {key: (paper[key], lm_results[f"paper_{key},none"]) for key in PAPER_KEYS
-                 if not same_value(paper[key], lm_results[f"paper_{key},none"])}  # fmt: skip
+    differing = {
+        key: (paper[key], lm_results[f"paper_{key},none"])
+        for key in PAPER_KEYS
+        if not same_value(paper[key], lm_results[f"paper_{key},none"])
+    }
     assert not differing, f"paper keys differ (clinfair, lm-eval): {differing}"
 
 
@@ -95,8 +123,10 @@ def test_lm_eval_sees_the_same_prompts_and_completes_the_same_on_the_random_mode
     lm_results, samples = lm_eval_run(tiny_vlm, task_manager)
     processor = load_processor(tiny_vlm)
     rows = load_prepared(eval_data / "synthetic")["test"]
-    clinfair_prompts = [processor.apply_chat_template(conversation(rows[i], False), add_generation_prompt=True)
-                        for i in range(ROWS)]  # fmt: skip
+    clinfair_prompts = [
+        processor.apply_chat_template(conversation(rows[i], False), add_generation_prompt=True)
+        for i in range(ROWS)
+    ]
     assert [s["arguments"][0][0] for s in samples] == clinfair_prompts
     assert len(set(predictions["completion"])) > 1  # different rows, different nonsense: a real comparison
     assert_agree(results, predictions, lm_results, samples)
@@ -151,11 +181,30 @@ def test_documented_command_line_with_the_shipped_task_folder(
 ):
     """`python -m benchmark.lmeval` (lm-eval's CLI + clinfair-hf-multimodal) on the shipped YAMLs."""
     out = tmp_path / "lm-eval-out"
-    command = [sys.executable, "-m", "benchmark.lmeval", "--model", "clinfair-hf-multimodal", "--model_args",
-               f"pretrained={tiny_vlm}", "--device", "cpu", "--include_path", str(TASK_FOLDER),
-               "--tasks", "clinfair_synthetic", "--apply_chat_template", "--limit", str(ROWS),
-               "--batch_size", str(BATCH_SIZE), "--gen_kwargs", f"max_gen_toks={MAX_NEW_TOKENS}",
-               "--output_path", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmark.lmeval",
+        "--model",
+        "clinfair-hf-multimodal",
+        "--model_args",
+        f"pretrained={tiny_vlm}",
+        "--device",
+        "cpu",
+        "--include_path",
+        str(TASK_FOLDER),
+        "--tasks",
+        "clinfair_synthetic",
+        "--apply_chat_template",
+        "--limit",
+        str(ROWS),
+        "--batch_size",
+        str(BATCH_SIZE),
+        "--gen_kwargs",
+        f"max_gen_toks={MAX_NEW_TOKENS}",
+        "--output_path",
+        str(out),
+    ]
     env = {**os.environ, "CLINFAIR_DATA": str(eval_data), "PYTHONPATH": str(REPO)}
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -16,8 +16,11 @@ def test_runs_are_grouped_by_method_and_a_run_without_method_stands_alone():
         {"run": ["base", "warm", "g-0", "f-0", "g-1"], "method": [None, "-", "grpo", "fairgrpo", "grpo"]}
     )
     assert _series(frame, ["base", "warm", "g-0", "f-0", "g-1", "absent"]) == {
-        "base": ["base"], "warm": ["warm"], "grpo": ["g-0", "g-1"], "fairgrpo": ["f-0"],
-    }  # fmt: skip
+        "base": ["base"],
+        "warm": ["warm"],
+        "grpo": ["g-0", "g-1"],
+        "fairgrpo": ["f-0"],
+    }
 
 
 def test_aggregate_is_the_t_interval_over_seeds_or_the_single_runs_own_interval():
@@ -30,22 +33,54 @@ def test_aggregate_is_the_t_interval_over_seeds_or_the_single_runs_own_interval(
 def test_figures_render_for_several_seeds_per_method():
     runs = ["untrained", "grpo-0", "grpo-1", "fairgrpo-0", "fairgrpo-1"]
     method = [None, "grpo", "grpo", "fairgrpo", "fairgrpo"]
-    scores = pd.DataFrame([
-        {"run": r, "method": m, "scope": "overall", "metric": k, "value": v, "ci_low": v - 0.1, "ci_high": v + 0.1}
-        for i, (r, m) in enumerate(zip(runs, method)) for k, v in (("accuracy", 0.5 + i / 10), ("eod", 10.0 - i),
-                                                                   ("f1", 0.4 + i / 10), ("f1_gap", 0.2))
-    ])  # fmt: skip
-    groups = pd.DataFrame([
-        {"run": r, "method": m, "layer": "paper", "task": "synthetic", "attribute": "age_group", "group": g,
-         "metric": k, "value": 0.6, "ci_low": 0.5, "ci_high": 0.7, "rows": 20}
-        for r, m in zip(runs, method) for g in ("A1", "A4") for k in ("f1", "accuracy")
-    ])  # fmt: skip
-    curves = pd.DataFrame([
-        {"curve": r, "label": r, "method": m, "step": s, "scope": "overall", "metric": k, "value": s / 10}
-        for r, m in zip(runs[1:], method[1:]) for s in (0, 10, 20) for k in ("f1", "f1_gap", "eod", "pp")
-    ])  # fmt: skip
-    for png in (accuracy_gap_scatter(scores, runs, "overall"), group_bars(groups, runs, "synthetic", "age_group"),
-                dynamics_curves(curves)):  # fmt: skip
+    scores = pd.DataFrame(
+        [
+            {
+                "run": r,
+                "method": m,
+                "scope": "overall",
+                "metric": k,
+                "value": v,
+                "ci_low": v - 0.1,
+                "ci_high": v + 0.1,
+            }
+            for i, (r, m) in enumerate(zip(runs, method))
+            for k, v in (("accuracy", 0.5 + i / 10), ("eod", 10.0 - i), ("f1", 0.4 + i / 10), ("f1_gap", 0.2))
+        ]
+    )
+    groups = pd.DataFrame(
+        [
+            {
+                "run": r,
+                "method": m,
+                "layer": "paper",
+                "task": "synthetic",
+                "attribute": "age_group",
+                "group": g,
+                "metric": k,
+                "value": 0.6,
+                "ci_low": 0.5,
+                "ci_high": 0.7,
+                "rows": 20,
+            }
+            for r, m in zip(runs, method)
+            for g in ("A1", "A4")
+            for k in ("f1", "accuracy")
+        ]
+    )
+    curves = pd.DataFrame(
+        [
+            {"curve": r, "label": r, "method": m, "step": s, "scope": "overall", "metric": k, "value": s / 10}
+            for r, m in zip(runs[1:], method[1:])
+            for s in (0, 10, 20)
+            for k in ("f1", "f1_gap", "eod", "pp")
+        ]
+    )
+    for png in (
+        accuracy_gap_scatter(scores, runs, "overall"),
+        group_bars(groups, runs, "synthetic", "age_group"),
+        dynamics_curves(curves),
+    ):
         assert png.startswith(b"\x89PNG") and len(png) > 5000
 
 

@@ -30,9 +30,18 @@ class IgnoringModel:
 
 def _rows(n: int = 12) -> list[dict]:
     sexes, ages = ["F", "M", None], ["A1", "A2", "A3", "A4"]
-    return [{"id": f"r{i}", "question": f"Lesion {i}?", "choices": ["benign", "malignant"],
-             "answer": ["benign" if i % 2 else "malignant"], "images": [], "sex": sexes[i % 3],
-             "age_group": ages[i % 4]} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "id": f"r{i}",
+            "question": f"Lesion {i}?",
+            "choices": ["benign", "malignant"],
+            "answer": ["benign" if i % 2 else "malignant"],
+            "images": [],
+            "sex": sexes[i % 3],
+            "age_group": ages[i % 4],
+        }
+        for i in range(n)
+    ]
 
 
 def test_state_demographics_sentence():
@@ -67,8 +76,29 @@ def test_a_model_ignoring_the_stated_demographics_never_flips():
 
 def test_clinfair_probe_on_the_tiny_model(tiny_vlm, eval_data, tmp_path, capsys):
     out = tmp_path / "probe"
-    assert main(["probe", "--model", tiny_vlm, "--tasks", "synthetic", "--data", str(eval_data), "--out", str(out),
-                 "--limit", "6", "--max-new-tokens", "4", "--scores", "--n-bootstrap", "50"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "probe",
+                "--model",
+                tiny_vlm,
+                "--tasks",
+                "synthetic",
+                "--data",
+                str(eval_data),
+                "--out",
+                str(out),
+                "--limit",
+                "6",
+                "--max-new-tokens",
+                "4",
+                "--scores",
+                "--n-bootstrap",
+                "50",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "probe.json").read_text())["tasks"]["synthetic"]
     rows = pd.read_parquet(out / "probe_rows.parquet")
     assert set(rows["attribute"]) == {"sex", "age_group"}
@@ -81,8 +111,21 @@ def test_clinfair_probe_on_the_tiny_model(tiny_vlm, eval_data, tmp_path, capsys)
 
 
 def test_probing_an_attribute_the_task_lacks_is_one_line(tiny_vlm, eval_data, tmp_path, capsys):
-    code = main(["probe", "--model", tiny_vlm, "--tasks", "synthetic", "--data", str(eval_data),
-                 "--out", str(tmp_path / "p"), "--attributes", "race"])  # fmt: skip
+    code = main(
+        [
+            "probe",
+            "--model",
+            tiny_vlm,
+            "--tasks",
+            "synthetic",
+            "--data",
+            str(eval_data),
+            "--out",
+            str(tmp_path / "p"),
+            "--attributes",
+            "race",
+        ]
+    )
     assert code == 2 and "cannot probe race" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
 

@@ -38,9 +38,19 @@ def test_single_label_parsing(completion, expected):
 
 @pytest.mark.parametrize(
     "completion",
-    ["", "melanoma", "\\boxed{}", "\\boxed{ }", "\\boxed{cancer}", "\\boxed{melanoma, nevus}", "\\boxed{melanoma",
-     "\\boxed{mel anoma}", None, 42],
-)  # fmt: skip
+    [
+        "",
+        "melanoma",
+        "\\boxed{}",
+        "\\boxed{ }",
+        "\\boxed{cancer}",
+        "\\boxed{melanoma, nevus}",
+        "\\boxed{melanoma",
+        "\\boxed{mel anoma}",
+        None,
+        42,
+    ],
+)
 def test_malformed_single_label_answers_are_invalid(completion):
     assert parse_answer(completion, SKIN) is None
 

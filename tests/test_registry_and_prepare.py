@@ -81,8 +81,11 @@ def test_builder_options_are_read_as_yaml_with_exponent_floats():
 
     # the same reader as recipes: YAML 1.1 alone would give the string "5e-1"
     assert parse_options(["cue_strength=5e-1", "n=1_000", "group_difficulty={F|A1: 0.2}", "seed=x"]) == {
-        "cue_strength": 0.5, "n": 1000, "group_difficulty": {"F|A1": 0.2}, "seed": "x",
-    }  # fmt: skip
+        "cue_strength": 0.5,
+        "n": 1000,
+        "group_difficulty": {"F|A1": 0.2},
+        "seed": "x",
+    }
 
 
 def test_synthetic_is_deterministic_and_prefix_stable():
@@ -149,8 +152,15 @@ class FlakyBuilder(Builder):
 
     def to_example(self, record):
         i = record.data["i"]
-        return self.example(record, id=str(i), split="train", images=[{"bytes": _png(), "path": f"{i}.png"}],
-                            answer=["benign"], sex="F", age="abc" if i == 2 else 40)  # fmt: skip
+        return self.example(
+            record,
+            id=str(i),
+            split="train",
+            images=[{"bytes": _png(), "path": f"{i}.png"}],
+            answer=["benign"],
+            sex="F",
+            age="abc" if i == 2 else 40,
+        )
 
 
 @pytest.fixture

@@ -23,10 +23,24 @@ from tasks.schema import (
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("Male", "M"), ("male", "M"), ("M", "M"), (" m ", "M"), ("MALE", "M"), ("Female", "F"), ("female", "F"),
-     ("F", "F"), ("f", "F"), ("unknown", None), ("Unknown", None), ("", None), (None, None), (float("nan"), None),
-     ("other", None)],
-)  # fmt: skip
+    [
+        ("Male", "M"),
+        ("male", "M"),
+        ("M", "M"),
+        (" m ", "M"),
+        ("MALE", "M"),
+        ("Female", "F"),
+        ("female", "F"),
+        ("F", "F"),
+        ("f", "F"),
+        ("unknown", None),
+        ("Unknown", None),
+        ("", None),
+        (None, None),
+        (float("nan"), None),
+        ("other", None),
+    ],
+)
 def test_normalize_sex(raw, expected):
     assert normalize_sex(raw) == expected
 
@@ -39,9 +53,23 @@ def test_normalize_sex_rejects_unknown_values(raw):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(45, 45.0), (45.5, 45.5), ("45", 45.0), ("45.0", 45.0), ("053Y", 53.0), ("053y", 53.0), ("006M", 0.5),
-     ("0", 0.0), ("", None), ("  ", None), (None, None), (float("nan"), None), ("unknown", None), ("nan", None)],
-)  # fmt: skip
+    [
+        (45, 45.0),
+        (45.5, 45.5),
+        ("45", 45.0),
+        ("45.0", 45.0),
+        ("053Y", 53.0),
+        ("053y", 53.0),
+        ("006M", 0.5),
+        ("0", 0.0),
+        ("", None),
+        ("  ", None),
+        (None, None),
+        (float("nan"), None),
+        ("unknown", None),
+        ("nan", None),
+    ],
+)
 def test_normalize_age(raw, expected):
     assert normalize_age(raw) == expected
 
@@ -62,17 +90,30 @@ def test_numeric_strings_round_trip(value):
     assert normalize_age(repr(value)) == pytest.approx(value)
 
 
-@given(st.sampled_from(["male", "female", "m", "f"]), st.sampled_from([str.upper, str.lower, str.title]),
-       st.text(alphabet=" \t", max_size=3))  # fmt: skip
+@given(
+    st.sampled_from(["male", "female", "m", "f"]),
+    st.sampled_from([str.upper, str.lower, str.title]),
+    st.text(alphabet=" \t", max_size=3),
+)
 def test_sex_case_and_whitespace_do_not_matter(word, case, pad):
     assert normalize_sex(pad + case(word) + pad) == normalize_sex(word)
 
 
 @pytest.mark.parametrize(
     ("age", "group"),
-    [(0, "A1"), (25, "A1"), (25.01, "A2"), (50, "A2"), (50.5, "A3"), (75, "A3"), (75.1, "A4"), (101, "A4"),
-     (None, None), (math.nan, None)],
-)  # fmt: skip
+    [
+        (0, "A1"),
+        (25, "A1"),
+        (25.01, "A2"),
+        (50, "A2"),
+        (50.5, "A3"),
+        (75, "A3"),
+        (75.1, "A4"),
+        (101, "A4"),
+        (None, None),
+        (math.nan, None),
+    ],
+)
 def test_age_bins_are_the_papers(age, group):
     assert age_group(age) == group
 
@@ -97,8 +138,17 @@ def test_group_key_reads_attributes_and_custom_tuples():
 
 
 def _example(**overrides):
-    fields = dict(id="1", dataset="d", split="train", images=[b"x"], question="q?", choices=["a", "b"],
-                  answer=["a"], sex="Female", age="053Y")  # fmt: skip
+    fields = dict(
+        id="1",
+        dataset="d",
+        split="train",
+        images=[b"x"],
+        question="q?",
+        choices=["a", "b"],
+        answer=["a"],
+        sex="Female",
+        age="053Y",
+    )
     return make_example(**{**fields, **overrides})
 
 
@@ -110,9 +160,16 @@ def test_make_example_normalises_and_derives_age_group():
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
-    [({"answer": ["c"]}, "answer"), ({"answer": []}, "answer"), ({"age": "abc"}, "age"), ({"sex": "xx"}, "sex"),
-     ({"split": "dev"}, "split"), ({"images": []}, "images"), ({"attributes": {"race": "x"}}, "attributes")],
-)  # fmt: skip
+    [
+        ({"answer": ["c"]}, "answer"),
+        ({"answer": []}, "answer"),
+        ({"age": "abc"}, "age"),
+        ({"sex": "xx"}, "sex"),
+        ({"split": "dev"}, "split"),
+        ({"images": []}, "images"),
+        ({"attributes": {"race": "x"}}, "attributes"),
+    ],
+)
 def test_make_example_names_the_bad_field(overrides, field):
     with pytest.raises(FieldError) as info:
         _example(**overrides)
@@ -126,8 +183,11 @@ def test_features_round_trip_through_arrow():
     ds = Dataset.from_list([to_arrow_row(row)], features=features())
     back = from_arrow_row(ds[0])
     assert back["attributes"] == {} and back["sex"] == "F" and back["answer"] == ["a"]
-    with_attrs = _example(images=[{"bytes": _png(), "path": "x.png"}], attributes={"fitzpatrick": 2},
-                          attribute_names=("fitzpatrick",))  # fmt: skip
+    with_attrs = _example(
+        images=[{"bytes": _png(), "path": "x.png"}],
+        attributes={"fitzpatrick": 2},
+        attribute_names=("fitzpatrick",),
+    )
     ds = Dataset.from_list([to_arrow_row(with_attrs)], features=features(("fitzpatrick",)))
     assert from_arrow_row(ds[0])["attributes"] == {"fitzpatrick": "2"}
 

@@ -33,9 +33,24 @@ def test_best_checkpoint_is_kept_at_the_step_predicted_from_fairness_jsonl(
     data.mkdir()
     (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     out = tmp_path / "run"
-    code = main(["train", "--method", "grpo", "--recipe", "tiny-cpu", f"model={answering_model}", f"data_dir={data}",
-                 f"output_dir={out}", "max_steps=10", "fairness_eval_steps=2", "eval_limit=12",
-                 "learning_rate=3e-3", "select_by=f1", "fairness_max_new_tokens=24"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--method",
+            "grpo",
+            "--recipe",
+            "tiny-cpu",
+            f"model={answering_model}",
+            f"data_dir={data}",
+            f"output_dir={out}",
+            "max_steps=10",
+            "fairness_eval_steps=2",
+            "eval_limit=12",
+            "learning_rate=3e-3",
+            "select_by=f1",
+            "fairness_max_new_tokens=24",
+        ]
+    )
     assert code == 0
     lines = [json.loads(line) for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [0, 2, 4, 6, 8, 10]
@@ -52,8 +67,18 @@ def test_best_checkpoint_is_kept_at_the_step_predicted_from_fairness_jsonl(
 
 
 def test_select_by_an_unknown_metric_is_one_line(tiny_vlm, tmp_path, capsys):
-    code = main(["train", "--method", "grpo", "--recipe", "tiny-cpu", f"model={tiny_vlm}",
-                 f"output_dir={tmp_path}/run", "select_by=prettiness"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--method",
+            "grpo",
+            "--recipe",
+            "tiny-cpu",
+            f"model={tiny_vlm}",
+            f"output_dir={tmp_path}/run",
+            "select_by=prettiness",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "select_by 'prettiness' is not a validation metric" in err and "worst_group_f1" in err
@@ -62,11 +87,15 @@ def test_select_by_an_unknown_metric_is_one_line(tiny_vlm, tmp_path, capsys):
 def test_worst_group_metric_reads_every_group_with_rows():
     from trainers.callbacks import SELECTABLE
 
-    record = {"groups": {
-        "a": {"sex": {"F": {"rows": 3, "f1": 0.5}, "M": {"rows": 4, "f1": 0.9}},
-              "age_group": {"A1": {"rows": 0}, "A2": {"rows": 7, "f1": 0.7}}},
-        "b": {"sex": {"F": {"rows": 2, "f1": 0.4}, "M": {"rows": 0, "f1": 0.0}}},
-    }}  # fmt: skip
+    record = {
+        "groups": {
+            "a": {
+                "sex": {"F": {"rows": 3, "f1": 0.5}, "M": {"rows": 4, "f1": 0.9}},
+                "age_group": {"A1": {"rows": 0}, "A2": {"rows": 7, "f1": 0.7}},
+            },
+            "b": {"sex": {"F": {"rows": 2, "f1": 0.4}, "M": {"rows": 0, "f1": 0.0}}},
+        }
+    }
     higher, read = SELECTABLE["worst_group_f1"]
     assert higher and read(record) == 0.4  # b/M has no rows: not a group to be worst in
     assert SELECTABLE["pp"][0] is False and SELECTABLE["f1_es"][0] is True

@@ -82,8 +82,26 @@ def test_simulate_command_writes_its_report(tmp_path, capsys):
     from benchmark.cli import main
 
     out = tmp_path / "sim"
-    assert main(["simulate", "--seeds", "3", "--nd-seeds", "2", "--steps", "4", "--questions", "cd",
-                 "--workers", "1", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "simulate",
+                "--seeds",
+                "3",
+                "--nd-seeds",
+                "2",
+                "--steps",
+                "4",
+                "--questions",
+                "cd",
+                "--workers",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "(c) Explicit groups vs K-means clusters" in printed and "30 % label noise" in printed
     summary = json.loads((out / "summary.json").read_text())

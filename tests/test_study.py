@@ -24,7 +24,7 @@ def _config(tmp_path, **changes) -> str:
             "fairness_eval_steps": 100,
             "per_device_train_batch_size": 8,
             "num_generations": 4,
-        },  # fmt: skip
+        },
         "methods": ["grpo", "fairgrpo"],
         "seeds": 2,
         "minority": {"age_group": "A4"},
@@ -39,9 +39,13 @@ def _config(tmp_path, **changes) -> str:
 
 @pytest.mark.parametrize(
     "changes, message",
-    [({"method": ["grpo"]}, "unknown key(s) ['method']"), ({"methods": ["grpo", "magic"]}, "['magic'] unknown"),
-     ({"baseline": "dro"}, "baseline 'dro' is not one of"), ({"task_options": [1]}, "task_options must be")],
-)  # fmt: skip
+    [
+        ({"method": ["grpo"]}, "unknown key(s) ['method']"),
+        ({"methods": ["grpo", "magic"]}, "['magic'] unknown"),
+        ({"baseline": "dro"}, "baseline 'dro' is not one of"),
+        ({"task_options": [1]}, "task_options must be"),
+    ],
+)
 def test_bad_config_is_one_line_naming_the_problem(tmp_path, capsys, changes, message):
     assert main(["study", _config(tmp_path, **changes), "--out", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
@@ -57,8 +61,12 @@ def test_study_runs_reports_and_resumes(tmp_path, capsys):
 
     # the per-method interval, recomputed by hand from the runs' own results files
     report = json.loads((out / "report.json").read_text())
-    accuracy = [json.loads((out / "runs" / f"fairgrpo-seed{s}" / "eval" / "results.json").read_text())
-                ["metrics"]["paper"]["overall"]["accuracy"] for s in (0, 1)]  # fmt: skip
+    accuracy = [
+        json.loads((out / "runs" / f"fairgrpo-seed{s}" / "eval" / "results.json").read_text())["metrics"][
+            "paper"
+        ]["overall"]["accuracy"]
+        for s in (0, 1)
+    ]
     entry = report["methods"]["fairgrpo"]["accuracy"]
     assert entry["mean"] == pytest.approx(statistics.fmean(accuracy))
     assert entry["half"] == pytest.approx(12.7062 * statistics.stdev(accuracy) / math.sqrt(2), abs=1e-4)

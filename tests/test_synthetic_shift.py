@@ -75,9 +75,12 @@ def test_default_task_has_one_rule_and_degradation_adds_noise():
 
 @pytest.mark.parametrize(
     "options, message",
-    [({"group_cues": {"F|A1": "shape"}}, "group_cues takes"), ({"group_cues": {"X|A9": "size"}}, "absent from"),
-     ({"group_degradation": {"F|A1": -1}}, "group_degradation")],
-)  # fmt: skip
+    [
+        ({"group_cues": {"F|A1": "shape"}}, "group_cues takes"),
+        ({"group_cues": {"X|A9": "size"}}, "absent from"),
+        ({"group_degradation": {"F|A1": -1}}, "group_degradation"),
+    ],
+)
 def test_bad_shift_options_name_the_problem(options, message):
     with pytest.raises(ValueError, match=message):
         _builder(**options)

@@ -14,8 +14,19 @@ def test_all_is_the_seven_clinical_tasks_without_synthetic():
 
 
 def test_eval_all_without_prepared_data_lists_every_prepare_command(tmp_path, capsys):
-    code = main(["eval", "--model", str(tmp_path / "model"), "--tasks", "all", "--data", str(tmp_path / "data"),
-                 "--out", str(tmp_path / "run")])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--model",
+            str(tmp_path / "model"),
+            "--tasks",
+            "all",
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     for task in CLINICAL:

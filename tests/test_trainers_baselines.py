@@ -15,9 +15,19 @@ from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain
 
 from trainers.advantage import rloo_advantages
 
-CPU = dict(use_cpu=True, bf16=False, report_to="none", save_strategy="no", seed=0, max_completion_length=6,
-           num_generations=NUM_GENERATIONS, logging_steps=1, max_steps=2, per_device_train_batch_size=6,
-           temperature=1.0)  # fmt: skip
+CPU = dict(
+    use_cpu=True,
+    bf16=False,
+    report_to="none",
+    save_strategy="no",
+    seed=0,
+    max_completion_length=6,
+    num_generations=NUM_GENERATIONS,
+    logging_steps=1,
+    max_steps=2,
+    per_device_train_batch_size=6,
+    temperature=1.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +68,9 @@ def test_rloo_advantages_equal_trls_rloo_trainer(tiny_vlm, data_dir, tmp_path):
 
     model, processor = load(tiny_vlm)
     args = trl.RLOOConfig(output_dir=str(tmp_path), beta=0.0, normalize_advantages=False, **CPU)
-    trainer = Capturing(model, [reward], args=args, train_dataset=two_domain_dataset(data_dir),
-                        processing_class=processor)  # fmt: skip
+    trainer = Capturing(
+        model, [reward], args=args, train_dataset=two_domain_dataset(data_dir), processing_class=processor
+    )
     trainer.train()
     assert len(seen) == len(used) == 2
     for rewards, advantages in zip(seen, used):
@@ -72,8 +83,13 @@ def test_rloo_trainer_uses_rloo_advantages(tiny_vlm, data_dir, tmp_path):
     from trainers.rloo import RLOOConfig, RLOOTrainer
 
     model, processor = load(tiny_vlm)
-    trainer = recording(RLOOTrainer)(model, [keyed_reward], args=RLOOConfig(output_dir=str(tmp_path), **CPU),
-                                     train_dataset=two_domain_dataset(data_dir), processing_class=processor)  # fmt: skip
+    trainer = recording(RLOOTrainer)(
+        model,
+        [keyed_reward],
+        args=RLOOConfig(output_dir=str(tmp_path), **CPU),
+        train_dataset=two_domain_dataset(data_dir),
+        processing_class=processor,
+    )
     trainer.train()
     for record in trainer.records:
         r = np.reshape(record["rewards"], (-1, NUM_GENERATIONS))
@@ -97,8 +113,13 @@ def test_reinforce_pp_whitens_over_completion_tokens(method, tiny_vlm, data_dir,
     model, processor = load(tiny_vlm)
     # a third of the vocabulary ends a completion, so completions differ in length and the weights matter
     model.generation_config.eos_token_id = list(range(3, model.config.text_config.vocab_size, 3))
-    trainer = recording(trainer_class)(model, [reward], args=config_class(output_dir=str(tmp_path), **CPU),
-                                       train_dataset=two_domain_dataset(data_dir), processing_class=processor)  # fmt: skip
+    trainer = recording(trainer_class)(
+        model,
+        [reward],
+        args=config_class(output_dir=str(tmp_path), **CPU),
+        train_dataset=two_domain_dataset(data_dir),
+        processing_class=processor,
+    )
     trainer.train()
     assert len(trainer.records) == 2
     for record, n in zip(trainer.records, lengths):

@@ -99,8 +99,9 @@ def test_shipped_recipes_load_for_every_method(name, method):
 def test_paper_recipes_select_vllm_modes():
     values = load_recipe("medgemma-4b-it", "grpo", ["use_vllm=false", "bf16=false", "use_cpu=true"]).values
     assert values["vllm_mode"] == "colocate"
-    server = load_recipe("medgemma-4b-it", "grpo", ["use_vllm=false", "bf16=false", "use_cpu=true",
-                                                    "vllm_mode=server"])  # fmt: skip
+    server = load_recipe(
+        "medgemma-4b-it", "grpo", ["use_vllm=false", "bf16=false", "use_cpu=true", "vllm_mode=server"]
+    )
     assert server.config.vllm_mode == "server"
 
 
@@ -116,9 +117,14 @@ def test_unknown_recipe_key_is_one_clear_error(tmp_path):
 
 
 def test_overrides_and_other_methods_keys():
-    assert parse_overrides(["max_steps=7", "tasks=[a, b]", "fair_advantage.window=batch", "eval_split=null"]) == {
-        "max_steps": 7, "tasks": ["a", "b"], "fair_advantage": {"window": "batch"}, "eval_split": None,
-    }  # fmt: skip
+    assert parse_overrides(
+        ["max_steps=7", "tasks=[a, b]", "fair_advantage.window=batch", "eval_split=null"]
+    ) == {
+        "max_steps": 7,
+        "tasks": ["a", "b"],
+        "fair_advantage": {"window": "batch"},
+        "eval_split": None,
+    }
     recipe = load_recipe(
         "tiny-cpu", "fairgrpo", ["max_steps=7", "fair_advantage.window=batch", "tasks=synthetic"]
     )
@@ -134,8 +140,11 @@ def test_overrides_and_other_methods_keys():
 def test_numbers_in_exponent_form_are_numbers_and_text_for_a_number_is_an_error(tmp_path):
     # YAML 1.1 reads 1e-6 (no dot) as a string; the paper's learning rates are written so
     assert parse_overrides(["learning_rate=1e-6", "beta=5E-2", "max_steps=1_0", "name=1e"]) == {
-        "learning_rate": 1e-6, "beta": 0.05, "max_steps": 10, "name": "1e",
-    }  # fmt: skip
+        "learning_rate": 1e-6,
+        "beta": 0.05,
+        "max_steps": 10,
+        "name": "1e",
+    }
     path = tmp_path / "r.yaml"
     path.write_text("model: tiny\nlearning_rate: 5e-7\nuse_cpu: true\nbf16: false\n")
     assert load_recipe(path, "grpo").config.learning_rate == 5e-7

@@ -66,11 +66,26 @@ def test_two_processes_give_the_one_process_advantages(one_process, tiny_vlm, da
     # `accelerate launch --cpu` alone starts one process unless MPI is set up; --multi_gpu starts
     # torchrun workers, which use gloo on CPU (ACCELERATE_USE_CPU).
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(_free_port()),
-        str(TESTS / "two_process_fairgrpo.py"), tiny_vlm, data_dir, str(tmp_path), "3",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        str(TESTS / "two_process_fairgrpo.py"),
+        tiny_vlm,
+        data_dir,
+        str(tmp_path),
+        "3",
+    ]
     env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=480, cwd=TESTS)
     assert done.returncode == 0, done.stderr[-4000:]
@@ -83,8 +98,9 @@ def test_two_processes_give_the_one_process_advantages(one_process, tiny_vlm, da
             assert rank["domains"] == single["domains"] and rank["groups"] == single["groups"]
             np.testing.assert_allclose(rank["advantages"], single["advantages"], rtol=0, atol=1e-12)
         # and each process trains on its own slice of them, in process order
-        np.testing.assert_allclose(first["local_advantages"] + second["local_advantages"], single["advantages"],
-                                   rtol=0, atol=1e-6)  # fmt: skip
+        np.testing.assert_allclose(
+            first["local_advantages"] + second["local_advantages"], single["advantages"], rtol=0, atol=1e-6
+        )
         assert len(first["local_advantages"]) == 3
     # the fairness callback scored all 3 rows (split 2 + 1 over the processes) at steps 0, 1, 2
     lines = [json.loads(line) for line in (tmp_path / "fairness.jsonl").read_text().splitlines()]

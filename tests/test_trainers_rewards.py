@@ -129,12 +129,20 @@ def tiny_text_models(tmp_path_factory):
 
     tokenizer = build_tiny_tokenizer()
     root = tmp_path_factory.mktemp("text-models")
-    config = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                  num_attention_heads=2, num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    config = dict(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(0)
     Qwen2ForCausalLM(Qwen2Config(**config)).save_pretrained(root / "judge")
-    classifier_config = Qwen2Config(**config, num_labels=2, id2label={0: "biased", 1: "unbiased"},
-                                    label2id={"biased": 0, "unbiased": 1})  # fmt: skip
+    classifier_config = Qwen2Config(
+        **config, num_labels=2, id2label={0: "biased", 1: "unbiased"}, label2id={"biased": 0, "unbiased": 1}
+    )
     Qwen2ForSequenceClassification(classifier_config).save_pretrained(root / "bias")
     for name in ("judge", "bias"):
         tokenizer.save_pretrained(root / name)
@@ -154,11 +162,13 @@ def test_semantic_judge_scores_are_yes_over_yes_plus_no(tiny_text_models):
     scores = judge(prompts, completions)
 
     # oracle: each text alone (no padding), probabilities summed over the Yes / No token ids
-    texts = judge.judge_texts([
-        judge.template.format(question="Is it benign?", reasoning="the lesion is light and round"),
-        judge.template.format(question="Is it benign?", reasoning="short"),
-        judge.template.format(question="Is it benign?", reasoning=("x " * 20).strip()),
-    ])  # fmt: skip
+    texts = judge.judge_texts(
+        [
+            judge.template.format(question="Is it benign?", reasoning="the lesion is light and round"),
+            judge.template.format(question="Is it benign?", reasoning="short"),
+            judge.template.format(question="Is it benign?", reasoning=("x " * 20).strip()),
+        ]
+    )
     expected = []
     for text in texts:
         ids = judge.tokenizer(text, return_tensors="pt", add_special_tokens=False)

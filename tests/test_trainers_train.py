@@ -13,8 +13,16 @@ from benchmark.cli import main
 from benchmark.metrics import PAPER_KEYS
 from trainers.commands import METHOD_NAMES
 
-CPU = dict(use_cpu=True, bf16=False, report_to="none", save_strategy="no", seed=0, max_completion_length=4,
-           num_generations=NUM_GENERATIONS, logging_steps=1)  # fmt: skip
+CPU = dict(
+    use_cpu=True,
+    bf16=False,
+    report_to="none",
+    save_strategy="no",
+    seed=0,
+    max_completion_length=4,
+    num_generations=NUM_GENERATIONS,
+    logging_steps=1,
+)
 JSONL_FIELDS = {"step", "epoch", "method", "split", "rows", "invalid", "overall", "by_dataset", "groups"}
 
 
@@ -41,8 +49,22 @@ def grpo_by_hand(rewards, scale: bool) -> np.ndarray:
 @pytest.mark.parametrize("method", METHOD_NAMES)
 def test_clinfair_train_runs_every_method(method, tiny_vlm, data_dir, tmp_path):
     out = tmp_path / "run"
-    code = main(["train", "--method", method, "--recipe", "tiny-cpu", f"model={tiny_vlm}", f"data_dir={data_dir}",
-                 f"output_dir={out}", "max_steps=2", "train_limit=16", "eval_limit=4", "fairness_eval_steps=2"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--method",
+            method,
+            "--recipe",
+            "tiny-cpu",
+            f"model={tiny_vlm}",
+            f"data_dir={data_dir}",
+            f"output_dir={out}",
+            "max_steps=2",
+            "train_limit=16",
+            "eval_limit=4",
+            "fairness_eval_steps=2",
+        ]
+    )
     assert code == 0
     assert (out / "model.safetensors").is_file() and (out / "processor_config.json").is_file()
     assert "method: " + method in (out / "recipe.yaml").read_text()
@@ -100,16 +122,22 @@ def test_dr_grpo_advantages_are_trls_unscaled_ones(tiny_vlm, data_dir, tmp_path)
 
     model, processor = load(tiny_vlm)
     args = DrGRPOConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=6, **CPU)
-    trainer = Capturing(model, [reward], args=args, train_dataset=two_domain_dataset(data_dir),
-                        processing_class=processor)  # fmt: skip
+    trainer = Capturing(
+        model, [reward], args=args, train_dataset=two_domain_dataset(data_dir), processing_class=processor
+    )
     assert (trainer.loss_type, trainer.scale_rewards) == ("dr_grpo", "none")
     trainer.train()
     for rewards, advantages in zip(seen, used):
         np.testing.assert_allclose(advantages, grpo_by_hand(rewards, scale=False), atol=1e-6)
     assert any(np.ptp(np.reshape(r, (-1, NUM_GENERATIONS)), axis=1).max() > 0 for r in seen)
     with pytest.raises(ValueError, match="dr_grpo"):
-        DrGRPOTrainer(model, [reward], args=GRPOConfig(output_dir=str(tmp_path), **CPU), processing_class=processor,
-                      train_dataset=two_domain_dataset(data_dir))  # fmt: skip
+        DrGRPOTrainer(
+            model,
+            [reward],
+            args=GRPOConfig(output_dir=str(tmp_path), **CPU),
+            processing_class=processor,
+            train_dataset=two_domain_dataset(data_dir),
+        )
 
 
 def test_dro_multiplies_grpo_advantages_by_group_weights(tiny_vlm, data_dir, tmp_path):
@@ -120,8 +148,13 @@ def test_dro_multiplies_grpo_advantages_by_group_weights(tiny_vlm, data_dir, tmp
     eta = 0.5
     model, processor = load(tiny_vlm)
     args = DROConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=6, dro_eta=eta, **CPU)
-    trainer = recording(DROTrainer)(model, [keyed_reward], args=args, train_dataset=two_domain_dataset(data_dir),
-                                    processing_class=processor)  # fmt: skip
+    trainer = recording(DROTrainer)(
+        model,
+        [keyed_reward],
+        args=args,
+        train_dataset=two_domain_dataset(data_dir),
+        processing_class=processor,
+    )
     validation = {"synthetic": load_task_split("synthetic", data_dir, "validation", limit=3)}
     trainer.add_callback(FairnessCallback(trainer, validation, eval_steps=1, method="dro", max_new_tokens=4))
     trainer.train()
@@ -159,8 +192,9 @@ def test_missing_group_column_and_unscorable_rewards(tiny_vlm, data_dir, tmp_pat
     model, processor = load(tiny_vlm)
     args = FairGRPOConfig(output_dir=str(tmp_path), max_steps=1, per_device_train_batch_size=6, **CPU)
     dataset = two_domain_dataset(data_dir).remove_columns(["group"])
-    trainer = FairGRPOTrainer(model, [first_row_unscorable], args=args, train_dataset=dataset,
-                              processing_class=processor)  # fmt: skip
+    trainer = FairGRPOTrainer(
+        model, [first_row_unscorable], args=args, train_dataset=dataset, processing_class=processor
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.train()
@@ -178,10 +212,25 @@ def test_fair_statistics_survive_a_checkpoint(tiny_vlm, data_dir, tmp_path):
 
     def trainer(max_steps):
         model, processor = load(tiny_vlm)
-        args = FairGRPOConfig(**(CPU | dict(output_dir=str(tmp_path), max_steps=max_steps, save_strategy="steps",
-                                            save_steps=1, per_device_train_batch_size=4)))  # fmt: skip
-        return FairGRPOTrainer(model, [keyed_reward], args=args, train_dataset=two_domain_dataset(data_dir),
-                               processing_class=processor)  # fmt: skip
+        args = FairGRPOConfig(
+            **(
+                CPU
+                | dict(
+                    output_dir=str(tmp_path),
+                    max_steps=max_steps,
+                    save_strategy="steps",
+                    save_steps=1,
+                    per_device_train_batch_size=4,
+                )
+            )
+        )
+        return FairGRPOTrainer(
+            model,
+            [keyed_reward],
+            args=args,
+            train_dataset=two_domain_dataset(data_dir),
+            processing_class=processor,
+        )
 
     first = trainer(1)
     first.train()
@@ -198,8 +247,13 @@ def test_resampling_trainer_sampler_matches_trls_layout(tiny_vlm, data_dir, tmp_
     from trainers.resampling import GroupBalancedRepeatSampler, ResamplingConfig, ResamplingTrainer
 
     model, processor = load(tiny_vlm)
-    args = ResamplingConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, steps_per_generation=3,
-                            num_iterations=2, **CPU)  # fmt: skip
+    args = ResamplingConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        steps_per_generation=3,
+        num_iterations=2,
+        **CPU,
+    )
     dataset = two_domain_dataset(data_dir)
     trainer = ResamplingTrainer(
         model, [keyed_reward], args=args, train_dataset=dataset, processing_class=processor

@@ -71,10 +71,36 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     from transformers import AutoTokenizer
 
     out = tmp_path / "run"
-    code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
-                 "--out", str(out), "--limit", "6", "--batch-size", "4", "--max-new-tokens", "32",
-                 "--tensor-parallel-size", "2", "--max-images-per-prompt", "3", "--seed", "7", "--n-bootstrap", "0",
-                 "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--model",
+            tiny_vlm,
+            "--backend",
+            "vllm",
+            "--tasks",
+            "synthetic",
+            "--data",
+            str(eval_data),
+            "--out",
+            str(out),
+            "--limit",
+            "6",
+            "--batch-size",
+            "4",
+            "--max-new-tokens",
+            "32",
+            "--tensor-parallel-size",
+            "2",
+            "--max-images-per-prompt",
+            "3",
+            "--seed",
+            "7",
+            "--n-bootstrap",
+            "0",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     (engine,) = stand_in.engines
     assert engine["model"] == tiny_vlm and engine["tensor_parallel_size"] == 2
@@ -94,8 +120,9 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     sent = [request for requests, _ in generation[1:] for request in requests]
     for i, request in enumerate(sent):
         assert set(request) == {"prompt", "multi_modal_data"}
-        expected = tokenizer.apply_chat_template(conversation(rows[i], False), add_generation_prompt=True,
-                                                 tokenize=False)  # fmt: skip
+        expected = tokenizer.apply_chat_template(
+            conversation(rows[i], False), add_generation_prompt=True, tokenize=False
+        )
         assert request["prompt"] == expected and request["prompt"].count("<|image_pad|>") == 1
         (image,) = request["multi_modal_data"]["image"]
         assert image.mode == "RGB" and image.size == rows[i]["images"][0].size
@@ -105,8 +132,10 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
             expected + "\\boxed{malignant}",
         ]
     # the saved probabilities: a softmax over the labels' summed log-probabilities (tokens x per-token value)
-    tokens = {label: len(tokenizer("\\boxed{" + label + "}", add_special_tokens=False)["input_ids"])
-              for label in ("benign", "malignant")}  # fmt: skip
+    tokens = {
+        label: len(tokenizer("\\boxed{" + label + "}", add_special_tokens=False)["input_ids"])
+        for label in ("benign", "malignant")
+    }
     totals = np.array([tokens[label] * STAND_IN_LOGPROB[label] for label in ("benign", "malignant")])
     expected_scores = np.exp(totals) / np.exp(totals).sum()
     predictions = pd.read_parquet(out / "predictions.parquet")
@@ -117,11 +146,30 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     assert results["tasks"]["synthetic"]["accuracy_exact"] is not None
 
 
-def test_a_row_with_more_images_than_allowed_is_one_line_and_writes_nothing(stand_in, tiny_vlm, eval_data,
-                                                                             tmp_path, capsys):  # fmt: skip
+def test_a_row_with_more_images_than_allowed_is_one_line_and_writes_nothing(
+    stand_in, tiny_vlm, eval_data, tmp_path, capsys
+):
     out = tmp_path / "run"
-    code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
-                 "--out", str(out), "--limit", "4", "--max-images-per-prompt", "1", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--model",
+            tiny_vlm,
+            "--backend",
+            "vllm",
+            "--tasks",
+            "synthetic",
+            "--data",
+            str(eval_data),
+            "--out",
+            str(out),
+            "--limit",
+            "4",
+            "--max-images-per-prompt",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert code == 0  # one image per row: within the limit
     from benchmark.checks import probe_rows
     from benchmark.generation import GenerationInputError, GenerationSettings, VLLMBackend
@@ -140,8 +188,24 @@ def test_without_vllm_installed_the_backend_says_how_to_get_it(
     monkeypatch, tiny_vlm, eval_data, tmp_path, capsys
 ):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm raises ImportError
-    code = main(["eval", "--model", tiny_vlm, "--backend", "vllm", "--tasks", "synthetic", "--data", str(eval_data),
-                 "--out", str(tmp_path / "run"), "--limit", "2", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--model",
+            tiny_vlm,
+            "--backend",
+            "vllm",
+            "--tasks",
+            "synthetic",
+            "--data",
+            str(eval_data),
+            "--out",
+            str(tmp_path / "run"),
+            "--limit",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 2
     assert "pip install 'clinfair[vllm]'" in capsys.readouterr().err
     assert not Path(tmp_path / "run" / "results.json").exists()

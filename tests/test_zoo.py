@@ -38,8 +38,17 @@ def zoo_data(tmp_path_factory, synthetic_data) -> tuple[Path, str]:
     data = tmp_path_factory.mktemp("zoo-data")
     (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     raw = tmp_path_factory.mktemp("ct-raw")
-    header = ["PatientNumber", "SliceNumber", "Intraventricular", "Intraparenchymal", "Subarachnoid", "Epidural",
-              "Subdural", "No_Hemorrhage", "Fracture_Yes_No"]  # fmt: skip
+    header = [
+        "PatientNumber",
+        "SliceNumber",
+        "Intraventricular",
+        "Intraparenchymal",
+        "Subarachnoid",
+        "Epidural",
+        "Subdural",
+        "No_Hemorrhage",
+        "Fracture_Yes_No",
+    ]
     rows = [[patient, 1, 0, patient % 2, 0, 0, 0, 1 - patient % 2, 0] for patient in range(49, 73)]
     for shade, (patient, *_rest) in enumerate(rows):
         for offset, window in enumerate(("brain", "bone")):
@@ -47,8 +56,11 @@ def zoo_data(tmp_path_factory, synthetic_data) -> tuple[Path, str]:
                 raw / "Patients_CT" / f"{patient:03d}/{window}/1.jpg", shade=8 * shade + offset, size=(24, 24)
             )
     write_csv(raw / "hemorrhage_diagnosis.csv", header, rows)
-    write_csv(raw / "patient_demographics.csv", ["Patient Number", "Age\n(years)", "Gender", "Note"],
-              [[p, 30 + p % 40, "Male" if p % 2 else "Female", ""] for p, *_ in rows])  # fmt: skip
+    write_csv(
+        raw / "patient_demographics.csv",
+        ["Patient Number", "Age\n(years)", "Gender", "Note"],
+        [[p, 30 + p % 40, "Male" if p % 2 else "Female", ""] for p, *_ in rows],
+    )
     prepare(get_task("ct_hemorrhage"), data / "ct_hemorrhage", raw, progress=False)
     splits = load_prepared(data / "ct_hemorrhage")
     assert {len(row["images"]) for row in splits["train"]} == {2}
@@ -61,9 +73,30 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
     data, ct_split = zoo_data
     for task, split, limit in (("synthetic", "test", 8), ("ct_hemorrhage", ct_split, 6)):
         out = tmp_path / task
-        code = main(["eval", "--model", str(zoo[family]), "--tasks", task, "--data", str(data), "--out", str(out),
-                     "--split", split, "--limit", str(limit), "--batch-size", "4", "--max-new-tokens", "4",
-                     "--n-bootstrap", "5", "--no-progress"])  # fmt: skip
+        code = main(
+            [
+                "eval",
+                "--model",
+                str(zoo[family]),
+                "--tasks",
+                task,
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--split",
+                split,
+                "--limit",
+                str(limit),
+                "--batch-size",
+                "4",
+                "--max-new-tokens",
+                "4",
+                "--n-bootstrap",
+                "5",
+                "--no-progress",
+            ]
+        )
         assert code == 0, f"{family} on {task}"
         predictions = pd.read_parquet(out / "predictions.parquet")
         assert len(predictions) == limit and predictions["completion"].map(type).eq(str).all()
@@ -78,9 +111,25 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
 def test_two_fairgrpo_steps_with_the_fairness_callback_on_every_family(family, zoo, zoo_data, tmp_path):
     data, _ = zoo_data
     out = tmp_path / "run"
-    code = main(["train", "--method", "fairgrpo", "--recipe", "tiny-cpu", f"model={zoo[family]}", f"data_dir={data}",
-                 f"output_dir={out}", "max_steps=2", "train_limit=8", "eval_limit=4", "fairness_eval_steps=1",
-                 "fairness_batch_size=4", "max_completion_length=6", "fairness_max_new_tokens=4"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--method",
+            "fairgrpo",
+            "--recipe",
+            "tiny-cpu",
+            f"model={zoo[family]}",
+            f"data_dir={data}",
+            f"output_dir={out}",
+            "max_steps=2",
+            "train_limit=8",
+            "eval_limit=4",
+            "fairness_eval_steps=1",
+            "fairness_batch_size=4",
+            "max_completion_length=6",
+            "fairness_max_new_tokens=4",
+        ]
+    )
     assert code == 0
     steps = [json.loads(line)["step"] for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]
@@ -124,8 +173,9 @@ def test_paligemma_gets_the_plain_prompt(zoo):
     assert HFBackend(model, processor).plain_prompt
     row = probe_rows(1, 2)[0]
     question = get_task("synthetic").question
-    expected = (f"<image><image>{question}\nOptions: benign, malignant.\nSelect exactly one option.\n"
-                f"{INSTRUCTION}\n")  # fmt: skip
+    expected = (
+        f"<image><image>{question}\nOptions: benign, malignant.\nSelect exactly one option.\n{INSTRUCTION}\n"
+    )
     assert render_prompt(processor, row, False) == expected
 
 
@@ -140,11 +190,14 @@ def test_gemma3_prompt_is_its_chat_template(zoo):
     assert text.endswith("<end_of_turn>\n<start_of_turn>model\n")
 
 
-@pytest.mark.parametrize("completion", [
-    "<think>\nThe lesion is dark.\n</think>\n\n\\boxed{malignant}",  # a thinking template's full turn
-    "The lesion is dark.\n</think>\n\n\\boxed{malignant}",  # the template opened <think> in the prompt
-    "The lesion is dark.\n\n\\boxed{malignant}",  # <think> tags decoded away as special tokens
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "completion",
+    [
+        "<think>\nThe lesion is dark.\n</think>\n\n\\boxed{malignant}",  # a thinking template's full turn
+        "The lesion is dark.\n</think>\n\n\\boxed{malignant}",  # the template opened <think> in the prompt
+        "The lesion is dark.\n\n\\boxed{malignant}",  # <think> tags decoded away as special tokens
+    ],
+)
 def test_thinking_mode_completions_parse(completion):
     from tasks.prompts import parse_answer
 
@@ -186,14 +239,36 @@ def test_a_text_only_model_is_refused_in_one_line(tmp_path, zoo_data, capsys):
 
     folder = tmp_path / "text-lm"
     torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(vocab_size=600, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(folder)  # fmt: skip
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=600,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+        )
+    ).save_pretrained(folder)
     build_tiny_tokenizer().save_pretrained(folder)
     out = tmp_path / "out"
     data, _ = zoo_data
     capsys.readouterr()
-    code = main(["eval", "--model", str(folder), "--tasks", "synthetic", "--data", str(data), "--out", str(out),
-                 "--limit", "2", "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--model",
+            str(folder),
+            "--tasks",
+            "synthetic",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--limit",
+            "2",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "is not a vision-language model" in err
@@ -228,8 +303,10 @@ def test_a_missing_chat_template_file_is_one_clear_line(zoo, tmp_path, capsys):
 
 def test_a_given_chat_template_replaces_the_plain_prompt(zoo, tmp_path, capsys):
     template = tmp_path / "pali.jinja"
-    template.write_text("{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
-                        "{% else %}question: {{ c['text'] }}{% endif %}{% endfor %}{% endfor %}\nanswer:")  # fmt: skip
+    template.write_text(
+        "{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
+        "{% else %}question: {{ c['text'] }}{% endif %}{% endfor %}{% endfor %}\nanswer:"
+    )
     assert main(["check-model", str(zoo["paligemma"]), "--chat-template", str(template)]) == 0
     assert "prompt: --chat-template" in capsys.readouterr().out
 

@@ -32,10 +32,19 @@ def fair_config(output_dir: str, per_device_batch: int, **overrides):
     from trainers.fairgrpo import FairGRPOConfig
 
     settings = dict(
-        output_dir=output_dir, use_cpu=True, bf16=False, max_steps=2, per_device_train_batch_size=per_device_batch,
-        num_generations=NUM_GENERATIONS, max_completion_length=4, report_to="none", save_strategy="no",
-        logging_steps=1, seed=0, learning_rate=1e-4,
-    )  # fmt: skip
+        output_dir=output_dir,
+        use_cpu=True,
+        bf16=False,
+        max_steps=2,
+        per_device_train_batch_size=per_device_batch,
+        num_generations=NUM_GENERATIONS,
+        max_completion_length=4,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        seed=0,
+        learning_rate=1e-4,
+    )
     return FairGRPOConfig(**(settings | overrides))
 
 
@@ -50,14 +59,16 @@ def recording(trainer_class):
         def _generate_and_score_completions(self, inputs):
             output = super()._generate_and_score_completions(inputs)
             batch = self.last_batch
-            self.records.append({
-                "rank": self.accelerator.process_index,
-                "rewards": batch["rewards"].tolist(),
-                "domains": list(batch["domains"]),
-                "groups": list(batch["groups"]),
-                "advantages": batch["advantages"].tolist(),
-                "local_advantages": output["advantages"].tolist(),
-            })  # fmt: skip
+            self.records.append(
+                {
+                    "rank": self.accelerator.process_index,
+                    "rewards": batch["rewards"].tolist(),
+                    "domains": list(batch["domains"]),
+                    "groups": list(batch["groups"]),
+                    "advantages": batch["advantages"].tolist(),
+                    "local_advantages": output["advantages"].tolist(),
+                }
+            )
             return output
 
     return Recording

@@ -23,9 +23,12 @@ def run(model_path: str, data_dir: str, out_dir: str, per_device_batch: int):
 
     model, processor = load_model_and_processor(model_path, dtype="float32")
     trainer = recording(FairGRPOTrainer)(
-        model, [keyed_reward], args=fair_config(out_dir, per_device_batch),
-        train_dataset=two_domain_dataset(data_dir), processing_class=processor,
-    )  # fmt: skip
+        model,
+        [keyed_reward],
+        args=fair_config(out_dir, per_device_batch),
+        train_dataset=two_domain_dataset(data_dir),
+        processing_class=processor,
+    )
     validation = {"synthetic": load_task_split("synthetic", data_dir, "validation", limit=3)}
     trainer.add_callback(
         FairnessCallback(trainer, validation, eval_steps=1, method="fairgrpo", max_new_tokens=4)

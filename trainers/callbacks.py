@@ -59,8 +59,13 @@ GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
 
 def _worst_group(metric: str):
     def worst(record: dict[str, Any]) -> float | None:
-        values = [group[metric] for attributes in record["groups"].values() for groups in attributes.values()
-                  for group in groups.values() if group.get("rows") and group.get(metric) is not None]  # fmt: skip
+        values = [
+            group[metric]
+            for attributes in record["groups"].values()
+            for groups in attributes.values()
+            for group in groups.values()
+            if group.get("rows") and group.get(metric) is not None
+        ]
         return min(values) if values else None
 
     return worst
@@ -69,8 +74,10 @@ def _worst_group(metric: str):
 def _selectable() -> dict[str, tuple[bool, Any]]:
     from benchmark.metrics import PAPER_KEY_HIGHER_IS_BETTER
 
-    table = {key: (higher, lambda record, key=key: record["overall"].get(key))
-             for key, higher in PAPER_KEY_HIGHER_IS_BETTER.items()}  # fmt: skip
+    table = {
+        key: (higher, lambda record, key=key: record["overall"].get(key))
+        for key, higher in PAPER_KEY_HIGHER_IS_BETTER.items()
+    }
     table |= {f"worst_group_{metric}": (True, _worst_group(metric)) for metric in ("accuracy", "f1")}
     return table
 
@@ -272,11 +279,21 @@ class FairnessCallback(TrainerCallback):
             if self.trainer.accelerator.is_main_process:
                 from benchmark.io import atomic_write_json
 
-                atomic_write_json(best_dir / "selection.json", {
-                    "select_by": self.select_by, "higher_is_better": higher, "split": self.split, **self.best,
-                })  # fmt: skip
-        record["selection"] = {"metric": self.select_by, "value": value, "selected": better,
-                               "best_step": None if self.best is None else self.best["step"]}  # fmt: skip
+                atomic_write_json(
+                    best_dir / "selection.json",
+                    {
+                        "select_by": self.select_by,
+                        "higher_is_better": higher,
+                        "split": self.split,
+                        **self.best,
+                    },
+                )
+        record["selection"] = {
+            "metric": self.select_by,
+            "value": value,
+            "selected": better,
+            "best_step": None if self.best is None else self.best["step"],
+        }
 
     def _record(self, report: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
         detail = report["paper_detail"]["by_dataset"]
@@ -352,8 +369,14 @@ class TRLVLLMBackend:
             trainer._last_loaded_step = trainer.state.global_step
         engine = trainer.vllm_generation
         saved = {name: getattr(engine, name) for name in self._SAMPLING}
-        greedy = {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0,
-                  "max_completion_length": self.settings.max_new_tokens}  # fmt: skip
+        greedy = {
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "top_k": 0,
+            "min_p": 0.0,
+            "repetition_penalty": 1.0,
+            "max_completion_length": self.settings.max_new_tokens,
+        }
         try:
             for name, value in greedy.items():
                 setattr(engine, name, value)

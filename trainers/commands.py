@@ -22,8 +22,16 @@ from benchmark.cli import UserError
 
 #: The methods of ``trainers.recipes.METHODS`` (listed here so ``--help`` does not import TRL).
 METHOD_NAMES = (
-    "grpo", "dr_grpo", "fairgrpo", "fairgrpo_nd", "resampling", "dro", "rloo", "reinforce_pp", "reinforce_pp_baseline",
-)  # fmt: skip
+    "grpo",
+    "dr_grpo",
+    "fairgrpo",
+    "fairgrpo_nd",
+    "resampling",
+    "dro",
+    "rloo",
+    "reinforce_pp",
+    "reinforce_pp_baseline",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
         selection = Path(recipe.config.output_dir) / "best" / "selection.json"
         if recipe.arguments.select_by and selection.is_file():
             best = json.loads(selection.read_text())
-            print(f"clinfair train: best on validation {best['select_by']} = {best['value']:.4f} at step "
-                  f"{best['step']}, kept in {selection.parent}")  # fmt: skip
+            print(
+                f"clinfair train: best on validation {best['select_by']} = {best['value']:.4f} at step "
+                f"{best['step']}, kept in {selection.parent}"
+            )
     return 0
 
 
@@ -86,9 +96,12 @@ def build_trainer(recipe):
         with state.main_process_first():  # data and the tiny model are built once, then read by all
             model_path = _model_path(arguments.model, output_dir)
             train_dataset = build_grpo_dataset(
-                arguments.tasks, arguments.data_dir, arguments.train_split,
-                group_attributes=arguments.group_attributes, limit=arguments.train_limit,
-            )  # fmt: skip
+                arguments.tasks,
+                arguments.data_dir,
+                arguments.train_split,
+                group_attributes=arguments.group_attributes,
+                limit=arguments.train_limit,
+            )
             eval_sets = {
                 task: load_task_split(task, arguments.data_dir, arguments.eval_split, arguments.eval_limit)
                 for task in (arguments.tasks if arguments.eval_split else [])

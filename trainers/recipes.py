@@ -100,17 +100,33 @@ _NON_NEGATIVE = Rule(low=0)
 #: Values a run cannot use, checked for the keys a recipe or an override sets (TRL and torch would
 #: fail at the first step, or train silently wrong).
 VALUE_RULES: dict[str, Rule] = {
-    "learning_rate": _POSITIVE, "num_train_epochs": _POSITIVE, "temperature": _POSITIVE,
-    "logging_steps": _POSITIVE, "save_steps": _POSITIVE, "top_p": Rule(low=0, low_open=True, high=1),
-    "per_device_train_batch_size": _COUNT, "gradient_accumulation_steps": _COUNT, "num_iterations": _COUNT,
-    "num_generations": Rule(integer=True, low=2), "max_completion_length": _COUNT, "max_steps": Rule(integer=True),
+    "learning_rate": _POSITIVE,
+    "num_train_epochs": _POSITIVE,
+    "temperature": _POSITIVE,
+    "logging_steps": _POSITIVE,
+    "save_steps": _POSITIVE,
+    "top_p": Rule(low=0, low_open=True, high=1),
+    "per_device_train_batch_size": _COUNT,
+    "gradient_accumulation_steps": _COUNT,
+    "num_iterations": _COUNT,
+    "num_generations": Rule(integer=True, low=2),
+    "max_completion_length": _COUNT,
+    "max_steps": Rule(integer=True),
     "steps_per_generation": Rule(integer=True, low=1, optional=True),
     "generation_batch_size": Rule(integer=True, low=1, optional=True),
-    "beta": _NON_NEGATIVE, "epsilon": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE, "max_grad_norm": _NON_NEGATIVE,
-    "warmup_steps": _NON_NEGATIVE, "seed": Rule(integer=True, low=0), "dro_eta": _NON_NEGATIVE,
-    "fairness_eval_steps": _COUNT, "fairness_max_new_tokens": _COUNT, "fairness_batch_size": _COUNT,
-    "train_limit": Rule(integer=True, low=1, optional=True), "eval_limit": Rule(integer=True, low=1, optional=True),
-}  # fmt: skip
+    "beta": _NON_NEGATIVE,
+    "epsilon": _NON_NEGATIVE,
+    "weight_decay": _NON_NEGATIVE,
+    "max_grad_norm": _NON_NEGATIVE,
+    "warmup_steps": _NON_NEGATIVE,
+    "seed": Rule(integer=True, low=0),
+    "dro_eta": _NON_NEGATIVE,
+    "fairness_eval_steps": _COUNT,
+    "fairness_max_new_tokens": _COUNT,
+    "fairness_batch_size": _COUNT,
+    "train_limit": Rule(integer=True, low=1, optional=True),
+    "eval_limit": Rule(integer=True, low=1, optional=True),
+}
 
 
 @dataclass
@@ -291,8 +307,11 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
             by_source.setdefault(where(key), []).append(
                 f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
             )
-        raise RecipeError("; ".join(f"{place}: unknown recipe key(s) {', '.join(hints)}"
-                                    for place, hints in by_source.items()))  # fmt: skip
+        raise RecipeError(
+            "; ".join(
+                f"{place}: unknown recipe key(s) {', '.join(hints)}" for place, hints in by_source.items()
+            )
+        )
     ignored = sorted(set(values) - ours - theirs)
 
     if not values.get("model"):

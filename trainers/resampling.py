@@ -100,7 +100,8 @@ class ResamplingTrainer(GRPOTrainer):
             if name in dataset.column_names:
                 columns.append(dataset[name])
             else:
-                warnings.warn(f"resampling: the dataset has no {name!r} column; every row counts as 'UNK'",
-                              stacklevel=2)  # fmt: skip
+                warnings.warn(
+                    f"resampling: the dataset has no {name!r} column; every row counts as 'UNK'", stacklevel=2
+                )
                 columns.append([None] * len(dataset))
         return resampling_weights(*columns).tolist()

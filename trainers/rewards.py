@@ -336,8 +336,14 @@ class SemanticJudgeReward:
 
         out: list[float] = []
         for batch in _batches(list(texts), self.batch_size):
-            inputs = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
-                                    max_length=self.max_length, add_special_tokens=False)  # fmt: skip
+            inputs = self.tokenizer(
+                batch,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                add_special_tokens=False,
+            )
             inputs = inputs.to(self.model.device)
             # positions count real tokens only, so a left-padded text scores as it would alone
             positions = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
@@ -408,8 +414,9 @@ class BiasRewardModel:
 
         out: list[float] = []
         for batch in _batches(list(texts), self.batch_size):
-            inputs = self.tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
-                                    max_length=self.max_length)  # fmt: skip
+            inputs = self.tokenizer(
+                batch, return_tensors="pt", padding=True, truncation=True, max_length=self.max_length
+            )
             inputs = inputs.to(self.model.device)
             with torch.inference_mode():
                 logits = self.model(**inputs).logits.float()

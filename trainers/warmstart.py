@@ -56,8 +56,12 @@ def format_warm_start(
             labels_shown = [r["answer"] if true_labels else [rng.choice(r["choices"])] for r in batch]
             targets = [REASONING + format_answer(labels) + eos for labels in labels_shown]
             images = [[image.convert("RGB") for image in r["images"]] for r in batch]  # one list per row
-            inputs = processor(text=[p + t for p, t in zip(prompts, targets)], images=images, return_tensors="pt",
-                               padding=True)  # fmt: skip
+            inputs = processor(
+                text=[p + t for p, t in zip(prompts, targets)],
+                images=images,
+                return_tensors="pt",
+                padding=True,
+            )
             prompt_lengths = processor(text=prompts, images=images, return_tensors="pt", padding=True)[
                 "attention_mask"
             ].sum(dim=1)

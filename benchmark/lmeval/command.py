@@ -14,8 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(see docs/lm-eval.md).",
     )
     parser.add_argument("--out", required=True, help="folder to write the task YAMLs into")
-    parser.add_argument("--data", help="folder of prepared datasets, DATA/<task> (default: $CLINFAIR_DATA or "
-                        "./data, resolved when lm-eval runs)")  # fmt: skip
+    parser.add_argument(
+        "--data",
+        help="folder of prepared datasets, DATA/<task> (default: $CLINFAIR_DATA or "
+        "./data, resolved when lm-eval runs)",
+    )
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument(
         "--max-gen-toks", type=int, default=512, help="new tokens per answer (default 512, as clinfair eval)"
@@ -43,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if data is not None:
         missing = [spec.key for spec in list_tasks() if spec.needs_raw and not (data / spec.key).is_dir()]
         if missing:
-            print(f"note: no prepared data yet in {data} for: {', '.join(missing)} "
-                  f"(`clinfair prepare TASK --raw DOWNLOAD --out {data}/TASK`)")  # fmt: skip
+            print(
+                f"note: no prepared data yet in {data} for: {', '.join(missing)} "
+                f"(`clinfair prepare TASK --raw DOWNLOAD --out {data}/TASK`)"
+            )
     print(
         "run: lm_eval --model hf-multimodal --model_args pretrained=MODEL --include_path "
         f"{out} --tasks {TASK_PREFIX}synthetic --apply_chat_template --batch_size 8\n"

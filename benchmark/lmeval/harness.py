@@ -49,8 +49,12 @@ _THIS_MODULE = __name__
 # --------------------------------------------------------------------------------------
 
 
-def load_docs(clinfair_task: str, clinfair_data: str | None = None, clinfair_split: str = "test",
-              **_lm_eval_metadata: Any) -> dict[str, Any]:  # fmt: skip
+def load_docs(
+    clinfair_task: str,
+    clinfair_data: str | None = None,
+    clinfair_split: str = "test",
+    **_lm_eval_metadata: Any,
+) -> dict[str, Any]:
     """The split of a prepared task, as ``{split: datasets.Dataset}`` (lm-eval's ``custom_dataset``).
 
     ``clinfair_data`` is the folder holding ``<task>/`` prepared datasets; ``None`` means
@@ -94,8 +98,14 @@ def doc_to_target(doc: dict[str, Any]) -> str:
 def process_results(doc: dict[str, Any], results: Sequence[str]) -> dict[str, Any]:
     """Parse the completion; every ``paper_*`` value is the row's record (see the module docstring)."""
     prediction = parse_answer(results[0], doc["choices"], _multi_label(doc))
-    record = {"dataset": doc["dataset"], "id": doc["id"], "answer": list(doc["answer"]),
-              "prediction": prediction, "sex": doc["sex"], "age_group": doc["age_group"]}  # fmt: skip
+    record = {
+        "dataset": doc["dataset"],
+        "id": doc["id"],
+        "answer": list(doc["answer"]),
+        "prediction": prediction,
+        "sex": doc["sex"],
+        "age_group": doc["age_group"],
+    }
     correct = is_correct(prediction, doc["answer"])
     return {
         "exact_match": float(correct),

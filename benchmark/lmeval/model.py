@@ -28,8 +28,14 @@ MODEL_NAME = "clinfair-hf-multimodal"
 class ClinfairHFMultimodalLM(HFMultimodalLM):
     """``hf-multimodal`` whose processor is loaded by clinfair (see the module docstring)."""
 
-    def _create_tokenizer(self, pretrained: Any, tokenizer: Any, revision: str | None = "main",
-                          trust_remote_code: bool | None = False, **_unused: Any) -> None:  # fmt: skip
+    def _create_tokenizer(
+        self,
+        pretrained: Any,
+        tokenizer: Any,
+        revision: str | None = "main",
+        trust_remote_code: bool | None = False,
+        **_unused: Any,
+    ) -> None:
         from transformers import ProcessorMixin
 
         from benchmark.generation import ensure_chat_template

@@ -119,8 +119,12 @@ def leaderboard_frame(board: Board) -> pd.DataFrame:
 
 def group_rows(groups: pd.DataFrame, task: str, attribute: str, layer: str, metric: str) -> pd.DataFrame:
     """The per-group values of one task, attribute, layer and metric (the Groups tab's filters)."""
-    chosen = groups[(groups["task"] == task) & (groups["attribute"] == attribute) & (groups["layer"] == layer)
-                    & (groups["metric"] == metric)]  # fmt: skip
+    chosen = groups[
+        (groups["task"] == task)
+        & (groups["attribute"] == attribute)
+        & (groups["layer"] == layer)
+        & (groups["metric"] == metric)
+    ]
     return chosen[["run", "method", "group", "rows", "value", "ci_low", "ci_high", "note"]].reset_index(
         drop=True
     )
@@ -171,18 +175,22 @@ def create_app(source: str) -> gr.Blocks:
     def attribute_choices(task: str, layer: str):
         rows = groups[(groups["task"] == task) & (groups["layer"] == layer)]
         attributes, metrics = _choices(rows, "attribute"), _choices(rows, "metric")
-        return (gr.Dropdown(choices=attributes, value=attributes[0] if attributes else None),
-                gr.Dropdown(choices=metrics, value=metrics[0] if metrics else None))  # fmt: skip
+        return (
+            gr.Dropdown(choices=attributes, value=attributes[0] if attributes else None),
+            gr.Dropdown(choices=metrics, value=metrics[0] if metrics else None),
+        )
 
     # system fonts: the default theme would fetch Google Fonts, and the app must work offline
     theme = gr.themes.Default(
         font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )
     with gr.Blocks(title=manifest["title"], theme=theme) as app:
-        gr.Markdown(f"# {manifest['title']}\n{len(manifest['runs'])} run(s) · built by clinfair "
-                    f"{manifest['clinfair_version']} · paper protocol; intervals: "
-                    f"{manifest['settings']['ci_level']:.0%} bootstrap over {manifest['settings']['n_bootstrap']} "
-                    "resamples")  # fmt: skip
+        gr.Markdown(
+            f"# {manifest['title']}\n{len(manifest['runs'])} run(s) · built by clinfair "
+            f"{manifest['clinfair_version']} · paper protocol; intervals: "
+            f"{manifest['settings']['ci_level']:.0%} bootstrap over {manifest['settings']['n_bootstrap']} "
+            "resamples"
+        )
         if manifest["comparison"]["mixed"]:
             gr.Markdown("**⚠ Mixed evaluation setups:** " + "; ".join(manifest["comparison"]["differences"]))
         with gr.Tabs():
@@ -192,12 +200,17 @@ def create_app(source: str) -> gr.Blocks:
                     value=table,
                     datatype=["str" if table[c].dtype == object else "number" for c in table.columns],
                     search_columns=["Run", "Model"],
-                    select_columns=SelectColumns(default_selection=main, cant_deselect=["Run", "Task"],
-                                                 label="Columns (each metric also has its interval, '… CI')"),
-                    filter_columns=[ColumnFilter("Task", type="checkboxgroup", label="Task"),
-                                    ColumnFilter("Method", type="checkboxgroup", label="Method")],
+                    select_columns=SelectColumns(
+                        default_selection=main,
+                        cant_deselect=["Run", "Task"],
+                        label="Columns (each metric also has its interval, '… CI')",
+                    ),
+                    filter_columns=[
+                        ColumnFilter("Task", type="checkboxgroup", label="Task"),
+                        ColumnFilter("Method", type="checkboxgroup", label="Method"),
+                    ],
                     elem_id="clinfair-leaderboard",
-                )  # fmt: skip
+                )
             with gr.Tab("Groups"):
                 tasks = _choices(groups, "task") if len(groups) else []
                 with gr.Row():
@@ -211,10 +224,12 @@ def create_app(source: str) -> gr.Blocks:
                     metric = gr.Dropdown(metrics, value=metrics[0] if metrics else None, label="Metric")
                 plot = gr.Plot(label="per-group values (error bars: intervals)")
                 values = gr.Dataframe(label="values", interactive=False)
-                gr.Markdown("`paper`: the paper protocol's per-group values (sex, age group), intervals from the "
-                            "leaderboard's bootstrap. `standard`: clinfair's standard layer (every attribute and "
-                            "intersection; undefined rates are empty, with the reason in `note`), intervals from "
-                            "`clinfair eval`.")  # fmt: skip
+                gr.Markdown(
+                    "`paper`: the paper protocol's per-group values (sex, age group), intervals from the "
+                    "leaderboard's bootstrap. `standard`: clinfair's standard layer (every attribute and "
+                    "intersection; undefined rates are empty, with the reason in `note`), intervals from "
+                    "`clinfair eval`."
+                )
                 inputs = [task, attribute, layer, metric]
                 for control in (task, layer):
                     control.change(attribute_choices, [task, layer], [attribute, metric])
@@ -222,8 +237,11 @@ def create_app(source: str) -> gr.Blocks:
                     control.change(select_groups, inputs, [plot, values])
                 app.load(select_groups, inputs, [plot, values])
             with gr.Tab("Figures"):
-                images = [(Image.open(io.BytesIO((board.folder / f["file"]).read_bytes())), f["caption"])
-                          for f in manifest["figures"] if (board.folder / f["file"]).is_file()]  # fmt: skip
+                images = [
+                    (Image.open(io.BytesIO((board.folder / f["file"]).read_bytes())), f["caption"])
+                    for f in manifest["figures"]
+                    if (board.folder / f["file"]).is_file()
+                ]
                 gr.Gallery(images, columns=2, height="auto", label="figures of the static page")
             if board.dynamics is not None:
                 with gr.Tab("Training dynamics"):
@@ -238,11 +256,18 @@ def create_app(source: str) -> gr.Blocks:
                     picked.change(curves, picked, line)
                     app.load(curves, picked, line)
             with gr.Tab("About"):
-                gr.Markdown("\n".join(
-                    [f"- **{m['label']}** ({'higher' if m['higher_is_better'] else 'lower'} is better): "
-                     f"{m['description']}" for m in manifest["metrics"]]
-                    + [f"\nRuns: {', '.join(r['run'] + ' (' + r['model'] + ')' for r in manifest['runs'])}"]
-                ))  # fmt: skip
+                gr.Markdown(
+                    "\n".join(
+                        [
+                            f"- **{m['label']}** ({'higher' if m['higher_is_better'] else 'lower'} is better): "
+                            f"{m['description']}"
+                            for m in manifest["metrics"]
+                        ]
+                        + [
+                            f"\nRuns: {', '.join(r['run'] + ' (' + r['model'] + ')' for r in manifest['runs'])}"
+                        ]
+                    )
+                )
     return app
 
 

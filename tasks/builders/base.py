@@ -177,10 +177,18 @@ class Builder:
     ) -> dict[str, Any]:
         """A schema row with this task's question and label space (field errors named)."""
         return make_example(
-            id=id, dataset=self.spec.key, split=split, images=images, question=self.spec.question,
-            choices=self.spec.choices, answer=answer, sex=sex, age=age, attributes=attributes,
+            id=id,
+            dataset=self.spec.key,
+            split=split,
+            images=images,
+            question=self.spec.question,
+            choices=self.spec.choices,
+            answer=answer,
+            sex=sex,
+            age=age,
+            attributes=attributes,
             attribute_names=self.spec.attributes,
-        )  # fmt: skip
+        )
 
     # -- helpers for subclasses ----------------------------------------------------------
     def path(self, *parts: str) -> Path:
@@ -225,11 +233,16 @@ class Builder:
                     padded = values + [""] * (len(header) - len(values))
                     data = {k: v.strip() for k, v in zip(header, padded) if k}
                     if len(values) < len(header):
-                        data[ROW_PROBLEM] = (header[len(values)], f"short row: {len(values)} of the "
-                                             f"{len(header)} columns of the header (a value is missing)")  # fmt: skip
+                        data[ROW_PROBLEM] = (
+                            header[len(values)],
+                            f"short row: {len(values)} of the "
+                            f"{len(header)} columns of the header (a value is missing)",
+                        )
                     elif any(v.strip() for v in values[len(header) :]):
-                        data[ROW_PROBLEM] = ("row", f"long row: {len(values)} values for the "
-                                             f"{len(header)} columns of the header")  # fmt: skip
+                        data[ROW_PROBLEM] = (
+                            "row",
+                            f"long row: {len(values)} values for the {len(header)} columns of the header",
+                        )
                     yield RawRecord(name, number, data)
             except UnicodeDecodeError as error:
                 raise BuildError(_not_utf8(path, name, error)) from None
@@ -245,8 +258,10 @@ def _not_utf8(path: Path, name: str, error: UnicodeDecodeError) -> str:
         line, byte = "?", error.object[error.start : error.start + 1]
     except UnicodeDecodeError as full:
         line, byte = str(data[: full.start].count(b"\n") + 1), data[full.start : full.start + 1]
-    return (f"{name}, line {line}: not UTF-8 text (byte 0x{byte.hex()}); clinfair reads CSV files as "
-            f"UTF-8: convert it, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.name}.utf8`")  # fmt: skip
+    return (
+        f"{name}, line {line}: not UTF-8 text (byte 0x{byte.hex()}); clinfair reads CSV files as "
+        f"UTF-8: convert it, e.g. `iconv -f latin1 -t utf-8 {path.name} > {path.name}.utf8`"
+    )
 
 
 def assign_split(key: str, seed: int = 0, fractions: Mapping[str, float] = DEFAULT_SPLIT_FRACTIONS) -> str:

@@ -53,10 +53,21 @@ VIEW_COLUMN = "Frontal/Lateral"
 FRONTAL = "Frontal"
 #: The 14 observation columns; each column name is also the label in the task's choices.
 OBSERVATIONS = (
-    "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Opacity", "Lung Lesion", "Edema",
-    "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
-    "Fracture", "Support Devices",
-)  # fmt: skip
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+)
 NO_FINDING = "No Finding"
 POSITIVE, NEGATIVE, UNCERTAIN = 1.0, 0.0, -1.0
 #: Which label values count as "present" under each uncertain policy.
@@ -78,8 +89,10 @@ def parse_label(value: str, column: str) -> float | None:
     except ValueError:
         number = None
     if number not in (POSITIVE, NEGATIVE, UNCERTAIN):
-        raise FieldError("answer", f"unrecognised label value {value!r} in column {column!r}; "
-                                   "expected 1.0, 0.0, -1.0 or blank")  # fmt: skip
+        raise FieldError(
+            "answer",
+            f"unrecognised label value {value!r} in column {column!r}; expected 1.0, 0.0, -1.0 or blank",
+        )
     return number
 
 
@@ -127,8 +140,11 @@ class CheXpertBuilder(Builder):
         present = PRESENT_VALUES[self.policy]
         answer = [name for name in OBSERVATIONS if parse_label(data[name], name) in present]
         if not answer:
-            raise FieldError("answer", f"no positive observation: none counts as present under "
-                                       f"uncertain_policy={self.policy} and {NO_FINDING!r} is not 1.0")  # fmt: skip
+            raise FieldError(
+                "answer",
+                f"no positive observation: none counts as present under "
+                f"uncertain_policy={self.policy} and {NO_FINDING!r} is not 1.0",
+            )
         relative = image.relative_to(self.root)  # train/<patient>/<study>/<view>.jpg
         split = data["_split"] or assign_split(relative.parts[1], fractions=TRAIN_CSV_FRACTIONS)
         return self.example(
@@ -148,8 +164,11 @@ class CheXpertBuilder(Builder):
         if parts and parts[0] not in IMAGE_FOLDERS:
             parts = parts[1:]  # the release folder name the CSV was written with
         if len(parts) < 3 or parts[0] not in IMAGE_FOLDERS:
-            raise FieldError(PATH_COLUMN, f"unexpected image path {value!r}; expected "
-                                          "<release>/<train|valid>/<patient>/<study>/<view>.jpg")  # fmt: skip
+            raise FieldError(
+                PATH_COLUMN,
+                f"unexpected image path {value!r}; expected "
+                "<release>/<train|valid>/<patient>/<study>/<view>.jpg",
+            )
         return self.root.joinpath(*parts)
 
 

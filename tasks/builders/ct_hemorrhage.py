@@ -91,8 +91,10 @@ class CTHemorrhageBuilder(Builder):
             header = [_column_key(name) for name in next(reader, [])]
             missing = [key for key in DEMOGRAPHICS_COLUMNS.values() if key not in header]
             if missing:
-                raise BuildError(f"{self.relative(path)}: missing column(s) {missing} (compared lower-case "
-                                 f"without spaces); found {header}")  # fmt: skip
+                raise BuildError(
+                    f"{self.relative(path)}: missing column(s) {missing} (compared lower-case "
+                    f"without spaces); found {header}"
+                )
             index = {field: header.index(key) for field, key in DEMOGRAPHICS_COLUMNS.items()}
             table = {}
             for number, row in enumerate(reader, start=1):
@@ -104,11 +106,15 @@ class CTHemorrhageBuilder(Builder):
                 try:
                     patient = int(cells["patient"])
                 except ValueError:
-                    raise BuildError(f"{self.relative(path)}, row {number}: patient number "
-                                     f"{cells['patient']!r} is not an integer") from None  # fmt: skip
+                    raise BuildError(
+                        f"{self.relative(path)}, row {number}: patient number "
+                        f"{cells['patient']!r} is not an integer"
+                    ) from None
                 if patient in table:
-                    raise BuildError(f"{self.relative(path)}, row {number}: patient {patient} is already "
-                                     f"listed in row {table[patient]['row']}")  # fmt: skip
+                    raise BuildError(
+                        f"{self.relative(path)}, row {number}: patient {patient} is already "
+                        f"listed in row {table[patient]['row']}"
+                    )
                 table[patient] = {**cells, "row": number}
         return table
 
@@ -141,8 +147,12 @@ class CTHemorrhageBuilder(Builder):
             if error.field not in ("sex", "age"):
                 raise
             # The bad value sits in the demographics table: point there, not at the slice row.
-            raise RowError(self.relative(self.root / DEMOGRAPHICS_FILE), demographics["row"], error.field,
-                           f"{error.message} (patient {patient}, slice {slice_number})") from None  # fmt: skip
+            raise RowError(
+                self.relative(self.root / DEMOGRAPHICS_FILE),
+                demographics["row"],
+                error.field,
+                f"{error.message} (patient {patient}, slice {slice_number})",
+            ) from None
 
     @staticmethod
     def _hemorrhage(data: dict[str, str]) -> bool:
@@ -152,10 +162,14 @@ class CTHemorrhageBuilder(Builder):
             try:
                 flags[column] = FLAG_VALUES[float(data[column])]
             except (ValueError, KeyError):
-                raise FieldError("answer", f"unrecognised flag {data[column]!r} in column {column!r}; "
-                                           "expected 0 or 1") from None  # fmt: skip
+                raise FieldError(
+                    "answer", f"unrecognised flag {data[column]!r} in column {column!r}; expected 0 or 1"
+                ) from None
         flagged = [column for column in HEMORRHAGE_TYPES if flags[column]]
         if bool(flagged) == flags[NO_HEMORRHAGE_COLUMN]:
-            raise FieldError("answer", f"contradictory flags: hemorrhage types flagged {flagged} and "
-                                       f"{NO_HEMORRHAGE_COLUMN}={data[NO_HEMORRHAGE_COLUMN]}")  # fmt: skip
+            raise FieldError(
+                "answer",
+                f"contradictory flags: hemorrhage types flagged {flagged} and "
+                f"{NO_HEMORRHAGE_COLUMN}={data[NO_HEMORRHAGE_COLUMN]}",
+            )
         return bool(flagged)

@@ -31,10 +31,13 @@ from tasks.schema import FieldError
 METADATA_FILES = ("HAM10000_metadata.csv", "HAM10000_metadata")
 #: Folders searched for ``<image_id>.jpg``, in order ("." is the raw folder itself).
 IMAGE_FOLDERS = (
-    "HAM10000_images_part_1", "HAM10000_images_part_2",
-    "ham10000_images_part_1", "ham10000_images_part_2",
-    "HAM10000_images", ".",
-)  # fmt: skip
+    "HAM10000_images_part_1",
+    "HAM10000_images_part_2",
+    "ham10000_images_part_1",
+    "ham10000_images_part_2",
+    "HAM10000_images",
+    ".",
+)
 IMAGE_COLUMN = "image_id"
 LESION_COLUMN = "lesion_id"
 DIAGNOSIS_COLUMN = "dx"

@@ -87,6 +87,9 @@ class ISIC2020Builder(Builder):
         except ValueError:
             agrees = False
         if not agrees:
-            raise FieldError("answer", f"{TARGET_COLUMN} does not match {LABEL_COLUMN}: "
-                                       f"{data[TARGET_COLUMN]!r} and {data[LABEL_COLUMN]!r}")  # fmt: skip
+            raise FieldError(
+                "answer",
+                f"{TARGET_COLUMN} does not match {LABEL_COLUMN}: "
+                f"{data[TARGET_COLUMN]!r} and {data[LABEL_COLUMN]!r}",
+            )
         return LABELS[value]

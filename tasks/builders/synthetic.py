@@ -130,10 +130,16 @@ class SyntheticBuilder(Builder):
         if self.degradation.get(group):
             pixels += extra.normal(0, self.degradation[group], pixels.shape)
         return {
-            "group": group, "sex": sex, "age": age, "malignant": malignant, "cue": cue,
-            "shows_malignant_colour": shows_malignant, "large": large, "noisy": bool(noisy),
+            "group": group,
+            "sex": sex,
+            "age": age,
+            "malignant": malignant,
+            "cue": cue,
+            "shows_malignant_colour": shows_malignant,
+            "large": large,
+            "noisy": bool(noisy),
             "pixels": np.clip(pixels, 0, 255).astype(np.uint8),
-        }  # fmt: skip
+        }
 
     def to_example(self, record: RawRecord) -> dict[str, Any]:
         index = record.data["index"]
