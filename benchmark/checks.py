@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.generation import Backend, GenerationInputError, GenerationSettings
-from tasks.errors import one_line
+from tasks.errors import ClinfairError, one_line
 from tasks.prompts import parse_answer
 
 
-class CheckFailed(Exception):
+class CheckFailed(ClinfairError):
     """The checkpoint cannot run clinfair's batches; the message says why and what to do."""
 
 
@@ -80,7 +80,7 @@ def preflight_tasks(
 ) -> None:
     """:func:`preflight` on the first ``rows`` rows of each task's prepared ``split``: the images
     and prompts the run will really send (a two-image CT row, several ultrasound frames)."""
-    from benchmark.runner import task_rows
+    from tasks.prepare import task_rows
     from tasks.registry import get_task
 
     for task in tasks:

@@ -43,6 +43,7 @@ from benchmark.metrics import (
     paper_protocol,
 )
 from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
+from tasks.errors import ClinfairError
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
@@ -60,7 +61,7 @@ REPORT_SCHEMA = "clinfair.compare/1"
 _ROW_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
 
 
-class CompareError(ValueError):
+class CompareError(ClinfairError, ValueError):
     """Runs that cannot be compared (missing files, different rows or tasks): one clear line."""
 
 

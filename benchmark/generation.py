@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from tasks.errors import one_line
+from tasks.errors import ClinfairError, one_line
 from tasks.prompts import build_messages, format_answer
 
 SCORE_MODES = ("direct", "after_reasoning", "none")
@@ -86,7 +86,7 @@ class Backend(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
-class GenerationInputError(ValueError):
+class GenerationInputError(ClinfairError, ValueError):
     """The model's processor rejected a batch (e.g. more images per row than the model accepts)."""
 
 

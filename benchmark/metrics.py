@@ -57,6 +57,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks.errors import ClinfairError
 from tasks.schema import AGE_GROUPS, SEXES
 
 REQUIRED_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
@@ -122,7 +123,7 @@ _METRIC_TO_LABEL_RATE = {
 _MAX_NAMED_OUTSIDE_LABELS = 20
 
 
-class MetricsInputError(ValueError):
+class MetricsInputError(ClinfairError, ValueError):
     """The predictions table cannot be scored as given; the message says why in one line."""
 
 

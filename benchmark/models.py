@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import one_line
+from tasks.errors import ClinfairError, one_line
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -38,7 +38,7 @@ SPECIAL_TOKENS = (
 CHAT_TEMPLATE_DIR = Path(__file__).parent / "chat_templates"
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(ClinfairError):
     """A checkpoint that does not exist or cannot be loaded as an image-text model."""
 
 

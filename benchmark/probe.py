@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from tasks.errors import ClinfairError
 from tasks.prompts import is_correct, parse_answer, state_demographics
 from tasks.schema import AGE_GROUPS
 
@@ -32,7 +33,7 @@ COUNTERFACTUALS = {
 }
 
 
-class ProbeInputError(ValueError):
+class ProbeInputError(ClinfairError, ValueError):
     """A probe that cannot run as asked (an attribute the task does not have)."""
 
 

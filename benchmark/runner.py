@@ -43,11 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.generation import Backend, GenerationSettings
-from benchmark.io import atomic_write_json, atomic_write_parquet, public_model_name
-from tasks.errors import one_line
-from tasks.prompts import is_correct, parse_answer
+from tasks.errors import ClinfairError, one_line
+from tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
+from tasks.prepare import task_rows
+from tasks.prompts import prediction_record
 from tasks.registry import TaskSpec
-from tasks.schema import group_key
 
 RESULTS_SCHEMA_VERSION = 1
 PREDICTIONS_FILE = "predictions.parquet"
@@ -61,7 +61,7 @@ FINGERPRINT_CHUNK = 256  # rows read at a time when fingerprinting a split
 logger = logging.getLogger(__name__)
 
 
-class EvalError(Exception):
+class EvalError(ClinfairError):
     """A problem with the run's output folder; the message is one line."""
 
 
@@ -101,52 +101,6 @@ class EvalRequest:
             "method": self.method,
             "scores": self.scores,
         }
-
-
-def task_rows(spec: TaskSpec, data_dir: Path, split: str, limit: int | None) -> Any:
-    """The split of a prepared task (``data_dir/<task>``); synthetic is built when missing."""
-    from tasks.prepare import load_prepared, prepare
-
-    folder = data_dir / spec.key
-    if not folder.exists():
-        if spec.needs_raw:
-            raise FileNotFoundError(
-                f"no prepared data for {spec.key} at {folder}; run "
-                f"`clinfair prepare {spec.key} --raw <download> --out {folder}` first"
-            )
-        prepare(spec, folder, progress=False)
-    dataset = load_prepared(folder)
-    if split not in dataset:
-        raise FileNotFoundError(f"{folder} has no {split!r} split (it has {', '.join(dataset)})")
-    rows = dataset[split]
-    return rows.select(range(min(limit, len(rows)))) if limit is not None else rows
-
-
-def prediction_record(
-    spec: TaskSpec, index: int, row: dict[str, Any], completion: str, scores: list[float] | None = None
-) -> dict[str, Any]:
-    """One line of ``predictions``: the row's identity and demographics, and how it was answered
-    (``scores``: the label probabilities, aligned with ``choices``, when the run scores labels)."""
-    prediction = parse_answer(completion, row["choices"], spec.multi_label)
-    attributes = {k: v for k, v in (row.get("attributes") or {}).items() if k != "_"}
-    return {
-        "id": row["id"],
-        "dataset": spec.key,
-        "split": row["split"],
-        "index": index,
-        "sex": row["sex"],
-        "age": row["age"],
-        "age_group": row["age_group"],
-        "group": group_key(row),
-        **{name: attributes.get(name) for name in spec.attributes},
-        "choices": list(row["choices"]),
-        "answer": list(row["answer"]),
-        "completion": completion,
-        "prediction": prediction,
-        "valid": prediction is not None,
-        "correct": is_correct(prediction, row["answer"]),
-        **({"scores": scores} if scores is not None else {}),
-    }
 
 
 def duplicate_examples(frame) -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.models import build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
+from tasks.errors import ClinfairError
 
 #: Text sizes shared by every family: small enough for a few CPU training steps a second.
 HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 4, 600
@@ -460,7 +461,7 @@ ZOO: dict[str, ZooFamily] = {
 def build_tiny_family(name: str, out_dir: str | Path, seed: int = 0) -> Path:
     """Build and save the tiny random model of family ``name`` (a key of :data:`ZOO`)."""
     if name not in ZOO:
-        raise KeyError(f"unknown zoo family {name!r}; choose one of {', '.join(ZOO)}")
+        raise ClinfairError(f"unknown zoo family {name!r}; choose one of {', '.join(ZOO)}")
     out_dir = Path(out_dir)
     ZOO[name].build(out_dir, seed)
     return out_dir

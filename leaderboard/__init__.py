@@ -7,7 +7,7 @@
   and the self-contained ``index.html``; :mod:`leaderboard.dynamics` reads training curves;
 * :mod:`leaderboard.build` writes the build folder atomically; :mod:`leaderboard.hub`
   publishes it in one Hub commit; :mod:`leaderboard.space.app` is the Gradio app;
-* :mod:`leaderboard.commands` is ``clinfair leaderboard build | push | serve``.
+* :mod:`clinfair.commands.leaderboard` is ``clinfair leaderboard build | push | serve``.
 
 See docs/leaderboard.md.
 """

@@ -16,12 +16,12 @@ The output folder (the *build*) is what ``push`` uploads and what the Space app 
     dynamics/<label>.jsonl  each training-dynamics file (one line per step)
     manifest.json         how it was built: runs, settings, mixing report, metric definitions, figures
 
-The folder appears atomically (``benchmark.io.atomic_folder``): everything is written into
+The folder appears atomically (``tasks.io.atomic_folder``): everything is written into
 a temporary sibling folder that is renamed into place at the end, so a failure leaves the
 previous build (or nothing); an existing folder is replaced only if it is an earlier build.
 
 Nothing in the build names a local path: a model evaluated from a local folder is named by
-its Hub id when known, else by the folder's name (``benchmark.io.public_model_name``), in the
+its Hub id when known, else by the folder's name (``tasks.io.public_model_name``), in the
 tables, the page, the manifest and the runs' results.json (``leaderboard.runs.load_runs``).
 """
 
@@ -36,14 +36,6 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.io import (
-    atomic_folder,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_parquet,
-    atomic_write_text,
-    check_replaceable,
-)
 from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
 from leaderboard import dynamics as dyn
 from leaderboard import plots
@@ -60,6 +52,14 @@ from leaderboard.tables import (
     mark_against_baseline,
     metric_definitions,
     paper_markdown,
+)
+from tasks.io import (
+    atomic_folder,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_parquet,
+    atomic_write_text,
+    check_replaceable,
 )
 
 MANIFEST = "manifest.json"

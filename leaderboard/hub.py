@@ -43,11 +43,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.io import HUB_ID, atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
 from leaderboard.build import read_manifest
 from leaderboard.runs import LeaderboardError
 from leaderboard.tables import METRICS, OVERALL, markdown_table
 from tasks.errors import one_line
+from tasks.io import HUB_ID, atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
 
 OPERATIONS_FILE = "operations.json"
 CARD_FILE = "README.md"

@@ -41,7 +41,6 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.io import public_model_name
 from benchmark.runner import (
     PARTIAL_FILE,
     PREDICTIONS_FILE,
@@ -49,7 +48,8 @@ from benchmark.runner import (
     RESULTS_SCHEMA_VERSION,
     duplicate_examples,
 )
-from tasks.errors import one_line
+from tasks.errors import ClinfairError, one_line
+from tasks.io import public_model_name
 
 METRICS_SCHEMA = "clinfair.metrics/1"
 #: A training-dynamics file found in a result folder is read with the run (``leaderboard.dynamics``).
@@ -69,7 +69,7 @@ SETUP_FIELDS = {
 }
 
 
-class LeaderboardError(Exception):
+class LeaderboardError(ClinfairError):
     """Input the leaderboard cannot use; the message is one line saying why and what to do."""
 
 
@@ -233,7 +233,7 @@ def public_results(results: Mapping[str, Any]) -> dict[str, Any]:
     """``results`` with every local path of its model replaced by the model's public name.
 
     The public name is the Hub id when known, else the model folder's last component
-    (``benchmark.io.public_model_name``). A run name that is the model path or an absolute
+    (``tasks.io.public_model_name``). A run name that is the model path or an absolute
     path is replaced the same way.
     """
     models = {str(results["model"].get("model") or ""), str(results["request"].get("model") or "")}

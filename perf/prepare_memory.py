@@ -21,7 +21,7 @@ def peak_rss_mib(n: int) -> tuple[float, float]:
     """(peak RSS in MiB, wall seconds) of one `clinfair prepare synthetic -o n=N` process."""
     with tempfile.TemporaryDirectory() as tmp:
         code = (
-            "import sys, resource; from benchmark.cli import main; "
+            "import sys, resource; from clinfair.cli import main; "
             f"code = main(['prepare', 'synthetic', '--out', {str(Path(tmp) / 'out')!r}, '-o', 'n={n}', '--no-progress']); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
         )

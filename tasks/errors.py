@@ -10,3 +10,11 @@ def one_line(error: BaseException) -> str:
         if line.strip():
             return " ".join(line.split())
     return type(error).__name__
+
+
+class ClinfairError(Exception):
+    """The base of every error a user can cause (a bad file, flag, recipe, model or folder).
+
+    ``clinfair`` catches it once and prints its message as one line, exit code 2, no traceback;
+    anything else is a bug and keeps its traceback.
+    """

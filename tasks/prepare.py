@@ -3,7 +3,7 @@
 Rows go straight from the builder's generator into one Arrow writer per split, so peak
 memory does not grow with the size of the dataset. The folder appears atomically: it is
 written in a hidden folder next to its final place and renamed when complete
-(``benchmark.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
+(``tasks.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
 nulls per demographic field, skipped rows and why).
 
 ``prepare_summary.json`` is also the folder's marker: ``overwrite=True`` replaces only a
@@ -20,14 +20,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.io import atomic_folder
 from tasks.builders.base import SkipReport
+from tasks.errors import ClinfairError
+from tasks.io import atomic_folder
 from tasks.registry import TaskSpec
 from tasks.schema import SPLITS, group_key, to_arrow_row
 
 SHARD_NAME = "data-00000-of-00001.arrow"  # the file name Dataset.save_to_disk gives one shard
 WRITER_BATCH_SIZE = 64  # rows buffered before a write: bounds memory for image-heavy rows
 SUMMARY_FILE = "prepare_summary.json"  # also the marker of a folder clinfair prepare wrote
+
+
+class MissingDataError(ClinfairError, FileNotFoundError):
+    """A task's prepared data (or one of its splits) is not where a command looks for it."""
 
 
 @dataclass
@@ -157,8 +162,25 @@ def load_prepared(path: str | Path):
 
     path = Path(path)
     if not (path / "dataset_dict.json").is_file():
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"{path} is not a prepared clinfair dataset (no dataset_dict.json); "
             "run `clinfair prepare TASK --out DIR` first"
         )
     return load_from_disk(str(path))
+
+
+def task_rows(spec: TaskSpec, data_dir: Path, split: str, limit: int | None) -> Any:
+    """The split of a prepared task (``data_dir/<task>``); synthetic is built when missing."""
+    folder = data_dir / spec.key
+    if not folder.exists():
+        if spec.needs_raw:
+            raise MissingDataError(
+                f"no prepared data for {spec.key} at {folder}; run "
+                f"`clinfair prepare {spec.key} --raw <download> --out {folder}` first"
+            )
+        prepare(spec, folder, progress=False)
+    dataset = load_prepared(folder)
+    if split not in dataset:
+        raise MissingDataError(f"{folder} has no {split!r} split (it has {', '.join(dataset)})")
+    rows = dataset[split]
+    return rows.select(range(min(limit, len(rows)))) if limit is not None else rows

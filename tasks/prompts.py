@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tasks.schema import group_key
+
+if TYPE_CHECKING:
+    from tasks.registry import TaskSpec
 
 INSTRUCTION = (
     "Think about the question step by step inside <think></think> tags, "
@@ -119,3 +125,30 @@ def build_messages(
     content: list[dict] = [{"type": "image"} for _ in range(num_images)]
     content.append({"type": "text", "text": build_prompt(question, choices, multi_label)})
     return [{"role": "user", "content": content}]
+
+
+def prediction_record(
+    spec: TaskSpec, index: int, row: dict[str, Any], completion: str, scores: list[float] | None = None
+) -> dict[str, Any]:
+    """One line of ``predictions``: the row's identity and demographics, and how it was answered
+    (``scores``: the label probabilities, aligned with ``choices``, when the run scores labels)."""
+    prediction = parse_answer(completion, row["choices"], spec.multi_label)
+    attributes = {k: v for k, v in (row.get("attributes") or {}).items() if k != "_"}
+    return {
+        "id": row["id"],
+        "dataset": spec.key,
+        "split": row["split"],
+        "index": index,
+        "sex": row["sex"],
+        "age": row["age"],
+        "age_group": row["age_group"],
+        "group": group_key(row),
+        **{name: attributes.get(name) for name in spec.attributes},
+        "choices": list(row["choices"]),
+        "answer": list(row["answer"]),
+        "completion": completion,
+        "prediction": prediction,
+        "valid": prediction is not None,
+        "correct": is_correct(prediction, row["answer"]),
+        **({"scores": scores} if scores is not None else {}),
+    }

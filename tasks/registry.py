@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import ClinfairError
 from tasks.yamlio import load_yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -84,12 +85,16 @@ def task_keys() -> list[str]:
     return list(_registry())
 
 
+class UnknownTaskError(ClinfairError):
+    """A task key that no registered task has."""
+
+
 def get_task(key: str) -> TaskSpec:
-    """The task registered under ``key``; a ``KeyError`` that lists the known keys otherwise."""
+    """The task registered under ``key``; an :class:`UnknownTaskError` listing the known keys otherwise."""
     try:
         return _registry()[key]
     except KeyError:
-        raise KeyError(f"unknown task {key!r}; known tasks: {', '.join(_registry())}") from None
+        raise UnknownTaskError(f"unknown task {key!r}; known tasks: {', '.join(_registry())}") from None
 
 
 def resolve_tasks(names: str | list[str]) -> list[TaskSpec]:

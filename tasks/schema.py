@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tasks.errors import ClinfairError
+
 SEXES = ("F", "M")
 #: The paper's four age bins: <=25, (25, 50], (50, 75], >75 years.
 AGE_GROUPS = ("A1", "A2", "A3", "A4")
@@ -39,7 +41,7 @@ _DICOM_AGE = re.compile(r"^(\d{1,3})\s*([DWMY])$", re.IGNORECASE)
 MAX_AGE = 130.0
 
 
-class FieldError(ValueError):
+class FieldError(ClinfairError, ValueError):
     """A bad value in one named field of a row (builders add the file and row number)."""
 
     def __init__(self, field: str, message: str):

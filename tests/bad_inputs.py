@@ -2,7 +2,7 @@
 
 Each of those files holds one parametrized test per command: every case is a function that
 sets up one bad input as a new user would meet it, runs the real command through
-``benchmark.cli.main`` and asserts the exact outcome (a one-line error naming the problem,
+``clinfair.cli.main`` and asserts the exact outcome (a one-line error naming the problem,
 a counted skip, or identical files). A bad input found later joins the corpus as one more
 case function.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
+from clinfair.cli import main
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:

@@ -50,8 +50,8 @@ def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
     a second tiny VLM built with another seed; at most 16 rows each, so both take seconds. The
     leaderboard tests build from these and never from hand-written results.
     """
-    from benchmark.cli import main
     from benchmark.models import TinyVLMConfig, build_tiny_vlm
+    from clinfair.cli import main
 
     root = tmp_path_factory.mktemp("eval-results")
     data = root / "data"  # eval reads DATA/<task>

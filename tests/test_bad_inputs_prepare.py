@@ -118,7 +118,7 @@ def kill_9_leaves_no_hidden_folder_behind(tmp_path, capsys, monkeypatch):
     argv = [
         sys.executable,
         "-m",
-        "benchmark.cli",
+        "clinfair.cli",
         "prepare",
         "synthetic",
         "-o",

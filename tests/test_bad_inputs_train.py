@@ -63,7 +63,7 @@ def trained(tiny_vlm, data_dir, tmp_path_factory) -> Path:
 
 
 def run_cli_quiet(argv) -> int:
-    from benchmark.cli import main
+    from clinfair.cli import main
 
     return main([str(a) for a in argv])
 

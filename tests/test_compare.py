@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
 from benchmark.compare import COMPARE_PAPER_KEYS, compare_runs, load_run
 from benchmark.metrics import STANDARD_METRICS
+from clinfair.cli import main
 
 
 def copy_run(source: str, target: Path, edit=None) -> Path:

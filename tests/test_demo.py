@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from benchmark.demo import DemoSettings, multi_seed_table
+from clinfair.demo import DemoSettings, multi_seed_table
 
 
 def _results(folder, method, accuracy, exact, invalid, rows=10):
@@ -42,7 +42,7 @@ def test_multi_seed_table_groups_runs_by_method(tmp_path):
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capsys):
-    from benchmark.cli import main
+    from clinfair.cli import main
 
     out = tmp_path / "demo"
     assert (
@@ -83,7 +83,7 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capsys):
 
 def test_the_demo_recipe_holds_the_demos_defaults():
     """`clinfair train --recipe demo` reproduces one demo run: the recipe and DemoSettings agree."""
-    from benchmark.demo import DemoSettings
+    from clinfair.demo import DemoSettings
     from trainers.recipes import load_recipe
 
     demo, config = DemoSettings(), load_recipe("demo", "grpo").config
@@ -97,8 +97,8 @@ def test_the_demo_recipe_holds_the_demos_defaults():
 
 
 def test_the_demo_and_the_shipped_study_run_the_same_group_shift_task():
-    from benchmark.demo import study_config
-    from benchmark.study import load_config
+    from clinfair.demo import study_config
+    from clinfair.study import load_config
     from tasks.builders.synthetic import GROUP_SHIFT
 
     demo, shipped = study_config(DemoSettings()), load_config("configs/studies/group_shift.yaml")
@@ -113,7 +113,7 @@ def test_the_demo_and_the_shipped_study_run_the_same_group_shift_task():
 def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
     import pandas as pd
 
-    from benchmark.demo import collapsed_runs
+    from clinfair.demo import collapsed_runs
 
     answers = {
         "one-label": [["benign"]] * 3,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
 from benchmark.runner import PARTIAL_FILE
+from clinfair.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,7 +93,7 @@ def test_kill_and_resume_ends_with_the_same_files(tiny_vlm, eval_data, tmp_path)
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmark.cli", *args],
+        [sys.executable, "-m", "clinfair.cli", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from clinfair.cli import main
 
 
 def _free_port() -> int:
@@ -58,7 +58,7 @@ def test_two_processes_write_the_one_process_files(tiny_vlm, eval_data, tmp_path
         "--main_process_port",
         str(_free_port()),
         "-m",
-        "benchmark.cli",
+        "clinfair.cli",
         *args,
         "--out",
         str(tmp_path / "two"),

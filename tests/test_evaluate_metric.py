@@ -9,9 +9,9 @@ import evaluate  # the dev extra installs it (clinfair[lmeval]): a missing insta
 import numpy as np
 import pandas as pd
 
-from benchmark.cli import main
 from benchmark.evaluate_metric import METRIC_PATH
 from benchmark.metrics import PAPER_KEYS
+from clinfair.cli import main
 from tasks.registry import get_task
 
 

@@ -46,7 +46,7 @@ class StandInEngine:
 
 @pytest.fixture
 def trainer(tiny_vlm, synthetic_data, tmp_path):
-    from trainers.commands import build_trainer
+    from trainers.build import build_trainer
     from trainers.recipes import load_recipe
 
     data = tmp_path / "data"

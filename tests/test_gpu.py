@@ -12,7 +12,7 @@ import json
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from clinfair.cli import main
 
 pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 

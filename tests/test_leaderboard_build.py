@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from benchmark.cli import main
+from clinfair.cli import main
 from leaderboard import tables as tables_module
 from leaderboard.runs import load_runs
 from leaderboard.tables import METRIC_KEYS, paper_bootstrap

@@ -21,7 +21,7 @@ import yaml
 from huggingface_hub import constants, parse_eval_result_entries, set_client_factory
 from huggingface_hub.utils._http import default_client_factory, hf_request_event_hook
 
-from benchmark.cli import main
+from clinfair.cli import main
 
 TOKEN = "hf_leaderboardTestTokenNeverPrinted"
 REPO = "clinfair-test/fairness-board"

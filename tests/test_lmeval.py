@@ -22,11 +22,11 @@ from lm_eval import simple_evaluate
 from lm_eval.tasks import TaskManager
 
 import benchmark.lmeval.model  # noqa: F401  (registers clinfair-hf-multimodal)
-from benchmark.cli import main
 from benchmark.generation import conversation
 from benchmark.lmeval import TASK_FOLDER
 from benchmark.lmeval.harness import write_task_folder
 from benchmark.metrics import PAPER_KEYS
+from clinfair.cli import main
 
 ROWS, MAX_NEW_TOKENS, BATCH_SIZE = 16, 8, 4
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""``clinfair metrics`` end to end (through benchmark.cli.main), good files and bad ones."""
+"""``clinfair metrics`` end to end (through clinfair.cli.main), good files and bad ones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
 from benchmark.metrics import PAPER_KEYS
+from clinfair.cli import main
 
 
 def predictions(n: int = 240, seed: int = 0) -> pd.DataFrame:

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from benchmark.cli import main
 from benchmark.metrics import MetricsInputError, build_report
 from benchmark.metrics_scores import GROUP_METRICS, SUMMARY_METRICS, score_layer
+from clinfair.cli import main
 
 ATTRIBUTES = ["sex", "age_group", "site", "sex*age_group"]
 BINARY = ("benign", "malignant")  # positive label: malignant (the second, and "benign" is a negative name)

@@ -8,8 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
 from benchmark.probe import run_probe
+from clinfair.cli import main
 from tasks.prompts import state_demographics
 
 

@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from benchmark.cli import main
+from clinfair.cli import main
 from tasks import get_task, list_tasks, resolve_tasks
 from tasks.builders.base import Builder, RawRecord, RowError, assign_split
 from tasks.prepare import load_prepared, prepare
+from tasks.registry import UnknownTaskError
 
 PAPER_TASKS = {
     "chexpert",
@@ -34,7 +35,7 @@ def test_registry_holds_the_seven_datasets_and_synthetic():
 def test_resolve_tasks():
     assert [s.key for s in resolve_tasks("synthetic, ham10000")] == ["synthetic", "ham10000"]
     assert len(resolve_tasks("all")) == 7  # the clinical tasks; synthetic only when named
-    with pytest.raises(KeyError, match="known tasks"):
+    with pytest.raises(UnknownTaskError, match="known tasks"):
         get_task("mimic")
 
 
@@ -77,7 +78,7 @@ def test_prepare_synthetic_writes_a_datasetdict_with_summary(tmp_path, capsys):
 
 
 def test_builder_options_are_read_as_yaml_with_exponent_floats():
-    from tasks.commands import parse_options
+    from clinfair.commands.tasks import parse_options
 
     # the same reader as recipes: YAML 1.1 alone would give the string "5e-1"
     assert parse_options(["cue_strength=5e-1", "n=1_000", "group_difficulty={F|A1: 0.2}", "seed=x"]) == {

@@ -67,7 +67,7 @@ def test_eval_scores_reach_clinfair_metrics_and_equal_sklearn(tiny_vlm, eval_dat
     from sklearn.calibration import calibration_curve
     from sklearn.metrics import roc_auc_score
 
-    from benchmark.cli import main
+    from clinfair.cli import main
 
     out = tmp_path / "run"
     assert (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
+from clinfair.cli import main
 
 
 @pytest.fixture(scope="module")

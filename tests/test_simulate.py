@@ -10,7 +10,7 @@ import pytest
 from scipy.special import softmax
 
 from benchmark.seedstats import holm, paired_t_pvalue, t_interval
-from benchmark.simulate import METHODS, GroupSpec, Training, World, _policy, group_shift, run_one, run_seeds
+from trainers.simulate import METHODS, GroupSpec, Training, World, _policy, group_shift, run_one, run_seeds
 
 QUICK = Training(steps=60)
 
@@ -79,7 +79,7 @@ def test_clustered_methods_report_ari_and_nmi():
 
 
 def test_simulate_command_writes_its_report(tmp_path, capsys):
-    from benchmark.cli import main
+    from clinfair.cli import main
 
     out = tmp_path / "sim"
     assert (

@@ -9,7 +9,7 @@ import statistics
 import pytest
 import yaml
 
-from benchmark.cli import main
+from clinfair.cli import main
 
 
 def _config(tmp_path, **changes) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmark.cli import main
+from clinfair.cli import main
 from tasks.registry import resolve_tasks
 
 CLINICAL = {"chexpert", "ct_hemorrhage", "vindr_mammo", "isic2020", "ham10000", "pad_ufes20", "covid_blues"}

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from clinfair.commands.train import METHOD_NAMES
 from trainers.advantage import FairAdvantageConfig
-from trainers.commands import METHOD_NAMES
 from trainers.dr_grpo import DrGRPOConfig
 from trainers.fairgrpo import FairGRPOConfig
 from trainers.fairgrpo_nd import FairGRPONDConfig

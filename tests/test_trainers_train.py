@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain_dataset
 
-from benchmark.cli import main
 from benchmark.metrics import PAPER_KEYS
-from trainers.commands import METHOD_NAMES
+from clinfair.cli import main
+from clinfair.commands.train import METHOD_NAMES
 
 CPU = dict(
     use_cpu=True,

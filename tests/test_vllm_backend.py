@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
 from benchmark.generation import conversation
+from clinfair.cli import main
 from tasks.prepare import load_prepared
 
 STAND_IN_LOGPROB = {"benign": -0.5, "malignant": -1.0}  # per prompt token, by the label the prompt ends with

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from rawdata import write_csv, write_jpeg
 
-from benchmark.cli import main
 from benchmark.zoo import ZOO, build_tiny_family
+from clinfair.cli import main
 from tasks import get_task
 from tasks.prepare import load_prepared, prepare
 

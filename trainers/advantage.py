@@ -39,6 +39,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
+from tasks.errors import ClinfairError
+
 UNK = "UNK"
 TRL_GRPO_EPS = 1e-4  # TRL 1.16 hard-codes `advantages / (std_rewards + 1e-4)`
 
@@ -996,7 +998,7 @@ def reinforce_pp_advantages(
 ADVANTAGE_STATE_VERSION = 1
 
 
-class AdvantageStateError(ValueError):
+class AdvantageStateError(ClinfairError, ValueError):
     """A saved advantage state that cannot be loaded (unknown version or kind, damaged)."""
 
 

@@ -52,7 +52,7 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 
 from benchmark.generation import GenerationSettings, HFBackend, _rgb
-from benchmark.io import atomic_write_text
+from tasks.io import atomic_write_text
 
 GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
 
@@ -214,7 +214,7 @@ class FairnessCallback(TrainerCallback):
         return record
 
     def _predict(self) -> list[dict[str, Any]]:
-        """This process's share of prediction records (``benchmark.runner.prediction_record``).
+        """This process's share of prediction records (``tasks.prompts.prediction_record``).
 
         With ``use_vllm`` the trainer's own vLLM engine generates (greedy, :class:`TRLVLLMBackend`):
         at the paper's scale, HF ``generate`` over the validation rows every N steps would
@@ -241,7 +241,7 @@ class FairnessCallback(TrainerCallback):
         return records
 
     def _predict_with(self, backend) -> list[dict[str, Any]]:
-        from benchmark.runner import prediction_record
+        from tasks.prompts import prediction_record
         from tasks.registry import get_task
 
         rank, world = self.trainer.accelerator.process_index, self.trainer.accelerator.num_processes
@@ -277,7 +277,7 @@ class FairnessCallback(TrainerCallback):
             best_dir = Path(self.trainer.args.output_dir) / "best"
             self.trainer.save_model(str(best_dir))
             if self.trainer.accelerator.is_main_process:
-                from benchmark.io import atomic_write_json
+                from tasks.io import atomic_write_json
 
                 atomic_write_json(
                     best_dir / "selection.json",

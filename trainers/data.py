@@ -54,7 +54,7 @@ def to_grpo_dataset(split, multi_label: bool, group_attributes: Sequence[str] = 
 
 def load_task_split(task: str, data_dir: str | Path, split: str, limit: int | None = None):
     """The prepared ``split`` of ``task`` under ``data_dir/<task>``; synthetic is built when missing."""
-    from benchmark.runner import task_rows
+    from tasks.prepare import task_rows
     from tasks.registry import get_task
 
     return task_rows(get_task(task), Path(data_dir), split, limit)

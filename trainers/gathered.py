@@ -42,7 +42,7 @@ import torch
 from accelerate.utils import gather_object
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from benchmark.io import atomic_write_json
+from tasks.io import atomic_write_json
 from trainers.advantage import AdvantageStateError, advantage_state_from_json, advantage_state_to_json
 from trainers.grpo import GRPOTrainer
 

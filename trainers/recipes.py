@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from tasks.errors import ClinfairError
 from tasks.yamlio import load_yaml
 from trainers.dr_grpo import DrGRPOConfig, DrGRPOTrainer
 from trainers.dro import DROConfig, DROTrainer
@@ -60,7 +61,7 @@ METHODS: dict[str, tuple[type[GRPOConfig], type]] = {
 }
 
 
-class RecipeError(ValueError):
+class RecipeError(ClinfairError, ValueError):
     """A recipe that cannot be used: unknown key, bad value, missing file."""
 
 

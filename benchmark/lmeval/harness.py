@@ -5,7 +5,7 @@ A task is one YAML per clinfair task (``clinfair_<key>``) plus a shared base
 a parse and a score are the ones ``clinfair eval`` uses:
 
 * :func:`load_docs` (``custom_dataset``) reads the prepared dataset folder through
-  ``benchmark.runner.task_rows``: the same rows, the same missing-data message, and the
+  ``tasks.prepare.task_rows``: the same rows, the same missing-data message, and the
   synthetic task built on first use, as ``clinfair eval``;
 * :func:`doc_to_text` is ``tasks.prompts.build_prompt`` after one ``<image>`` placeholder
   per image; with ``--apply_chat_template`` lm-eval turns that into the conversation
@@ -61,7 +61,7 @@ def load_docs(
     ``$CLINFAIR_DATA`` or ``./data``, read now, as ``clinfair eval`` does. lm-eval also
     passes the task's and the run's metadata (version, model arguments): ignored.
     """
-    from benchmark.runner import task_rows
+    from tasks.prepare import task_rows
 
     data_dir = Path(clinfair_data if clinfair_data is not None else os.environ.get("CLINFAIR_DATA", "data"))
     try:

@@ -24,18 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import ClinfairError
 from tasks.registry import TaskSpec
 from tasks.schema import FieldError, make_example
 
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 
 
-class BuildError(Exception):
+class BuildError(ClinfairError):
     """A problem with the raw folder as a whole (missing file, missing column...)."""
 
 
 @dataclass
-class RowError(Exception):
+class RowError(ClinfairError):
     """A bad record: which file, which row (1-based data row, header excluded), which field."""
 
     file: str

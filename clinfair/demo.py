@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.cli import UserError
-from benchmark.io import atomic_write_json, atomic_write_text
-from trainers.commands import METHOD_NAMES
+from clinfair.commands.train import METHOD_NAMES
+from tasks.errors import ClinfairError
+from tasks.io import atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
-    from benchmark.study import StudyConfig
+    from clinfair.study import StudyConfig
 
 #: what fits the 10-minute budget on 2 CPU cores: GRPO, the strongest baseline, FairGRPO
 #: (``clinfair study`` runs all five)
@@ -119,9 +119,9 @@ def run(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     unknown = sorted(set(methods) - set(METHOD_NAMES))
     if unknown:
-        raise UserError(f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}")
+        raise ClinfairError(f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}")
     if args.seeds < 1 or args.steps < 1:
-        raise UserError("--seeds and --steps must be at least 1")
+        raise ClinfairError("--seeds and --steps must be at least 1")
     settings = DemoSettings(
         out=args.out,
         seeds=args.seeds,
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
 def study_config(settings: DemoSettings) -> StudyConfig:
     """The demo as a study: group-shift synthetic task, the demo recipe with the demo's budget."""
-    from benchmark.study import StudyConfig
+    from clinfair.study import StudyConfig
     from tasks.builders.synthetic import GROUP_SHIFT
 
     return StudyConfig(
@@ -168,7 +168,7 @@ def study_config(settings: DemoSettings) -> StudyConfig:
 
 def run_demo(settings: DemoSettings) -> str:
     """Run the experiment into ``settings.out``; returns the printed report (Markdown)."""
-    from benchmark.study import prepare_inputs, render, run_name, run_study
+    from clinfair.study import prepare_inputs, render, run_name, run_study
 
     out = settings.out
     start = time.perf_counter()
@@ -210,7 +210,7 @@ def collapsed_runs(run_dirs: list[Path]) -> list[str]:
 def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path]) -> str:
     """Whether the demo's seeds separate the methods, and what a study that might would cost."""
     from benchmark.seedstats import Interval
-    from benchmark.study import interval_text
+    from clinfair.study import interval_text
 
     per_run = (summary.get("seconds_per_run") or {}).get("mean")
     cost = f"{per_run:.0f} s per run on this machine" if per_run else "see the time per run above"
@@ -238,7 +238,7 @@ def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path
 
 
 def _evaluate(model: Path, name: str, data_dir: Path, out: Path, config: StudyConfig) -> Path:
-    from benchmark.study import evaluate_run
+    from clinfair.study import evaluate_run
 
     folder = out / "eval" / name
     if not (folder / "results.json").exists():
@@ -247,7 +247,7 @@ def _evaluate(model: Path, name: str, data_dir: Path, out: Path, config: StudyCo
 
 
 def _build_leaderboard(eval_dirs: list[Path], out: Path, dynamics_files: list[Path]) -> None:
-    from benchmark.cli import main
+    from clinfair.cli import main
 
     # labelled by run (every file is called fairness.jsonl in a folder called train)
     dynamics = [f"{p.parent.parent.name}={p}" for p in dynamics_files if p.exists()]

@@ -29,18 +29,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from benchmark.cli import UserError
     from benchmark.lmeval.harness import TASK_PREFIX, write_task_folder
+    from tasks.errors import ClinfairError
     from tasks.registry import list_tasks
 
     if args.max_gen_toks < 1:
-        raise UserError("--max-gen-toks must be positive")
+        raise ClinfairError("--max-gen-toks must be positive")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
+        raise ClinfairError(f"--out {out} exists and is not a folder")
     data = Path(args.data) if args.data else None
     if data is not None and not data.is_dir():
-        raise UserError(f"--data {data}: no such folder (prepare datasets there with `clinfair prepare`)")
+        raise ClinfairError(f"--data {data}: no such folder (prepare datasets there with `clinfair prepare`)")
     written = write_task_folder(out, data, split=args.split, max_gen_toks=args.max_gen_toks)
     print(f"wrote {len(written)} files to {out}")
     if data is not None:

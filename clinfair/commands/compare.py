@@ -41,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.cli import UserError
     from benchmark.compare import CompareError, compare_runs, load_run, markdown_report
-    from benchmark.io import atomic_write_json, atomic_write_text
+    from tasks.errors import ClinfairError
+    from tasks.io import atomic_write_json, atomic_write_text
 
     folders = list(dict.fromkeys(path.resolve() for path in args.runs))
     baseline_folder = (args.baseline or args.runs[0]).resolve()
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             attributes=attributes,
         )
     except CompareError as error:
-        raise UserError(str(error)) from None
+        raise ClinfairError(str(error)) from None
     text = markdown_report(report)
     print(text, end="")
     if args.out:

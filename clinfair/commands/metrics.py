@@ -57,19 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.cli import UserError
     from benchmark.metrics import MetricsInputError, build_report
     from benchmark.runner import duplicate_examples
+    from tasks.errors import ClinfairError
 
     if args.n_bootstrap < 0:
-        raise UserError("--n-bootstrap must be >= 0")
+        raise ClinfairError("--n-bootstrap must be >= 0")
     if args.min_group_size < 0:
-        raise UserError("--min-group-size must be >= 0")
+        raise ClinfairError("--min-group-size must be >= 0")
     positive_labels = _parse_positive_labels(args.positive_label)
     df = load_predictions(args.predictions)
     duplicates = duplicate_examples(df)
     if duplicates:
-        raise UserError(f"{args.predictions}: {duplicates}")
+        raise ClinfairError(f"{args.predictions}: {duplicates}")
     try:
         report = build_report(
             df,
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             min_group_size=args.min_group_size,
         )
     except MetricsInputError as error:
-        raise UserError(f"{args.predictions}: {error}") from None
+        raise ClinfairError(f"{args.predictions}: {error}") from None
     report["source"] = {"predictions": str(args.predictions)}
     write_report(args.out, report)
     print(summary_table(report))
@@ -91,19 +91,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _parse_positive_labels(items: list[str]) -> dict[str, str]:
-    from benchmark.cli import UserError
+    from tasks.errors import ClinfairError
 
     labels = {}
     for item in items:
         dataset, sep, label = item.partition("=")
         if not sep or not dataset or not label:
-            raise UserError(f"--positive-label expects DATASET=LABEL, got {item!r}")
+            raise ClinfairError(f"--positive-label expects DATASET=LABEL, got {item!r}")
         labels[dataset] = label
     return labels
 
 
 def load_predictions(path: Path):
-    """Read a parquet or JSONL predictions file into a DataFrame; UserError if unreadable.
+    """Read a parquet or JSONL predictions file into a DataFrame; ClinfairError if unreadable.
 
     Parquet list columns stay Arrow-backed (``pd.ArrowDtype``), which the metrics read
     without converting a Python list per row. A file is parquet when its name ends in
@@ -112,25 +112,25 @@ def load_predictions(path: Path):
     """
     import pandas as pd
 
-    from benchmark.cli import UserError
+    from tasks.errors import ClinfairError
 
     if not path.exists():
-        raise UserError(f"{path}: no such file")
+        raise ClinfairError(f"{path}: no such file")
     if not path.is_file():
-        raise UserError(f"{path}: not a file")
+        raise ClinfairError(f"{path}: not a file")
     try:
         with path.open("rb") as handle:
             magic = handle.read(4)
     except OSError as error:
-        raise UserError(f"{path}: cannot read: {one_line(error)}") from None
+        raise ClinfairError(f"{path}: cannot read: {one_line(error)}") from None
     if not magic:
-        raise UserError(f"{path}: the file is empty")
+        raise ClinfairError(f"{path}: the file is empty")
     if path.suffix.lower() in PARQUET_SUFFIXES or magic == b"PAR1":
         df = _read_parquet(path)
     else:
         df = pd.DataFrame.from_records(_read_jsonl(path))
     if len(df) == 0:
-        raise UserError(f"{path}: no rows")
+        raise ClinfairError(f"{path}: no rows")
     return df
 
 
@@ -138,7 +138,7 @@ def _read_parquet(path: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from benchmark.cli import UserError
+    from tasks.errors import ClinfairError
 
     def list_as_arrow(arrow_type: pa.DataType):
         import pandas as pd
@@ -150,12 +150,12 @@ def _read_parquet(path: Path):
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
-        raise UserError(f"{path}: cannot read as parquet: {one_line(error)}") from None
+        raise ClinfairError(f"{path}: cannot read as parquet: {one_line(error)}") from None
     return table.to_pandas(types_mapper=list_as_arrow)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    from benchmark.cli import UserError
+    from tasks.errors import ClinfairError
 
     records = []
     try:
@@ -167,7 +167,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                     record = json.loads(line)
                 except json.JSONDecodeError as error:
                     if number == 1 and _is_results_file(path):
-                        raise UserError(
+                        raise ClinfairError(
                             f"{path} is the results.json of `clinfair eval`, not a predictions "
                             "file: pass the predictions.parquet beside it"
                         ) from None
@@ -176,14 +176,16 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                         if line.lstrip()[:1] == "["
                         else ""
                     )
-                    raise UserError(f"{path}:{number}: not valid JSON: {error.msg}{hint}") from None
+                    raise ClinfairError(f"{path}:{number}: not valid JSON: {error.msg}{hint}") from None
                 if not isinstance(record, dict):
-                    raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+                    raise ClinfairError(
+                        f"{path}:{number}: expected a JSON object, got {type(record).__name__}"
+                    )
                 records.append(record)
     except UnicodeDecodeError:
-        raise UserError(f"{path}: not a UTF-8 text file (and not parquet)") from None
+        raise ClinfairError(f"{path}: not a UTF-8 text file (and not parquet)") from None
     except OSError as error:
-        raise UserError(f"{path}: cannot read: {one_line(error)}") from None
+        raise ClinfairError(f"{path}: cannot read: {one_line(error)}") from None
     return records
 
 
@@ -198,15 +200,15 @@ def _is_results_file(path: Path) -> bool:
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write the report atomically (temporary file in the same folder, then ``os.replace``)."""
-    from benchmark.cli import UserError
-    from benchmark.io import atomic_write_json
+    from tasks.errors import ClinfairError
+    from tasks.io import atomic_write_json
 
     if path.is_dir():
-        raise UserError(f"--out {path} is a folder; give a file name")
+        raise ClinfairError(f"--out {path} is a folder; give a file name")
     try:
         atomic_write_json(path, report)
     except OSError as error:
-        raise UserError(f"cannot write {path}: {one_line(error)}") from None
+        raise ClinfairError(f"cannot write {path}: {one_line(error)}") from None
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmark.cli import UserError
+from tasks.errors import ClinfairError
 
 DEFAULT_PORT = 7860
 
@@ -136,7 +136,7 @@ def run_build(args: argparse.Namespace) -> int:
             baseline=args.baseline,
         )
     except LeaderboardError as error:
-        raise UserError(str(error)) from None
+        raise ClinfairError(str(error)) from None
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
     if result.comparison["mixed"]:
@@ -180,7 +180,7 @@ def run_push(args: argparse.Namespace) -> int:
             return 0
         report = execute(plan)
     except LeaderboardError as error:
-        raise UserError(str(error)) from None
+        raise ClinfairError(str(error)) from None
     print(
         f"pushed {len(plan.dataset.files)} file(s) to {args.repo} in one commit: {report['dataset_commit']}"
     )
@@ -197,6 +197,6 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         app = create_app(args.source)
     except (OSError, ValueError) as error:
-        raise UserError(str(error).strip().splitlines()[0]) from None
+        raise ClinfairError(str(error).strip().splitlines()[0]) from None
     app.launch(server_name=args.host, server_port=args.port)
     return 0

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import one_line
+from tasks.errors import ClinfairError, one_line
 
 
 def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:
@@ -74,7 +74,7 @@ def atomic_write_parquet(path: str | Path, frame) -> Path:
 # -- whole folders -------------------------------------------------------------------------------
 
 
-class OutputFolderError(Exception):
+class OutputFolderError(ClinfairError):
     """An output folder that may not be replaced or created; the message is one line."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.cli import UserError
+from tasks.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,10 +35,10 @@ def read_chat_template(path: Path | None) -> str | None:
     if path is None:
         return None
     if not path.is_file():
-        raise UserError(f"--chat-template {path}: no such file")
+        raise ClinfairError(f"--chat-template {path}: no such file")
     text = path.read_text(encoding="utf-8")
     if not text.strip():
-        raise UserError(f"--chat-template {path}: the file is empty")
+        raise ClinfairError(f"--chat-template {path}: the file is empty")
     return text
 
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.checks import check_model
 
     if args.images < 1:
-        raise UserError("--images must be at least 1")
+        raise ClinfairError("--images must be at least 1")
     check = check_model(
         args.model,
         images_per_row=args.images,

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchmark.cli import UserError
 from benchmark.generation import SCORE_MODES
+from tasks.errors import ClinfairError
 
 DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
 
@@ -92,29 +92,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.check_command import read_chat_template
     from benchmark.checks import CheckFailed, preflight_tasks
     from benchmark.generation import GenerationInputError, GenerationSettings, make_backend
-    from benchmark.io import OutputFolderError
     from benchmark.models import ModelLoadError
     from benchmark.runner import EvalError, EvalRequest, run_eval
+    from clinfair.commands.check_model import read_chat_template
+    from tasks.io import OutputFolderError
     from tasks.registry import resolve_tasks
 
     if args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
-        raise UserError("--batch-size, --max-new-tokens and --limit must be positive")
+        raise ClinfairError("--batch-size, --max-new-tokens and --limit must be positive")
     if args.tensor_parallel_size < 1 or args.max_images_per_prompt < 1:
-        raise UserError("--tensor-parallel-size and --max-images-per-prompt must be positive")
+        raise ClinfairError("--tensor-parallel-size and --max-images-per-prompt must be positive")
     chat_template = read_chat_template(args.chat_template)
-    try:
-        specs = resolve_tasks(args.tasks)
-    except KeyError as error:
-        raise UserError(error.args[0]) from None
+    specs = resolve_tasks(args.tasks)
     missing = [spec for spec in specs if spec.needs_raw and not (Path(args.data) / spec.key).exists()]
     if missing:  # one message for all of them, before anything loads
         commands = "; ".join(
             f"clinfair prepare {s.key} --raw <download> --out {Path(args.data) / s.key}" for s in missing
         )
-        raise UserError(
+        raise ClinfairError(
             f"no prepared data for {', '.join(s.key for s in missing)} in {args.data}: run {commands}"
         )
     settings = GenerationSettings(
@@ -174,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         CheckFailed,
         GenerationInputError,
     ) as error:
-        raise UserError(str(error)) from None
+        raise ClinfairError(str(error)) from None
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch the main process reports
         return 0
     print(summary_table(results))
@@ -194,8 +191,8 @@ def _process_device() -> str | None:
 
 def summary_table(results: dict[str, Any]) -> str:
     """The metrics summary (as ``clinfair metrics`` prints it) and the null demographics per task."""
-    from benchmark.metrics_command import score_summary_table
-    from benchmark.metrics_command import summary_table as metrics_summary
+    from clinfair.commands.metrics import score_summary_table
+    from clinfair.commands.metrics import summary_table as metrics_summary
 
     nulls = "; ".join(
         f"{task}: " + ", ".join(f"{field}={n}" for field, n in info["null_demographics"].items())

@@ -7,7 +7,7 @@ import json
 import sys
 import textwrap
 
-from benchmark.cli import UserError
+from tasks.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,21 +92,18 @@ def parse_options(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise UserError(f"option {pair!r} is not KEY=VALUE")
+            raise ClinfairError(f"option {pair!r} is not KEY=VALUE")
         options[key.strip()] = load_yaml(value)
     return options
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from benchmark.io import OutputFolderError
     from tasks.builders.base import BuildError, RowError
+    from tasks.io import OutputFolderError
     from tasks.prepare import prepare
     from tasks.registry import get_task
 
-    try:
-        spec = get_task(args.task)
-    except KeyError as error:
-        raise UserError(error.args[0]) from None
+    spec = get_task(args.task)
     try:
         summary = prepare(
             spec,
@@ -118,9 +115,9 @@ def run_prepare(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     except RowError as error:
-        raise UserError(f"{error} (pass --skip-bad to skip and count such rows)") from None
+        raise ClinfairError(f"{error} (pass --skip-bad to skip and count such rows)") from None
     except (BuildError, OutputFolderError, FileExistsError, ValueError) as error:
-        raise UserError(str(error)) from None
+        raise ClinfairError(str(error)) from None
     print(summary.to_text())
     print(f"wrote {args.out}")
     if args.push_to_hub:

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.cli import UserError
-from benchmark.io import atomic_write_json, atomic_write_text
+from tasks.errors import ClinfairError
+from tasks.io import atomic_write_json, atomic_write_text
 
 #: paper-protocol overall values reported for every run (fractions)
 PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap")
@@ -88,40 +88,46 @@ class StudyConfig:
 
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown or not self.methods:
-            raise UserError(f"{where}: methods {unknown or '[]'} unknown; choose from {', '.join(METHODS)}")
+            raise ClinfairError(
+                f"{where}: methods {unknown or '[]'} unknown; choose from {', '.join(METHODS)}"
+            )
         if self.baseline not in self.methods:
-            raise UserError(f"{where}: baseline {self.baseline!r} is not one of the methods {self.methods}")
+            raise ClinfairError(
+                f"{where}: baseline {self.baseline!r} is not one of the methods {self.methods}"
+            )
         if not self.seed_list or len(set(self.seed_list)) != len(self.seed_list):
-            raise UserError(f"{where}: seeds must be a positive count or a list of distinct seeds")
+            raise ClinfairError(f"{where}: seeds must be a positive count or a list of distinct seeds")
         if len(self.minority) > 1:
-            raise UserError(f"{where}: minority names one attribute and its group, e.g. {{age_group: A4}}")
+            raise ClinfairError(
+                f"{where}: minority names one attribute and its group, e.g. {{age_group: A4}}"
+            )
 
 
 def load_config(path: str | Path) -> StudyConfig:
-    """Read a study YAML; an unknown key or a wrong type is a UserError naming the file and key."""
+    """Read a study YAML; an unknown key or a wrong type is a ClinfairError naming the file and key."""
     import yaml
 
     from tasks.yamlio import load_yaml
 
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"study config {path} not found")
+        raise ClinfairError(f"study config {path} not found")
     try:
         values = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise UserError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        raise ClinfairError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(values, dict):
-        raise UserError(f"{path}: a study config is a YAML mapping")
+        raise ClinfairError(f"{path}: a study config is a YAML mapping")
     known = {f.name: f for f in dataclasses.fields(StudyConfig)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise UserError(f"{path}: unknown key(s) {unknown}; known: {', '.join(known)}")
+        raise ClinfairError(f"{path}: unknown key(s) {unknown}; known: {', '.join(known)}")
     for key in ("task_options", "overrides", "minority"):
         if key in values and not isinstance(values[key], dict):
-            raise UserError(f"{path}: {key} must be a mapping")
+            raise ClinfairError(f"{path}: {key} must be a mapping")
     for key in ("warm_start_steps", "max_new_tokens", "eval_batch_size", "n_bootstrap"):
         if key in values and not (isinstance(values[key], int) and values[key] >= 0):
-            raise UserError(f"{path}: {key} must be a whole number >= 0, got {values[key]!r}")
+            raise ClinfairError(f"{path}: {key} must be a whole number >= 0, got {values[key]!r}")
     config = StudyConfig(**values)
     config.check(str(path))
     return config
@@ -156,7 +162,7 @@ def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
         "warm_start_steps": config.warm_start_steps,
     }
     if stamp.exists() and json.loads(stamp.read_text()) != json.loads(json.dumps(inputs)):
-        raise UserError(f"{out} holds a study with other data or model ({stamp}); use another --out")
+        raise ClinfairError(f"{out} holds a study with other data or model ({stamp}); use another --out")
     if not (folder / "dataset_dict.json").exists():
         print(f"[study] preparing {config.task} with {config.task_options or 'its default options'}")
         prepare(get_task(config.task), folder, options=config.task_options, overwrite=True)
@@ -206,7 +212,7 @@ def train_run(
     timings = {} if timings is None else timings
     from transformers import PrinterCallback
 
-    from trainers.commands import build_trainer
+    from trainers.build import build_trainer
     from trainers.recipes import RecipeError, load_recipe
 
     if (folder / "model.safetensors").exists():
@@ -224,7 +230,7 @@ def train_run(
     try:
         recipe = load_recipe(config.recipe, method, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
     except RecipeError as error:
-        raise UserError(str(error)) from None
+        raise ClinfairError(str(error)) from None
     trainer = build_trainer(recipe)
     trainer.remove_callback(PrinterCallback)  # progress is the study's; logs go to fairness.jsonl
     callback_s = _time_fairness_evaluations(trainer)
@@ -257,7 +263,7 @@ def _time_fairness_evaluations(trainer) -> list[float]:
 def evaluate_run(
     config: StudyConfig, model: Path, name: str, method: str | None, data_dir: Path, folder: Path
 ) -> Path:
-    from benchmark.cli import main
+    from clinfair.cli import main
 
     args = [
         "eval",
@@ -361,7 +367,7 @@ def _paired_rows(config: StudyConfig, out: Path, method: str, seeds: list[int]):
         try:
             base, mine = align(*(load_run(folder) for folder in folders))
         except CompareError as error:
-            raise UserError(f"seed {seed}: {error}") from None
+            raise ClinfairError(f"seed {seed}: {error}") from None
         frames.append(
             mine.assign(
                 prediction_baseline=base["prediction"].to_numpy(), id=mine["id"].astype(str) + f"#seed{seed}"

@@ -1,75 +1,16 @@
-"""``clinfair train``: GRPO or a fairness-aware variant of it, from a recipe, under Accelerate.
+"""Build the trainer a resolved recipe describes: data, model, rewards, fairness callback.
 
-    clinfair train --method fairgrpo --recipe tiny-cpu                       # CPU, seconds
-    clinfair train --method fairgrpo --recipe medgemma-4b-it max_steps=200   # key=value overrides
-    accelerate launch --config_file configs/accelerate/zero3.yaml -m benchmark.cli \\
-        train --method fairgrpo --recipe medgemma-4b-it                     # several GPUs
-
-The run happens in this process, so ``accelerate launch`` starts one per device. It writes
-to the recipe's ``output_dir``: the trained model and processor, ``recipe.yaml`` (the keys
-used, overrides included) and ``fairness.jsonl`` (``trainers.callbacks``).
+``clinfair train`` (and the study) call :func:`build_trainer`; under ``accelerate launch`` each
+process builds its own, with data and the tiny model made once by the main process.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
 from pathlib import Path
 from typing import Any
 
-from benchmark.cli import UserError
-
-#: The methods of ``trainers.recipes.METHODS`` (listed here so ``--help`` does not import TRL).
-METHOD_NAMES = (
-    "grpo",
-    "dr_grpo",
-    "fairgrpo",
-    "fairgrpo_nd",
-    "resampling",
-    "dro",
-    "rloo",
-    "reinforce_pp",
-    "reinforce_pp_baseline",
-)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="train a VLM with GRPO, Dr.GRPO, FairGRPO, FairGRPO_ND, resampling, group-DRO, RLOO or REINFORCE++",
-        description="Train from a TRL-style YAML recipe (configs/recipes/) with key=value overrides. Runs in this "
-        "process: launch it with `accelerate launch -m benchmark.cli train ...` for several devices. Writes the "
-        "model, recipe.yaml and fairness.jsonl to the recipe's output_dir.",
-    )
-    parser.add_argument("--method", required=True, choices=METHOD_NAMES)
-    parser.add_argument(
-        "--recipe", required=True, help="a recipe file, or the name of one in configs/recipes (e.g. tiny-cpu)"
-    )
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe keys to override")
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    from trainers.recipes import RecipeError, load_recipe
-
-    try:
-        recipe = load_recipe(args.recipe, args.method, args.overrides)
-    except RecipeError as error:
-        raise UserError(str(error)) from None
-    trainer = build_trainer(recipe)
-    trainer.train(resume_from_checkpoint=recipe.config.resume_from_checkpoint)
-    trainer.save_model(recipe.config.output_dir)
-    if trainer.accelerator.is_main_process:
-        print(f"clinfair train: {recipe.method} model saved to {recipe.config.output_dir}")
-        selection = Path(recipe.config.output_dir) / "best" / "selection.json"
-        if recipe.arguments.select_by and selection.is_file():
-            best = json.loads(selection.read_text())
-            print(
-                f"clinfair train: best on validation {best['select_by']} = {best['value']:.4f} at step "
-                f"{best['step']}, kept in {selection.parent}"
-            )
-    return 0
+from tasks.errors import ClinfairError
 
 
 def build_trainer(recipe):
@@ -77,15 +18,14 @@ def build_trainer(recipe):
     import yaml
     from accelerate import PartialState
 
-    from benchmark.checks import CheckFailed
-    from benchmark.models import ModelLoadError, load_model_and_processor
+    from benchmark.models import load_model_and_processor
     from trainers.callbacks import FairnessCallback
     from trainers.data import build_grpo_dataset, load_task_split
     from trainers.recipes import METHODS
 
     arguments, config = recipe.arguments, recipe.config
     if config.use_vllm and importlib.util.find_spec("vllm") is None:
-        raise UserError("use_vllm needs vLLM: pip install 'clinfair[vllm]' (CUDA only)")
+        raise ClinfairError("use_vllm needs vLLM: pip install 'clinfair[vllm]' (CUDA only)")
     state = PartialState()
     if recipe.ignored and state.is_main_process:
         print(
@@ -108,13 +48,13 @@ def build_trainer(recipe):
             }
         model, processor = load_model_and_processor(model_path, dtype=arguments.dtype)
         _preflight(model, processor, arguments, state.is_main_process)
-    except (KeyError, FileNotFoundError, ModelLoadError, CheckFailed) as error:
-        raise UserError(error.args[0] if error.args else str(error)) from None
+    except FileNotFoundError as error:  # a model path that does not exist
+        raise ClinfairError(error.args[0] if error.args else str(error)) from None
 
     try:
         rewards = _rewards(arguments.rewards)
     except (ValueError, OSError) as error:  # bad reward parameters, or a judge model that cannot load
-        raise UserError(str(error).strip().splitlines()[0]) from None
+        raise ClinfairError(str(error).strip().splitlines()[0]) from None
     trainer_class = METHODS[recipe.method][1]
     trainer = trainer_class(
         model, rewards, args=config, train_dataset=train_dataset, processing_class=processor

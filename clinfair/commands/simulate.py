@@ -1,4 +1,4 @@
-"""``clinfair simulate``: the command of the advantage-level simulator (``benchmark.simulate``).
+"""``clinfair simulate``: the command of the advantage-level simulator (``trainers.simulate``).
 
 Kept apart from the simulator so that ``clinfair --help`` imports neither scikit-learn nor scipy.
 """
@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmark.cli import UserError
+from tasks.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,14 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.io import atomic_write_json, atomic_write_text
-    from benchmark.simulate import default_study, report, run_study
+    from tasks.io import atomic_write_json, atomic_write_text
+    from trainers.simulate import default_study, report, run_study
 
     if min(args.seeds, args.nd_seeds) < 2 or args.steps < 1 or args.workers < 1:
-        raise UserError("--seeds and --nd-seeds must be at least 2, --steps and --workers at least 1")
+        raise ClinfairError("--seeds and --nd-seeds must be at least 2, --steps and --workers at least 1")
     bad = sorted(set(args.questions) - set("abcd"))
     if bad or not args.questions:
-        raise UserError(f"--questions takes letters from 'abcd', got {args.questions!r}")
+        raise ClinfairError(f"--questions takes letters from 'abcd', got {args.questions!r}")
     study = default_study(args.seeds, args.questions, args.nd_seeds)
     study.training = replace(study.training, steps=args.steps)
     start = time.perf_counter()

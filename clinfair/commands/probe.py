@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from benchmark.cli import UserError
+from tasks.errors import ClinfairError
 
 DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
 
@@ -49,22 +49,19 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from benchmark.generation import GenerationSettings, make_backend
-    from benchmark.io import atomic_write_json, atomic_write_parquet
     from benchmark.models import ModelLoadError
     from benchmark.probe import ProbeInputError, probe_questions, run_probe
-    from benchmark.runner import task_rows
+    from tasks.io import atomic_write_json, atomic_write_parquet
+    from tasks.prepare import task_rows
     from tasks.registry import resolve_tasks
 
-    try:
-        specs = resolve_tasks(args.tasks)
-    except KeyError as error:
-        raise UserError(error.args[0]) from None
+    specs = resolve_tasks(args.tasks)
     attributes = [name.strip() for name in args.attributes.split(",") if name.strip()]
     for spec in specs:  # age_group is binned from the source's age
         available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}
         missing = [name for name in attributes if not available.get(name, True)]
         if missing:
-            raise UserError(
+            raise ClinfairError(
                 f"task {spec.key} has no {', '.join(missing)} to probe (it has {', '.join(spec.demographics)})"
             )
     try:
@@ -77,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             "hf", args.model, settings, dtype=args.dtype, trust_remote_code=args.trust_remote_code
         )
     except (ProbeInputError, FileNotFoundError, ModelLoadError) as error:
-        raise UserError(str(error)) from None
+        raise ClinfairError(str(error)) from None
     report, records = {"tasks": {}}, []
     for spec in specs:
         split = rows[spec.key]

@@ -1,6 +1,6 @@
 """The ``clinfair`` command line.
 
-Each sub-command lives beside the code it drives, in a module exposing
+Each sub-command lives in a module of :mod:`clinfair.commands` (or the demo and study modules) exposing
 ``register(subparsers)``, which adds its parser and sets ``func`` (a callable taking the
 parsed ``argparse.Namespace`` and returning an exit code). Those modules keep heavy
 imports (torch, transformers, TRL) inside the handlers, so ``clinfair --help`` is fast.
@@ -12,25 +12,23 @@ import argparse
 import importlib
 import sys
 
+from tasks.errors import ClinfairError
+
 #: Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
-    "tasks.commands",  # tasks list, prepare
-    "benchmark.metrics_command",  # metrics
-    "benchmark.eval_command",  # eval
-    "benchmark.check_command",  # check-model
-    "benchmark.compare_command",  # compare
-    "benchmark.probe_command",  # probe
-    "trainers.commands",  # train
-    "leaderboard.commands",  # leaderboard build, push, serve
-    "benchmark.demo",  # demo
-    "benchmark.simulate_command",  # simulate
-    "benchmark.study",  # study
-    "benchmark.lmeval.command",  # lm-eval-tasks
+    "clinfair.commands.tasks",  # tasks list, prepare
+    "clinfair.commands.metrics",  # metrics
+    "clinfair.commands.eval",  # eval
+    "clinfair.commands.check_model",  # check-model
+    "clinfair.commands.compare",  # compare
+    "clinfair.commands.probe",  # probe
+    "clinfair.commands.train",  # train
+    "clinfair.commands.leaderboard",  # leaderboard build, push, serve
+    "clinfair.demo",  # demo
+    "clinfair.commands.simulate",  # simulate
+    "clinfair.study",  # study
+    "clinfair.commands.lmeval",  # lm-eval-tasks
 )
-
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, exit code 2, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         return int(args.func(args) or 0)
-    except UserError as error:
+    except ClinfairError as error:
         print(f"clinfair {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

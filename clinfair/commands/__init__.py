@@ -1,0 +1,1 @@
+"""One module per ``clinfair`` sub-command, each exposing ``register(subparsers)``."""
