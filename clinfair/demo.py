@@ -133,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
     )
     table = run_demo(settings)
     print(table)
+    out = settings.out
+    print(
+        f"\nwrote {out / 'demo_table.md'}; the leaderboard: {out / 'leaderboard' / 'index.html'}; "
+        f"each evaluation's metrics: {out}/**/summary.txt"
+    )
     return 0
 
 
@@ -167,25 +172,36 @@ def study_config(settings: DemoSettings) -> StudyConfig:
 
 
 def run_demo(settings: DemoSettings) -> str:
-    """Run the experiment into ``settings.out``; returns the printed report (Markdown)."""
-    from clinfair.study import prepare_inputs, render, run_name, run_study
+    """Run the experiment into ``settings.out``; returns the printed report (Markdown).
+
+    The terminal shows one progress bar over every step (evaluations, runs, the leaderboard);
+    each evaluation's own metrics table is in its folder's ``summary.txt``."""
+    from tqdm.auto import tqdm
+
+    from clinfair.study import prepare_inputs, quiet_libraries, render, run_name, run_study
 
     out = settings.out
     start = time.perf_counter()
     config = study_config(settings)
-    data_dir, warm = prepare_inputs(config, out)
-    base = out / "models" / "base"
-    eval_dirs = [
-        _evaluate(base, "untrained", data_dir, out, config),
-        _evaluate(warm, "warm-start", data_dir, out, config),
-    ]
-    settings.timings["setup_s"] = time.perf_counter() - start
-    summary = run_study(config, out)
-    settings.timings["runs_s"] = time.perf_counter() - start - settings.timings["setup_s"]
     runs = [out / "runs" / run_name(m, seed) for seed in config.seed_list for m in config.methods]
-    eval_dirs += [run / "eval" for run in runs]
-    board_start = time.perf_counter()
-    _build_leaderboard(eval_dirs, out / "leaderboard", [run / "train" / "fairness.jsonl" for run in runs])
+    bar = tqdm(total=len(runs) + 3, desc="clinfair demo", unit="step")
+    with quiet_libraries():
+        bar.set_postfix_str("data and warm start")
+        data_dir, warm = prepare_inputs(config, out)
+        eval_dirs = []
+        for model, name in ((out / "models" / "base", "untrained"), (warm, "warm-start")):
+            bar.set_postfix_str(f"{name}: evaluating")
+            eval_dirs.append(_evaluate(model, name, data_dir, out, config))
+            bar.update()
+        settings.timings["setup_s"] = time.perf_counter() - start
+        summary = run_study(config, out, bar=bar)
+        settings.timings["runs_s"] = time.perf_counter() - start - settings.timings["setup_s"]
+        eval_dirs += [run / "eval" for run in runs]
+        board_start = time.perf_counter()
+        bar.set_postfix_str("building the leaderboard")
+        _build_leaderboard(eval_dirs, out / "leaderboard", [run / "train" / "fairness.jsonl" for run in runs])
+        bar.update()
+        bar.close()
     settings.timings["leaderboard_s"] = time.perf_counter() - board_start
     settings.timings["total_s"] = time.perf_counter() - start
     table = multi_seed_table(eval_dirs, settings)
@@ -247,15 +263,11 @@ def _evaluate(model: Path, name: str, data_dir: Path, out: Path, config: StudyCo
 
 
 def _build_leaderboard(eval_dirs: list[Path], out: Path, dynamics_files: list[Path]) -> None:
-    from clinfair.cli import main
+    from leaderboard.build import build_leaderboard
 
     # labelled by run (every file is called fairness.jsonl in a folder called train)
     dynamics = [f"{p.parent.parent.name}={p}" for p in dynamics_files if p.exists()]
-    args = ["leaderboard", "build", *map(str, eval_dirs), "--out", str(out)]
-    if dynamics:
-        args += ["--dynamics", *dynamics]
-    if main(args) != 0:
-        raise RuntimeError("building the leaderboard failed")
+    build_leaderboard(eval_dirs, out, dynamics=dynamics)
 
 
 def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:

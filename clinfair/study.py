@@ -31,13 +31,17 @@ A config is a YAML mapping (``configs/studies/group_shift.yaml`` is the shipped 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tqdm.auto import tqdm
 
 from tasks.errors import ClinfairError
 from tasks.io import atomic_write_json, atomic_write_text
@@ -164,8 +168,8 @@ def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
     if stamp.exists() and json.loads(stamp.read_text()) != json.loads(json.dumps(inputs)):
         raise ClinfairError(f"{out} holds a study with other data or model ({stamp}); use another --out")
     if not (folder / "dataset_dict.json").exists():
-        print(f"[study] preparing {config.task} with {config.task_options or 'its default options'}")
-        prepare(get_task(config.task), folder, options=config.task_options, overwrite=True)
+        tqdm.write(f"[study] preparing {config.task} with {config.task_options or 'its default options'}")
+        prepare(get_task(config.task), folder, options=config.task_options, overwrite=True, progress=False)
     model = Path(config.model) if config.model != "tiny" else _tiny_warm_start(config, out, folder)
     atomic_write_json(stamp, inputs)
     return data_dir, model
@@ -183,7 +187,7 @@ def _tiny_warm_start(config: StudyConfig, out: Path, data: Path) -> Path:
     if config.warm_start_steps == 0:
         return base
     if not (warm / "config.json").exists():
-        print(f"[study] supervised warm start ({config.warm_start_steps} steps)")
+        tqdm.write(f"[study] supervised warm start ({config.warm_start_steps} steps)")
         model, processor = load_model_and_processor(base)
         train = load_prepared(data)["train"]
         format_warm_start(
@@ -263,65 +267,98 @@ def _time_fairness_evaluations(trainer) -> list[float]:
 def evaluate_run(
     config: StudyConfig, model: Path, name: str, method: str | None, data_dir: Path, folder: Path
 ) -> Path:
-    from clinfair.cli import main
+    """Evaluate one model on the study's split (``benchmark.evaluate``); its metrics table goes
+    to ``folder/summary.txt``, not the terminal (the study's report is what a person reads)."""
+    from benchmark.evaluate import evaluate
+    from benchmark.generation import GenerationSettings
+    from benchmark.runner import EvalRequest
+    from clinfair.commands.eval import summary_table
 
-    args = [
-        "eval",
-        "--model",
-        str(model),
-        "--tasks",
-        config.task,
-        "--data",
-        str(data_dir),
-        "--out",
-        str(folder),
-        "--split",
-        config.eval_split,
-        "--max-new-tokens",
-        str(config.max_new_tokens),
-        "--batch-size",
-        str(config.eval_batch_size),
-        "--run-name",
-        name,
-        "--n-bootstrap",
-        str(config.n_bootstrap),
-        "--no-progress",
-    ]
-    if method:
-        args += ["--method", method]
-    if config.eval_limit:
-        args += ["--limit", str(config.eval_limit)]
-    if main(args) != 0:
-        raise RuntimeError(f"evaluation of {name} failed")
+    request = EvalRequest(
+        model=str(model),
+        tasks=(config.task,),
+        split=config.eval_split,
+        limit=config.eval_limit or None,
+        generation=GenerationSettings(
+            max_new_tokens=config.max_new_tokens, batch_size=config.eval_batch_size
+        ),
+        backend="hf",
+        dtype="auto",
+        run_name=name,
+        method=method,
+        scores="direct",
+    )
+    results = evaluate(request, data_dir, folder, n_bootstrap=config.n_bootstrap, progress=False)
+    atomic_write_text(folder / "summary.txt", summary_table(results) + "\n")
     return folder
 
 
-def run_study(config: StudyConfig, out: Path, progress: bool = True) -> dict[str, Any]:
-    """Every (method, seed) run not yet finished, then the report; returns the report's JSON."""
-    from tqdm.auto import tqdm
+@contextlib.contextmanager
+def quiet_libraries() -> Iterator[None]:
+    """Silence transformers', datasets' and the Hub's progress bars and warnings for a study:
+    each of its dozens of loads and saves would print its own (a run's details go to its folder)."""
+    import datasets
+    import huggingface_hub.utils as hub_utils
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars_on = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    datasets_bars_on, hub_bars_on = (
+        datasets.is_progress_bar_enabled(),
+        not hub_utils.are_progress_bars_disabled(),
+    )
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    hub_utils.disable_progress_bars()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars_on:
+            hf_logging.enable_progress_bar()
+        if datasets_bars_on:
+            datasets.enable_progress_bars()
+        if hub_bars_on:
+            hub_utils.enable_progress_bars()
+
+
+def run_study(config: StudyConfig, out: Path, progress: bool = True, bar: Any = None) -> dict[str, Any]:
+    """Every (method, seed) run not yet finished, then the report; returns the report's JSON.
+
+    Progress is one bar, advanced once per run: ``bar`` (a tqdm the caller owns, e.g. the
+    demo's, which counts its own steps too) or one made here."""
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "study.json", dataclasses.asdict(config))
-    data_dir, model = prepare_inputs(config, out)
     runs = [(method, seed) for seed in config.seed_list for method in config.methods]
-    for method, seed in tqdm(runs, desc="[study] runs", unit="run", disable=not progress):
-        folder = out / "runs" / run_name(method, seed)
-        if (folder / "run.json").exists():
-            continue
-        start, timings = time.perf_counter(), {}
-        trained = train_run(config, method, seed, model, data_dir, folder / "train", timings)
-        train_s = time.perf_counter() - start
-        evaluate_run(config, trained, run_name(method, seed), method, data_dir, folder / "eval")
-        atomic_write_json(
-            folder / "run.json",
-            {
-                "method": method,
-                "seed": seed,
-                "train_s": train_s,
-                "eval_s": time.perf_counter() - start - train_s,
-                **timings,
-            },
-        )
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=len(runs), desc="[study] runs", unit="run", disable=not progress)
+    with quiet_libraries():
+        data_dir, model = prepare_inputs(config, out)
+        for method, seed in runs:
+            name = run_name(method, seed)
+            folder = out / "runs" / name
+            if not (folder / "run.json").exists():
+                bar.set_postfix_str(f"{name}: training")
+                start, timings = time.perf_counter(), {}
+                trained = train_run(config, method, seed, model, data_dir, folder / "train", timings)
+                train_s = time.perf_counter() - start
+                bar.set_postfix_str(f"{name}: evaluating")
+                evaluate_run(config, trained, name, method, data_dir, folder / "eval")
+                atomic_write_json(
+                    folder / "run.json",
+                    {
+                        "method": method,
+                        "seed": seed,
+                        "train_s": train_s,
+                        "eval_s": time.perf_counter() - start - train_s,
+                        **timings,
+                    },
+                )
+            bar.update()
+    if own_bar:
+        bar.close()
     summary = summarise(config, out)
     atomic_write_json(out / "report.json", summary)
     atomic_write_text(out / "report.md", render(summary))

@@ -92,12 +92,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.checks import CheckFailed, preflight_tasks
-    from benchmark.generation import GenerationInputError, GenerationSettings, make_backend
-    from benchmark.models import ModelLoadError
-    from benchmark.runner import EvalError, EvalRequest, run_eval
+    from benchmark.evaluate import ModelLoading, evaluate
+    from benchmark.generation import GenerationSettings
+    from benchmark.runner import EvalRequest
     from clinfair.commands.check_model import read_chat_template
-    from tasks.io import OutputFolderError
     from tasks.registry import resolve_tasks
 
     if args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
@@ -106,27 +104,18 @@ def run(args: argparse.Namespace) -> int:
         raise ClinfairError("--tensor-parallel-size and --max-images-per-prompt must be positive")
     chat_template = read_chat_template(args.chat_template)
     specs = resolve_tasks(args.tasks)
-    missing = [spec for spec in specs if spec.needs_raw and not (Path(args.data) / spec.key).exists()]
-    if missing:  # one message for all of them, before anything loads
-        commands = "; ".join(
-            f"clinfair prepare {s.key} --raw <download> --out {Path(args.data) / s.key}" for s in missing
-        )
-        raise ClinfairError(
-            f"no prepared data for {', '.join(s.key for s in missing)} in {args.data}: run {commands}"
-        )
-    settings = GenerationSettings(
-        max_new_tokens=args.max_new_tokens,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        batch_size=args.batch_size,
-        seed=args.seed,
-    )
     request = EvalRequest(
         model=str(args.model),
         tasks=tuple(s.key for s in specs),
         split=args.split,
         limit=args.limit,
-        generation=settings,
+        generation=GenerationSettings(
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_p=args.top_p,
+            batch_size=args.batch_size,
+            seed=args.seed,
+        ),
         backend=args.backend,
         dtype=args.dtype,
         revision=args.revision,
@@ -134,59 +123,30 @@ def run(args: argparse.Namespace) -> int:
         method=args.method,
         scores=args.scores,
     )
-
-    def backend_factory():
-        """Load the model, then run the first rows of every task through it (``benchmark.checks.preflight``)."""
-        backend = make_backend(
-            args.backend,
-            args.model,
-            settings,
-            chat_template=chat_template,
-            dtype=args.dtype,
-            device=args.device or _process_device(),
-            revision=args.revision,
-            trust_remote_code=args.trust_remote_code,
-            max_images=args.max_images_per_prompt,
-            tensor_parallel_size=args.tensor_parallel_size,
-        )
-        preflight_tasks(backend, request.tasks, args.data, args.split, min(2, args.batch_size))
-        return backend
-
+    loading = ModelLoading(
+        chat_template=chat_template,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+        max_images_per_prompt=args.max_images_per_prompt,
+        tensor_parallel_size=args.tensor_parallel_size,
+    )
     try:
-        results = run_eval(
+        results = evaluate(
             request,
-            backend_factory,
-            Path(args.data),
-            Path(args.out),
+            args.data,
+            args.out,
+            loading=loading,
             n_bootstrap=args.n_bootstrap,
             overwrite=args.overwrite,
             progress=not args.no_progress,
         )
-    except (
-        ModelLoadError,
-        EvalError,
-        OutputFolderError,
-        FileNotFoundError,
-        ImportError,
-        CheckFailed,
-        GenerationInputError,
-    ) as error:
+    except (FileNotFoundError, ImportError) as error:  # a model path or an optional package missing
         raise ClinfairError(str(error)) from None
     if int(os.environ.get("RANK", "0")) != 0:  # under accelerate launch the main process reports
         return 0
     print(summary_table(results))
     print(f"wrote {Path(args.out) / 'results.json'} and {Path(args.out) / 'predictions.parquet'}")
     return 0
-
-
-def _process_device() -> str | None:
-    """Under ``accelerate launch`` on GPUs, this process's GPU; else transformers' choice."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
-    return None
 
 
 def summary_table(results: dict[str, Any]) -> str:

@@ -1,0 +1,100 @@
+"""Evaluate a checkpoint: load it, check it on each task's first rows, run :func:`benchmark.runner.run_eval`.
+
+The one library entry point behind ``clinfair eval``, the demo and the study: they differ only in
+how they build the :class:`~benchmark.runner.EvalRequest`, never in how a model is evaluated.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.runner import EvalRequest, run_eval
+from tasks.errors import ClinfairError
+from tasks.registry import get_task
+
+
+@dataclass(frozen=True)
+class ModelLoading:
+    """How the checkpoint is loaded (not part of what defines a run's results)."""
+
+    chat_template: str | None = None  # Jinja text replacing or supplying the checkpoint's template
+    device: str | None = (
+        None  # e.g. cpu, cuda:1; None: this process's GPU under accelerate, else transformers'
+    )
+    trust_remote_code: bool = False
+    max_images_per_prompt: int = 4  # vLLM's per-prompt image limit
+    tensor_parallel_size: int = 1  # vLLM: GPUs per model
+
+
+def missing_prepared_data(tasks: list[str] | tuple[str, ...], data_dir: str | Path) -> str | None:
+    """None when every task that needs a download has its prepared folder, else one message
+    naming the ``clinfair prepare`` command for each missing one (all of them, at once)."""
+    missing = [key for key in tasks if get_task(key).needs_raw and not (Path(data_dir) / key).exists()]
+    if not missing:
+        return None
+    commands = "; ".join(
+        f"clinfair prepare {key} --raw <download> --out {Path(data_dir) / key}" for key in missing
+    )
+    return f"no prepared data for {', '.join(missing)} in {data_dir}: run {commands}"
+
+
+def evaluate(
+    request: EvalRequest,
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    loading: ModelLoading = ModelLoading(),
+    n_bootstrap: int = 1000,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``request.model`` on ``request.tasks`` and write ``results.json`` and
+    ``predictions.parquet`` to ``out_dir``; returns the results. The model is loaded only when
+    rows are left to generate, then checked on two rows of each task before the run starts."""
+    from benchmark.checks import preflight_tasks
+    from benchmark.generation import make_backend
+
+    message = missing_prepared_data(request.tasks, data_dir)
+    if message:
+        raise ClinfairError(message)
+
+    def backend_factory():
+        backend = make_backend(
+            request.backend,
+            request.model,
+            request.generation,
+            chat_template=loading.chat_template,
+            dtype=request.dtype,
+            device=loading.device or _process_device(),
+            revision=request.revision,
+            trust_remote_code=loading.trust_remote_code,
+            max_images=loading.max_images_per_prompt,
+            tensor_parallel_size=loading.tensor_parallel_size,
+        )
+        preflight_tasks(
+            backend, request.tasks, data_dir, request.split, min(2, request.generation.batch_size)
+        )
+        return backend
+
+    return run_eval(
+        request,
+        backend_factory,
+        Path(data_dir),
+        Path(out_dir),
+        n_bootstrap=n_bootstrap,
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
+def _process_device() -> str | None:
+    """Under ``accelerate launch`` on GPUs, this process's GPU; else transformers' choice."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    return None
