@@ -1,0 +1,37 @@
+"""The layers of DESIGN.md section 1: imports point down, and the command line starts without torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_of_every_command_imports_no_framework():
+    """`clinfair --help` builds every sub-command's parser: none may import torch, transformers or TRL."""
+    code = (
+        "import sys, json, contextlib, io\n"
+        "from clinfair.cli import build_parser\n"
+        "parser = build_parser()\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        parser.parse_args(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(json.dumps(sorted(m for m in ('torch', 'transformers', 'trl', 'vllm') if m in sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_import_contract_holds():
+    """The import-linter contract of pyproject.toml (also run by `make lint`)."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "1 kept, 0 broken" in result.stdout
