@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.generation import SCORE_MODES
+from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
 from tasks.errors import ClinfairError
 
 DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "synthetic is generated there when missing",
     )
     parser.add_argument("--out", required=True, help="output folder of this run")
+    add_include_path_argument(parser)
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
     parser.add_argument(
@@ -105,12 +107,11 @@ def run(args: argparse.Namespace) -> int:
     if args.tensor_parallel_size < 1 or args.max_images_per_prompt < 1:
         raise ClinfairError("--tensor-parallel-size and --max-images-per-prompt must be positive")
     chat_template = read_chat_template(args.chat_template)
+    apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
     missing = [spec for spec in specs if spec.needs_raw and not (Path(args.data) / spec.key).exists()]
     if missing:  # one message for all of them, before anything loads
-        commands = "; ".join(
-            f"clinfair prepare {s.key} --raw <download> --out {Path(args.data) / s.key}" for s in missing
-        )
+        commands = "; ".join(s.prepare_hint(Path(args.data) / s.key) for s in missing)
         raise ClinfairError(
             f"no prepared data for {', '.join(s.key for s in missing)} in {args.data}: run {commands}"
         )
