@@ -401,3 +401,29 @@ def test_builtin_task_read_through_a_columns_file(tmp_path, capsys):
         "a2": (["nevus"], "F", 52.0, assign_split("L2")),
     }
     assert {r["dataset"] for r in built.values()} == {"ham10000"}
+
+
+def test_folder_of_parquet_files_is_streamed_with_load_dataset(tmp_path):
+    folder = tmp_path / "shards"
+    (folder / "data").mkdir(parents=True)
+    for part in range(2):
+        pd.DataFrame(
+            {
+                "uid": [f"u{part}{i}" for i in range(3)],
+                "img": [{"bytes": png_bytes(20 * i + part), "path": None} for i in range(3)],
+                "y": ["a", "b", "a"],
+            }
+        ).to_parquet(
+            (folder / "data").mkdir(parents=True, exist_ok=True) or folder / "data" / f"train-{part}.parquet"
+        )
+    (folder / "t.yaml").write_text(
+        "key: t\ntask_type: binary\nquestion: q?\nchoices: [a, b]\n"
+        "table:\n  path: data\n  columns: {id: uid, image: img, label: y}\n"
+    )
+    assert (
+        main(["prepare", "t", "--include-path", str(folder), "--out", str(tmp_path / "out"), "--no-progress"])
+        == 0
+    )
+    rows = all_rows(tmp_path / "out")
+    assert sorted(rows) == [f"u{p}{i}" for p in range(2) for i in range(3)]
+    assert all(row["answer"] == [["a", "b", "a"][int(key[2])]] for key, row in rows.items())

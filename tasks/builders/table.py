@@ -517,7 +517,7 @@ class TableBuilder(Builder):
         if key is None:
             return mapping.get("")
         if key not in mapping:
-            raise FieldError(column, f"value {key!r} is not in value_maps.{name} {_shown(mapping)}")
+            raise FieldError(column, f"value {key!r} is not in value_maps.{name}: {_shown(mapping)}")
         return mapping[key]
 
     def _label_items(self, value: Any) -> list[str]:
@@ -541,7 +541,7 @@ class TableBuilder(Builder):
                 labels.append(item)
                 continue
             if item not in mapping:
-                raise FieldError(column, f"value {item!r} is not in value_maps.label {_shown(mapping)}")
+                raise FieldError(column, f"value {item!r} is not in value_maps.label: {_shown(mapping)}")
             mapped = mapping[item]
             if mapped is None:  # records() leaves such rows out; a null inside a list is a bad map
                 raise FieldError(column, f"value {item!r} is mapped to null among other labels")
@@ -550,8 +550,10 @@ class TableBuilder(Builder):
         if unknown:
             raise FieldError(
                 column,
-                f"label(s) {unknown} not in the label space {list(self.spec.choices)}"
-                + ("" if mapping else " (map raw values with value_maps.label)"),
+                f"label(s) outside the label space: {', '.join(map(repr, unknown))} (the space is "
+                f"{', '.join(self.spec.choices)}"
+                + ("" if mapping else "; map raw values with value_maps.label")
+                + ")",
             )
         labels = list(dict.fromkeys(labels))
         if not self.spec.multi_label and len(labels) != 1:
@@ -611,7 +613,7 @@ def _checked_bytes(data: bytes, name: str, column: str) -> dict[str, Any]:
 
 def _shown(mapping: Mapping[str, Any], most: int = 12) -> str:
     keys = [key for key in mapping if key != ""]
-    return "(maps " + ", ".join(map(repr, keys[:most])) + (", ..." if len(keys) > most else "") + ")"
+    return "it maps " + ", ".join(map(repr, keys[:most])) + (", ..." if len(keys) > most else "")
 
 
 def _csv_header(path: Path) -> list[str] | None:
