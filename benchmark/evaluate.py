@@ -32,13 +32,12 @@ class ModelLoading:
 def missing_prepared_data(tasks: list[str] | tuple[str, ...], data_dir: str | Path) -> str | None:
     """None when every task that needs a download has its prepared folder, else one message
     naming the ``clinfair prepare`` command for each missing one (all of them, at once)."""
-    missing = [key for key in tasks if get_task(key).needs_raw and not (Path(data_dir) / key).exists()]
+    missing = [get_task(key) for key in tasks]
+    missing = [spec for spec in missing if spec.needs_raw and not (Path(data_dir) / spec.key).exists()]
     if not missing:
         return None
-    commands = "; ".join(
-        f"clinfair prepare {key} --raw <download> --out {Path(data_dir) / key}" for key in missing
-    )
-    return f"no prepared data for {', '.join(missing)} in {data_dir}: run {commands}"
+    commands = "; ".join(spec.prepare_hint(Path(data_dir) / spec.key) for spec in missing)
+    return f"no prepared data for {', '.join(spec.key for spec in missing)} in {data_dir}: run {commands}"
 
 
 def evaluate(

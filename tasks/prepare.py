@@ -175,8 +175,7 @@ def task_rows(spec: TaskSpec, data_dir: Path, split: str, limit: int | None) -> 
     if not folder.exists():
         if spec.needs_raw:
             raise MissingDataError(
-                f"no prepared data for {spec.key} at {folder}; run "
-                f"`clinfair prepare {spec.key} --raw <download> --out {folder}` first"
+                f"no prepared data for {spec.key} at {folder}; run `{spec.prepare_hint(folder)}` first"
             )
         prepare(spec, folder, progress=False)
     dataset = load_prepared(folder)

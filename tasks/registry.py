@@ -3,22 +3,40 @@
 Each YAML names the builder that reads the dataset's official raw layout, the question,
 the label space, the demographics the source provides and its licence/access note, as
 lm-eval's task registry does. ``list_tasks()`` and ``get_task(key)`` are the API.
+
+Users add their own tasks the same way: :func:`include_path` registers every ``*.yaml`` of a
+folder (``--include-path DIR`` on the command line, ``include_path`` in a recipe), most often
+a ``table:`` task read by ``tasks.builders.table`` from a CSV / parquet / JSONL file, a
+``datasets`` folder or a Hub dataset. A user task is then used exactly like a built-in one,
+except that ``--tasks all`` keeps meaning the built-in clinical tasks.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import ClinfairError
+import yaml
+
+from tasks.errors import ClinfairError, one_line
 from tasks.yamlio import load_yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 TASK_TYPES = ("binary", "multiclass", "multilabel")
+TABLE_BUILDER = "tasks.builders.table:TableBuilder"
+#: A task key names a folder (DATA/<key>) and a leaderboard column: letters, digits, _ . -
+TASK_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+#: Fields set by the loader, never by the YAML.
+_LOADER_FIELDS = ("origin",)
+
+
+class TaskConfigError(ClinfairError, ValueError):
+    """A task YAML that cannot be used (unknown field, bad value, clashing key, bad table map)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,10 @@ class TaskSpec:
     options: dict[str, Any] = field(default_factory=dict)  # builder defaults
     needs_raw: bool = True
     extra: str | None = None  # pip extra a builder's decoder needs (dicom, video)
+    # how to read the task from a table, a `datasets` folder or a Hub dataset (tasks.builders.table):
+    # the whole source of a user task; for a built-in one, the column map of its table-shaped mirrors
+    table: dict[str, Any] | None = None
+    origin: str | None = None  # the YAML file this spec was read from (set by the loader)
 
     @property
     def multi_label(self) -> bool:
@@ -53,36 +75,108 @@ class TaskSpec:
 
         return features(self.attributes)
 
+    @property
+    def reads_table(self) -> bool:
+        """Whether the task is built by the table builder (a user task, or a built-in read from a mirror)."""
+        return self.builder == TABLE_BUILDER
 
-def _load_spec(path: Path) -> TaskSpec:
-    raw = load_yaml(path.read_text())
-    known = {f.name for f in dataclasses.fields(TaskSpec)}
+    def prepare_hint(self, out: str | Path) -> str:
+        """The ``clinfair prepare`` command that writes this task's data to ``out``."""
+        if self.reads_table and self.origin and Path(self.origin).parent != CONFIG_DIR:
+            return f"clinfair prepare {self.key} --include-path {Path(self.origin).parent} --out {out}"
+        return f"clinfair prepare {self.key} --raw <download> --out {out}"
+
+
+def _load_spec(path: Path, user: bool = False) -> TaskSpec:
+    try:
+        raw = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise TaskConfigError(f"{path}: not a readable YAML file ({one_line(error)})") from None
+    if not isinstance(raw, dict):
+        raise TaskConfigError(f"{path}: a task YAML is a mapping of field: value")
+    known = {f.name for f in dataclasses.fields(TaskSpec)} - set(_LOADER_FIELDS)
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown task field(s) {unknown}")
+        raise TaskConfigError(f"{path}: unknown task field(s) {unknown}; known: {sorted(known)}")
+    if raw.get("table") is not None:
+        from tasks.builders.table import table_defaults
+
+        raw = {**table_defaults(raw, path, user), **raw}  # what a table task need not spell out
     for name in ("choices", "demographics", "attributes"):
         if name in raw:
-            raw[name] = tuple(raw[name])
-    spec = TaskSpec(**raw)
+            if not isinstance(raw[name], list | tuple):
+                raise TaskConfigError(f"{path}: {name} must be a list, got {raw[name]!r}")
+            raw[name] = tuple(str(item) for item in raw[name])
+    try:
+        spec = TaskSpec(**raw, origin=str(path))
+    except TypeError as error:  # a required field is missing
+        raise TaskConfigError(f"{path}: {one_line(error).replace('TaskSpec.__init__() ', '')}") from None
     if spec.key != path.stem:
-        raise ValueError(f"{path}: key {spec.key!r} must match the file name")
+        raise TaskConfigError(f"{path}: key {spec.key!r} must match the file name")
+    if not TASK_KEY.fullmatch(str(spec.key)):
+        raise TaskConfigError(f"{path}: key {spec.key!r} may hold only letters, digits, '_', '.' and '-'")
     if spec.task_type not in TASK_TYPES:
-        raise ValueError(f"{path}: task_type {spec.task_type!r} is not one of {TASK_TYPES}")
+        raise TaskConfigError(f"{path}: task_type {spec.task_type!r} is not one of {TASK_TYPES}")
+    if spec.table is not None:
+        from tasks.builders.table import TableConfig
+
+        TableConfig.from_spec(spec)  # a bad column map fails here, naming the file, not at prepare
     return spec
 
 
 @cache
-def _registry() -> dict[str, TaskSpec]:
+def _builtin() -> dict[str, TaskSpec]:
     return {path.stem: _load_spec(path) for path in sorted(CONFIG_DIR.glob("*.yaml"))}
 
 
+#: Tasks registered by :func:`include_path`, for this process.
+_INCLUDED: dict[str, TaskSpec] = {}
+
+
+def _registry() -> dict[str, TaskSpec]:
+    return {**_builtin(), **_INCLUDED}
+
+
+def include_path(folder: str | Path) -> list[TaskSpec]:
+    """Register every task YAML (``*.yaml`` / ``*.yml``) of ``folder`` for this process, as
+    lm-eval's ``--include_path`` does; returns them. A key already taken (by a built-in task or a
+    YAML of another file) is an error; including the same folder twice is harmless."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise TaskConfigError(f"--include-path {folder}: not a folder")
+    paths = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not paths:
+        raise TaskConfigError(f"--include-path {folder}: no task YAML (*.yaml) in it")
+    specs = [_load_spec(path, user=True) for path in paths]
+    for spec in specs:
+        if spec.key in _builtin():
+            raise TaskConfigError(f"{spec.origin}: key {spec.key!r} is a built-in task; choose another key")
+        earlier = _INCLUDED.get(spec.key)
+        if earlier is not None and Path(str(earlier.origin)).resolve() != Path(str(spec.origin)).resolve():
+            raise TaskConfigError(
+                f"{spec.origin}: key {spec.key!r} is already registered by {earlier.origin}"
+            )
+    _INCLUDED.update({spec.key: spec for spec in specs})
+    return specs
+
+
+def include_paths(folders: str | Path | list[str | Path] | None) -> list[TaskSpec]:
+    """:func:`include_path` for each of several folders (``None`` or ``[]``: nothing)."""
+    if folders is None:
+        return []
+    if isinstance(folders, str | Path):
+        folders = [folders]
+    return [spec for folder in folders for spec in include_path(folder)]
+
+
 def list_tasks() -> list[TaskSpec]:
-    """All registered tasks, sorted by key."""
-    return list(_registry().values())
+    """All registered tasks, sorted by key (built-in and included)."""
+    registry = _registry()
+    return [registry[key] for key in sorted(registry)]
 
 
 def task_keys() -> list[str]:
-    return list(_registry())
+    return sorted(_registry())
 
 
 class UnknownTaskError(ClinfairError):
@@ -100,12 +194,12 @@ def get_task(key: str) -> TaskSpec:
 def resolve_tasks(names: str | list[str]) -> list[TaskSpec]:
     """Parse ``"all"`` or a comma-separated list of task keys.
 
-    ``"all"`` means the clinical tasks (those read from a raw download): the built-in
+    ``"all"`` means the built-in clinical tasks (those read from a raw download): the built-in
     ``synthetic`` task is a test bed and joins only when named, so it never enters the
-    overall values beside real datasets.
+    overall values beside real datasets; so do tasks added with :func:`include_path`.
     """
     if isinstance(names, str):
         names = [name.strip() for name in names.split(",") if name.strip()]
     if names == ["all"]:
-        return [spec for spec in list_tasks() if spec.needs_raw]
+        return [spec for spec in _builtin().values() if spec.needs_raw]
     return [get_task(name) for name in names]

@@ -23,7 +23,9 @@ def test_help_of_every_command_imports_no_framework():
         "        pass\n"
         "print(json.dumps(sorted(m for m in ('torch', 'transformers', 'trl', 'vllm') if m in sys.modules)))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
+    )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 

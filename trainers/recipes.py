@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from tasks.errors import ClinfairError
+from tasks.registry import TaskConfigError, include_paths
 from tasks.yamlio import load_yaml
 from trainers.dr_grpo import DrGRPOConfig, DrGRPOTrainer
 from trainers.dro import DROConfig, DROTrainer
@@ -152,6 +153,8 @@ class RecipeArguments:
     fairness_batch_size: int = 8
     # keep a best/ copy of the checkpoint best on this validation metric (trainers.callbacks.SELECTABLE)
     select_by: str | None = None
+    # folder(s) of your own task YAMLs (tasks.registry.include_path), as --include-path on the command line
+    include_path: list[str] | str | None = None
 
 
 @dataclass
@@ -334,6 +337,10 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
             raise RecipeError(f"{source}: select_by needs the fairness callback (set eval_split)")
     if isinstance(arguments.tasks, str):
         arguments.tasks = [t.strip() for t in arguments.tasks.split(",") if t.strip()]
+    try:
+        include_paths(arguments.include_path)
+    except TaskConfigError as error:
+        raise RecipeError(f"{where('include_path')}: {error}") from None
     config_values = {k: v for k, v in values.items() if k in theirs}
     _check_numbers(config_class, config_values, where)
     weights = [weight for _, weight, _ in reward_specs(arguments.rewards)]

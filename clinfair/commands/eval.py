@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.generation import SCORE_MODES
+from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
 from tasks.errors import ClinfairError
 
 DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
@@ -37,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "synthetic is generated there when missing",
     )
     parser.add_argument("--out", required=True, help="output folder of this run")
+    add_include_path_argument(parser)
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
     parser.add_argument(
@@ -103,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tensor_parallel_size < 1 or args.max_images_per_prompt < 1:
         raise ClinfairError("--tensor-parallel-size and --max-images-per-prompt must be positive")
     chat_template = read_chat_template(args.chat_template)
+    apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
     request = EvalRequest(
         model=str(args.model),

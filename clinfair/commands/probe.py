@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
 from tasks.errors import ClinfairError
 
 DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="folder of prepared tasks, DATA/<task>")
     parser.add_argument("--out", required=True, help="output folder")
+    add_include_path_argument(parser)
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument("--limit", type=int, help="probe only the first N rows of each task")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -55,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from tasks.prepare import task_rows
     from tasks.registry import resolve_tasks
 
+    apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
     attributes = [name.strip() for name in args.attributes.split(",") if name.strip()]
     for spec in specs:  # age_group is binned from the source's age

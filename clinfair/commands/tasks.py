@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "list", help="key, label space, demographics and access note of every task"
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_include_path_argument(listing)
     listing.set_defaults(func=run_list)
 
     prepare = subparsers.add_parser(
@@ -26,7 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(train/validation/test) with the unified schema to --out.",
     )
     prepare.add_argument("task", help="task key (see `clinfair tasks list`)")
-    prepare.add_argument("--raw", help="folder of the official download (not needed for synthetic)")
+    prepare.add_argument(
+        "--raw",
+        help="folder of the official download (not needed for synthetic); or a table: a CSV/parquet/JSONL "
+        "file, a datasets folder or hf:ORG/NAME, read with the task's column map (and --columns)",
+    )
+    prepare.add_argument(
+        "--columns",
+        metavar="FILE",
+        help="a YAML column map (columns:, value_maps:... as a task's table:) to read --raw as a table",
+    )
+    add_include_path_argument(prepare)
     prepare.add_argument("--out", required=True, help="output folder (a datasets.DatasetDict)")
     prepare.add_argument(
         "--skip-bad", action="store_true", help="skip bad rows (counted in the summary) instead of stopping"
@@ -52,9 +63,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     prepare.set_defaults(func=run_prepare)
 
 
+def add_include_path_argument(parser: argparse.ArgumentParser) -> None:
+    """``--include-path DIR`` (repeatable): register the task YAMLs of DIR, as lm-eval's flag does."""
+    parser.add_argument(
+        "--include-path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also register the task YAMLs (*.yaml) of this folder, e.g. your own table tasks (repeatable)",
+    )
+
+
+def apply_include_paths(args: argparse.Namespace) -> None:
+    from tasks.registry import include_paths
+
+    include_paths(getattr(args, "include_path", None))
+
+
 def run_list(args: argparse.Namespace) -> int:
     from tasks.registry import list_tasks
 
+    apply_include_paths(args)
     specs = list_tasks()
     if args.json:
         print(
@@ -99,11 +128,13 @@ def parse_options(pairs: list[str]) -> dict:
 
 def run_prepare(args: argparse.Namespace) -> int:
     from tasks.builders.base import BuildError, RowError
+    from tasks.builders.table import with_table_source
     from tasks.io import OutputFolderError
     from tasks.prepare import prepare
     from tasks.registry import get_task
 
-    spec = get_task(args.task)
+    apply_include_paths(args)
+    spec = with_table_source(get_task(args.task), args.raw, args.columns)
     try:
         summary = prepare(
             spec,
