@@ -10,7 +10,7 @@ same rows for both runs (with replacement, within each dataset, so every dataset
 size), so the spread reflects only where the two runs disagree. Reported per difference:
 the point estimate on all rows, its percentile interval (``ci_level``, default 95 %) and a
 two-sided bootstrap p-value (2 x the smaller share of resamples on either side of 0; see
-``benchmark.metrics._paired_entry``), and ``significant`` = the interval excludes 0. The
+``benchmark.metrics.paired_difference``), and ``significant`` = the interval excludes 0. The
 p-values are per comparison, not corrected for the number of keys and runs compared.
 
 * **Paper keys** (:data:`COMPARE_PAPER_KEYS`: PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy), the
@@ -37,25 +37,20 @@ import pandas as pd
 from benchmark.metrics import (
     STANDARD_METRICS,
     MetricsInputError,
-    _paired_entry,
-    _rng,
+    as_json,
+    get_metric,
+    named_rng,
     paired_bootstrap,
+    paired_difference,
     paper_protocol,
 )
+from benchmark.metrics.registry import PAPER
 from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
 from tasks.errors import ClinfairError
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
-PAPER_KEY_LABELS = {
-    "pp": "PP (×100)",
-    "eod": "EOD (×100)",
-    "fpr_gap": "FPR gap",
-    "f1": "F1",
-    "f1_gap": "ΔF1",
-    "f1_std": "σF1",
-    "accuracy": "accuracy",
-}
+PAPER_KEY_LABELS = {key: get_metric(PAPER, key).scaled_label for key in COMPARE_PAPER_KEYS}
 DEFAULT_ATTRIBUTES = ("sex", "age_group")
 REPORT_SCHEMA = "clinfair.compare/1"
 _ROW_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
@@ -183,7 +178,7 @@ def paired_paper_keys(
     """{scope: {key: entry}} for the paper keys, scope = "overall" or a dataset name."""
     points_base, points_run = _paper_values(base, label_spaces), _paper_values(run, label_spaces)
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    rng = _rng(seed, "compare", "paper")
+    rng = named_rng(seed, "compare", "paper")
     for _ in range(n_bootstrap):
         rows = _resample_indices(base, rng)
         boot_base = _paper_values(base.iloc[rows], label_spaces)
@@ -198,7 +193,7 @@ def paired_paper_keys(
             pairs = np.array(samples.get((scope, key), []), dtype=float).reshape(-1, 2)
             boot = (pairs[:, 0], pairs[:, 1]) if n_bootstrap else None
             point = (points_run[scope][key], points_base[scope][key])
-            out[scope][key] = _rename(_paired_entry(point, boot, ci_level))
+            out[scope][key] = _rename(as_json(paired_difference(point, boot, ci_level)))
     return out
 
 
