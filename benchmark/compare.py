@@ -18,7 +18,7 @@ p-values are per comparison, not corrected for the number of keys and runs compa
   and per dataset. PP and EOD are ×100, as in the paper's tables.
 * **Standard per-group metrics** (``benchmark.metrics.STANDARD_METRICS``) for each attribute:
   per group, the gap across groups and the worst group, from
-  ``benchmark.metrics.paired_bootstrap`` (rows resampled within groups).
+  ``benchmark.metrics.MetricFrame.paired`` (rows resampled within groups).
 
 The report is JSON (``comparison.json``) and Markdown (``comparison.md``).
 """
@@ -36,11 +36,11 @@ import pandas as pd
 
 from benchmark.metrics import (
     STANDARD_METRICS,
+    MetricFrame,
     MetricsInputError,
     as_json,
     get_metric,
     named_rng,
-    paired_bootstrap,
     paired_difference,
     paper_protocol,
 )
@@ -208,20 +208,27 @@ def paired_standard(
 ) -> dict[str, Any]:
     """{dataset: {attribute: {metric: {"overall", "groups": {g: entry}, "gap", ["worst"]}}}}."""
     merged = base.assign(prediction_run=run["prediction"].to_numpy())
+    columns = ("prediction_run", "prediction")
+    # encoded once for every attribute and metric
+    frame = MetricFrame(
+        merged,
+        label_spaces=label_spaces,
+        prediction_columns=columns,
+        required=("dataset", "answer", *columns),
+    )
     out: dict[str, Any] = {}
     for attribute in attributes:
         for metric in STANDARD_METRICS:
-            result = paired_bootstrap(
-                merged,
+            paired = frame.paired(
+                "prediction",
                 column_a="prediction_run",
-                column_b="prediction",
                 metric=metric,
                 attribute=attribute,
-                label_spaces=label_spaces,
                 n_bootstrap=n_bootstrap,
                 seed=seed,
                 ci_level=ci_level,
             )
+            result = as_json(paired)
             for dataset, entry in result["by_dataset"].items():
                 scope = out.setdefault(dataset, {}).setdefault(attribute, {})
                 scope[metric] = {
@@ -235,7 +242,7 @@ def paired_standard(
 
 
 def _rename(entry: dict[str, Any]) -> dict[str, Any]:
-    """``paired_bootstrap``'s a/b entry in this report's words (a = run, b = baseline)."""
+    """A paired comparison's a/b entry in this report's words (a = run, b = baseline)."""
     ci = entry["ci"]
     return {
         "run": entry["a"],

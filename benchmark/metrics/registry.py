@@ -267,8 +267,9 @@ def layer_keys(layer: str) -> tuple[str, ...]:
 
 #: Keys of ``report["paper"]["overall"]`` and of each ``report["paper"]["by_dataset"][name]``.
 PAPER_KEYS = layer_keys(PAPER)
-#: The paper protocol's per-group values (``report["paper_detail"]``): the first five paper keys.
-PAPER_GROUP_METRICS = PAPER_KEYS[:5]
+#: The paper protocol's per-group values (``report["paper_detail"]``); every other paper key is a mean,
+#: gap or std of one of them across groups, or derived from those (ES, PP, EOD).
+PAPER_GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
 #: Whether a larger value of each paper key is better (rates of errors, gaps and spreads: smaller).
 PAPER_KEY_HIGHER_IS_BETTER = {m.key: m.higher_is_better for m in select_metrics(PAPER)}
 #: Keys of each standard-layer group's ``metrics`` and of each attribute's ``summary``.
