@@ -10,7 +10,7 @@ same rows for both runs (with replacement, within each dataset, so every dataset
 size), so the spread reflects only where the two runs disagree. Reported per difference:
 the point estimate on all rows, its percentile interval (``ci_level``, default 95 %) and a
 two-sided bootstrap p-value (2 x the smaller share of resamples on either side of 0; see
-``benchmark.metrics._paired_entry``), and ``significant`` = the interval excludes 0. The
+``benchmark.metrics.paired_difference``), and ``significant`` = the interval excludes 0. The
 p-values are per comparison, not corrected for the number of keys and runs compared.
 
 * **Paper keys** (:data:`COMPARE_PAPER_KEYS`: PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy), the
@@ -18,7 +18,7 @@ p-values are per comparison, not corrected for the number of keys and runs compa
   and per dataset. PP and EOD are ×100, as in the paper's tables.
 * **Standard per-group metrics** (``benchmark.metrics.STANDARD_METRICS``) for each attribute:
   per group, the gap across groups and the worst group, from
-  ``benchmark.metrics.paired_bootstrap`` (rows resampled within groups).
+  ``benchmark.metrics.MetricFrame.paired`` (rows resampled within groups).
 
 The report is JSON (``comparison.json``) and Markdown (``comparison.md``).
 """
@@ -36,26 +36,21 @@ import pandas as pd
 
 from benchmark.metrics import (
     STANDARD_METRICS,
+    MetricFrame,
     MetricsInputError,
-    _paired_entry,
-    _rng,
-    paired_bootstrap,
+    as_json,
+    get_metric,
+    named_rng,
+    paired_difference,
     paper_protocol,
 )
+from benchmark.metrics.registry import PAPER
 from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
 from tasks.errors import ClinfairError
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
-PAPER_KEY_LABELS = {
-    "pp": "PP (×100)",
-    "eod": "EOD (×100)",
-    "fpr_gap": "FPR gap",
-    "f1": "F1",
-    "f1_gap": "ΔF1",
-    "f1_std": "σF1",
-    "accuracy": "accuracy",
-}
+PAPER_KEY_LABELS = {key: get_metric(PAPER, key).scaled_label for key in COMPARE_PAPER_KEYS}
 DEFAULT_ATTRIBUTES = ("sex", "age_group")
 REPORT_SCHEMA = "clinfair.compare/1"
 _ROW_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
@@ -183,7 +178,7 @@ def paired_paper_keys(
     """{scope: {key: entry}} for the paper keys, scope = "overall" or a dataset name."""
     points_base, points_run = _paper_values(base, label_spaces), _paper_values(run, label_spaces)
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    rng = _rng(seed, "compare", "paper")
+    rng = named_rng(seed, "compare", "paper")
     for _ in range(n_bootstrap):
         rows = _resample_indices(base, rng)
         boot_base = _paper_values(base.iloc[rows], label_spaces)
@@ -198,7 +193,7 @@ def paired_paper_keys(
             pairs = np.array(samples.get((scope, key), []), dtype=float).reshape(-1, 2)
             boot = (pairs[:, 0], pairs[:, 1]) if n_bootstrap else None
             point = (points_run[scope][key], points_base[scope][key])
-            out[scope][key] = _rename(_paired_entry(point, boot, ci_level))
+            out[scope][key] = _rename(as_json(paired_difference(point, boot, ci_level)))
     return out
 
 
@@ -213,20 +208,27 @@ def paired_standard(
 ) -> dict[str, Any]:
     """{dataset: {attribute: {metric: {"overall", "groups": {g: entry}, "gap", ["worst"]}}}}."""
     merged = base.assign(prediction_run=run["prediction"].to_numpy())
+    columns = ("prediction_run", "prediction")
+    # encoded once for every attribute and metric
+    frame = MetricFrame(
+        merged,
+        label_spaces=label_spaces,
+        prediction_columns=columns,
+        required=("dataset", "answer", *columns),
+    )
     out: dict[str, Any] = {}
     for attribute in attributes:
         for metric in STANDARD_METRICS:
-            result = paired_bootstrap(
-                merged,
+            paired = frame.paired(
+                "prediction",
                 column_a="prediction_run",
-                column_b="prediction",
                 metric=metric,
                 attribute=attribute,
-                label_spaces=label_spaces,
                 n_bootstrap=n_bootstrap,
                 seed=seed,
                 ci_level=ci_level,
             )
+            result = as_json(paired)
             for dataset, entry in result["by_dataset"].items():
                 scope = out.setdefault(dataset, {}).setdefault(attribute, {})
                 scope[metric] = {
@@ -240,7 +242,7 @@ def paired_standard(
 
 
 def _rename(entry: dict[str, Any]) -> dict[str, Any]:
-    """``paired_bootstrap``'s a/b entry in this report's words (a = run, b = baseline)."""
+    """A paired comparison's a/b entry in this report's words (a = run, b = baseline)."""
     ci = entry["ci"]
     return {
         "run": entry["a"],

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmark.metrics.registry import PAPER, RUN, get_metric, select_metrics
 from clinfair.commands.train import METHOD_NAMES
 from tasks.errors import ClinfairError
 from tasks.io import atomic_write_json, atomic_write_text
@@ -41,15 +42,12 @@ if TYPE_CHECKING:
 #: what fits the 10-minute budget on 2 CPU cores: GRPO, the strongest baseline, FairGRPO
 #: (``clinfair study`` runs all five)
 DEFAULT_METHODS = ("grpo", "resampling", "fairgrpo")
-TABLE_METRICS = (
-    ("exact", "Exact acc"),
-    ("invalid", "Invalid"),
-    ("accuracy", "Acc"),
-    ("f1", "F1"),
-    ("acc_gap", "ΔAcc"),
-    ("f1_gap", "ΔF1"),
-    ("pp", "PP"),
-    ("eod", "EOD"),
+#: paper keys stored x100 (already in percent points)
+PERCENT_KEYS = frozenset(m.key for m in select_metrics(PAPER) if m.percent)
+TABLE_METRICS = (  # (row key, column label); labels from the metric registry
+    ("exact", get_metric(RUN, "exact_match").label),
+    ("invalid", get_metric(RUN, "invalid").label),
+    *((key, get_metric(PAPER, key).label) for key in ("accuracy", "f1", "acc_gap", "f1_gap", "pp", "eod")),
 )
 
 
@@ -290,7 +288,7 @@ def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:
             if not values:
                 cells.append("–")
                 continue
-            scale = 1.0 if key in ("pp", "eod") else 100.0  # everything in percent points
+            scale = 1.0 if key in PERCENT_KEYS else 100.0  # everything in percent points
             cells.append(t_interval(values).text(scale))
         lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + " |")
     lines.append("")

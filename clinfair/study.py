@@ -43,22 +43,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from benchmark.metrics.registry import PAPER, STUDY, select_metrics
 from tasks.errors import ClinfairError
 from tasks.io import atomic_write_json, atomic_write_text
 
 #: paper-protocol overall values reported for every run (fractions)
 PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap")
-LABELS = {
-    "accuracy": "Acc",
-    "f1": "F1",
-    "acc_gap": "ΔAcc",
-    "f1_gap": "ΔF1",
-    "tpr_gap": "EOD (ΔTPR)",
-    "fpr_gap": "ΔFPR",
-    "fdr_gap": "PP (ΔFDR)",
-    "minority_gap": "Minority gap",
-    "minority_acc": "Minority acc",
-}
+#: column labels, from the metric registry (the paper keys and the minority's accuracy and gap)
+LABELS = {m.key: m.label for m in (*select_metrics(PAPER, PAPER_METRICS), *select_metrics(STUDY))}
 
 
 @dataclass

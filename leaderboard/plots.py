@@ -20,12 +20,22 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.metrics import get_metric  # noqa: E402
+from benchmark.metrics.registry import PAPER  # noqa: E402
 from benchmark.seedstats import t_interval  # noqa: E402
 
 DPI = 110
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-#: Training-dynamics panels: (metric key, title). Lower is better for all but F1.
-DYNAMICS_PANELS = (("f1", "F1 ↑"), ("f1_gap", "ΔF1 ↓"), ("eod", "EOD (×100) ↓"), ("pp", "PP (×100) ↓"))
+
+
+def _title(key: str) -> str:
+    """A paper key's axis title from the registry, e.g. ``EOD (×100) ↓``."""
+    metric = get_metric(PAPER, key)
+    return f"{metric.scaled_label} {metric.arrow}"
+
+
+#: Training-dynamics panels: (metric key, title).
+DYNAMICS_PANELS = tuple((key, _title(key)) for key in ("f1", "f1_gap", "eod", "pp"))
 
 
 def _colours(names: Sequence[str]) -> dict[str, tuple]:
@@ -157,7 +167,7 @@ def accuracy_gap_scatter(
     series = _series(data, runs)
     colours = _colours(list(series))
     figure, axes = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained")
-    panels = (("accuracy", "eod", "Acc ↑", "EOD (×100) ↓"), ("f1", "f1_gap", "F1 ↑", "ΔF1 ↓"))
+    panels = [(x, y, _title(x), _title(y)) for x, y in (("accuracy", "eod"), ("f1", "f1_gap"))]
     for ax, (x_key, y_key, x_label, y_label) in zip(axes, panels):
         means: list[tuple[float, float]] = []
         for index, (name, members) in enumerate(series.items()):

@@ -23,15 +23,23 @@ Three tables come out (:func:`compute_tables`):
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from benchmark.metrics import PAPER_ATTRIBUTES, paper_protocol
+from benchmark.metrics import (
+    PAPER_ATTRIBUTES,
+    PAPER_GROUP_METRICS,
+    Metric,
+    get_metric,
+    named_rng,
+    paper_protocol,
+    select_metrics,
+)
+from benchmark.metrics.registry import PAPER, SCORE_GROUP, SCORE_SUMMARY
 from leaderboard.runs import LeaderboardError, Run, check_paper_values
 
 DEFAULT_BOOTSTRAP = 200
@@ -41,93 +49,43 @@ DEFAULT_MAX_INVALID = 0.10
 OVERALL = "overall"
 _NULL = "<null>"  # the stratum level of a missing demographic
 _PAPER_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
-_PAPER_GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
 
 
-@dataclass(frozen=True)
-class Metric:
-    """A leaderboard column: a key of the paper protocol's output and how to read it."""
-
-    key: str
-    label: str
-    higher_is_better: bool
-    percent: bool  # stored x100 (PP, EOD), as the paper prints them
-    description: str
-    fairness: bool = True  # a gap or equity measure: never won by a run that does not really answer
-
-
-METRICS = (
-    Metric(
-        "accuracy",
-        "Acc",
-        True,
-        False,
-        "accuracy, paper protocol: mean over labels of one-vs-rest accuracy, averaged over the groups of "
-        "each attribute (sex; age group), then over the attributes",
-        fairness=False,
-    ),
-    Metric(
-        "f1", "F1", True, False, "F1, paper protocol: macro over labels, averaged like Acc", fairness=False
-    ),
-    Metric("pp", "PP", False, True, "predictive parity: FDR gap (max - min over groups) x100"),
-    Metric("eod", "EOD", False, True, "equal opportunity difference: TPR gap (max - min over groups) x100"),
-    Metric("fpr_gap", "ΔFPR", False, False, "false-positive-rate gap (max - min over groups)"),
-    Metric("f1_std", "σF1", False, False, "standard deviation of F1 over groups (ddof = 1)"),
-    Metric("f1_gap", "ΔF1", False, False, "F1 gap (max - min over groups)"),
-    Metric("f1_es", "F1_ES", True, False, "equity-scaled F1 = F1 / (1 + σF1)"),
-)
+#: The paper protocol's columns, in the paper's order (declared in ``benchmark.metrics.registry``).
+METRICS = select_metrics(PAPER, ("accuracy", "f1", "pp", "eod", "fpr_gap", "f1_std", "f1_gap", "f1_es"))
 METRIC_KEYS = tuple(metric.key for metric in METRICS)
+#: How the leaderboard reduces each score-based column over a task's attributes (see ``_score_values``).
+_SCORE_SCOPE = {
+    "auroc": ", all scored rows",
+    "worst_group_auroc": " over sex and age-group groups",
+    "auroc_gap": ", mean over sex and age group",
+    "ece_gap": ", mean over sex and age group",
+}
 #: Score-based columns (``clinfair eval --scores``), read from each run's ``results.json``: per task, AUROC
 #: on all scored rows; worst-group AUROC = the lowest group AUROC over the sex and age-group attributes;
 #: the gaps = their mean over those two attributes (as the paper averages its gaps); overall = the mean
 #: over tasks. Runs evaluated without scores show no value.
-SCORE_METRICS = (
-    Metric(
-        "auroc",
-        "AUROC",
-        True,
-        False,
-        "AUROC from the label probabilities (binary; one-vs-rest macro; per "
-        "finding for multi-label), all scored rows",
-        fairness=False,
-    ),
-    Metric(
-        "worst_group_auroc",
-        "worst AUROC",
-        True,
-        False,
-        "lowest per-group AUROC over sex and age-group groups",
-    ),
-    Metric(
-        "auroc_gap", "ΔAUROC", False, False, "AUROC gap (max - min over groups), mean over sex and age group"
-    ),
-    Metric(
-        "ece_gap",
-        "ΔECE",
-        False,
-        False,
-        "gap of the expected calibration error (15 equal-width bins) over "
-        "groups, mean over sex and age group",
-    ),
+SCORE_METRICS = tuple(
+    replace(m, description=m.description + _SCORE_SCOPE[m.key])
+    for m in (
+        get_metric(SCORE_GROUP, "auroc"),
+        *select_metrics(SCORE_SUMMARY, ("worst_group_auroc", "auroc_gap", "ece_gap")),
+    )
 )
 #: The leaderboard's columns: the paper protocol's, then the score-based ones.
 COLUMNS = METRICS + SCORE_METRICS
 _SCORE_ATTRIBUTES = ("sex", "age_group")
+_DEFINITION_FIELDS = ("key", "label", "higher_is_better", "percent", "description", "fairness")
 
 
 def metric_definitions() -> list[dict[str, Any]]:
     """The metric table as plain dicts (the manifest carries it to the page and the Space app)."""
-    return [asdict(metric) for metric in COLUMNS]
+    return [{name: getattr(metric, name) for name in _DEFINITION_FIELDS} for metric in COLUMNS]
 
 
 def _strata(frame: pd.DataFrame) -> list[np.ndarray]:
     keys = [frame[c].astype(object).where(frame[c].notna(), _NULL) for c in ("dataset", "sex", "age_group")]
     return list(frame.groupby(keys, sort=True).indices.values())
-
-
-def _rng(seed: int, name: str) -> np.random.Generator:
-    """Depends on the seed and the run's name only: adding a run leaves the others' intervals alone."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
 
 
 def _flatten(report: Mapping[str, Any], tasks: Sequence[str]) -> dict[tuple, float | None]:
@@ -143,7 +101,7 @@ def _flatten(report: Mapping[str, Any], tasks: Sequence[str]) -> dict[tuple, flo
         attributes = report["detail"]["by_dataset"].get(task, {}).get("attributes", {})
         for attribute, entry in attributes.items():
             for group, numbers in entry["groups"].items():
-                for key in _PAPER_GROUP_METRICS:
+                for key in PAPER_GROUP_METRICS:
                     values[(task, attribute, group, key)] = numbers.get(key)
     return values
 
@@ -177,7 +135,7 @@ def paper_bootstrap(
     report = paper_protocol(frame, label_spaces=label_spaces)
     point = _flatten(report, tasks)
     samples: dict[tuple, list[float]] = {key: [] for key in point}
-    rng = _rng(seed, name)
+    rng = named_rng(seed, name)  # the run's name only: adding a run leaves the others alone
     strata = _strata(frame)
     for _ in range(n_bootstrap):
         rows = np.concatenate([rng.choice(members, size=len(members)) for members in strata])
@@ -311,7 +269,7 @@ def _paper_groups(run: Run, paper: PaperCI) -> list[dict[str, Any]]:
             for group, numbers in entry["groups"].items():
                 if not numbers["rows"]:
                     continue
-                for metric in _PAPER_GROUP_METRICS:
+                for metric in PAPER_GROUP_METRICS:
                     ci = paper.ci.get((task, attribute, group, metric))
                     rows.append(
                         {

@@ -52,9 +52,12 @@ from typing import Any
 from transformers import Trainer, TrainerCallback
 
 from benchmark.generation import GenerationSettings, HFBackend, _rgb
+from benchmark.metrics import PAPER_GROUP_METRICS, select_metrics
+from benchmark.metrics.registry import PAPER, VALIDATION
 from tasks.io import atomic_write_text
 
-GROUP_METRICS = ("accuracy", "f1", "tpr", "fpr", "fdr")
+#: The paper protocol's per-group values written under ``groups``.
+GROUP_METRICS = PAPER_GROUP_METRICS
 
 
 def _worst_group(metric: str):
@@ -72,19 +75,21 @@ def _worst_group(metric: str):
 
 
 def _selectable() -> dict[str, tuple[bool, Any]]:
-    from benchmark.metrics import PAPER_KEY_HIGHER_IS_BETTER
-
     table = {
-        key: (higher, lambda record, key=key: record["overall"].get(key))
-        for key, higher in PAPER_KEY_HIGHER_IS_BETTER.items()
+        m.key: (m.higher_is_better, lambda record, key=m.key: record["overall"].get(key))
+        for m in select_metrics(PAPER)
     }
-    table |= {f"worst_group_{metric}": (True, _worst_group(metric)) for metric in ("accuracy", "f1")}
+    # the registry's validation metrics are worst_group_<paper group metric>
+    table |= {
+        m.key: (m.higher_is_better, _worst_group(m.key.removeprefix("worst_group_")))
+        for m in select_metrics(VALIDATION)
+    }
     return table
 
 
-#: Validation metrics ``select_by`` may name: every overall paper key (its direction from
-#: ``benchmark.metrics.PAPER_KEY_HIGHER_IS_BETTER``) and the worst group's accuracy or F1 over
-#: every task, attribute and group with rows. Value: (higher is better, how to read it from a record).
+#: Validation metrics ``select_by`` may name, from the metric registry (``benchmark.metrics.registry``):
+#: every overall paper key and the worst group's accuracy or F1 over every task, attribute and group
+#: with rows. Value: (higher is better, how to read it from a record).
 SELECTABLE = _selectable()
 
 

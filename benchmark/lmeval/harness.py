@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.metrics import PAPER_KEYS
+from benchmark.metrics import PAPER_KEYS, get_metric, select_metrics
+from benchmark.metrics.registry import PAPER, RUN
 from tasks.prompts import build_prompt, is_correct, parse_answer
 from tasks.registry import get_task, list_tasks
 
@@ -38,9 +39,6 @@ from tasks.registry import get_task, list_tasks
 IMAGE_PLACEHOLDER = "<image>"
 TASK_PREFIX = "clinfair_"
 BASE_FILE = "_clinfair_base.yaml"
-#: Paper keys where a larger value is better (lm-eval's ``higher_is_better``); for the
-#: others (FPR, FDR, gaps, standard deviations, PP, EOD) smaller is better.
-HIGHER_IS_BETTER = frozenset({"accuracy", "f1", "tpr", "acc_es", "f1_es"})
 _THIS_MODULE = __name__
 
 
@@ -145,23 +143,10 @@ def _paper_aggregation(key: str) -> Callable[[Sequence[dict[str, Any]]], float]:
     return aggregate
 
 
-# One aggregation per paper key: the YAMLs name them as `!function ...harness.paper_<key>`.
-paper_accuracy = _paper_aggregation("accuracy")
-paper_f1 = _paper_aggregation("f1")
-paper_tpr = _paper_aggregation("tpr")
-paper_fpr = _paper_aggregation("fpr")
-paper_fdr = _paper_aggregation("fdr")
-paper_acc_gap = _paper_aggregation("acc_gap")
-paper_f1_gap = _paper_aggregation("f1_gap")
-paper_tpr_gap = _paper_aggregation("tpr_gap")
-paper_fpr_gap = _paper_aggregation("fpr_gap")
-paper_fdr_gap = _paper_aggregation("fdr_gap")
-paper_acc_std = _paper_aggregation("acc_std")
-paper_f1_std = _paper_aggregation("f1_std")
-paper_acc_es = _paper_aggregation("acc_es")
-paper_f1_es = _paper_aggregation("f1_es")
-paper_pp = _paper_aggregation("pp")
-paper_eod = _paper_aggregation("eod")
+# One aggregation per paper key of the registry: the YAMLs name them as `!function ...harness.paper_<key>`.
+for _metric in select_metrics(PAPER):
+    globals()[f"paper_{_metric.key}"] = _paper_aggregation(_metric.key)
+del _metric
 
 
 # --------------------------------------------------------------------------------------
@@ -173,14 +158,15 @@ def _base_yaml(max_gen_toks: int) -> str:
     def function(name: str) -> str:
         return f"!function {_THIS_MODULE}.{name}"
 
+    def entry(name: str, aggregation: str, higher_is_better: bool) -> str:
+        return f"  - metric: {name}\n    aggregation: {aggregation}\n    higher_is_better: {str(higher_is_better).lower()}"
+
+    # Per-sample means (process_results), then one paper-protocol aggregation per paper key.
     metrics = [
-        "  - metric: exact_match\n    aggregation: mean\n    higher_is_better: true",
-        "  - metric: invalid\n    aggregation: mean\n    higher_is_better: false",
+        entry(key, "mean", get_metric(RUN, key).higher_is_better) for key in ("exact_match", "invalid")
     ]
     metrics += [
-        f"  - metric: paper_{key}\n    aggregation: {function(f'paper_{key}')}\n"
-        f"    higher_is_better: {str(key in HIGHER_IS_BETTER).lower()}"
-        for key in PAPER_KEYS
+        entry(f"paper_{m.key}", function(f"paper_{m.key}"), m.higher_is_better) for m in select_metrics(PAPER)
     ]
     return f"""\
 # Shared by every clinfair_* task: written by `clinfair lm-eval-tasks`, do not edit by hand.

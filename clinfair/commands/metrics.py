@@ -215,21 +215,27 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
 
 
+#: The paper keys the summary table shows, in this order (labels and scale from the metric registry).
+SUMMARY_KEYS = ("accuracy", "f1", "acc_gap", "f1_gap", "eod", "pp")
+
+
 def summary_table(report: dict[str, Any]) -> str:
     """A compact text table: paper-protocol values per dataset and overall, then warnings."""
+    from benchmark.metrics import select_metrics
+    from benchmark.metrics.registry import PAPER
+
     counts = report["counts"]
     paper = report["paper"]
     in_overall = set(report["paper_detail"]["datasets_in_overall"])
-    header = ("dataset", "rows", "invalid", "acc", "f1", "acc_gap", "f1_gap", "EOD", "PP", "in overall")
+    columns = select_metrics(PAPER, SUMMARY_KEYS)
+    header = ("dataset", "rows", "invalid", *(m.label for m in columns), "in overall")
 
     def row(name: str, scope_counts: dict[str, Any], values: dict[str, Any], included: str) -> tuple:
         return (
             name,
             f"{scope_counts['rows']:,}",
             f"{scope_counts['invalid_predictions']:,}",
-            *(_fmt(values[key]) for key in ("accuracy", "f1", "acc_gap", "f1_gap")),
-            _fmt(values["eod"], digits=1),
-            _fmt(values["pp"], digits=1),
+            *(_fmt(values[m.key], digits=1 if m.percent else 3) for m in columns),
             included,
         )
 
@@ -252,7 +258,12 @@ def summary_table(report: dict[str, Any]) -> str:
 def score_summary_table(scores: dict[str, Any]) -> str:
     """Score-based metrics per task and attribute: AUROC and ECE on all scored rows, then the
     worst-group AUROC, AUROC gap and ECE gap across the attribute's groups."""
-    header = ("dataset", "attribute", "scored", "AUROC", "worst AUROC", "AUROC gap", "ECE", "ECE gap")
+    from benchmark.metrics import get_metric
+    from benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY
+
+    auroc, ece = (get_metric(SCORE_GROUP, key).label for key in ("auroc", "ece"))
+    worst = get_metric(SCORE_SUMMARY, "worst_group_auroc").label
+    header = ("dataset", "attribute", "scored", auroc, worst, f"{auroc} gap", ece, f"{ece} gap")
     lines = []
     for name, dataset in scores["by_dataset"].items():
         if dataset["overall"] is None:

@@ -59,36 +59,25 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from benchmark.metrics import (
-    _BOOTSTRAP_CELLS,
+from benchmark.metrics.bootstrap import BOOTSTRAP_CELLS, across_groups, extreme, named_rng, nanmean
+from benchmark.metrics.encoding import (
     MetricsInputError,
-    _entry,
-    _extreme,
-    _flatten,
-    _Grouping,
-    _grouping,
-    _label_space,
-    _nanmean,
-    _number,
-    _positive_label,
-    _rng,
-    _specs,
-    _to_list_array,
+    flatten_labels,
+    label_space,
+    positive_label,
+    to_list_array,
 )
+from benchmark.metrics.groups import Grouping
+from benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY, get_metric, layer_keys
+from benchmark.metrics.results import Estimate, ScoreResult, number
 
 SCORE_COLUMNS = ("dataset", "choices", "answer", "scores")
 N_BINS = 15
 BIN_EDGES = np.linspace(0.0, 1.0, N_BINS + 1)
 #: Keys of each group's ``metrics`` (binary tasks add ``tpr`` and ``fpr`` at the threshold).
-GROUP_METRICS = ("auroc", "brier", "ece")
-SUMMARY_METRICS = (
-    "worst_group_auroc",
-    "auroc_gap",
-    "es_auroc",
-    "worst_group_ece",
-    "ece_gap",
-    "equalized_odds_difference",
-)
+GROUP_METRICS = layer_keys(SCORE_GROUP)
+#: Keys of each attribute's ``summary`` (besides the count ``groups_with_auroc``).
+SUMMARY_METRICS = layer_keys(SCORE_SUMMARY)
 #: How far a probability may stray outside [0, 1] (float rounding) before the row is invalid.
 _PROBABILITY_SLACK = 1e-6
 #: A single-label row's scores sum to 1 within this; otherwise the task is taken as multi-label.
@@ -173,8 +162,8 @@ def _encode(
 ) -> _ScoredRows:
     take = pa.array(rows)
     answers, choices, scores = answers.take(take), choices.take(take), scores.take(take)
-    a_parent, a_code, a_dict, _ = _flatten(answers)
-    space, _ = _label_space(given_space, choices, a_dict)
+    a_parent, a_code, a_dict, _ = flatten_labels(answers)
+    space, _ = label_space(given_space, choices, a_dict)
     column = {label: i for i, label in enumerate(space)}
     n = len(rows)
 
@@ -220,7 +209,7 @@ def _encode(
     positive, rule = None, None
     if len(space) == 2:
         kind = "binary"
-        positive, rule = _positive_label(name, space, given_positive)
+        positive, rule = positive_label(name, space, given_positive)
     elif (truth.sum(axis=1) > 1).any() or (np.abs(matrix.sum(axis=1) - 1) > _SUM_TOLERANCE).any():
         kind = "multilabel"
     else:
@@ -319,7 +308,7 @@ class _GroupProblems:
         out = {"brier_per_label": brier, "brier": brier.mean(axis=1)}
         auroc = np.stack([r.auroc(weights) for r in self.rankings], axis=1)
         out["auroc_per_label"] = auroc
-        out["auroc"] = auroc[:, 0] if len(self.rankings) == 1 else _nanmean(auroc)
+        out["auroc"] = auroc[:, 0] if len(self.rankings) == 1 else nanmean(auroc)
         out["ece_per_label"] = ece
         out["ece"] = ece.mean(axis=1)
         if self.positives is not None:
@@ -360,7 +349,7 @@ def _bootstrap(
 ) -> list[dict[str, np.ndarray]]:
     """Bootstrap samples of every metric of each problem set (rows ``members[i]``), all from
     the same stratified resamples of the ``n`` rows, drawn in chunks to bound memory."""
-    chunk = max(1, _BOOTSTRAP_CELLS // max(n, 1))
+    chunk = max(1, BOOTSTRAP_CELLS // max(n, 1))
     parts: list[list[dict[str, np.ndarray]]] = [[] for _ in problems]
     for start in range(0, n_bootstrap, chunk):
         weights = _stratified_weights(strata, n, min(chunk, n_bootstrap - start), rng)
@@ -438,7 +427,7 @@ def _group_entry(
     rows = len(index)
     entry: dict[str, Any] = {"rows": rows, "small": rows < min_group_size}
     if point is None:
-        entry["metrics"] = {m: _entry(math.nan, None, "no rows in group", ci_level) for m in names}
+        entry["metrics"] = {m: Estimate.undefined("no rows in group") for m in names}
         entry["per_label"], entry["reliability"] = {}, {}
         return entry
     values = {m: float(point[m][0]) for m in names}
@@ -448,12 +437,13 @@ def _group_entry(
         "ece": None,
     } | {m: _rate_reason(m, values[m]) for m in ("tpr", "fpr") if m in names}
     entry["metrics"] = {
-        m: _entry(values[m], None if samples is None else samples[m], reasons[m], ci_level) for m in names
+        m: Estimate.of(values[m], None if samples is None else samples[m], reasons[m], ci_level)
+        for m in names
     }
     per_label: dict[str, dict[str, float | None]] = {}
     if data.kind != "binary":
         for k, label in enumerate(data.labels):
-            per_label[label] = {"auroc": _number(point["auroc_per_label"][0, k])}
+            per_label[label] = {"auroc": number(point["auroc_per_label"][0, k])}
             if data.kind == "multilabel":
                 per_label[label] |= {
                     "brier": float(point["brier_per_label"][0, k]),
@@ -462,28 +452,6 @@ def _group_entry(
     entry["per_label"] = per_label
     entry["reliability"] = _reliability_curves(data, index)
     return entry
-
-
-def _across(
-    names: Sequence[str], values: np.ndarray, samples: np.ndarray | None, ci_level: float, *, worst: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Worst group (``worst`` = "min" or "max") and gap (max - min) over groups with a value."""
-    defined = np.isfinite(values)
-    if not defined.any():
-        worst_entry = {"group": None, **_entry(math.nan, None, "no group with a defined value", ci_level)}
-    else:
-        low = worst == "min"
-        index = int((np.nanargmin if low else np.nanargmax)(np.where(defined, values, np.nan)))
-        boot = None if samples is None else _extreme(samples, low=low)
-        worst_entry = {"group": names[index], **_entry(values[index], boot, None, ci_level)}
-    if defined.sum() < 2:
-        reason = f"{int(defined.sum())} group(s) with a defined value; at least 2 are needed"
-        return worst_entry, _entry(math.nan, None, reason, ci_level)
-    gap_boot = None
-    if samples is not None:
-        enough = np.isfinite(samples).sum(axis=1) >= 2
-        gap_boot = np.where(enough, _extreme(samples, low=False) - _extreme(samples, low=True), np.nan)
-    return worst_entry, _entry(values[defined].max() - values[defined].min(), gap_boot, None, ci_level)
 
 
 def _es_auroc(overall: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -504,11 +472,12 @@ def _summary(
 ) -> dict[str, Any]:
     """Across-group values of one attribute; ``points[m]`` (G,), ``samples[m]`` (B, G)."""
 
-    def boot(metric: str) -> np.ndarray | None:
-        return None if samples is None else samples[metric]
+    def across(name: str, higher_is_better: bool | None):
+        boot = None if samples is None else samples[name]
+        return across_groups(names, points[name], boot, ci_level, higher_is_better)
 
-    worst_auroc, auroc_gap = _across(names, points["auroc"], boot("auroc"), ci_level, worst="min")
-    worst_ece, ece_gap = _across(names, points["ece"], boot("ece"), ci_level, worst="max")
+    auroc = across("auroc", get_metric(SCORE_GROUP, "auroc").higher_is_better)
+    ece = across("ece", get_metric(SCORE_GROUP, "ece").higher_is_better)
     es_point = float(_es_auroc(np.array([overall_point]), points["auroc"][None, :])[0])
     es_boot = None if samples is None else _es_auroc(overall_samples, samples["auroc"])
     es_reason = None
@@ -519,39 +488,36 @@ def _summary(
             if not math.isfinite(overall_point)
             else "fewer than 2 groups with a defined AUROC"
         )
-    summary = {
-        "worst_group_auroc": worst_auroc,
-        "auroc_gap": auroc_gap,
-        "es_auroc": _entry(es_point, es_boot, es_reason, ci_level),
-        "worst_group_ece": worst_ece,
-        "ece_gap": ece_gap,
+    summary: dict[str, Any] = {
+        "worst_group_auroc": auroc.worst,
+        "auroc_gap": auroc.gap,
+        "es_auroc": Estimate.of(es_point, es_boot, es_reason, ci_level),
+        "worst_group_ece": ece.worst,
+        "ece_gap": ece.gap,
         "groups_with_auroc": int(np.isfinite(points["auroc"]).sum()),
     }
     if data.kind != "binary":
-        summary["equalized_odds_difference"] = _entry(math.nan, None, "binary tasks only", ci_level)
+        summary["equalized_odds_difference"] = Estimate.undefined("binary tasks only")
         return summary
-    gaps = [_across(names, points[m], boot(m), ci_level, worst="min")[1] for m in ("tpr", "fpr")]
-    defined = [g for g in gaps if g["value"] is not None]
+    gaps = [across(name, None) for name in ("tpr", "fpr")]
+    defined = [g for g in gaps if g.gap.value is not None]
     if not defined:
-        eod = _entry(math.nan, None, "fewer than 2 groups with a defined TPR or FPR", ci_level)
+        eod = Estimate.undefined("fewer than 2 groups with a defined TPR or FPR")
     else:
         eod_boot = None
-        if samples is not None:
-            parts = []
-            for m in ("tpr", "fpr"):
-                enough = np.isfinite(samples[m]).sum(axis=1) >= 2
-                high, low = _extreme(samples[m], low=False), _extreme(samples[m], low=True)
-                parts.append(np.where(enough, high - low, np.nan))
-            stacked = np.stack(parts, axis=1)
-            eod_boot = _extreme(stacked, low=False)
-        eod = _entry(max(g["value"] for g in defined), eod_boot, None, ci_level)
+        if samples is not None:  # a gap undefined on the rows is undefined on every resample
+            nan = np.full(len(overall_samples), np.nan)
+            stacked = np.stack([nan if g.gap_samples is None else g.gap_samples for g in gaps], axis=1)
+            eod_boot = extreme(stacked, low=False)
+        eod = Estimate.of(max(g.gap.value for g in defined), eod_boot, None, ci_level)
     summary["equalized_odds_difference"] = eod
     return summary
 
 
 def _for_grouping(
     data: _ScoredRows,
-    grouping: _Grouping,
+    grouping: Grouping,
+    overall: _GroupProblems,
     overall_point: float,
     threshold: float,
     n_bootstrap: int,
@@ -559,6 +525,8 @@ def _for_grouping(
     ci_level: float,
     min_group_size: int,
 ) -> dict[str, Any]:
+    """One attribute's groups and summary. The all-rows AUROC of ES-AUROC is re-evaluated on this
+    attribute's stratified resamples, from the dataset's ``overall`` problem (sorted once)."""
     member = grouping.codes[data.rows]
     listed = np.union1d(np.unique(member[member >= 0]), np.flatnonzero(grouping.expected))
     group_rows = [np.flatnonzero(member == code) for code in listed]
@@ -569,14 +537,13 @@ def _for_grouping(
     if n_bootstrap:
         everything = np.arange(len(data.rows))
         strata = [*present, np.flatnonzero(member < 0)]  # null-attribute rows resample on their own
-        overall_problem = _GroupProblems.of(data, everything, threshold)
         *samples, overall_boot = _bootstrap(
-            [*problems, overall_problem],
+            [*problems, overall],
             [*present, everything],
             strata,
             len(data.rows),
             n_bootstrap,
-            _rng(seed, data.name, grouping.name, "scores"),
+            named_rng(seed, data.name, grouping.name, "scores"),
         )
     groups, names, point_values, sample_values = {}, [], [], []
     position = 0
@@ -646,9 +613,9 @@ def _definitions(threshold: float, ci_level: float) -> dict[str, str]:
     }
 
 
-def build_score_section(
+def score_section(
     df: pd.DataFrame,
-    specs: Sequence[tuple[str, ...]],
+    groupings: Sequence[Grouping],
     label_spaces: Mapping[str, Sequence[str]] | None,
     positive_labels: Mapping[str, str] | None,
     n_bootstrap: int,
@@ -656,21 +623,18 @@ def build_score_section(
     ci_level: float,
     min_group_size: int,
     threshold: float,
-    cache: dict[str, _Grouping],
-) -> dict[str, Any]:
-    """:func:`score_layer` for already parsed attribute specs, sharing ``build_report``'s
-    cache of groupings (its ``scores`` section)."""
+) -> ScoreResult:
+    """The score layer of a table for the given groupings (``report["scores"]``)."""
     missing = [column for column in SCORE_COLUMNS if column not in df.columns]
     if missing:
         raise MetricsInputError(f"missing column(s) {', '.join(map(repr, missing))} for the score metrics")
     if not 0 <= threshold <= 1:
         raise MetricsInputError("the threshold must be between 0 and 1")
     dataset_codes, dataset_names = pd.factorize(df["dataset"], use_na_sentinel=True)
-    answers = _to_list_array(df["answer"], "answer")
-    choices = _to_list_array(df["choices"], "choices")
+    answers = to_list_array(df["answer"], "answer")
+    choices = to_list_array(df["choices"], "choices")
     scores = _to_score_lists(df["scores"])
     label_spaces, positive_labels = dict(label_spaces or {}), dict(positive_labels or {})
-    groupings = [_grouping(df, spec, cache) for spec in specs]
     by_dataset, count_keys = {}, None
     for code in sorted(range(len(dataset_names)), key=lambda i: str(dataset_names[i])):
         name = str(dataset_names[code])
@@ -703,14 +667,22 @@ def build_score_section(
         point = problem.evaluate(np.ones((1, len(everything))))
         samples = None
         if n_bootstrap:
-            rng = _rng(seed, name, "scores")
+            rng = named_rng(seed, name, "scores")
             samples = _bootstrap([problem], [everything], [everything], len(everything), n_bootstrap, rng)[0]
         overall = _group_entry(data, everything, point, samples, ci_level, min_group_size)
         entry |= {
             "overall": overall,
             "attributes": {
                 g.name: _for_grouping(
-                    data, g, float(point["auroc"][0]), threshold, n_bootstrap, seed, ci_level, min_group_size
+                    data,
+                    g,
+                    problem,
+                    float(point["auroc"][0]),
+                    threshold,
+                    n_bootstrap,
+                    seed,
+                    ci_level,
+                    min_group_size,
                 )
                 for g in groupings
             },
@@ -722,51 +694,9 @@ def build_score_section(
         for key in (count_keys or ["rows", "rows_scored"])
     }
     totals["rows_without_dataset"] = int((dataset_codes < 0).sum())
-    return {
-        "settings": {"threshold": threshold, "n_bins": N_BINS, "bin_edges": BIN_EDGES.tolist()},
-        "definitions": _definitions(threshold, ci_level),
-        "counts": totals,
-        "by_dataset": by_dataset,
-    }
-
-
-def score_layer(
-    df: pd.DataFrame,
-    *,
-    label_spaces: Mapping[str, Sequence[str]] | None = None,
-    positive_labels: Mapping[str, str] | None = None,
-    attributes: Any = "auto",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    min_group_size: int = 30,
-    ci_level: float = 0.95,
-    threshold: float = 0.5,
-) -> dict[str, Any]:
-    """Score-based per-group metrics of a predictions table with a ``scores`` column.
-
-    ``attributes`` as in :func:`benchmark.metrics.standard_layer`. Returns ``settings``,
-    ``definitions``, ``counts`` (rows left out, by reason) and ``by_dataset[name]`` with the
-    task kind, label space, positive label, ``overall`` (a group entry over all scored rows)
-    and ``attributes[attribute]`` with ``groups`` (entries), ``small_groups`` and ``summary``
-    (:data:`SUMMARY_METRICS`). A group entry holds ``rows``, ``small``, ``metrics`` (value,
-    ci, ci_resamples, reason of each of :data:`GROUP_METRICS`, plus ``tpr`` and ``fpr`` for
-    binary tasks), ``per_label`` and ``reliability`` curves. JSON-serialisable and NaN-free.
-    """
-    if n_bootstrap < 0:
-        raise MetricsInputError("n_bootstrap must be >= 0")
-    if not 0 < ci_level < 1:
-        raise MetricsInputError("ci_level must be between 0 and 1")
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    return build_score_section(
-        df,
-        _specs(df, attributes),
-        label_spaces,
-        positive_labels,
-        n_bootstrap,
-        seed,
-        ci_level,
-        min_group_size,
-        threshold,
-        {},
+    return ScoreResult(
+        settings={"threshold": threshold, "n_bins": N_BINS, "bin_edges": BIN_EDGES.tolist()},
+        definitions=_definitions(threshold, ci_level),
+        counts=totals,
+        by_dataset=by_dataset,
     )

@@ -1,0 +1,196 @@
+"""Group-fairness metrics for clinfair predictions (DESIGN.md section 4).
+
+Two layers, computed from the same table of predictions:
+
+* **Paper protocol** (:func:`paper_protocol`) reproduces the FairGRPO authors' evaluation
+  code, which produced the paper's tables: one-vs-rest counts per label, macro average over
+  the labels present in the ground truth, sub-groups by sex (F, M) and by the four age bins,
+  gap = max - min, std with ddof = 1, attribute -> dataset -> overall averaging. Every
+  undefined ratio counts as 0 there, because that is what the authors' code does and the
+  point of this layer is to reproduce their numbers.
+* **Standard layer** (:func:`standard_layer`): any attribute or intersection of attributes,
+  per-group accuracy, macro-F1, TPR, FPR, FDR and selection rate, worst group, gap and
+  min/max ratio, with percentile bootstrap confidence intervals that resample rows within
+  each group, plus :func:`paired_bootstrap` to compare two prediction sets on the same rows.
+  Here an undefined rate is ``None`` with a reason, never a silent 0.
+
+Input is a ``pandas.DataFrame`` with one row per example: ``dataset``, ``answer`` (list of
+labels), ``prediction`` (list of labels, or null for an invalid answer), ``sex``,
+``age_group`` and any further attribute, either as a column or as a key of an
+``attributes`` dict column. :class:`MetricFrame` encodes the table once and computes every layer from it, returning
+typed results; :func:`build_report` runs everything and returns one JSON-serialisable,
+NaN-free dict.
+
+Scoring choices that hold in both layers:
+
+* An **invalid answer** (prediction null or NaN) is scored as wrong: it predicts no label,
+  so it is a false negative for every true label and a true negative for every other label,
+  and it never counts as an exact match. This is also what the authors' code does with an
+  unparsable answer (``"None"`` -> empty set).
+* A row whose ``answer`` is null, NaN or has no label cannot be scored. It is left out of
+  every metric and counted (``rows_without_answer``).
+* The **label space** of a dataset is, in order of precedence: the ``label_spaces``
+  argument, the union of a ``choices`` column over the dataset's rows, or the union of the
+  labels seen in ``answer``. Labels outside it are counted per label and kept as predicted
+  (an answer with an unknown label is not an exact match); the standard layer's macro
+  averages run over the label space only.
+* A null demographic puts a row in no group of that attribute (nor of any intersection
+  using it); such rows are counted.
+
+Performance: each dataset's rows are compressed once into the distinct combinations of
+(true label set, predicted label set, invalid flag) -- a handful for single-label tasks.
+Group counts are then a ``bincount`` over those types, and a bootstrap resample of a group
+is one multinomial draw over its types, which has exactly the distribution of resampling
+its rows with replacement. No Python loop runs over rows or resamples.
+
+The package, by concern: ``registry`` (every metric declared once), ``encoding`` (table ->
+row types), ``groups`` (attribute values -> group codes), ``paper`` (paper protocol),
+``standard`` (standard layer), ``scores`` (score-based AUROC / Brier / ECE), ``bootstrap``
+(seeded resampling helpers and the across-group summary both layers share), ``paired``
+(paired comparison), ``results`` (typed results and their JSON form) and ``frame``
+(:class:`MetricFrame` and the functions over it).
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names resolve on first use (PEP 562), so importing the registry alone (``clinfair --help``
+# reads it for the demo and study tables) does not import pandas and pyarrow.
+_EXPORTS = {
+    "named_rng": "benchmark.metrics.bootstrap",
+    "NEGATIVE_LABEL_NAMES": "benchmark.metrics.encoding",
+    "OUTSIDE_LABEL": "benchmark.metrics.encoding",
+    "REQUIRED_COLUMNS": "benchmark.metrics.encoding",
+    "MetricsInputError": "benchmark.metrics.encoding",
+    "MetricFrame": "benchmark.metrics.frame",
+    "build_report": "benchmark.metrics.frame",
+    "paired_bootstrap": "benchmark.metrics.frame",
+    "paper_protocol": "benchmark.metrics.frame",
+    "score_layer": "benchmark.metrics.frame",
+    "standard_layer": "benchmark.metrics.frame",
+    "DEFAULT_ATTRIBUTES": "benchmark.metrics.groups",
+    "PAPER_ATTRIBUTES": "benchmark.metrics.groups",
+    "parse_attribute_spec": "benchmark.metrics.groups",
+    "paired_difference": "benchmark.metrics.paired",
+    "METRICS": "benchmark.metrics.registry",
+    "PAPER_GROUP_METRICS": "benchmark.metrics.registry",
+    "PAPER_KEY_HIGHER_IS_BETTER": "benchmark.metrics.registry",
+    "PAPER_KEYS": "benchmark.metrics.registry",
+    "STANDARD_METRICS": "benchmark.metrics.registry",
+    "Metric": "benchmark.metrics.registry",
+    "get_metric": "benchmark.metrics.registry",
+    "layer_keys": "benchmark.metrics.registry",
+    "select_metrics": "benchmark.metrics.registry",
+    "AcrossGroups": "benchmark.metrics.results",
+    "AttributeResult": "benchmark.metrics.results",
+    "DatasetResult": "benchmark.metrics.results",
+    "Estimate": "benchmark.metrics.results",
+    "GroupResult": "benchmark.metrics.results",
+    "PairedDifference": "benchmark.metrics.results",
+    "PairedResult": "benchmark.metrics.results",
+    "PaperResult": "benchmark.metrics.results",
+    "Report": "benchmark.metrics.results",
+    "ScoreResult": "benchmark.metrics.results",
+    "StandardResult": "benchmark.metrics.results",
+    "as_json": "benchmark.metrics.results",
+    "has_scores": "benchmark.metrics.scores",
+}
+
+if TYPE_CHECKING:
+    from benchmark.metrics.bootstrap import named_rng
+    from benchmark.metrics.encoding import (
+        NEGATIVE_LABEL_NAMES,
+        OUTSIDE_LABEL,
+        REQUIRED_COLUMNS,
+        MetricsInputError,
+    )
+    from benchmark.metrics.frame import (
+        MetricFrame,
+        build_report,
+        paired_bootstrap,
+        paper_protocol,
+        score_layer,
+        standard_layer,
+    )
+    from benchmark.metrics.groups import DEFAULT_ATTRIBUTES, PAPER_ATTRIBUTES, parse_attribute_spec
+    from benchmark.metrics.paired import paired_difference
+    from benchmark.metrics.registry import (
+        METRICS,
+        PAPER_GROUP_METRICS,
+        PAPER_KEY_HIGHER_IS_BETTER,
+        PAPER_KEYS,
+        STANDARD_METRICS,
+        Metric,
+        get_metric,
+        layer_keys,
+        select_metrics,
+    )
+    from benchmark.metrics.results import (
+        AcrossGroups,
+        AttributeResult,
+        DatasetResult,
+        Estimate,
+        GroupResult,
+        PairedDifference,
+        PairedResult,
+        PaperResult,
+        Report,
+        ScoreResult,
+        StandardResult,
+        as_json,
+    )
+    from benchmark.metrics.scores import has_scores
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = [
+    "DEFAULT_ATTRIBUTES",
+    "METRICS",
+    "NEGATIVE_LABEL_NAMES",
+    "OUTSIDE_LABEL",
+    "PAPER_ATTRIBUTES",
+    "PAPER_GROUP_METRICS",
+    "PAPER_KEYS",
+    "PAPER_KEY_HIGHER_IS_BETTER",
+    "REQUIRED_COLUMNS",
+    "STANDARD_METRICS",
+    "AcrossGroups",
+    "AttributeResult",
+    "DatasetResult",
+    "Estimate",
+    "GroupResult",
+    "Metric",
+    "MetricFrame",
+    "MetricsInputError",
+    "PairedDifference",
+    "PairedResult",
+    "PaperResult",
+    "Report",
+    "ScoreResult",
+    "StandardResult",
+    "as_json",
+    "build_report",
+    "has_scores",
+    "get_metric",
+    "layer_keys",
+    "select_metrics",
+    "named_rng",
+    "paired_bootstrap",
+    "paired_difference",
+    "paper_protocol",
+    "parse_attribute_spec",
+    "score_layer",
+    "standard_layer",
+]
