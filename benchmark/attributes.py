@@ -34,7 +34,10 @@ def parse_attributes(chosen: str | Sequence[str], option: str = "--attributes") 
             continue
         parts = [part.strip() for part in str(item).split(INTERSECTION)]
         if not all(parts) or len(set(parts)) != len(parts):
-            raise ClinfairError(f"{option}: {str(item).strip()!r} is not an attribute or an intersection a*b")
+            raise ClinfairError(
+                f"{option}: invalid attribute specification {str(item).strip()!r} (an attribute, or an "
+                "intersection such as sex*age_group)"
+            )
         parsed.append(INTERSECTION.join(parts))
     if not parsed:
         raise ClinfairError(f"{option} names no attribute")
