@@ -225,3 +225,28 @@ def test_group_attributes_unknown_is_a_clear_error(pad_ufes20_run):
     )
     with pytest.raises(UnknownAttributeError, match="synthetic has sex, age_group$"):
         build_grpo_dataset(["synthetic"], data, "test", group_attributes=["fitzpatrick"])
+
+
+def test_train_unknown_group_attribute_is_one_line(pad_ufes20_run, tiny_vlm, tmp_path, capsys):
+    data = pad_ufes20_run.parent / "data"
+    code = main(
+        [
+            "train",
+            "--method",
+            "fairgrpo",
+            "--recipe",
+            "tiny-cpu",
+            f"model={tiny_vlm}",
+            f"data_dir={data}",
+            f"output_dir={tmp_path / 'run'}",
+            "tasks=[pad_ufes20]",
+            "train_split=test",
+            "group_attributes=[sex, skin]",
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1
+    assert (
+        "unknown attribute 'skin' in group_attributes: pad_ufes20 has sex, age_group, fitzpatrick" in error[0]
+    )
