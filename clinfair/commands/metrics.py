@@ -113,21 +113,17 @@ def _attributes(path: Path, df, chosen: str) -> list[str]:
 
 
 def _available_attributes(df) -> list[str]:
-    """sex, age_group, every further column that a registered task names as an attribute or
-    that results.json files list, and the keys of an ``attributes`` dict column."""
+    """The file's attribute columns (every column but those of :data:`NOT_ATTRIBUTES`), then the
+    keys of an ``attributes`` dict column."""
     from collections.abc import Mapping
 
-    from tasks.registry import list_tasks
-
-    declared = {name for spec in list_tasks() for name in spec.attributes}
-    columns = [c for c in df.columns if c in ("sex", "age_group") or c in declared]
     keys = set()
     if "attributes" in df.columns:
         for attrs in df["attributes"]:
             if isinstance(attrs, Mapping):
                 keys.update(str(key) for key in attrs if key != "_")
-    others = [c for c in df.columns if c not in columns and c not in NOT_ATTRIBUTES]
-    return list(dict.fromkeys([*columns, *sorted(keys), *others]))
+    columns = [str(c) for c in df.columns if c not in NOT_ATTRIBUTES]
+    return list(dict.fromkeys([*columns, *sorted(keys)]))
 
 
 #: Columns of a predictions file that are not demographic attributes.
@@ -147,6 +143,7 @@ NOT_ATTRIBUTES = frozenset(
         "valid",
         "correct",
         "scores",
+        "run",
     }
 )
 
