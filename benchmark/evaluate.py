@@ -7,6 +7,7 @@ how they build the :class:`~benchmark.runner.EvalRequest`, never in how a model 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +50,12 @@ def evaluate(
     n_bootstrap: int = 1000,
     overwrite: bool = False,
     progress: bool = True,
+    attributes: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``request.model`` on ``request.tasks`` and write ``results.json`` and
     ``predictions.parquet`` to ``out_dir``; returns the results. The model is loaded only when
-    rows are left to generate, then checked on two rows of each task before the run starts."""
+    rows are left to generate, then checked on two rows of each task before the run starts.
+    ``attributes``: the per-group attributes (see :func:`benchmark.runner.run_eval`)."""
     from benchmark.checks import preflight_tasks
     from benchmark.generation import make_backend
 
@@ -86,6 +89,7 @@ def evaluate(
         n_bootstrap=n_bootstrap,
         overwrite=overwrite,
         progress=progress,
+        attributes=attributes,
     )
 
 

@@ -300,11 +300,16 @@ def run_eval(
     n_bootstrap: int = 1000,
     overwrite: bool = False,
     progress: bool = True,
+    attributes: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``request`` and write the results files; returns the results dict.
 
     ``backend_factory()`` builds the generation backend; it is called only when rows are
     left to generate, so a finished run re-scores without loading the model.
+    ``attributes`` chooses the per-group attributes (``benchmark.attributes``; default: sex,
+    age_group, sex*age_group and every attribute of the tasks). It only changes the scoring,
+    so it is not part of the request: a finished run re-scored with other attributes is not
+    refused.
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     created = _writable_folder(out_dir)
@@ -317,6 +322,7 @@ def run_eval(
             n_bootstrap=n_bootstrap,
             overwrite=overwrite,
             progress=progress,
+            attributes=attributes,
         )
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
@@ -333,13 +339,16 @@ def _run_eval(
     n_bootstrap: int,
     overwrite: bool,
     progress: bool,
+    attributes: str | Sequence[str] | None,
 ) -> dict[str, Any]:
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from benchmark.attributes import resolve_attributes
     from tasks.registry import get_task
 
     specs = [get_task(key) for key in request.tasks]
+    chosen = resolve_attributes(attributes, specs)  # before anything loads: a typo costs nothing
     datasets = {spec.key: task_rows(spec, data_dir, request.split, request.limit) for spec in specs}
     data, ids = {}, {}
     for key, rows in datasets.items():
@@ -413,7 +422,12 @@ def _run_eval(
     frame = frame.sort_values(["dataset", "index"], key=lambda c: c.map(order) if c.name == "dataset" else c)
     frame = frame.reset_index(drop=True)
     results = build_results(
-        request, specs, frame, _model_description(out_dir, request), n_bootstrap=n_bootstrap
+        request,
+        specs,
+        frame,
+        _model_description(out_dir, request),
+        n_bootstrap=n_bootstrap,
+        attributes=chosen,
     )
     atomic_write_json(out_dir / RUN_FILE, run_document)
     atomic_write_parquet(out_dir / PREDICTIONS_FILE, frame)
@@ -435,16 +449,31 @@ def majority_baseline(answers) -> float | None:
 
 
 def build_results(
-    request: EvalRequest, specs: Sequence[TaskSpec], frame, model: dict[str, Any], *, n_bootstrap: int
+    request: EvalRequest,
+    specs: Sequence[TaskSpec],
+    frame,
+    model: dict[str, Any],
+    *,
+    n_bootstrap: int,
+    attributes: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The ``results.json`` document: settings, per-task counts and the metrics report."""
+    """The ``results.json`` document: settings, per-task counts and the metrics report.
+
+    ``attributes``: the per-group attributes and intersections (default
+    ``benchmark.attributes.default_attributes``); ``results["attributes"]`` records them.
+    """
     from benchmark import __version__
+    from benchmark.attributes import default_attributes
     from benchmark.metrics import build_report
 
     label_spaces = {spec.key: list(spec.choices) for spec in specs}
-    attribute_columns = sorted({name for spec in specs for name in spec.attributes})
+    chosen = list(attributes) if attributes is not None else default_attributes(specs)
     report = build_report(
-        frame, label_spaces=label_spaces, n_bootstrap=n_bootstrap, seed=request.generation.seed
+        frame,
+        label_spaces=label_spaces,
+        attributes=chosen,
+        n_bootstrap=n_bootstrap,
+        seed=request.generation.seed,
     )
     tasks = {}
     for spec in specs:
@@ -470,7 +499,7 @@ def build_results(
         "run": {"name": request.run_name or public_model_name(request.model), "method": request.method},
         "request": request.to_dict(),
         "seed": request.generation.seed,
-        "attributes": ["sex", "age_group", *attribute_columns],
+        "attributes": chosen,
         "tasks": tasks,
         "metrics": report,
     }

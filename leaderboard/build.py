@@ -135,6 +135,31 @@ def _reliability_figures(tables: Tables, runs: Sequence[Run]) -> list[Figure]:
     return figures
 
 
+def _standard_group_figures(tables: Tables, run_names: list[str], paper_groups: pd.DataFrame) -> list[Figure]:
+    """Bars per group of each attribute the paper protocol does not cover (e.g. fitzpatrick,
+    sex*age_group): the standard layer's values with the intervals of ``clinfair eval``."""
+    if not len(tables.groups):
+        return []
+    standard = tables.groups[tables.groups["layer"] == "standard"]
+    figures = []
+    for task in tables.scopes[1:]:
+        plotted = set(paper_groups.loc[paper_groups["task"] == task, "attribute"])
+        for attribute in dict.fromkeys(standard.loc[standard["task"] == task, "attribute"]):
+            if attribute in plotted:
+                continue
+            figures.append(
+                Figure(
+                    file=f"plots/groups_{_file_name(task)}_{_file_name(attribute)}.png",
+                    png=plots.group_bars(tables.groups, run_names, task, attribute, layer="standard"),
+                    caption=f"{task}: macro-F1 and accuracy per {attribute} group (standard layer)",
+                    kind="groups",
+                    task=task,
+                    attribute=attribute,
+                )
+            )
+    return figures
+
+
 def _figures(
     tables: Tables, run_names: list[str], curves: pd.DataFrame | None, runs: list[Run] = ()
 ) -> list[Figure]:
@@ -162,8 +187,10 @@ def _figures(
                     caption=f"{task}: F1 and accuracy per {attribute} group",
                     kind="groups",
                     task=task,
+                    attribute=attribute,
                 )
             )
+    figures += _standard_group_figures(tables, run_names, paper_groups)
     figures += _reliability_figures(tables, runs)
     if curves is not None and len(curves):
         figures.append(
@@ -273,7 +300,14 @@ def build_leaderboard(
             for s in sources
         ],
         "figures": [
-            {"file": f.file, "kind": f.kind, "caption": f.caption, "scope": f.scope, "task": f.task}
+            {
+                "file": f.file,
+                "kind": f.kind,
+                "caption": f.caption,
+                "scope": f.scope,
+                "task": f.task,
+                "attribute": f.attribute,
+            }
             for f in figures
         ],
     }
@@ -302,6 +336,7 @@ def build_leaderboard(
             scopes=tables.scopes,
             figures=figures,
             comparison=comparison,
+            groups=tables.groups,
             n_bootstrap=n_bootstrap,
             ci_level=ci_level,
             clinfair_version=__version__,

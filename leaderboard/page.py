@@ -33,6 +33,7 @@ class Figure:
     kind: str  # "scatter" | "groups" | "dynamics"
     scope: str | None = None  # scatter: the scope it plots
     task: str | None = None  # groups: the task it plots
+    attribute: str | None = None  # groups: the attribute it plots (the page's attribute menu)
 
     def html(self) -> str:
         data = base64.b64encode(self.png).decode("ascii")
@@ -41,6 +42,8 @@ class Figure:
             attributes = f' data-scope="{escape(self.scope or "")}"'
         elif self.kind == "groups":
             attributes = f' data-task="{escape(self.task or "")}"'
+            if self.attribute:
+                attributes += f' data-attribute="{escape(self.attribute)}"'
         return (
             f'<figure{attributes}><img src="data:image/png;base64,{data}" alt="{escape(self.caption)}">'
             f"<figcaption>{escape(self.caption)} — <code>{escape(self.file)}</code></figcaption></figure>"
@@ -125,6 +128,55 @@ def _runs_body(frame: pd.DataFrame) -> str:
     return "".join(rows)
 
 
+#: The standard-layer metrics of the per-group table: (key, column label).
+GROUP_TABLE_METRICS = (
+    ("accuracy", "Acc"),
+    ("macro_f1", "macro-F1"),
+    ("tpr", "TPR"),
+    ("fpr", "FPR"),
+    ("fdr", "FDR"),
+)
+
+
+def _group_cell(cell: Mapping[str, Any] | None) -> str:
+    value = None if cell is None or _is_missing(cell["value"]) else float(cell["value"])
+    if value is None:
+        note = "" if cell is None or _is_missing(cell.get("note")) else str(cell["note"])
+        return f'<td title="{escape(note or "undefined")}">–</td>'
+    text = f"{value:.3f}"
+    if not _is_missing(cell["ci_low"]) and not _is_missing(cell["ci_high"]):
+        text += f'<span class="ci">[{float(cell["ci_low"]):.3f}, {float(cell["ci_high"]):.3f}]</span>'
+    return f'<td data-value="{value!r}">{text}</td>'
+
+
+def _groups_body(groups: pd.DataFrame | None) -> str:
+    """One row per run, task, attribute and group with rows: the standard layer's values and the
+    intervals ``clinfair eval`` computed (every attribute of the runs, e.g. fitzpatrick)."""
+    if groups is None or not len(groups):
+        return ""
+    standard = groups[groups["layer"] == "standard"]
+    rows = []
+    for (run, task, attribute, group), part in standard.groupby(
+        ["run", "task", "attribute", "group"], sort=False
+    ):
+        count = part["rows"].iloc[0]
+        if _is_missing(count) or not int(count):
+            continue
+        by_metric = {row["metric"]: row for row in part.to_dict("records")}
+        cells = [_text_cell(run), _text_cell(task), _text_cell(attribute), _text_cell(group)]
+        cells.append(f"<td>{int(count)}</td>")
+        cells += [_group_cell(by_metric.get(metric)) for metric, _ in GROUP_TABLE_METRICS]
+        rows.append(
+            f'<tr data-task="{escape(str(task))}" data-attribute="{escape(str(attribute))}">{"".join(cells)}</tr>'
+        )
+    return "".join(rows)
+
+
+def _attribute_names(groups: pd.DataFrame | None, figures: Sequence[Figure]) -> list[str]:
+    names = [] if groups is None or not len(groups) else list(groups["attribute"].astype(str))
+    return list(dict.fromkeys([*names, *(f.attribute for f in figures if f.attribute)]))
+
+
 def _warning(comparison: Mapping[str, Any]) -> str:
     if not comparison["mixed"]:
         return ""
@@ -147,12 +199,14 @@ def render_page(
     ci_level: float,
     clinfair_version: str,
     max_invalid: float = DEFAULT_MAX_INVALID,
+    groups: pd.DataFrame | None = None,
 ) -> str:
-    """The complete HTML document."""
+    """The complete HTML document (``groups``: the build's per-group table, for the page's
+    per-group values and its attribute menu)."""
     template = resources.files("leaderboard").joinpath("templates/index.html").read_text(encoding="utf-8")
     methods = sorted(set(leaderboard["method"]))
     scatter = [f for f in figures if f.kind == "scatter"]
-    groups = [f for f in figures if f.kind == "groups"]
+    group_figures = [f for f in figures if f.kind == "groups"]
     dynamics = [f for f in figures if f.kind == "dynamics"]
     dynamics_section = ""
     if dynamics:
@@ -191,7 +245,12 @@ def render_page(
             "majority-class baseline"
         ),
         "scatter_figures": "".join(f.html() for f in scatter),
-        "group_figures": "".join(f.html() for f in groups),
+        "group_figures": "".join(f.html() for f in group_figures),
+        "attribute_options": "".join(
+            f'<option value="{escape(a)}">{escape(a)}</option>' for a in _attribute_names(groups, figures)
+        ),
+        "group_table_head": "".join(f"<th>{escape(label)}</th>" for _, label in GROUP_TABLE_METRICS),
+        "group_table_body": _groups_body(groups),
         "dynamics_section": dynamics_section,
         "runs_body": _runs_body(leaderboard),
         "definitions": definitions,

@@ -88,19 +88,27 @@ def _series_label(name: str, runs: Sequence[str]) -> str:
     return f"{name} ({len(runs)} seeds)" if len(runs) > 1 else name
 
 
-def group_bars(groups: pd.DataFrame, runs: Sequence[str], task: str, attribute: str) -> bytes:
-    """F1 and accuracy of each group (paper layer) per method: the mean over its runs with the
-    95 % t-interval over seeds (one run: its bootstrap interval)."""
-    data = groups[
-        (groups["layer"] == "paper") & (groups["task"] == task) & (groups["attribute"] == attribute)
-    ]
+#: The two metrics a group figure shows per layer: (metric key, panel title).
+GROUP_PANELS = {
+    "paper": (("f1", "F1 ↑"), ("accuracy", "Acc ↑")),
+    "standard": (("macro_f1", "macro-F1 ↑"), ("accuracy", "Acc ↑")),
+}
+
+
+def group_bars(
+    groups: pd.DataFrame, runs: Sequence[str], task: str, attribute: str, layer: str = "paper"
+) -> bytes:
+    """F1 and accuracy of each group (of the paper layer, or of the standard layer for attributes
+    the paper protocol does not have, e.g. fitzpatrick) per method: the mean over its runs with
+    the 95 % t-interval over seeds (one run: its bootstrap interval)."""
+    data = groups[(groups["layer"] == layer) & (groups["task"] == task) & (groups["attribute"] == attribute)]
     names = list(dict.fromkeys(data["group"]))
     series = _series(data, runs)
     colours = _colours(list(series))
     figure, axes = plt.subplots(1, 2, figsize=(8, 3.8), sharey=True, layout="constrained")
     width = 0.8 / max(len(series), 1)
     positions = np.arange(len(names))
-    for ax, metric, title in zip(axes, ("f1", "accuracy"), ("F1 ↑", "Acc ↑")):
+    for ax, (metric, title) in zip(axes, GROUP_PANELS[layer]):
         for i, (name, members) in enumerate(series.items()):
             stats = []
             for group in names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -88,6 +89,61 @@ def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
         assert code == 0, f"clinfair eval failed for {name}"
         folders.append(str(out))
     return folders
+
+
+@pytest.fixture(scope="session")
+def pad_ufes20_run(tmp_path_factory, tiny_vlm) -> Path:
+    """A PAD-UFES-20 raw folder (45 lesions, every Fitzpatrick type), prepared with every row
+    in the test split by the real ``clinfair prepare``, then evaluated by ``clinfair eval`` on
+    the tiny VLM with the default attributes; the run folder (``DATA`` is its parent's ``data``)."""
+    from pad_ufes20_raw import write_pad_ufes20_raw
+
+    from clinfair.cli import main
+
+    root = tmp_path_factory.mktemp("pad-ufes20")
+    raw = write_pad_ufes20_raw(root / "raw")
+    prepare = [
+        "prepare",
+        "pad_ufes20",
+        "--raw",
+        str(raw),
+        "--out",
+        str(root / "data" / "pad_ufes20"),
+        "-o",
+        "split_fractions={train: 0.0, validation: 0.0, test: 1.0}",
+        "--no-progress",
+    ]
+    assert main(prepare) == 0
+    out = root / "run"
+    assert main([*pad_ufes20_eval_args(tiny_vlm, root / "data", out)]) == 0
+    return out
+
+
+def pad_ufes20_eval_args(model, data, out, *extra) -> list[str]:
+    """The ``clinfair eval`` arguments of :func:`pad_ufes20_run` (a test re-runs them to re-score)."""
+    return [
+        "eval",
+        "--model",
+        str(model),
+        "--tasks",
+        "pad_ufes20",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--max-new-tokens",
+        "4",
+        "--batch-size",
+        "16",
+        "--n-bootstrap",
+        "50",
+        "--run-name",
+        "tiny-pad",
+        "--method",
+        "grpo",
+        "--no-progress",
+        *extra,
+    ]
 
 
 def pytest_collection_modifyitems(config, items):

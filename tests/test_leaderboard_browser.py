@@ -166,6 +166,52 @@ def test_static_page_sorts_filters_and_renders(browser, board, tmp_path):
     assert_png(shot)
 
 
+def test_static_page_attribute_menu_shows_fitzpatrick(browser, pad_ufes20_run, tmp_path):
+    """A PAD-UFES-20 run: the attribute menu offers fitzpatrick, and choosing it leaves only its
+    figure and its per-group rows (values as results.json has them)."""
+    import json
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    board = tmp_path / "board"
+    assert (
+        main(["leaderboard", "build", str(pad_ufes20_run), "--out", str(board), "--n-bootstrap", "10"]) == 0
+    )
+    browser.get((board / "index.html").as_uri())
+    menu = Select(browser.find_element(By.ID, "attribute"))
+    offered = [option.get_attribute("value") for option in menu.options]
+    assert offered[0] == "" and sorted(offered[1:]) == ["age_group", "fitzpatrick", "sex", "sex*age_group"]
+
+    def shown(selector: str):
+        return [e for e in browser.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]
+
+    assert {row.get_attribute("data-attribute") for row in shown("#groups tbody tr")} == set(offered[1:])
+    menu.select_by_value("fitzpatrick")
+    rows = shown("#groups tbody tr")
+    cells = [[td.text.split("\n")[0] for td in row.find_elements(By.CSS_SELECTOR, "td")] for row in rows]
+    results = json.loads((pad_ufes20_run / "results.json").read_text())
+    groups = results["metrics"]["standard"]["by_dataset"]["pad_ufes20"]["attributes"]["fitzpatrick"]["groups"]
+    assert [(c[0], c[1], c[2], c[3], int(c[4])) for c in cells] == [
+        ("tiny-pad", "pad_ufes20", "fitzpatrick", group, entry["rows"]) for group, entry in groups.items()
+    ]
+    assert [float(c[5]) for c in cells] == [
+        round(entry["metrics"]["accuracy"]["value"], 3) for entry in groups.values()
+    ]
+    figures = shown("figure[data-task]")
+    assert [f.get_attribute("data-attribute") for f in figures] == ["fitzpatrick"]
+    assert (
+        browser.execute_script(
+            "return arguments[0].naturalWidth", figures[0].find_element(By.TAG_NAME, "img")
+        )
+        > 300
+    )
+    menu.select_by_value("sex")
+    assert {row.get_attribute("data-attribute") for row in shown("#groups tbody tr")} == {"sex"}
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert errors == [], errors
+
+
 # --------------------------------------------------------------------------------------
 # Gradio Space app
 # --------------------------------------------------------------------------------------

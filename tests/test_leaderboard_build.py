@@ -70,6 +70,7 @@ def test_build_writes_every_file(built, eval_results):
         "plots/scatter_synthetic.png",
         "plots/groups_synthetic_sex.png",
         "plots/groups_synthetic_age_group.png",
+        "plots/groups_synthetic_sex-age_group.png",  # standard layer: the attributes the paper has not
         "runs/tiny-grpo/results.json",
         "runs/tiny-grpo/predictions.parquet",
         "runs/tiny-fairgrpo/results.json",
@@ -163,12 +164,12 @@ def test_combined_predictions_have_one_schema(built, eval_results):
 def test_plots_are_valid_pngs_and_embedded_in_a_self_contained_page(built):
     manifest = json.loads((built / "manifest.json").read_text())
     html = (built / "index.html").read_text()
-    assert len(manifest["figures"]) == 4
+    assert len(manifest["figures"]) == 5
     for figure in manifest["figures"]:
         png = (built / figure["file"]).read_bytes()
         assert png.startswith(PNG_MAGIC)
         assert Image.open(io.BytesIO(png)).size[0] > 300
-    assert html.count('src="data:image/png;base64,') == 4
+    assert html.count('src="data:image/png;base64,') == 5
     assert "http://" not in html and "https://" not in html  # no network request, no external link
     assert "<script src" not in html and "<link" not in html
     assert html.count("<tr data-run=") == 2

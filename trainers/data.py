@@ -70,12 +70,15 @@ def build_grpo_dataset(
 ):
     """The GRPO dataset of several tasks' ``split``, concatenated (the paper trains them jointly).
 
-    ``limit`` keeps the first N rows of each task.
+    ``limit`` keeps the first N rows of each task. ``group_attributes`` may name any attribute
+    a task has (``sex``, ``age_group``, or one of its own, e.g. ``fitzpatrick``); a name that no
+    task has is an :class:`~tasks.registry.UnknownAttributeError`, never a silent ``UNK`` key.
     """
     from datasets import concatenate_datasets
 
-    from tasks.registry import get_task
+    from tasks.registry import check_attributes, get_task
 
+    check_attributes(group_attributes, [get_task(task) for task in tasks], "group_attributes")
     parts = [
         to_grpo_dataset(
             load_task_split(task, data_dir, split, limit), get_task(task).multi_label, group_attributes

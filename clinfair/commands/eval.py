@@ -90,6 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--overwrite", action="store_true", help="discard a previous run in --out instead of resuming"
     )
     parser.add_argument("--no-progress", action="store_true")
+    # -- per-group attributes (issue 15): scoring only, so not part of the run's request --
+    parser.add_argument(
+        "--attributes",
+        help="comma list of attributes for the per-group metrics, '*' making an intersection, e.g. "
+        "sex,age_group,fitzpatrick,sex*age_group (default: sex, age_group, sex*age_group and every "
+        "attribute of the tasks, e.g. fitzpatrick for pad_ufes20)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -142,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             n_bootstrap=args.n_bootstrap,
             overwrite=args.overwrite,
             progress=not args.no_progress,
+            attributes=args.attributes,
         )
     except (FileNotFoundError, ImportError) as error:  # a model path or an optional package missing
         raise ClinfairError(str(error)) from None

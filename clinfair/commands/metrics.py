@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--attributes",
         default="auto",
         help="comma list of attributes for the per-group metrics; '*' makes an intersection, "
-        "e.g. 'sex,age_group,sex*age_group' (default: those plus every key of an 'attributes' column)",
+        "e.g. 'sex,age_group,sex*age_group' (default: those plus every attribute column of the file's "
+        "tasks, e.g. fitzpatrick for pad_ufes20, those a results.json beside the file lists, and every "
+        "key of an 'attributes' column)",
     )
     parser.add_argument(
         "--min-group-size",
@@ -70,11 +72,12 @@ def run(args: argparse.Namespace) -> int:
     duplicates = duplicate_examples(df)
     if duplicates:
         raise ClinfairError(f"{args.predictions}: {duplicates}")
+    attributes = _attributes(args.predictions, df, args.attributes)
     try:
         report = build_report(
             df,
             positive_labels=positive_labels,
-            attributes=args.attributes,
+            attributes=attributes,
             n_bootstrap=args.n_bootstrap,
             seed=args.seed,
             min_group_size=args.min_group_size,
@@ -88,6 +91,97 @@ def run(args: argparse.Namespace) -> int:
         print(score_summary_table(report["scores"]))
     print(f"wrote {args.out}")
     return 0
+
+
+def _attributes(path: Path, df, chosen: str) -> list[str]:
+    """The attributes to report: ``chosen``, each part checked to be a column of the file or a key
+    of its ``attributes`` column, or by default (``auto``) those of :func:`default_attributes`."""
+    from benchmark.attributes import INTERSECTION, parse_attributes
+    from tasks.errors import ClinfairError
+
+    available = _available_attributes(df)
+    if chosen == "auto":
+        return default_attributes(path, df, available)
+    parsed = parse_attributes(chosen)
+    for item in parsed:
+        for name in item.split(INTERSECTION):
+            if name not in available and name not in df.columns:
+                raise ClinfairError(
+                    f"{path}: unknown attribute {name!r} in --attributes; the file has {', '.join(available)}"
+                )
+    return parsed
+
+
+def _available_attributes(df) -> list[str]:
+    """The file's attribute columns (every column but those of :data:`NOT_ATTRIBUTES`), then the
+    keys of an ``attributes`` dict column."""
+    from collections.abc import Mapping
+
+    keys = set()
+    if "attributes" in df.columns:
+        for attrs in df["attributes"]:
+            if isinstance(attrs, Mapping):
+                keys.update(str(key) for key in attrs if key != "_")
+    columns = [str(c) for c in df.columns if c not in NOT_ATTRIBUTES]
+    return list(dict.fromkeys([*columns, *sorted(keys)]))
+
+
+#: Columns of a predictions file that are not demographic attributes.
+NOT_ATTRIBUTES = frozenset(
+    {
+        "id",
+        "dataset",
+        "split",
+        "index",
+        "age",
+        "group",
+        "attributes",
+        "choices",
+        "answer",
+        "completion",
+        "prediction",
+        "valid",
+        "correct",
+        "scores",
+        "run",
+    }
+)
+
+
+def default_attributes(path: Path, df, available: list[str]) -> list[str]:
+    """What ``clinfair eval`` reports by default, for the file's rows: sex, age_group,
+    sex*age_group, every attribute of the registered tasks in its ``dataset`` column, the
+    attributes a ``results.json`` beside the file lists (a run of a task not registered here),
+    and every key of an ``attributes`` dict column; each only where the file has it."""
+    from benchmark.attributes import INTERSECTION
+    from benchmark.attributes import default_attributes as task_default
+    from tasks.registry import UnknownTaskError, get_task
+
+    specs = []
+    for key in dict.fromkeys(df["dataset"].dropna().astype(str)) if "dataset" in df.columns else ():
+        try:
+            specs.append(get_task(key))
+        except UnknownTaskError:
+            continue
+    chosen = task_default(specs)
+    chosen += _stored_attributes(path.parent / "results.json")
+    if "attributes" in df.columns:  # keys of a dict column, as the metrics' own automatic choice
+        chosen += [name for name in available if name not in df.columns]
+    present = set(available)
+    return [
+        item
+        for item in dict.fromkeys(chosen)
+        if item in ("sex", "age_group", "sex*age_group") or set(item.split(INTERSECTION)) <= present
+    ]
+
+
+def _stored_attributes(path: Path) -> list[str]:
+    """The attributes a results.json lists (none when there is no readable one)."""
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8")).get("attributes")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(item) for item in stored] if isinstance(stored, list) else []
 
 
 def _parse_positive_labels(items: list[str]) -> dict[str, str]:
