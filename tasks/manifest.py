@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +47,11 @@ class ManifestMismatch(ClinfairError):
     """Prepared rows that no longer hash to what their split manifest says."""
 
 
-def rows_fingerprint(rows: Any) -> tuple[str, list[str]]:
-    """The split hash of ``rows`` (a ``datasets.Dataset``; see the module docstring) and their ids in order."""
+def _digest(batches: Iterable[Any]) -> tuple[str, list[str]]:
+    """The split hash of Arrow tables or record batches holding a split's rows in order, and the ids."""
     digest, ids = hashlib.sha256(), []
-    arrow = rows.with_format("arrow")
-    for start in range(0, len(rows), FINGERPRINT_CHUNK):
-        for row in arrow[start : start + FINGERPRINT_CHUNK].to_pylist():
+    for batch in batches:
+        for row in batch.to_pylist():
             images = row.pop("images", None) or []
             ids.append(str(row["id"]))
             digest.update(json.dumps(row, sort_keys=True, default=str).encode("utf-8") + b"\n")
@@ -60,11 +60,32 @@ def rows_fingerprint(rows: Any) -> tuple[str, list[str]]:
     return digest.hexdigest(), ids
 
 
+def rows_fingerprint(rows: Any) -> tuple[str, list[str]]:
+    """The split hash of ``rows`` (a ``datasets.Dataset``; see the module docstring) and their ids in order."""
+    arrow = rows.with_format("arrow")
+    return _digest(
+        arrow[start : start + FINGERPRINT_CHUNK] for start in range(0, len(rows), FINGERPRINT_CHUNK)
+    )
+
+
+def shard_fingerprint(path: str | Path) -> tuple[str, list[str]]:
+    """The split hash of the rows of one Arrow shard (the stream file ``datasets`` writes), and the ids.
+
+    The same hash as :func:`rows_fingerprint` of the loaded split, read batch by batch from a plain
+    file rather than a memory map, whose touched pages would count in the process's resident memory
+    and grow with the split.
+    """
+    import pyarrow as pa
+
+    with pa.OSFile(str(path)) as source:
+        return _digest(pa.ipc.open_stream(source))
+
+
 def build_manifest(
-    task: str, splits: dict[str, Any], options: dict[str, Any] | None = None
+    task: str, shards: dict[str, str | Path], options: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The manifest of ``splits`` (split name -> ``datasets.Dataset``, in the order to list them),
-    prepared with the builder ``options`` (they decide which rows and labels there are)."""
+    """The manifest of the splits in ``shards`` (split name -> its one Arrow shard, in the order to list
+    them), prepared with the builder ``options`` (they decide which rows and labels there are)."""
     document: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "task": task,
@@ -72,8 +93,8 @@ def build_manifest(
         "hash": {"algorithm": "sha256", "definition": HASH_DEFINITION},
         "splits": {},
     }
-    for name, rows in splits.items():
-        digest, ids = rows_fingerprint(rows)
+    for name, path in shards.items():
+        digest, ids = shard_fingerprint(path)
         document["splits"][name] = {"rows": len(ids), "sha256": digest, "ids": ids}
     return document
 

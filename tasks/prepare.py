@@ -126,10 +126,10 @@ def prepare(
         if not writers:
             raise ValueError(f"{spec.key}: no rows were built (skipped {skips.total})")
         splits = [s for s in SPLITS if s in writers]
-        written = {split: _finish_split(staging / split) for split in splits}
-        manifest = build_manifest(spec.key, written, builder.options)
         for split in splits:
-            summary.rows_per_split[split] = written[split].num_rows
+            summary.rows_per_split[split] = _finish_split(staging / split)
+        manifest = build_manifest(spec.key, {s: staging / s / SHARD_NAME for s in splits}, builder.options)
+        for split in splits:
             summary.sha256[split] = manifest["splits"][split]["sha256"]
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=str))
         (staging / "dataset_dict.json").write_text(json.dumps({"splits": splits}))
@@ -143,8 +143,8 @@ def prepare(
     return summary
 
 
-def _finish_split(folder: Path):
-    """Add the metadata ``Dataset.save_to_disk`` writes beside the shard; return the split (memory-mapped).
+def _finish_split(folder: Path) -> int:
+    """Add the metadata ``Dataset.save_to_disk`` writes beside the shard; return the row count.
 
     The Arrow writer already wrote the shard where ``save_to_disk`` would put it, so the
     rows are never read back and copied (that copy made peak memory grow with the data).
@@ -163,7 +163,7 @@ def _finish_split(folder: Path):
     }
     (folder / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True))
     dataset.info.write_to_directory(str(folder))
-    return dataset
+    return dataset.num_rows
 
 
 def _demographic_fields(spec: TaskSpec) -> list[str]:
