@@ -8,7 +8,8 @@ An evaluation writes into one folder (DESIGN.md section 5):
 
 While it runs, finished batches are appended to ``predictions.partial.jsonl`` (flushed
 and fsynced per batch) next to ``run.json``: the run's settings and, per task, the number
-and a SHA-256 fingerprint of the rows it reads (every column, images included). Re-running
+and the content hash of the rows it reads (``tasks.manifest``: every column, images included),
+also recorded in ``results.json`` as each task's ``split_sha256``. Re-running
 the same command resumes after the rows already written; a different command into the
 same folder is refused, and so is a resume onto other data (the task re-prepared between
 the kill and the resume), naming the task. A last line cut off by a kill is cut off the
@@ -32,7 +33,6 @@ processes then.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -45,6 +45,7 @@ from typing import Any
 from benchmark.generation import Backend, GenerationSettings
 from tasks.errors import ClinfairError, one_line
 from tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
+from tasks.manifest import check_split, rows_fingerprint
 from tasks.prepare import task_rows
 from tasks.prompts import prediction_record
 from tasks.registry import TaskSpec
@@ -56,7 +57,6 @@ PARTIAL_FILE = "predictions.partial.jsonl"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.json"  # the loaded backend's description, kept until the run ends
 DEMOGRAPHIC_COLUMNS = ("sex", "age", "age_group")
-FINGERPRINT_CHUNK = 256  # rows read at a time when fingerprinting a split
 
 logger = logging.getLogger(__name__)
 
@@ -128,21 +128,6 @@ def duplicate_examples(frame) -> str | None:
         f"{int(keys.duplicated().sum()):,} row(s) repeat an example (id {first['id']!r}{where} is at rows "
         f"{', '.join(map(str, rows[:5]))}); each example must appear once, or it is counted twice"
     )
-
-
-def rows_fingerprint(rows: Any) -> tuple[str, list[str]]:
-    """SHA-256 of a split's rows as an evaluation reads them (every column, image bytes
-    included), and their ids in order. Two preparations of the same data give the same digest."""
-    digest, ids = hashlib.sha256(), []
-    arrow = rows.with_format("arrow")
-    for start in range(0, len(rows), FINGERPRINT_CHUNK):
-        for row in arrow[start : start + FINGERPRINT_CHUNK].to_pylist():
-            images = row.pop("images", None) or []
-            ids.append(str(row["id"]))
-            digest.update(json.dumps(row, sort_keys=True, default=str).encode("utf-8") + b"\n")
-            for image in images:
-                digest.update(hashlib.sha256((image or {}).get("bytes") or b"").digest())
-    return digest.hexdigest(), ids
 
 
 def _read_partial(path: Path) -> list[dict[str, Any]]:
@@ -354,6 +339,8 @@ def _run_eval(
     for key, rows in datasets.items():
         digest, ids[key] = rows_fingerprint(rows)
         data[key] = {"rows": len(rows), "sha256": digest}
+        if request.limit is None:  # the whole split: still the rows prepare pinned?
+            check_split(data_dir / key, request.split, digest)
     run_document = {**request.to_dict(), "data": data}
     state = _distributed_state()
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
@@ -428,6 +415,7 @@ def _run_eval(
         _model_description(out_dir, request),
         n_bootstrap=n_bootstrap,
         attributes=chosen,
+        split_hashes={key: entry["sha256"] for key, entry in data.items()},
     )
     atomic_write_json(out_dir / RUN_FILE, run_document)
     atomic_write_parquet(out_dir / PREDICTIONS_FILE, frame)
@@ -456,11 +444,14 @@ def build_results(
     *,
     n_bootstrap: int,
     attributes: Sequence[str] | None = None,
+    split_hashes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``results.json`` document: settings, per-task counts and the metrics report.
 
     ``attributes``: the per-group attributes and intersections (default
     ``benchmark.attributes.default_attributes``); ``results["attributes"]`` records them.
+    ``split_hashes``: per task, the content hash of the rows evaluated (``tasks.manifest``),
+    recorded as ``tasks.<task>.split_sha256``.
     """
     from benchmark import __version__
     from benchmark.attributes import default_attributes
@@ -487,6 +478,7 @@ def build_results(
             "invalid_rate": float((~rows["valid"]).mean()) if len(rows) else None,
             "accuracy_exact": float(rows["correct"].mean()) if len(rows) else None,
             "majority_baseline": majority_baseline(rows["answer"]),
+            "split_sha256": (split_hashes or {}).get(spec.key),
             "null_demographics": {
                 name: int(rows[name].isna().sum()) for name in (*DEMOGRAPHIC_COLUMNS, *spec.attributes)
             },

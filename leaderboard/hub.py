@@ -164,6 +164,11 @@ def _yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
+def front_matter(metadata: Mapping[str, Any]) -> list[str]:
+    """The YAML front matter of a Hub card (its ``---`` lines included), as lines."""
+    return ["---", _yaml(dict(metadata)).rstrip(), "---"]
+
+
 def dataset_card(
     repo_id: str, manifest: Mapping[str, Any], leaderboard: pd.DataFrame, files: Sequence[str]
 ) -> str:
@@ -184,9 +189,7 @@ def dataset_card(
     comparison = manifest["comparison"]
     settings = manifest["settings"]
     lines = [
-        "---",
-        _yaml(front).rstrip(),
-        "---",
+        *front_matter(front),
         "",
         f"# {manifest['title']}",
         "",

@@ -70,8 +70,9 @@ def _metric_cell(row: Mapping[str, Any], scope: str, metric) -> str:
     if not _is_missing(value) and not _is_missing(low):
         text += f'<span class="ci">[{format_value(low, metric)}, {format_value(high, metric)}]</span>'
     hidden = "" if scope == OVERALL else " hidden"
-    if metric.fairness and row.get("unranked"):  # shown greyed, never best, sorted after the ranked runs
-        reason = escape(f"not ranked on fairness: {row['unranked']}")
+    # shown greyed, never best, sorted after the ranked runs; other rows: on every column
+    if (metric.fairness or row.get("other_split")) and row.get("unranked"):
+        reason = escape(f"not ranked{'' if row.get('other_split') else ' on fairness'}: {row['unranked']}")
         return (
             f'<td class="unranked" data-scope="{escape(scope)}" data-value="{data}" title="{reason}"'
             f"{hidden}>{text}</td>"
@@ -113,7 +114,7 @@ def _body(frame: pd.DataFrame, scopes: Sequence[str]) -> str:
         cells += [_metric_cell(row, scope, metric) for scope in scopes for metric in COLUMNS]
         rows.append(
             f'<tr data-run="{escape(row["run"])}" data-method="{escape(row["method"])}" '
-            f'data-unranked="{1 if row.get("unranked") else 0}" '
+            f'data-unranked="{2 if row.get("other_split") else 1 if row.get("unranked") else 0}" '
             f'data-search="{escape(search)}">{"".join(cells)}</tr>'
         )
     return "".join(rows)

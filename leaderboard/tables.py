@@ -23,6 +23,7 @@ Three tables come out (:func:`compute_tables`):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -164,6 +165,33 @@ def ranking_exclusion(
     if baseline is not None and exact <= baseline + 1e-12:
         return f"exact accuracy {exact:.1%} is not above the majority-class baseline {baseline:.1%}"
     return None
+
+
+def split_references(runs: Sequence[Run]) -> dict[str, str]:
+    """Per task, the reference split: the split hash (``results.json``'s ``split_sha256``) most runs
+    share; a tie goes to the smallest hash, so the choice does not depend on the order of the runs.
+    Runs whose results predate the hash have none and count for no split."""
+    counts: dict[str, Counter] = {}
+    for run in runs:
+        for task, info in run.results["tasks"].items():
+            if info.get("split_sha256"):
+                counts.setdefault(task, Counter())[info["split_sha256"]] += 1
+    return {task: min(found, key=lambda digest: (-found[digest], digest)) for task, found in counts.items()}
+
+
+def split_exclusion(run: Run, references: Mapping[str, str]) -> str | None:
+    """Why a run is not ranked on any column (None: it is): it evaluated other rows of a task than
+    the reference split (:func:`split_references`), so none of its numbers compare with the others'."""
+    other = [
+        f"{task} (split SHA-256 {info['split_sha256'][:12]}…, reference {references[task][:12]}…)"
+        for task, info in run.results["tasks"].items()
+        if info.get("split_sha256") and task in references and info["split_sha256"] != references[task]
+    ]
+    if not other:
+        return None
+    return "evaluated on other rows than the split most runs share (ties: the smallest hash) of " + ", ".join(
+        other
+    )
 
 
 def _validity(run: Run, max_invalid: float) -> dict[str, Any]:
@@ -309,6 +337,7 @@ def compute_tables(
     Raises ``LeaderboardError`` when a run's predictions do not reproduce its results.json.
     """
     scopes = [OVERALL, *dict.fromkeys(task for run in runs for task in run.tasks)]
+    references = split_references(runs)
     wide, scores, groups = [], [], []
     for run in runs:
         paper = paper_bootstrap(
@@ -321,6 +350,9 @@ def compute_tables(
         )
         check_paper_values(run, paper.report)
         identity = _identity(run) | _validity(run, max_invalid)
+        identity["other_split"] = split_exclusion(run, references)  # not ranked on any column
+        if identity["other_split"]:
+            identity["unranked"] = "; ".join(filter(None, (identity["other_split"], identity["unranked"])))
         score_values = _score_values(run, scopes)
         row = dict(identity) | score_values
         scores += [
@@ -408,7 +440,9 @@ def _header(metric: Metric) -> str:
 
 
 def _ranked(row: Mapping[str, Any], metric: Metric) -> bool:
-    return not (metric.fairness and row.get("unranked"))
+    """Whether a run competes on this column: not when it evaluated other rows (any column), nor when
+    it does not really answer (gap and fairness columns)."""
+    return not (row.get("other_split") or (metric.fairness and row.get("unranked")))
 
 
 def _best(frame: pd.DataFrame, column: str, metric: Metric) -> float | None:
@@ -507,7 +541,8 @@ def _notes(
     for row in flagged:
         notes.append(f"⚠ {row['run']}: {row['flags']}")
     for row in unranked:
-        notes.append(f"† {row['run']} is not ranked on gap and fairness metrics: {row['unranked']}.")
+        where = "any column" if row.get("other_split") else "gap and fairness metrics"
+        notes.append(f"† {row['run']} is not ranked on {where}: {row['unranked']}.")
     for row in probed:
         notes.append(f"⚑ {row['run']}, counterfactual probe (`clinfair probe`): {row['probe']}.")
     if baseline:

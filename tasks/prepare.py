@@ -4,7 +4,14 @@ Rows go straight from the builder's generator into one Arrow writer per split, s
 memory does not grow with the size of the dataset. The folder appears atomically: it is
 written in a hidden folder next to its final place and renamed when complete
 (``tasks.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
-nulls per demographic field, skipped rows and why).
+nulls per demographic field, skipped rows and why, each split's hash) and a
+``split_manifest.json`` (per split: rows, ids in order and the content hash of
+``tasks.manifest``, computed from the rows as written).
+
+``num_proc > 1`` builds the rows (reading, decoding and checking the images) in that many
+worker processes (``Builder.examples``); the output is the same at any ``num_proc``. Images
+are stored as their original encoded bytes (PNG, JPEG...); only what is not an image file
+(DICOM pixels, video frames, generated pixels) is encoded, as PNG.
 
 ``prepare_summary.json`` is also the folder's marker: ``overwrite=True`` replaces only a
 folder holding one (an earlier output of ``clinfair prepare``), and never the current folder,
@@ -23,6 +30,7 @@ from typing import Any
 from tasks.builders.base import SkipReport
 from tasks.errors import ClinfairError
 from tasks.io import atomic_folder
+from tasks.manifest import MANIFEST_FILE, build_manifest
 from tasks.registry import TaskSpec
 from tasks.schema import SPLITS, group_key, to_arrow_row
 
@@ -46,6 +54,7 @@ class PrepareSummary:
     skipped: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     skipped_examples: list[str] = field(default_factory=list)
+    sha256: dict[str, str] = field(default_factory=dict)  # split -> content hash (tasks.manifest)
 
     def to_text(self) -> str:
         lines = [f"{self.task}: {self.rows} rows"]
@@ -56,6 +65,7 @@ class PrepareSummary:
         lines += [f"  excluded by option: {n} {reason}" for reason, n in self.excluded.items()]
         lines.append(f"  skipped: {self.skipped}")
         lines += [f"    {n:>6}  {reason}" for reason, n in self.skipped_reasons.items()]
+        lines += [f"  sha256 {split:<10} {digest}" for split, digest in self.sha256.items()]
         return "\n".join(lines)
 
 
@@ -68,12 +78,18 @@ def prepare(
     options: dict[str, Any] | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    num_proc: int = 1,
 ) -> PrepareSummary:
-    """Build ``spec`` from ``raw_dir`` into a ``DatasetDict`` saved at ``out_dir``."""
+    """Build ``spec`` from ``raw_dir`` into a ``DatasetDict`` saved at ``out_dir``.
+
+    ``num_proc`` worker processes build the rows (1: this process alone); the output is the same.
+    """
     from datasets.arrow_writer import ArrowWriter
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
+    if num_proc < 1:
+        raise ValueError(f"--num-proc must be at least 1, got {num_proc}")
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir} already exists; pass --overwrite to replace it")
     builder = spec.builder_class()(spec, raw_dir, **(options or {}))
@@ -86,7 +102,7 @@ def prepare(
         total = int(builder.options["n"]) if "n" in builder.options else None
         try:
             for row in tqdm(
-                builder.examples(skip_bad, skips),
+                builder.examples(skip_bad, skips, num_proc=num_proc),
                 total=total,
                 desc=f"prepare {spec.key}",
                 unit="row",
@@ -112,6 +128,10 @@ def prepare(
         splits = [s for s in SPLITS if s in writers]
         for split in splits:
             summary.rows_per_split[split] = _finish_split(staging / split)
+        manifest = build_manifest(spec.key, {s: staging / s / SHARD_NAME for s in splits}, builder.options)
+        for split in splits:
+            summary.sha256[split] = manifest["splits"][split]["sha256"]
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, default=str))
         (staging / "dataset_dict.json").write_text(json.dumps({"splits": splits}))
         summary.rows = sum(summary.rows_per_split.values())
         summary.rows_per_group = {s: dict(sorted(per_group[s].items())) for s in splits}

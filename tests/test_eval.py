@@ -163,3 +163,35 @@ def test_missing_prepared_dataset_says_how_to_prepare(tiny_vlm, tmp_path, capsys
 def test_synthetic_is_prepared_on_the_fly(tiny_vlm, tmp_path):
     assert main(_eval_args(tiny_vlm, tmp_path / "data", tmp_path / "o", "--limit", "2")) == 0
     assert (tmp_path / "data" / "synthetic" / "dataset_dict.json").exists()
+
+
+def test_results_record_the_split_hash(tiny_vlm, eval_data, tmp_path, capsys):
+    """results.json holds the content hash of the rows evaluated: the manifest's for a whole split,
+    the first rows' with --limit (recomputed here from the stored rows with hashlib alone)."""
+    from split_hash import split_sha256, stored_rows
+
+    from tasks import get_task
+    from tasks.prepare import prepare
+
+    out = tmp_path / "limited"
+    assert main(_eval_args(tiny_vlm, eval_data, out, "--limit", "4")) == 0
+    results = json.loads((out / "results.json").read_text())
+    first = stored_rows(eval_data / "synthetic", "test")[:4]
+    assert results["tasks"]["synthetic"]["split_sha256"] == split_sha256(first)
+
+    data = tmp_path / "data"
+    prepare(get_task("synthetic"), data / "synthetic", options={"n": 24}, progress=False)
+    assert main(_eval_args(tiny_vlm, data, tmp_path / "whole")) == 0
+    results = json.loads((tmp_path / "whole" / "results.json").read_text())
+    manifest = json.loads((data / "synthetic" / "split_manifest.json").read_text())
+    whole = split_sha256(stored_rows(data / "synthetic", "test"))
+    assert results["tasks"]["synthetic"]["split_sha256"] == manifest["splits"]["test"]["sha256"] == whole
+
+    # a prepared folder changed after prepare pinned it is refused in one line
+    manifest["splits"]["test"]["sha256"] = "0" * 64
+    (data / "synthetic" / "split_manifest.json").write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert main(_eval_args(tiny_vlm, data, tmp_path / "changed")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "the test rows hash to" in err and "split_manifest.json" in err
+    assert not (tmp_path / "changed").exists()

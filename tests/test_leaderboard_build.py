@@ -497,3 +497,58 @@ def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path,
         == 2
     )
     assert "--baseline 'nope' is not one of the runs" in capsys.readouterr().err
+
+
+def test_reference_split_is_the_one_most_runs_share_ties_to_the_smallest_hash():
+    from leaderboard.runs import Run
+    from leaderboard.tables import split_exclusion, split_references
+
+    def run(**hashes):
+        tasks = {task: {"split_sha256": digest} for task, digest in hashes.items()}
+        return Run(folder=Path("."), results={"tasks": tasks}, predictions=pd.DataFrame())
+
+    runs = [run(a="c" * 64, b="e" * 64), run(a="d" * 64, b="f" * 64), run(a="d" * 64), run(a=None)]
+    assert split_references(runs) == {"a": "d" * 64, "b": "e" * 64}  # a: 2 runs to 1; b: a tie
+    assert split_references(runs[::-1]) == split_references(runs)  # not the order of the runs
+    reason = split_exclusion(runs[0], split_references(runs))
+    assert reason.startswith("evaluated on other rows than the split most runs share")
+    assert f"a (split SHA-256 {'c' * 12}…, reference {'d' * 12}…)" in reason and "b (" not in reason
+    assert "a (" not in split_exclusion(runs[1], split_references(runs))  # only b differs there
+    assert split_exclusion(runs[2], split_references(runs)) is None
+    assert split_exclusion(runs[3], split_references(runs)) is None  # no hash (older results): not judged
+
+
+def test_a_run_on_other_rows_is_flagged_and_not_ranked(eval_results, tiny_vlm, tmp_path, capsys):
+    """Same ids, other content: a run evaluated on a synthetic task prepared with a weaker cue has
+    another split hash; it is built beside the others but ranked on no column."""
+    from tasks import get_task
+    from tasks.prepare import prepare
+
+    data = tmp_path / "data"
+    prepare(get_task("synthetic"), data / "synthetic", options={"n": 60, "cue_strength": 0.5}, progress=False)
+    other = tmp_path / "tiny-other"
+    args = ["--limit", "16", "--max-new-tokens", "4", "--n-bootstrap", "20", "--no-progress"]
+    eval_args = ["eval", "--model", tiny_vlm, "--tasks", "synthetic", "--data", data, "--out", other]
+    assert main([*map(str, eval_args), *args, "--run-name", "tiny-other", "--method", "grpo"]) == 0
+    hashes = [
+        json.loads((Path(f) / "results.json").read_text())["tasks"]["synthetic"]["split_sha256"]
+        for f in (*eval_results, other)
+    ]
+    assert hashes[0] == hashes[1] != hashes[2]
+    code, _, err = build(capsys, *eval_results, other, "--out", tmp_path / "board")
+    assert code == 0, err  # the same ids: not refused, flagged
+    board = pd.read_parquet(tmp_path / "board" / "leaderboard.parquet").set_index("run")
+    assert board["other_split"].isna().tolist() == [True, True, False]
+    assert (
+        f"synthetic (split SHA-256 {hashes[2][:12]}…, reference {hashes[0][:12]}…)"
+        in (board.loc["tiny-other", "other_split"])
+    )
+    assert board.loc["tiny-other", "unranked"].startswith("evaluated on other rows")
+    paper = (tmp_path / "board" / "paper_table.md").read_text()
+    (row,) = [line for line in paper.splitlines() if line.startswith("| tiny-other |")][:1]
+    cells = [cell.strip() for cell in row.strip("|").split("|")][2:]
+    assert cells and all(cell.endswith("†") for cell in cells)  # accuracy too
+    assert "† tiny-other is not ranked on any column: evaluated on other rows" in paper
+    page = (tmp_path / "board" / "index.html").read_text()
+    assert 'data-run="tiny-other" data-method="grpo" data-unranked="2"' in page
+    assert "the split SHA-256 most runs share" in page and "a tie goes to the smallest hash" in page

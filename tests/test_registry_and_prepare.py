@@ -214,3 +214,111 @@ def _png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# -- pinned splits ------------------------------------------------------------------------------
+
+
+def test_split_manifest_pins_the_ids_and_content_hash_of_each_split(tmp_path, capsys):
+    from split_hash import split_sha256, stored_rows
+
+    from tasks.manifest import ManifestMismatch, check_manifest
+
+    out = tmp_path / "syn"
+    assert main(["prepare", "synthetic", "--out", str(out), "-o", "n=120", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    manifest = json.loads((out / "split_manifest.json").read_text())
+    summary = json.loads((out / "prepare_summary.json").read_text())
+    assert manifest["task"] == "synthetic" and manifest["options"]["n"] == 120
+    assert list(manifest["splits"]) == ["train", "validation", "test"]
+    for split, entry in manifest["splits"].items():
+        rows = stored_rows(out, split)
+        assert entry["ids"] == [row["id"] for row in rows] and entry["rows"] == len(rows)
+        assert entry["sha256"] == split_sha256(rows) == summary["sha256"][split]
+        assert f"sha256 {split:<10} {entry['sha256']}" in printed
+    assert sum(len(e["ids"]) for e in manifest["splits"].values()) == 120
+    check_manifest(out, load_prepared(out))  # the folder as written passes its own check
+
+    # same ids, other pixels (a weaker cue): another hash, and the pinned manifest refuses the swap
+    other = tmp_path / "weak"
+    assert main(["prepare", "synthetic", "--out", str(other), "-o", "n=120", "-o", "cue_strength=0.5"]) == 0
+    weak = json.loads((other / "split_manifest.json").read_text())
+    assert weak["splits"]["test"]["ids"] == manifest["splits"]["test"]["ids"]
+    assert weak["splits"]["test"]["sha256"] != manifest["splits"]["test"]["sha256"]
+    shard = "test/data-00000-of-00001.arrow"
+    (out / shard).write_bytes((other / shard).read_bytes())
+    with pytest.raises(ManifestMismatch, match=r"syn: the test rows hash to .* split_manifest.json pinned"):
+        check_manifest(out, load_prepared(out))
+
+
+def test_images_keep_their_original_bytes(tmp_path, monkeypatch):
+    """A JPEG is stored byte for byte (never re-encoded), and with its bytes even when a file of
+    the same name sits in the current folder (datasets would otherwise store the bare name)."""
+    from rawdata import write_csv, write_jpeg
+    from split_hash import stored_rows
+
+    header = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"]
+    write_csv(
+        tmp_path / "raw" / "HAM10000_metadata.csv", header, [["L1", "ISIC_1", "mel", "h", "40", "male", "x"]]
+    )
+    original = write_jpeg(tmp_path / "raw" / "HAM10000_images" / "ISIC_1.jpg", shade=90)
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "cwd" / "ISIC_1.jpg").write_bytes(b"not this file")
+    monkeypatch.chdir(tmp_path / "cwd")
+    prepare(get_task("ham10000"), tmp_path / "out", tmp_path / "raw", progress=False)
+    (split,) = [s for s in ("train", "validation", "test") if (tmp_path / "out" / s).is_dir()]
+    (row,) = stored_rows(tmp_path / "out", split)
+    assert row["images"] == [{"bytes": original, "path": None}]
+
+
+def _ham_raw_with_bad_rows(folder, n=300):
+    """A HAM10000 folder of ``n`` rows where some are bad: missing image, unknown dx, bad age, duplicate id."""
+    from rawdata import write_csv, write_jpeg
+
+    header = ["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"]
+    labels = ["mel", "nv", "bcc", "akiec", "bkl", "df", "vasc"]
+    rows = []
+    for i in range(n):
+        image = f"ISIC_{i:05d}"
+        dx = "xyz" if i % 37 == 5 else labels[i % len(labels)]
+        age = "abc" if i % 41 == 7 else str(5 * (i % 18))
+        rows.append([f"HAM_{i // 2:05d}", image, dx, "histo", age, ("male", "female", "")[i % 3], "back"])
+        if i % 29 != 3:  # every 29th image is missing
+            write_jpeg(folder / "HAM10000_images_part_1" / f"{image}.jpg", shade=i % 250, size=(16, 16))
+    rows.insert(150, list(rows[10]))  # a duplicate id in the middle
+    write_csv(folder / "HAM10000_metadata.csv", header, rows)
+    return folder
+
+
+def test_num_proc_gives_the_same_output_as_one_process(tmp_path, capsys):
+    raw = _ham_raw_with_bad_rows(tmp_path / "raw")
+    outputs = {}
+    for procs in ("1", "2"):
+        out = tmp_path / f"out{procs}"
+        args = [
+            "prepare",
+            "ham10000",
+            "--raw",
+            str(raw),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--num-proc",
+            procs,
+        ]
+        assert main(args) == 2  # the first bad row stops both, with the same line
+        outputs[f"error{procs}"] = capsys.readouterr().err
+        assert main([*args, "--skip-bad"]) == 0
+        capsys.readouterr()
+        outputs[procs] = {
+            path.relative_to(out).as_posix(): path.read_bytes()
+            for path in sorted(out.rglob("*"))
+            if path.is_file() and path.name != "state.json"  # state.json holds a per-file fingerprint
+        }
+    assert outputs["error1"] == outputs["error2"] and "ISIC_00003.jpg" in outputs["error1"]
+    assert outputs["1"] == outputs["2"]
+    summary = json.loads(outputs["1"]["prepare_summary.json"])
+    # 11 missing images, 8 unknown dx (row 264 has both: counted once, as dx), 8 bad ages, 1 duplicate id
+    assert summary["skipped"] == 11 + 8 - 1 + 8 + 1
+    assert summary["rows"] == 301 - summary["skipped"]
+    assert any(name.endswith(".arrow") for name in outputs["1"])

@@ -427,3 +427,18 @@ def test_folder_of_parquet_files_is_streamed_with_load_dataset(tmp_path):
     rows = all_rows(tmp_path / "out")
     assert sorted(rows) == [f"u{p}{i}" for p in range(2) for i in range(3)]
     assert all(row["answer"] == [["a", "b", "a"][int(key[2])]] for key, row in rows.items())
+
+
+def test_user_task_prepares_the_same_rows_with_worker_processes(tmp_path, capsys):
+    """`--num-proc 2` rebuilds the builder in each worker: a user task (known only through
+    --include-path in this process) must give the same rows and hashes as one process."""
+    folder, _ = csv_task(tmp_path / "tasks")
+    outs = {}
+    for procs in (1, 2):
+        out = tmp_path / f"out{procs}"
+        args = ["prepare", "derm", "--include-path", str(folder), "--out", str(out), "--num-proc", str(procs)]
+        assert main(args) == 0, capsys.readouterr().err
+        outs[procs] = out
+    assert all_rows(outs[1]) == all_rows(outs[2])
+    manifests = [json.loads((outs[p] / "split_manifest.json").read_text()) for p in (1, 2)]
+    assert manifests[0]["splits"] == manifests[1]["splits"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import textwrap
 
 from tasks.errors import ClinfairError
@@ -56,9 +55,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="builder option, e.g. -o n=1000 -o uncertain_policy=ones (YAML values)",
     )
     prepare.add_argument(
-        "--push-to-hub", metavar="REPO_ID", help="also push the DatasetDict to this Hub dataset repo"
+        "--num-proc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes that read, decode and check the images (default 1); the output is the same",
+    )
+    prepare.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="also publish the splits to this Hub dataset repo (Parquet, split manifest, dataset card with "
+        "source, licence, demographic binning and each split's hash), in one commit",
     )
     prepare.add_argument("--private", action="store_true", help="with --push-to-hub: create a private repo")
+    prepare.add_argument(
+        "--dry-run",
+        metavar="DIR",
+        help="with --push-to-hub: write the files and operations.json to DIR instead of pushing",
+    )
     prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
     prepare.set_defaults(func=run_prepare)
 
@@ -129,12 +143,23 @@ def parse_options(pairs: list[str]) -> dict:
 def run_prepare(args: argparse.Namespace) -> int:
     from tasks.builders.base import BuildError, RowError
     from tasks.builders.table import with_table_source
-    from tasks.io import OutputFolderError
+    from tasks.io import OutputFolderError, check_replaceable
     from tasks.prepare import prepare
     from tasks.registry import get_task
 
     apply_include_paths(args)
     spec = with_table_source(get_task(args.task), args.raw, args.columns)
+    if args.dry_run and not args.push_to_hub:
+        raise ClinfairError("--dry-run writes what --push-to-hub would send: give --push-to-hub REPO_ID too")
+    if args.push_to_hub:  # before the long part: a mistyped id or dry-run folder fails at once
+        from clinfair.publish import check_dataset_repo
+        from leaderboard.hub import OPERATIONS_FILE
+
+        check_dataset_repo(args.push_to_hub)
+        if args.dry_run:
+            check_replaceable(
+                args.dry_run, OPERATIONS_FILE, protected=[("--out", args.out), ("--raw", args.raw)]
+            )
     try:
         summary = prepare(
             spec,
@@ -144,6 +169,7 @@ def run_prepare(args: argparse.Namespace) -> int:
             options=parse_options(args.option),
             progress=not args.no_progress,
             overwrite=args.overwrite,
+            num_proc=args.num_proc,
         )
     except RowError as error:
         raise ClinfairError(f"{error} (pass --skip-bad to skip and count such rows)") from None
@@ -152,8 +178,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     print(summary.to_text())
     print(f"wrote {args.out}")
     if args.push_to_hub:
-        from tasks.prepare import load_prepared
+        from clinfair.publish import push_splits
 
-        load_prepared(args.out).push_to_hub(args.push_to_hub, private=args.private)
-        print(f"pushed to https://huggingface.co/datasets/{args.push_to_hub}", file=sys.stderr)
+        print(push_splits(args.out, args.push_to_hub, spec, private=args.private, dry_run=args.dry_run))
     return 0

@@ -17,9 +17,9 @@ import csv
 import hashlib
 import io
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +119,7 @@ class Builder:
                 f"{spec.key}: unknown option(s) {unknown}; known: {sorted(spec.options) or 'none'}"
             )
         self.options = {**spec.options, **options}
+        self.given_options = dict(options)  # what a worker process rebuilds the builder from
         self.excluded: Counter = Counter()  # rows left out on purpose by an option, by reason
         if spec.needs_raw:
             if self.raw_dir is None:
@@ -133,6 +134,8 @@ class Builder:
         raise NotImplementedError
 
     def to_example(self, record: RawRecord) -> dict[str, Any]:
+        """One schema row. It may run in a worker process (``--num-proc``): change no state of the
+        builder here (count exclusions in :meth:`records`)."""
         raise NotImplementedError
 
     def exclude(self, reason: str) -> None:
@@ -140,15 +143,28 @@ class Builder:
         self.excluded[reason] += 1
 
     # -- driving --------------------------------------------------------------------
-    def examples(self, skip_bad: bool = False, skips: SkipReport | None = None) -> Iterator[dict[str, Any]]:
-        """Schema rows of the whole raw folder, streamed; bad rows raise or are counted."""
+    def examples(
+        self, skip_bad: bool = False, skips: SkipReport | None = None, num_proc: int = 1
+    ) -> Iterator[dict[str, Any]]:
+        """Schema rows of the whole raw folder, streamed; bad rows raise or are counted.
+
+        With ``num_proc > 1``, :meth:`to_example` (reading, decoding and checking the images)
+        runs in that many worker processes while this process reads the records and keeps
+        their order, so the rows, the errors and the skip report are the same at any
+        ``num_proc``. At most :data:`CHUNKS_IN_FLIGHT_PER_PROCESS` chunks of
+        :data:`CHUNK_SIZE` records per worker are in flight: memory does not grow with the data.
+        """
         skips = skips if skips is not None else SkipReport()
+        with closing(self._outcomes(num_proc)) as outcomes:
+            yield from self._checked(outcomes, skip_bad, skips)
+
+    def _checked(self, outcomes, skip_bad: bool, skips: SkipReport) -> Iterator[dict[str, Any]]:
         first_seen: dict[str, str] = {}  # id -> "file, row N" of the row that built it
-        for record in self.records():
+        for record, outcome in outcomes:
             try:
-                if ROW_PROBLEM in record.data:
-                    raise FieldError(*record.data[ROW_PROBLEM])
-                example = self.to_example(record)
+                if not isinstance(outcome, dict):
+                    raise _rebuild_error(outcome)
+                example = outcome
                 key = str(example["id"])
                 if key in first_seen:
                     raise FieldError("id", f"duplicate id {key!r}: already built from {first_seen[key]}")
@@ -163,6 +179,36 @@ class Builder:
                 if not skip_bad:
                     raise row_error from error
                 skips.add(row_error)
+
+    def _outcomes(self, num_proc: int) -> Iterator[tuple[RawRecord, dict[str, Any] | tuple]]:
+        """Each record with its example, or its row problem as a tuple (see :func:`_outcome`), in order."""
+        if num_proc <= 1:
+            for record in self.records():
+                yield record, _outcome(self, record)
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: workers start clean (no copy of this process's threads or open writers) and
+        # rebuild the builder from its spec and options (builders may hold unpicklable modules)
+        pool = ProcessPoolExecutor(
+            num_proc,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.spec, self.raw_dir, self.given_options),
+        )
+        pending: deque = deque()
+        try:
+            for chunk in _chunks(self.records(), CHUNK_SIZE):
+                pending.append((chunk, pool.submit(_worker_outcomes, chunk)))
+                if len(pending) >= num_proc * CHUNKS_IN_FLIGHT_PER_PROCESS:
+                    done, future = pending.popleft()
+                    yield from zip(done, future.result())
+            while pending:
+                done, future = pending.popleft()
+                yield from zip(done, future.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def example(
         self,
@@ -265,6 +311,55 @@ def _not_utf8(path: Path, name: str, error: UnicodeDecodeError) -> str:
     )
 
 
+#: Records sent to a worker process at a time, and chunks in flight per worker (``num_proc > 1``).
+CHUNK_SIZE = 16
+CHUNKS_IN_FLIGHT_PER_PROCESS = 4
+
+
+def _outcome(builder: Builder, record: RawRecord) -> dict[str, Any] | tuple:
+    """``builder.to_example(record)``, or the row problem as plain data: ``("field", field, message)``
+    or ``("row", file, row, field, message)`` (it crosses process boundaries, where exceptions with
+    their own constructor arguments do not survive). Any other exception propagates."""
+    try:
+        if ROW_PROBLEM in record.data:
+            raise FieldError(*record.data[ROW_PROBLEM])
+        return builder.to_example(record)
+    except RowError as error:
+        return ("row", error.file, error.row, error.field, error.message)
+    except FieldError as error:
+        return ("field", error.field, error.message)
+
+
+def _rebuild_error(outcome: tuple) -> FieldError | RowError:
+    if outcome[0] == "row":
+        return RowError(*outcome[1:])
+    return FieldError(*outcome[1:])
+
+
+_WORKER_BUILDER: Builder | None = None  # the builder of a worker process (num_proc > 1)
+
+
+def _start_worker(spec: TaskSpec, raw_dir: Path | None, options: dict[str, Any]) -> None:
+    global _WORKER_BUILDER
+    _WORKER_BUILDER = spec.builder_class()(spec, raw_dir, **options)
+
+
+def _worker_outcomes(records: list[RawRecord]) -> list[dict[str, Any] | tuple]:
+    assert _WORKER_BUILDER is not None
+    return [_outcome(_WORKER_BUILDER, record) for record in records]
+
+
+def _chunks(items: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    chunk: list[RawRecord] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def assign_split(key: str, seed: int = 0, fractions: Mapping[str, float] = DEFAULT_SPLIT_FRACTIONS) -> str:
     """A deterministic split from a stable hash of ``key`` (use the patient id, so that
     one patient's images never straddle splits)."""
@@ -280,7 +375,12 @@ def assign_split(key: str, seed: int = 0, fractions: Mapping[str, float] = DEFAU
 
 def load_image(path: Path, field_name: str = "images") -> dict[str, Any]:
     """Read and fully decode an image file (a truncated or unreadable file is a field error),
-    returning the original bytes for the ``datasets.Image`` feature."""
+    returning the original bytes for the ``datasets.Image`` feature, never re-encoded.
+
+    ``path`` is None: ``datasets.Image`` stores only the path, not the bytes, of an image whose
+    path names an existing file, so a file name that happened to exist in the current folder
+    would have been stored without its pixels.
+    """
     from PIL import Image
 
     try:
@@ -291,7 +391,7 @@ def load_image(path: Path, field_name: str = "images") -> dict[str, Any]:
         raise FieldError(field_name, f"image file not found: {str(path)!r}") from None
     except Exception as error:  # PIL raises many types for corrupt data
         raise FieldError(field_name, f"unreadable image {str(path)!r}: {error}") from None
-    return {"bytes": data, "path": path.name}
+    return {"bytes": data, "path": None}
 
 
 def encode_png(array_or_image: Any, name: str) -> dict[str, Any]:
