@@ -209,7 +209,6 @@ def push_splits(
 ) -> str:
     """Push (or, with ``dry_run``, write the would-be upload of) a prepared folder; returns what happened."""
     from leaderboard.hub import execute, write_dry_run
-    from leaderboard.runs import LeaderboardError
 
     prepared = Path(prepared)
     staging = Path(tempfile.mkdtemp(dir=prepared.parent, prefix=f".{prepared.name}.push."))
@@ -222,8 +221,6 @@ def push_splits(
                 "(see operations.json); nothing was pushed"
             )
         report = execute(plan)
-    except LeaderboardError as error:
-        raise ClinfairError(str(error)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return f"pushed {len(plan.dataset.files)} file(s) to {repo_id} in one commit: {report['dataset_commit']}"

@@ -209,7 +209,7 @@ def train_run(
     from transformers import PrinterCallback
 
     from trainers.build import build_trainer
-    from trainers.recipes import RecipeError, load_recipe
+    from trainers.recipes import load_recipe
 
     if (folder / "model.safetensors").exists():
         return folder
@@ -223,10 +223,7 @@ def train_run(
         "seed": seed,
         "tasks": [config.task],
     }
-    try:
-        recipe = load_recipe(config.recipe, method, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
-    except RecipeError as error:
-        raise ClinfairError(str(error)) from None
+    recipe = load_recipe(config.recipe, method, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
     trainer = build_trainer(recipe)
     trainer.remove_callback(PrinterCallback)  # progress is the study's; logs go to fairness.jsonl
     callback_s = _time_fairness_evaluations(trainer)

@@ -41,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.compare import CompareError, compare_runs, load_run, markdown_report
-    from tasks.errors import ClinfairError
+    from benchmark.compare import compare_runs, load_run, markdown_report
     from tasks.io import atomic_write_json, atomic_write_text
 
     folders = list(dict.fromkeys(path.resolve() for path in args.runs))
@@ -50,19 +49,16 @@ def run(args: argparse.Namespace) -> int:
     if baseline_folder not in folders:
         folders.insert(0, baseline_folder)
     attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
-    try:
-        runs = [load_run(folder) for folder in folders]
-        baseline = runs[folders.index(baseline_folder)]
-        report = compare_runs(
-            runs,
-            baseline,
-            n_bootstrap=args.n_bootstrap,
-            seed=args.seed,
-            ci_level=args.ci_level,
-            attributes=attributes,
-        )
-    except CompareError as error:
-        raise ClinfairError(str(error)) from None
+    runs = [load_run(folder) for folder in folders]
+    baseline = runs[folders.index(baseline_folder)]
+    report = compare_runs(
+        runs,
+        baseline,
+        n_bootstrap=args.n_bootstrap,
+        seed=args.seed,
+        ci_level=args.ci_level,
+        attributes=attributes,
+    )
     text = markdown_report(report)
     print(text, end="")
     if args.out:

@@ -120,23 +120,19 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     from leaderboard.build import build_leaderboard
-    from leaderboard.runs import LeaderboardError
 
-    try:
-        result = build_leaderboard(
-            args.results,
-            args.out,
-            dynamics=args.dynamics,
-            allow_mixed=args.allow_mixed,
-            n_bootstrap=args.n_bootstrap,
-            seed=args.seed,
-            ci_level=args.ci_level,
-            title=args.title,
-            max_invalid=args.max_invalid,
-            baseline=args.baseline,
-        )
-    except LeaderboardError as error:
-        raise ClinfairError(str(error)) from None
+    result = build_leaderboard(
+        args.results,
+        args.out,
+        dynamics=args.dynamics,
+        allow_mixed=args.allow_mixed,
+        n_bootstrap=args.n_bootstrap,
+        seed=args.seed,
+        ci_level=args.ci_level,
+        title=args.title,
+        max_invalid=args.max_invalid,
+        baseline=args.baseline,
+    )
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
     if result.comparison["mixed"]:
@@ -153,34 +149,30 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_push(args: argparse.Namespace) -> int:
     from leaderboard.hub import execute, plan_push, write_dry_run
-    from leaderboard.runs import LeaderboardError
 
-    try:
-        plan = plan_push(
-            args.build_dir,
-            args.repo,
-            private=args.private,
-            include_predictions=not args.no_predictions,
-            model_prs=args.model_pr,
+    plan = plan_push(
+        args.build_dir,
+        args.repo,
+        private=args.private,
+        include_predictions=not args.no_predictions,
+        model_prs=args.model_pr,
+    )
+    for line in plan.skipped:
+        print(f"no model PR for {line}", file=sys.stderr)
+    if plan.local_paths:
+        listed = "; ".join(f"{path} (in {', '.join(files)})" for path, files in plan.local_paths.items())
+        print(
+            f"warning: {len(plan.local_paths)} absolute local path(s) would leave this machine: {listed}",
+            file=sys.stderr,
         )
-        for line in plan.skipped:
-            print(f"no model PR for {line}", file=sys.stderr)
-        if plan.local_paths:
-            listed = "; ".join(f"{path} (in {', '.join(files)})" for path, files in plan.local_paths.items())
-            print(
-                f"warning: {len(plan.local_paths)} absolute local path(s) would leave this machine: {listed}",
-                file=sys.stderr,
-            )
-        if args.dry_run:
-            write_dry_run(plan, args.dry_run)
-            print(
-                f"dry run: wrote {len(plan.dataset.files)} file(s) for {args.repo} and "
-                f"{len(plan.model_prs)} model PR(s) to {args.dry_run} (see operations.json); nothing was pushed"
-            )
-            return 0
-        report = execute(plan)
-    except LeaderboardError as error:
-        raise ClinfairError(str(error)) from None
+    if args.dry_run:
+        write_dry_run(plan, args.dry_run)
+        print(
+            f"dry run: wrote {len(plan.dataset.files)} file(s) for {args.repo} and "
+            f"{len(plan.model_prs)} model PR(s) to {args.dry_run} (see operations.json); nothing was pushed"
+        )
+        return 0
+    report = execute(plan)
     print(
         f"pushed {len(plan.dataset.files)} file(s) to {args.repo} in one commit: {report['dataset_commit']}"
     )

@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from benchmark.generation import GenerationSettings, make_backend
-    from benchmark.models import ModelLoadError
-    from benchmark.probe import ProbeInputError, probe_questions, run_probe
+    from benchmark.probe import probe_questions, run_probe
     from tasks.io import atomic_write_json, atomic_write_parquet
     from tasks.prepare import task_rows
     from tasks.registry import resolve_tasks
@@ -76,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         backend = make_backend(
             "hf", args.model, settings, dtype=args.dtype, trust_remote_code=args.trust_remote_code
         )
-    except (ProbeInputError, FileNotFoundError, ModelLoadError) as error:
+    except FileNotFoundError as error:  # a model path that does not exist
         raise ClinfairError(str(error)) from None
     report, records = {"tasks": {}}, []
     for spec in specs:
