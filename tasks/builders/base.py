@@ -166,7 +166,6 @@ class Builder:
 
     def example(
         self,
-        record: RawRecord,
         *,
         id: str,
         split: str,
