@@ -34,16 +34,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.bootstrap import N_BOOTSTRAP, named_rng
 from benchmark.metrics import (
     STANDARD_METRICS,
     MetricsInputError,
     _paired_entry,
-    _rng,
     paired_bootstrap,
     paper_protocol,
 )
-from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
+from benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
 from tasks.errors import ClinfairError
+from tasks.schema import DEFAULT_GROUP_ATTRIBUTES
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
@@ -56,9 +57,7 @@ PAPER_KEY_LABELS = {
     "f1_std": "σF1",
     "accuracy": "accuracy",
 }
-DEFAULT_ATTRIBUTES = ("sex", "age_group")
 REPORT_SCHEMA = "clinfair.compare/1"
-_ROW_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
 
 
 class CompareError(ClinfairError, ValueError):
@@ -98,7 +97,7 @@ def load_run(folder: str | Path) -> EvalRun:
         predictions = pd.read_parquet(predictions_path)
     except Exception as error:  # pyarrow raises several types for a damaged file
         raise CompareError(f"{predictions_path}: cannot be read as parquet ({error})") from None
-    missing = [c for c in _ROW_COLUMNS if c not in predictions.columns]
+    missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise CompareError(f"{predictions_path}: missing column(s) {', '.join(missing)}")
     repeated = duplicate_examples(predictions)
@@ -183,7 +182,7 @@ def paired_paper_keys(
     """{scope: {key: entry}} for the paper keys, scope = "overall" or a dataset name."""
     points_base, points_run = _paper_values(base, label_spaces), _paper_values(run, label_spaces)
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    rng = _rng(seed, "compare", "paper")
+    rng = named_rng(seed, "compare", "paper")
     for _ in range(n_bootstrap):
         rows = _resample_indices(base, rng)
         boot_base = _paper_values(base.iloc[rows], label_spaces)
@@ -258,10 +257,10 @@ def compare_runs(
     runs: Sequence[EvalRun],
     baseline: EvalRun,
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     ci_level: float = 0.95,
-    attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
+    attributes: Sequence[str] = DEFAULT_GROUP_ATTRIBUTES,
 ) -> dict[str, Any]:
     """The comparison report of every run in ``runs`` (other than ``baseline``) against ``baseline``."""
     if n_bootstrap < 0:

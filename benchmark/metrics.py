@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,9 +56,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmark.bootstrap import N_BOOTSTRAP, named_rng
 from tasks.errors import ClinfairError
 from tasks.schema import AGE_GROUPS, SEXES
 
+#: The ``schema`` of a metrics report; readers (the leaderboard) refuse another.
+METRICS_SCHEMA = "clinfair.metrics/1"
 REQUIRED_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
 #: The paper protocol's attributes and the groups it compares (DESIGN.md section 4).
 PAPER_ATTRIBUTES: dict[str, tuple[str, ...]] = {"sex": SEXES, "age_group": AGE_GROUPS}
@@ -744,12 +746,6 @@ def _entry(value: float, samples: np.ndarray | None, reason: str | None, level: 
     return {"value": _number(value), "ci": ci, "ci_resamples": used, "reason": reason}
 
 
-def _rng(seed: int, *names: str) -> np.random.Generator:
-    """A generator that depends on the seed and on names only, so results do not depend on
-    which other datasets or attributes are in the report."""
-    return np.random.default_rng([seed, *(zlib.crc32(name.encode()) for name in names)])
-
-
 #: Upper bound on resamples x row types held in memory at once while bootstrapping.
 _BOOTSTRAP_CELLS = 4_000_000
 
@@ -885,7 +881,7 @@ def _standard_for_grouping(
     min_group_size: int,
 ) -> dict[str, Any]:
     listed, counts = _group_counts(dataset, grouping)
-    rng = _rng(seed, dataset.name, grouping.name)
+    rng = named_rng(seed, dataset.name, grouping.name)
     groups, points, samples = {}, [], []
     for index, group_counts in zip(listed, counts):
         entry, point, boot = _group_result(group_counts, dataset, n_bootstrap, rng, ci_level, min_group_size)
@@ -925,7 +921,7 @@ def _standard_from_datasets(
     for dataset in datasets:
         task = dataset.task
         overall, _, _ = _group_result(
-            dataset.type_counts, dataset, n_bootstrap, _rng(seed, dataset.name), ci_level, min_group_size
+            dataset.type_counts, dataset, n_bootstrap, named_rng(seed, dataset.name), ci_level, min_group_size
         )
         by_dataset[dataset.name] = {
             "task": task.kind,
@@ -970,7 +966,7 @@ def standard_layer(
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
     attributes: Any = "auto",
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     min_group_size: int = 30,
     ci_level: float = 0.95,
@@ -1024,7 +1020,7 @@ def build_report(
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
     attributes: Any = "auto",
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     min_group_size: int = 30,
     ci_level: float = 0.95,
@@ -1065,7 +1061,7 @@ def build_report(
     }
     paper = _paper_from_datasets(datasets, df, cache)
     report = {
-        "schema": "clinfair.metrics/1",
+        "schema": METRICS_SCHEMA,
         "settings": {
             "attributes": ["*".join(spec) for spec in specs],
             "n_bootstrap": n_bootstrap,
@@ -1159,7 +1155,7 @@ def paired_bootstrap(
     attribute: str | Sequence[str] | None = None,
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     ci_level: float = 0.95,
 ) -> dict[str, Any]:
@@ -1180,7 +1176,7 @@ def paired_bootstrap(
     higher = _HIGHER_IS_BETTER[metric]
     result: dict[str, Any] = {"metric": metric, "column_a": column_a, "column_b": column_b, "by_dataset": {}}
     for dataset in datasets:
-        rng = _rng(seed, dataset.name, "paired")
+        rng = named_rng(seed, dataset.name, "paired")
         entry: dict[str, Any] = {
             "overall": _paired_entry(
                 *_paired_metric(dataset, dataset.type_counts, metric, n_bootstrap, rng), ci_level

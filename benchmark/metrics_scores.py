@@ -59,6 +59,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmark.bootstrap import N_BOOTSTRAP, named_rng
 from benchmark.metrics import (
     _BOOTSTRAP_CELLS,
     MetricsInputError,
@@ -71,7 +72,6 @@ from benchmark.metrics import (
     _nanmean,
     _number,
     _positive_label,
-    _rng,
     _specs,
     _to_list_array,
 )
@@ -576,7 +576,7 @@ def _for_grouping(
             strata,
             len(data.rows),
             n_bootstrap,
-            _rng(seed, data.name, grouping.name, "scores"),
+            named_rng(seed, data.name, grouping.name, "scores"),
         )
     groups, names, point_values, sample_values = {}, [], [], []
     position = 0
@@ -703,7 +703,7 @@ def build_score_section(
         point = problem.evaluate(np.ones((1, len(everything))))
         samples = None
         if n_bootstrap:
-            rng = _rng(seed, name, "scores")
+            rng = named_rng(seed, name, "scores")
             samples = _bootstrap([problem], [everything], [everything], len(everything), n_bootstrap, rng)[0]
         overall = _group_entry(data, everything, point, samples, ci_level, min_group_size)
         entry |= {
@@ -736,7 +736,7 @@ def score_layer(
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
     attributes: Any = "auto",
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     min_group_size: int = 30,
     ci_level: float = 0.95,

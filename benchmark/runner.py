@@ -42,20 +42,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from benchmark.generation import Backend, GenerationSettings
 from tasks.errors import ClinfairError, one_line
 from tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
 from tasks.prepare import task_rows
 from tasks.prompts import prediction_record
 from tasks.registry import TaskSpec
+from tasks.schema import TOP_LEVEL_DEMOGRAPHICS
 
 RESULTS_SCHEMA_VERSION = 1
 PREDICTIONS_FILE = "predictions.parquet"
+#: The columns of predictions.parquet that its readers (compare, the leaderboard) need.
+PREDICTION_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
 RESULTS_FILE = "results.json"
 PARTIAL_FILE = "predictions.partial.jsonl"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.json"  # the loaded backend's description, kept until the run ends
-DEMOGRAPHIC_COLUMNS = ("sex", "age", "age_group")
 FINGERPRINT_CHUNK = 256  # rows read at a time when fingerprinting a split
 
 logger = logging.getLogger(__name__)
@@ -297,7 +300,7 @@ def run_eval(
     data_dir: str | Path,
     out_dir: str | Path,
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     overwrite: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -459,7 +462,7 @@ def build_results(
             "accuracy_exact": float(rows["correct"].mean()) if len(rows) else None,
             "majority_baseline": majority_baseline(rows["answer"]),
             "null_demographics": {
-                name: int(rows[name].isna().sum()) for name in (*DEMOGRAPHIC_COLUMNS, *spec.attributes)
+                name: int(rows[name].isna().sum()) for name in (*TOP_LEVEL_DEMOGRAPHICS, *spec.attributes)
             },
         }
     return {

@@ -23,7 +23,6 @@ Three tables come out (:func:`compute_tables`):
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,13 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.bootstrap import named_rng
 from benchmark.metrics import PAPER_ATTRIBUTES, paper_protocol
+from leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL, DEFAULT_MAX_INVALID
 from leaderboard.runs import LeaderboardError, Run, check_paper_values
 
-DEFAULT_BOOTSTRAP = 200
-DEFAULT_CI_LEVEL = 0.95
-#: A run with more invalid answers than this share is not ranked on fairness metrics.
-DEFAULT_MAX_INVALID = 0.10
 OVERALL = "overall"
 _NULL = "<null>"  # the stratum level of a missing demographic
 _PAPER_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
@@ -125,11 +122,6 @@ def _strata(frame: pd.DataFrame) -> list[np.ndarray]:
     return list(frame.groupby(keys, sort=True).indices.values())
 
 
-def _rng(seed: int, name: str) -> np.random.Generator:
-    """Depends on the seed and the run's name only: adding a run leaves the others' intervals alone."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
-
-
 def _flatten(report: Mapping[str, Any], tasks: Sequence[str]) -> dict[tuple, float | None]:
     """(scope, metric) and (task, attribute, group, metric) -> value of one paper-protocol output."""
     values: dict[tuple, float | None] = {}
@@ -177,7 +169,7 @@ def paper_bootstrap(
     report = paper_protocol(frame, label_spaces=label_spaces)
     point = _flatten(report, tasks)
     samples: dict[tuple, list[float]] = {key: [] for key in point}
-    rng = _rng(seed, name)
+    rng = named_rng(seed, name)
     strata = _strata(frame)
     for _ in range(n_bootstrap):
         rows = np.concatenate([rng.choice(members, size=len(members)) for members in strata])
