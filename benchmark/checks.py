@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.generation import Backend, GenerationInputError, GenerationSettings
+from benchmark.generation import Backend, GenerationInputError, GenerationSettings, HFBackend
 from tasks.errors import ClinfairError, one_line
 from tasks.prompts import parse_answer
 
@@ -116,9 +116,8 @@ def check_model(
         check.ok = False
         check.lines.append(f"load: {error}")
         return check
-    processor = getattr(loaded, "processor", None)
-    if processor is not None:
-        model = loaded.model
+    if isinstance(loaded, HFBackend):  # vLLM's engine hides the model and processor
+        model, processor = loaded.model, loaded.processor
         parameters = sum(p.numel() for p in model.parameters())
         check.lines.append(
             f"model: {type(model).__name__} (model type {model.config.model_type}, "
@@ -127,7 +126,7 @@ def check_model(
         check.lines.append(
             f"processor: {type(processor).__name__} with {type(processor.image_processor).__name__}"
         )
-        if getattr(loaded, "plain_prompt", False):
+        if loaded.plain_prompt:
             check.lines.append(
                 "prompt: no chat template, so the plain prompt (image tokens, then the question); "
                 "pass --chat-template FILE to use a conversation format"

@@ -34,26 +34,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.bootstrap import N_BOOTSTRAP, named_rng
 from benchmark.metrics import (
     STANDARD_METRICS,
     MetricFrame,
     MetricsInputError,
     as_json,
     get_metric,
-    named_rng,
     paired_difference,
     paper_protocol,
 )
 from benchmark.metrics.registry import PAPER
-from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
+from benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
 from tasks.errors import ClinfairError
+from tasks.schema import DEFAULT_GROUP_ATTRIBUTES
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
 PAPER_KEY_LABELS = {key: get_metric(PAPER, key).scaled_label for key in COMPARE_PAPER_KEYS}
-DEFAULT_ATTRIBUTES = ("sex", "age_group")
 REPORT_SCHEMA = "clinfair.compare/1"
-_ROW_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
 
 
 class CompareError(ClinfairError, ValueError):
@@ -93,7 +92,7 @@ def load_run(folder: str | Path) -> EvalRun:
         predictions = pd.read_parquet(predictions_path)
     except Exception as error:  # pyarrow raises several types for a damaged file
         raise CompareError(f"{predictions_path}: cannot be read as parquet ({error})") from None
-    missing = [c for c in _ROW_COLUMNS if c not in predictions.columns]
+    missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise CompareError(f"{predictions_path}: missing column(s) {', '.join(missing)}")
     repeated = duplicate_examples(predictions)
@@ -260,10 +259,10 @@ def compare_runs(
     runs: Sequence[EvalRun],
     baseline: EvalRun,
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     ci_level: float = 0.95,
-    attributes: Sequence[str] = DEFAULT_ATTRIBUTES,
+    attributes: Sequence[str] = DEFAULT_GROUP_ATTRIBUTES,
 ) -> dict[str, Any]:
     """The comparison report of every run in ``runs`` (other than ``baseline``) against ``baseline``."""
     if n_bootstrap < 0:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from benchmark.runner import EvalRequest, run_eval
 from tasks.errors import ClinfairError
 from tasks.registry import get_task
@@ -47,7 +48,7 @@ def evaluate(
     out_dir: str | Path,
     *,
     loading: ModelLoading = ModelLoading(),
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     overwrite: bool = False,
     progress: bool = True,
     attributes: str | Sequence[str] | None = None,

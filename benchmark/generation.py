@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from tasks.errors import ClinfairError, one_line
@@ -50,13 +50,28 @@ def normalise_log_likelihoods(log_likelihoods: Sequence[float]) -> list[float]:
 
 @dataclass(frozen=True)
 class GenerationSettings:
-    """Sampling parameters, recorded in ``results.json``. ``temperature == 0`` means greedy."""
+    """Sampling parameters, recorded in ``results.json``. ``temperature == 0`` means greedy.
 
-    max_new_tokens: int = 512
-    temperature: float = 0.0
-    top_p: float = 1.0
-    batch_size: int = 8
-    seed: int = 0
+    Parameters:
+        max_new_tokens (`int`, *optional*, defaults to `512`):
+            New tokens per answer.
+        temperature (`float`, *optional*, defaults to `0.0`):
+            Sampling temperature; 0 is greedy decoding (as the paper).
+        top_p (`float`, *optional*, defaults to `1.0`):
+            Nucleus sampling mass (used when sampling).
+        batch_size (`int`, *optional*, defaults to `8`):
+            Prompts per generation batch.
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the sampling.
+    """
+
+    max_new_tokens: int = field(default=512, metadata={"help": "new tokens per answer"})
+    temperature: float = field(
+        default=0.0, metadata={"help": "sampling temperature; 0 = greedy, as the paper"}
+    )
+    top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
+    batch_size: int = field(default=8, metadata={"help": "prompts per generation batch"})
+    seed: int = field(default=0, metadata={"help": "seed of the sampling"})
 
     @property
     def greedy(self) -> bool:
@@ -67,7 +82,11 @@ class GenerationSettings:
 
 
 class Backend(Protocol):
-    name: str
+    """What the evaluation runner, the preflight checks, the probe and the training callback
+    use of a backend (``HFBackend`` and ``VLLMBackend`` implement it). Backend-specific parts
+    (the HF model and processor, the vLLM engine) are reached through the concrete classes."""
+
+    name: str  # "hf" or "vllm", recorded by describe()
     settings: GenerationSettings
 
     def generate(
@@ -449,16 +468,16 @@ def make_backend(
     ``max_images`` and ``tensor_parallel_size`` are vLLM's per-prompt image limit and GPUs per model.
     """
     if name == "hf":
-        backend: Backend = HFBackend.from_pretrained(model, settings, device=device, **load_kwargs)
+        hf_backend = HFBackend.from_pretrained(model, settings, device=device, **load_kwargs)
         if chat_template:
-            backend.processor.chat_template = chat_template
-            backend.plain_prompt = False
-        return backend
+            hf_backend.processor.chat_template = chat_template
+            hf_backend.plain_prompt = False
+        return hf_backend
     if name == "vllm":
-        backend = VLLMBackend(
+        vllm_backend = VLLMBackend(
             model, settings, max_images=max_images, tensor_parallel_size=tensor_parallel_size, **load_kwargs
         )
         if chat_template:
-            backend.llm.get_tokenizer().chat_template = chat_template
-        return backend
+            vllm_backend.llm.get_tokenizer().chat_template = chat_template
+        return vllm_backend
     raise ValueError(f"unknown backend {name!r}; choose hf or vllm")

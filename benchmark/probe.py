@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from tasks.errors import ClinfairError
 from tasks.prompts import is_correct, parse_answer, state_demographics
 from tasks.schema import AGE_GROUPS
@@ -87,7 +88,7 @@ def run_probe(
     attributes: Sequence[str] = PROBE_ATTRIBUTES,
     scores: bool = False,
     batch_size: int = 8,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     level: float = 0.95,
 ) -> tuple[dict, list[dict]]:
@@ -171,7 +172,7 @@ def summarise(
     attributes: Sequence[str],
     skipped: dict[str, int],
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     level: float = 0.95,
 ) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from benchmark.generation import Backend, GenerationSettings
 from tasks.errors import ClinfairError, one_line
 from tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
@@ -49,14 +50,16 @@ from tasks.manifest import check_split, rows_fingerprint
 from tasks.prepare import task_rows
 from tasks.prompts import prediction_record
 from tasks.registry import TaskSpec
+from tasks.schema import TOP_LEVEL_DEMOGRAPHICS
 
 RESULTS_SCHEMA_VERSION = 1
 PREDICTIONS_FILE = "predictions.parquet"
+#: The columns of predictions.parquet that its readers (compare, the leaderboard) need.
+PREDICTION_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
 RESULTS_FILE = "results.json"
 PARTIAL_FILE = "predictions.partial.jsonl"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.json"  # the loaded backend's description, kept until the run ends
-DEMOGRAPHIC_COLUMNS = ("sex", "age", "age_group")
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +285,7 @@ def run_eval(
     data_dir: str | Path,
     out_dir: str | Path,
     *,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     overwrite: bool = False,
     progress: bool = True,
     attributes: str | Sequence[str] | None = None,
@@ -480,7 +483,7 @@ def build_results(
             "majority_baseline": majority_baseline(rows["answer"]),
             "split_sha256": (split_hashes or {}).get(spec.key),
             "null_demographics": {
-                name: int(rows[name].isna().sum()) for name in (*DEMOGRAPHIC_COLUMNS, *spec.attributes)
+                name: int(rows[name].isna().sum()) for name in (*TOP_LEVEL_DEMOGRAPHICS, *spec.attributes)
             },
         }
     return {

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.metrics.registry import PAPER, RUN, get_metric, select_metrics
-from clinfair.commands.train import METHOD_NAMES
+from tasks.arguments import add_dataclass_arguments, from_namespace
 from tasks.errors import ClinfairError
 from tasks.io import atomic_write_json, atomic_write_text
+from trainers.methods import METHODS
 
 if TYPE_CHECKING:
     from clinfair.study import StudyConfig
@@ -53,18 +54,48 @@ TABLE_METRICS = (  # (row key, column label); labels from the metric registry
 
 @dataclass
 class DemoSettings:
-    out: Path = Path("demo_out")
-    seeds: int = 3
-    steps: int = 50
-    methods: tuple[str, ...] = DEFAULT_METHODS
-    examples: int = 2000  # synthetic rows over all splits (test: ~400 rows, ~60 of the A4 minority)
-    warm_steps: int = 60  # measured: then reads colour (87-93 % on A1-A3) but not size (A4 65 %)
-    rl_learning_rate: float = 1e-5  # GRPO seed 0 from the warm start: 7e-4, 2e-4, 5e-5 collapse; 1e-5 learns
-    prompts_per_step: int = 8
-    num_generations: int = 4
-    max_new_tokens: int = 24
-    eval_limit: int | None = None
-    timings: dict[str, float] = field(default_factory=dict)
+    """The demo's settings; every field is a ``clinfair demo`` flag (``tasks.arguments``).
+
+    Parameters:
+        out (`Path`, *optional*, defaults to `demo_out`):
+            Output folder: data, models, runs, evaluations, the leaderboard and the report.
+        seeds (`int`, *optional*, defaults to `3`):
+            Training seeds per method.
+        steps (`int`, *optional*, defaults to `50`):
+            GRPO steps per run.
+        methods (`tuple[str]`, *optional*, defaults to `(grpo, resampling, fairgrpo)`):
+            Methods trained (``trainers.methods``); comma- or space-separated on the command line.
+        examples (`int`, *optional*, defaults to `2000`):
+            Synthetic rows over all splits (test: ~400 rows, ~60 of the A4 minority).
+        warm_steps (`int`, *optional*, defaults to `60`):
+            Supervised warm-start steps (measured: the start then reads colour, 87-93 % on
+            A1-A3, but not size, A4 65 %).
+        learning_rate (`float`, *optional*, defaults to `1e-5`):
+            RL learning rate (GRPO seed 0 from the warm start: 7e-4, 2e-4, 5e-5 collapse; 1e-5 learns).
+        prompts_per_step (`int`, *optional*, defaults to `8`):
+            Prompts per GRPO step.
+        num_generations (`int`, *optional*, defaults to `4`):
+            Rollouts per prompt.
+        max_new_tokens (`int`, *optional*, defaults to `24`):
+            Tokens generated per rollout and per evaluation answer.
+        eval_limit (`int`, *optional*):
+            Evaluate only the first N test rows.
+    """
+
+    out: Path = field(default=Path("demo_out"), metadata={"help": "output folder"})
+    seeds: int = field(default=3, metadata={"help": "training seeds per method"})
+    steps: int = field(default=50, metadata={"help": "GRPO steps per run"})
+    methods: tuple[str, ...] = field(
+        default=DEFAULT_METHODS,
+        metadata={"help": f"methods to train, comma- or space-separated (any of: {', '.join(METHODS)})"},
+    )
+    examples: int = field(default=2000, metadata={"help": "synthetic rows over all splits"})
+    warm_steps: int = field(default=60, metadata={"help": "supervised warm-start steps"})
+    learning_rate: float = field(default=1e-5, metadata={"help": "RL learning rate"})
+    prompts_per_step: int = field(default=8, metadata={"help": "prompts per GRPO step"})
+    num_generations: int = field(default=4, metadata={"help": "rollouts per prompt"})
+    max_new_tokens: int = field(default=24, metadata={"help": "tokens per rollout and per evaluation answer"})
+    eval_limit: int | None = field(default=None, metadata={"help": "evaluate only the first N test rows"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,62 +104,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the whole loop on the built-in synthetic task (CPU, offline, a few minutes)",
         description=__doc__.split("\n\n")[0],
     )
-    defaults = DemoSettings()
-    parser.add_argument(
-        "--out", type=Path, default=defaults.out, help=f"output folder (default: {defaults.out})"
-    )
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=defaults.seeds,
-        help=f"training seeds per method (default: {defaults.seeds})",
-    )
-    parser.add_argument(
-        "--steps", type=int, default=defaults.steps, help=f"GRPO steps per run (default: {defaults.steps})"
-    )
-    parser.add_argument(
-        "--methods",
-        default=",".join(defaults.methods),
-        help=f"comma-separated methods to train (default: {','.join(defaults.methods)}; "
-        f"also: {', '.join(m for m in METHOD_NAMES if m not in defaults.methods)})",
-    )
-    parser.add_argument(
-        "--examples",
-        type=int,
-        default=defaults.examples,
-        help=f"synthetic rows over all splits (default: {defaults.examples})",
-    )
-    parser.add_argument(
-        "--warm-steps",
-        type=int,
-        default=defaults.warm_steps,
-        help=f"supervised warm-start steps (default: {defaults.warm_steps})",
-    )
-    parser.add_argument(
-        "--learning-rate",
-        type=float,
-        default=defaults.rl_learning_rate,
-        help=f"GRPO learning rate (default: {defaults.rl_learning_rate:g})",
-    )
+    add_dataclass_arguments(parser, DemoSettings)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    unknown = sorted(set(methods) - set(METHOD_NAMES))
-    if unknown:
-        raise ClinfairError(f"unknown method(s) {unknown}; choose from {', '.join(METHOD_NAMES)}")
-    if args.seeds < 1 or args.steps < 1:
-        raise ClinfairError("--seeds and --steps must be at least 1")
-    settings = DemoSettings(
-        out=args.out,
-        seeds=args.seeds,
-        steps=args.steps,
-        methods=methods,
-        examples=args.examples,
-        warm_steps=args.warm_steps,
-        rl_learning_rate=args.learning_rate,
+    settings = from_namespace(DemoSettings, args)
+    settings.methods = tuple(
+        m.strip() for item in settings.methods for m in str(item).split(",") if m.strip()
     )
+    unknown = sorted(set(settings.methods) - set(METHODS))
+    if unknown:
+        raise ClinfairError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    if settings.seeds < 1 or settings.steps < 1:
+        raise ClinfairError("--seeds and --steps must be at least 1")
     table = run_demo(settings)
     print(table)
     out = settings.out
@@ -152,7 +141,7 @@ def study_config(settings: DemoSettings) -> StudyConfig:
         recipe="demo",
         overrides={
             "max_steps": settings.steps,
-            "learning_rate": settings.rl_learning_rate,
+            "learning_rate": settings.learning_rate,
             "per_device_train_batch_size": settings.prompts_per_step * settings.num_generations,
             "num_generations": settings.num_generations,
             "max_completion_length": settings.max_new_tokens,
@@ -179,7 +168,7 @@ def run_demo(settings: DemoSettings) -> str:
     from clinfair.study import prepare_inputs, quiet_libraries, render, run_name, run_study
 
     out = settings.out
-    start = time.perf_counter()
+    start, timings = time.perf_counter(), {}
     config = study_config(settings)
     runs = [out / "runs" / run_name(m, seed) for seed in config.seed_list for m in config.methods]
     bar = tqdm(total=len(runs) + 3, desc="clinfair demo", unit="step")
@@ -191,21 +180,21 @@ def run_demo(settings: DemoSettings) -> str:
             bar.set_postfix_str(f"{name}: evaluating")
             eval_dirs.append(_evaluate(model, name, data_dir, out, config))
             bar.update()
-        settings.timings["setup_s"] = time.perf_counter() - start
+        timings["setup_s"] = time.perf_counter() - start
         summary = run_study(config, out, bar=bar)
-        settings.timings["runs_s"] = time.perf_counter() - start - settings.timings["setup_s"]
+        timings["runs_s"] = time.perf_counter() - start - timings["setup_s"]
         eval_dirs += [run / "eval" for run in runs]
         board_start = time.perf_counter()
         bar.set_postfix_str("building the leaderboard")
         _build_leaderboard(eval_dirs, out / "leaderboard", [run / "train" / "fairness.jsonl" for run in runs])
         bar.update()
         bar.close()
-    settings.timings["leaderboard_s"] = time.perf_counter() - board_start
-    settings.timings["total_s"] = time.perf_counter() - start
+    timings["leaderboard_s"] = time.perf_counter() - board_start
+    timings["total_s"] = time.perf_counter() - start
     table = multi_seed_table(eval_dirs, settings)
     report = "\n".join([table, "", render(summary), verdict(summary, settings, runs)])
     atomic_write_text(out / "demo_table.md", report)
-    atomic_write_json(out / "demo_timings.json", settings.timings)
+    atomic_write_json(out / "demo_timings.json", timings)
     return report
 
 

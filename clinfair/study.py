@@ -19,7 +19,7 @@ A config is a YAML mapping (``configs/studies/group_shift.yaml`` is the shipped 
     task_options: {n: 800, group_cues: {F|A4: size, M|A4: size}}   # builder options
     model: tiny              # tiny: a tiny random VLM + a supervised warm start; or a model folder
     warm_start_steps: 50
-    recipe: demo             # configs/recipes/<name>.yaml or a file: the budget, the rewards
+    recipe: demo             # trainers/recipes/<name>.yaml or a file: the budget, the rewards
     overrides: {max_steps: 120}
     methods: [grpo, fairgrpo]
     seeds: 5                 # seeds 0..4 (or a list)
@@ -43,6 +43,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from benchmark.metrics.registry import PAPER, STUDY, select_metrics
 from tasks.errors import ClinfairError
 from tasks.io import atomic_write_json, atomic_write_text
@@ -80,7 +81,7 @@ class StudyConfig:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else [int(s) for s in self.seeds]
 
     def check(self, where: str) -> None:
-        from trainers.recipes import METHODS
+        from trainers.methods import METHODS
 
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown or not self.methods:
@@ -465,7 +466,7 @@ def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
             column_b="prediction_baseline",
             metric="accuracy",
             attribute=attribute,
-            n_bootstrap=1000,
+            n_bootstrap=N_BOOTSTRAP,
             seed=0,
         )["by_dataset"].get(config.task, {})
         entry["bootstrap"] = _bootstrap_entries(boot)

@@ -39,6 +39,7 @@ import pandas as pd
 from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
 from leaderboard import dynamics as dyn
 from leaderboard import plots
+from leaderboard.defaults import DEFAULT_TITLE
 from leaderboard.page import Figure, render_page
 from leaderboard.runs import DYNAMICS_FILE, LeaderboardError, Run, comparability, load_runs
 from leaderboard.tables import (
@@ -64,7 +65,6 @@ from tasks.io import (
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "clinfair.leaderboard/1"
-DEFAULT_TITLE = "clinfair fairness leaderboard"
 
 
 def _file_name(text: str) -> str:

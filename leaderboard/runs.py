@@ -41,8 +41,10 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.metrics import METRICS_SCHEMA
 from benchmark.runner import (
     PARTIAL_FILE,
+    PREDICTION_COLUMNS,
     PREDICTIONS_FILE,
     RESULTS_FILE,
     RESULTS_SCHEMA_VERSION,
@@ -51,10 +53,8 @@ from benchmark.runner import (
 from tasks.errors import ClinfairError, one_line
 from tasks.io import public_model_name
 
-METRICS_SCHEMA = "clinfair.metrics/1"
 #: A training-dynamics file found in a result folder is read with the run (``leaderboard.dynamics``).
 DYNAMICS_FILE = "fairness.jsonl"
-PREDICTION_COLUMNS = ("id", "dataset", "answer", "prediction", "sex", "age_group")
 #: Paper-protocol values recomputed from predictions.parquet must equal results.json's to this tolerance.
 MATCH_TOLERANCE = 1e-9
 #: Fields of the evaluation setup, in the order differences are reported, with readable names.

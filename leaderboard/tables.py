@@ -41,12 +41,9 @@ from benchmark.metrics import (
     select_metrics,
 )
 from benchmark.metrics.registry import PAPER, SCORE_GROUP, SCORE_SUMMARY
+from leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL, DEFAULT_MAX_INVALID
 from leaderboard.runs import LeaderboardError, Run, check_paper_values
 
-DEFAULT_BOOTSTRAP = 200
-DEFAULT_CI_LEVEL = 0.95
-#: A run with more invalid answers than this share is not ranked on fairness metrics.
-DEFAULT_MAX_INVALID = 0.10
 OVERALL = "overall"
 _NULL = "<null>"  # the stratum level of a missing demographic
 _PAPER_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")

@@ -22,6 +22,7 @@ behind; the next prepare into the same place removes it.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,6 +38,13 @@ from tasks.schema import SPLITS, group_key, to_arrow_row
 SHARD_NAME = "data-00000-of-00001.arrow"  # the file name Dataset.save_to_disk gives one shard
 WRITER_BATCH_SIZE = 64  # rows buffered before a write: bounds memory for image-heavy rows
 SUMMARY_FILE = "prepare_summary.json"  # also the marker of a folder clinfair prepare wrote
+DATA_DIR_VARIABLE = "CLINFAIR_DATA"
+
+
+def default_data_dir() -> str:
+    """Where prepared tasks live unless a command is told: ``$CLINFAIR_DATA``, else ``./data``
+    (read when called, so a variable set after import counts)."""
+    return os.environ.get(DATA_DIR_VARIABLE) or "data"
 
 
 class MissingDataError(ClinfairError, FileNotFoundError):

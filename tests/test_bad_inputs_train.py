@@ -18,7 +18,7 @@ from bad_inputs import assert_one_line_error, cases, run_cli
 from trainers.advantage import FairAdvantageConfig, FairAdvantageScaler, GroupDROWeights
 from trainers.gathered import STATE_FILE
 
-RECIPE = Path(__file__).resolve().parents[1] / "configs" / "recipes" / "tiny-cpu.yaml"
+RECIPE = Path(__file__).resolve().parents[1] / "trainers" / "recipes" / "tiny-cpu.yaml"
 LEGACY_STATE_FILE = "clinfair_advantage_state.pkl"  # what clinfair <= 0.1.0 saved (a pickle)
 
 

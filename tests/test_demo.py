@@ -97,7 +97,7 @@ def test_the_demo_recipe_holds_the_demos_defaults():
     demo, config = DemoSettings(), load_recipe("demo", "grpo").config
     assert (config.max_steps, config.learning_rate, config.num_generations, config.max_completion_length) == (
         demo.steps,
-        demo.rl_learning_rate,
+        demo.learning_rate,
         demo.num_generations,
         demo.max_new_tokens,
     )

@@ -1,4 +1,4 @@
-"""The recipes that follow the authors' training scripts (configs/recipes/<model>-<method>.yaml).
+"""The recipes that follow the authors' training scripts (trainers/recipes/<model>-<method>.yaml).
 
 Expected values are transcribed from the scripts (DDVD233/mirl and DDVD233/qoq_med3
 examples/fairness/*.sh): rollouts n, learning rate and KL coefficient; every recipe keeps

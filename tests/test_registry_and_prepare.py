@@ -154,7 +154,6 @@ class FlakyBuilder(Builder):
     def to_example(self, record):
         i = record.data["i"]
         return self.example(
-            record,
             id=str(i),
             split="train",
             images=[{"bytes": _png(), "path": f"{i}.png"}],

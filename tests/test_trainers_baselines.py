@@ -101,9 +101,9 @@ def test_rloo_trainer_uses_rloo_advantages(tiny_vlm, data_dir, tmp_path):
 
 @pytest.mark.parametrize("method", ["reinforce_pp", "reinforce_pp_baseline"])
 def test_reinforce_pp_whitens_over_completion_tokens(method, tiny_vlm, data_dir, tmp_path):
-    from trainers.recipes import METHODS
+    from trainers.methods import get_method
 
-    config_class, trainer_class = METHODS[method]
+    config_class, trainer_class = get_method(method).config_class(), get_method(method).trainer_class()
     lengths: list[list[int]] = []
 
     def reward(prompts, completions, completion_ids, **kwargs):

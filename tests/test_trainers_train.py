@@ -11,7 +11,7 @@ from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain
 
 from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
-from clinfair.commands.train import METHOD_NAMES
+from trainers.methods import METHODS
 
 CPU = dict(
     use_cpu=True,
@@ -46,7 +46,7 @@ def grpo_by_hand(rewards, scale: bool) -> np.ndarray:
     return (centred / (r.std(axis=1, ddof=1, keepdims=True) + 1e-4) if scale else centred).ravel()
 
 
-@pytest.mark.parametrize("method", METHOD_NAMES)
+@pytest.mark.parametrize("method", METHODS)
 def test_clinfair_train_runs_every_method(method, tiny_vlm, data_dir, tmp_path):
     out = tmp_path / "run"
     code = main(

@@ -40,8 +40,9 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 from tasks.errors import ClinfairError
+from tasks.schema import UNKNOWN_GROUP
 
-UNK = "UNK"
+UNK = UNKNOWN_GROUP  # the group (and domain) of a prompt whose demographics are unknown
 TRL_GRPO_EPS = 1e-4  # TRL 1.16 hard-codes `advantages / (std_rewards + 1e-4)`
 
 WINDOWS = ("batch", "cumulative", "exponential")

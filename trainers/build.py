@@ -21,7 +21,7 @@ def build_trainer(recipe):
     from benchmark.models import load_model_and_processor
     from trainers.callbacks import FairnessCallback
     from trainers.data import build_grpo_dataset, load_task_split
-    from trainers.recipes import METHODS
+    from trainers.methods import get_method
 
     arguments, config = recipe.arguments, recipe.config
     if config.use_vllm and importlib.util.find_spec("vllm") is None:
@@ -55,7 +55,7 @@ def build_trainer(recipe):
         rewards = _rewards(arguments.rewards)
     except (ValueError, OSError) as error:  # bad reward parameters, or a judge model that cannot load
         raise ClinfairError(str(error).strip().splitlines()[0]) from None
-    trainer_class = METHODS[recipe.method][1]
+    trainer_class = get_method(recipe.method).trainer_class()
     trainer = trainer_class(
         model, rewards, args=config, train_dataset=train_dataset, processing_class=processor
     )

@@ -27,7 +27,16 @@ def check_dr_grpo(args) -> None:
 
 @dataclass
 class DrGRPOConfig(GRPOConfig):
-    """``GRPOConfig`` preset to Dr.GRPO: ``loss_type="dr_grpo"`` and ``scale_rewards="none"``."""
+    """``GRPOConfig`` preset to Dr.GRPO: ``loss_type="dr_grpo"`` and ``scale_rewards="none"``.
+
+    Parameters of ``GRPOConfig``, with two defaults changed (any other value is refused):
+
+    Parameters:
+        loss_type (`str`, *optional*, defaults to `"dr_grpo"`):
+            Fixed to ``"dr_grpo"``: token losses summed and divided by a constant.
+        scale_rewards (`str`, *optional*, defaults to `"none"`):
+            Fixed to ``"none"``: advantages are not divided by the group's reward std.
+    """
 
     loss_type: str = field(default="dr_grpo", metadata={"help": "Fixed to 'dr_grpo' (constant normaliser)."})
     scale_rewards: str = field(default="none", metadata={"help": "Fixed to 'none' (no std scaling)."})

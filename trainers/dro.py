@@ -25,7 +25,14 @@ from trainers.grpo import GRPOConfig, default_config
 
 @dataclass
 class DROConfig(GRPOConfig):
-    """``GRPOConfig`` plus the group-DRO step size."""
+    """``GRPOConfig`` plus the group-DRO step size.
+
+    Parameters of ``GRPOConfig``, plus:
+
+    Parameters:
+        dro_eta (`float`, *optional*, defaults to `0.1`):
+            Step size η of the exponentiated group-weight update (>= 0; 0 keeps the weights uniform).
+    """
 
     dro_eta: float = field(
         default=0.1, metadata={"help": "Step size η of the exponentiated group-weight update."}

@@ -32,7 +32,18 @@ FAIR_MODES = ("paper", "reference")
 
 @dataclass
 class FairGRPOConfig(GRPOConfig):
-    """``GRPOConfig`` plus the FairGRPO advantage settings."""
+    """``GRPOConfig`` plus the FairGRPO advantage settings.
+
+    Parameters of ``GRPOConfig``, plus:
+
+    Parameters:
+        fair_mode (`str`, *optional*, defaults to `"paper"`):
+            ``"paper"``: the paper's formula with robust defaults; ``"reference"``: the authors' code
+            (``FairAdvantageConfig.reference()``).
+        fair_advantage (`dict[str, Any]` or `None`, *optional*):
+            Overrides of ``trainers.advantage.FairAdvantageConfig`` fields applied on top of the mode,
+            e.g. ``{"window": "batch"}``; an unknown field is an error.
+    """
 
     fair_mode: str = field(
         default="paper",

@@ -24,7 +24,11 @@ from trainers.grpo import default_config
 
 @dataclass
 class FairGRPONDConfig(FairGRPOConfig):
-    """``FairGRPOConfig`` whose groups are always K-means clusters of reward vectors."""
+    """``FairGRPOConfig`` whose groups are always K-means clusters of reward vectors.
+
+    Parameters: those of ``FairGRPOConfig`` (no field added); ``fair_mode="reference"`` is
+    ``FairAdvantageConfig.reference_nd()`` and ``fair_advantage`` may not set ``grouping``.
+    """
 
     def fair_advantage_config(self) -> FairAdvantageConfig:
         """Paper mode: FairGRPO's paper config with K-means groups; reference mode:

@@ -14,7 +14,16 @@ import trl
 
 @dataclass
 class GRPOConfig(trl.GRPOConfig):
-    """``trl.GRPOConfig`` plus the dataset columns holding each prompt's domain and group."""
+    """``trl.GRPOConfig`` plus the dataset columns holding each prompt's domain and group.
+
+    Parameters of ``trl.GRPOConfig``, plus:
+
+    Parameters:
+        domain_column (`str`, *optional*, defaults to `"dataset"`):
+            Column with each prompt's domain (the dataset / task key).
+        group_column (`str`, *optional*, defaults to `"group"`):
+            Column with each prompt's demographic group key (e.g. ``"F|A3"``, or ``"UNK"``).
+    """
 
     domain_column: str = field(
         default="dataset",

@@ -29,7 +29,15 @@ WHITEN_WEIGHTINGS = ("tokens", "completions")
 
 @dataclass
 class REINFORCEPPConfig(GRPOConfig):
-    """``GRPOConfig`` plus how the batch whitening weighs completions (``scale_rewards`` is unused)."""
+    """``GRPOConfig`` plus how the batch whitening weighs completions (``scale_rewards`` is unused).
+
+    Parameters of ``GRPOConfig``, plus:
+
+    Parameters:
+        whiten_weighting (`str`, *optional*, defaults to `"tokens"`):
+            ``"tokens"``: each completion counts with its token count in the batch mean and variance,
+            as verl whitens over response tokens; ``"completions"``: each completion counts once.
+    """
 
     whiten_weighting: str = field(
         default="tokens",

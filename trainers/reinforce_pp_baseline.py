@@ -19,7 +19,10 @@ from trainers.reinforce_pp import REINFORCEPPConfig, REINFORCEPPTrainer
 
 @dataclass
 class REINFORCEPPBaselineConfig(REINFORCEPPConfig):
-    """``REINFORCEPPConfig`` (same fields: ``whiten_weighting``) for REINFORCE++-baseline."""
+    """``REINFORCEPPConfig`` for REINFORCE++-baseline.
+
+    Parameters: those of ``REINFORCEPPConfig`` (no field added: ``whiten_weighting``).
+    """
 
 
 class REINFORCEPPBaselineTrainer(REINFORCEPPTrainer):

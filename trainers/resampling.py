@@ -69,7 +69,11 @@ class GroupBalancedRepeatSampler(Sampler[int]):
 
 @dataclass
 class ResamplingConfig(GRPOConfig):
-    """``GRPOConfig``; the sampler balances the cells of ``domain_column`` × ``group_column``."""
+    """``GRPOConfig`` for the resampling baseline.
+
+    Parameters: those of ``GRPOConfig`` (no field added); the sampler balances the cells of
+    ``domain_column`` × ``group_column``.
+    """
 
 
 class ResamplingTrainer(GRPOTrainer):

@@ -23,8 +23,11 @@ from trainers.grpo import GRPOConfig, default_config
 
 @dataclass
 class RLOOConfig(GRPOConfig):
-    """``GRPOConfig`` for RLOO. It adds no field: ``scale_rewards`` is not used (RLOO does not
-    divide by a std); ``num_generations`` must be at least 2 for a leave-one-out baseline."""
+    """``GRPOConfig`` for RLOO.
+
+    Parameters: those of ``GRPOConfig`` (no field added). ``scale_rewards`` is not used (RLOO
+    does not divide by a std); ``num_generations`` must be at least 2 for a leave-one-out baseline.
+    """
 
 
 class RLOOTrainer(GatheredBatchTrainer):

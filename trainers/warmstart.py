@@ -1,10 +1,16 @@
-"""A short supervised *format* warm start, for models that never produce a valid answer.
+"""A short supervised warm start, for models that never produce a valid answer.
 
 A random tiny model (the demo's) never writes ``\\boxed{label}``, so every GRPO reward
-is 0 and there is no learning signal. This step teaches the answer format only: the
-target is ``<think>…</think>\\boxed{LABEL}`` with LABEL drawn **uniformly at random** from
-the label space, independent of the image. The warm-started model therefore answers
-validly but at chance, and any accuracy above chance after RL was learned by RL.
+is 0 and there is no learning signal. This step trains on targets
+``<think>…</think>\\boxed{LABEL}`` (the prompt's tokens are masked), in one of two modes:
+
+* ``true_labels=True``: LABEL is the row's answer, a short supervised fine-tune. This is what
+  ``clinfair demo`` and ``clinfair study`` run (``clinfair.study._tiny_warm_start``): the
+  warm-started model already reads the images, better for some groups than others, and the
+  RL runs are compared with it (the ``warm-start`` row of their tables), not with chance.
+* ``true_labels=False`` (the default): LABEL is drawn uniformly at random from the row's
+  choices, independent of the image, so the model learns the answer format only and answers
+  at chance; any accuracy above chance after RL was then learned by RL.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,9 +58,9 @@ def load_docs(
     ``$CLINFAIR_DATA`` or ``./data``, read now, as ``clinfair eval`` does. lm-eval also
     passes the task's and the run's metadata (version, model arguments): ignored.
     """
-    from tasks.prepare import task_rows
+    from tasks.prepare import default_data_dir, task_rows
 
-    data_dir = Path(clinfair_data if clinfair_data is not None else os.environ.get("CLINFAIR_DATA", "data"))
+    data_dir = Path(clinfair_data if clinfair_data is not None else default_data_dir())
     try:
         rows = task_rows(get_task(clinfair_task), data_dir, clinfair_split, None)
     except FileNotFoundError as error:

@@ -57,7 +57,8 @@ from typing import TYPE_CHECKING, Any
 # Names resolve on first use (PEP 562), so importing the registry alone (``clinfair --help``
 # reads it for the demo and study tables) does not import pandas and pyarrow.
 _EXPORTS = {
-    "named_rng": "benchmark.metrics.bootstrap",
+    "named_rng": "benchmark.bootstrap",
+    "METRICS_SCHEMA": "benchmark.metrics.results",
     "NEGATIVE_LABEL_NAMES": "benchmark.metrics.encoding",
     "OUTSIDE_LABEL": "benchmark.metrics.encoding",
     "REQUIRED_COLUMNS": "benchmark.metrics.encoding",
@@ -158,6 +159,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DEFAULT_ATTRIBUTES",
     "METRICS",
+    "METRICS_SCHEMA",
     "NEGATIVE_LABEL_NAMES",
     "OUTSIDE_LABEL",
     "PAPER_ATTRIBUTES",

@@ -11,20 +11,15 @@
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from benchmark.bootstrap import named_rng  # noqa: F401  (re-exported: the layers' one generator)
 from benchmark.metrics.results import AcrossGroups, Estimate, WorstGroup
 
 #: Upper bound on resamples x row types (or rows) held in memory at once while bootstrapping.
 BOOTSTRAP_CELLS = 4_000_000
-
-
-def named_rng(seed: int, *names: str) -> np.random.Generator:
-    """A generator seeded by ``seed`` and the CRC-32 of each name (UTF-8)."""
-    return np.random.default_rng([seed, *(zlib.crc32(name.encode("utf-8")) for name in names)])
 
 
 def nanmean(values: np.ndarray) -> np.ndarray:

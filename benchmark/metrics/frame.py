@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from benchmark.metrics.encoding import REQUIRED_COLUMNS, EncodedDataset, MetricsInputError, encode_table
 from benchmark.metrics.groups import Groupings, attribute_specs, demographic_counts, parse_attribute_spec
 from benchmark.metrics.paired import paired_from_datasets
@@ -99,7 +100,7 @@ class MetricFrame:
         self,
         attributes: Attributes = "auto",
         *,
-        n_bootstrap: int = 1000,
+        n_bootstrap: int = N_BOOTSTRAP,
         seed: int = 0,
         min_group_size: int = 30,
         ci_level: float = 0.95,
@@ -113,7 +114,7 @@ class MetricFrame:
         self,
         attributes: Attributes = "auto",
         *,
-        n_bootstrap: int = 1000,
+        n_bootstrap: int = N_BOOTSTRAP,
         seed: int = 0,
         min_group_size: int = 30,
         ci_level: float = 0.95,
@@ -148,7 +149,7 @@ class MetricFrame:
         column_a: str = "prediction",
         metric: str = "accuracy",
         attribute: str | Sequence[str] | None = None,
-        n_bootstrap: int = 1000,
+        n_bootstrap: int = N_BOOTSTRAP,
         seed: int = 0,
         ci_level: float = 0.95,
     ) -> PairedResult:
@@ -177,7 +178,7 @@ class MetricFrame:
         self,
         attributes: Attributes = "auto",
         *,
-        n_bootstrap: int = 1000,
+        n_bootstrap: int = N_BOOTSTRAP,
         seed: int = 0,
         min_group_size: int = 30,
         ci_level: float = 0.95,
@@ -226,7 +227,7 @@ def build_report(
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
     attributes: Attributes = "auto",
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     min_group_size: int = 30,
     ci_level: float = 0.95,
@@ -281,7 +282,7 @@ def standard_layer(
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
     attributes: Attributes = "auto",
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     min_group_size: int = 30,
     ci_level: float = 0.95,
@@ -313,7 +314,7 @@ def score_layer(
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
     attributes: Attributes = "auto",
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     min_group_size: int = 30,
     ci_level: float = 0.95,
@@ -361,7 +362,7 @@ def paired_bootstrap(
     attribute: str | Sequence[str] | None = None,
     label_spaces: Mapping[str, Sequence[str]] | None = None,
     positive_labels: Mapping[str, str] | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     ci_level: float = 0.95,
 ) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from typing import Any
 
 import numpy as np
 
+#: The ``schema`` of a metrics report; readers (the leaderboard) refuse another.
+METRICS_SCHEMA = "clinfair.metrics/1"
+
 
 def number(value: float) -> float | None:
     """A finite float, or None."""
@@ -207,7 +210,7 @@ class Report:
     paper: PaperResult
     standard: StandardResult
     scores: ScoreResult | None
-    schema: str = "clinfair.metrics/1"
+    schema: str = METRICS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serialisable, NaN-free report."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.bootstrap import N_BOOTSTRAP
+
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
 
 
@@ -31,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the run the others are compared with (default: the first RUN)",
     )
     parser.add_argument("--out", type=Path, default=None, help=f"folder for {JSON_FILE} and {MARKDOWN_FILE}")
-    parser.add_argument("--n-bootstrap", type=int, default=1000, help="paired bootstrap resamples (0: none)")
+    parser.add_argument(
+        "--n-bootstrap", type=int, default=N_BOOTSTRAP, help="paired bootstrap resamples (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--ci-level", type=float, default=0.95, help="interval level (default 0.95)")
     parser.add_argument(

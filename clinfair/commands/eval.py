@@ -4,14 +4,146 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.generation import SCORE_MODES
-from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
+from benchmark.bootstrap import N_BOOTSTRAP
+from benchmark.generation import SCORE_MODES, GenerationSettings
+from tasks.arguments import add_dataclass_arguments, from_namespace
 from tasks.errors import ClinfairError
+from tasks.prepare import default_data_dir
 
-DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
+
+@dataclass
+class EvalArguments:
+    """The flags of ``clinfair eval`` beside the sampling ones (``GenerationSettings``).
+
+    Parameters:
+        model (`str`):
+            Local folder or Hub id of an image-text-to-text model.
+        out (`str`):
+            Output folder of this run (results.json, predictions.parquet).
+        tasks (`str`, *optional*, defaults to `"synthetic"`):
+            Comma-separated task keys, or ``all`` (the seven clinical tasks).
+        data (`str`, *optional*, defaults to `$CLINFAIR_DATA` or `"data"`):
+            Folder holding one prepared dataset per task, ``DATA/<task>``.
+        split (`str`, *optional*, defaults to `"test"`):
+            Split evaluated.
+        backend (`str`, *optional*, defaults to `"hf"`):
+            ``hf`` (transformers) or ``vllm``.
+        scores (`str`, *optional*, defaults to `"direct"`):
+            When to save each row's label probabilities (``benchmark.generation.SCORE_MODES``).
+        chat_template (`Path`, *optional*):
+            A Jinja chat template file replacing the checkpoint's.
+        tensor_parallel_size (`int`, *optional*, defaults to `1`):
+            vLLM: GPUs per model.
+        max_images_per_prompt (`int`, *optional*, defaults to `4`):
+            vLLM: the most images one row may have.
+        limit (`int`, *optional*):
+            Evaluate only the first N rows of each task.
+        dtype (`str`, *optional*, defaults to `"auto"`):
+            Weights dtype.
+        device (`str`, *optional*):
+            Device of the model (default: transformers' choice).
+        revision (`str`, *optional*):
+            Model revision on the Hub.
+        trust_remote_code (`bool`, *optional*, defaults to `False`):
+            Allow the checkpoint's own code.
+        n_bootstrap (`int`, *optional*, defaults to `benchmark.bootstrap.N_BOOTSTRAP`):
+            Bootstrap resamples for the confidence intervals.
+        run_name (`str`, *optional*):
+            Name of the run on the leaderboard.
+        method (`str`, *optional*):
+            Training method of the checkpoint, for the leaderboard.
+        overwrite (`bool`, *optional*, defaults to `False`):
+            Discard a previous run in ``out`` instead of resuming it.
+        progress (`bool`, *optional*, defaults to `True`):
+            Show a progress bar (``--no-progress`` hides it).
+        include_path (`list[str]`, *optional*):
+            Folders of your own task YAMLs to register (``tasks.registry.include_path``).
+        attributes (`str`, *optional*):
+            The per-group attributes, ``*`` making an intersection (default: sex, age_group,
+            sex*age_group and every attribute of the tasks). Scoring only: not part of the run's request.
+    """
+
+    model: str = field(metadata={"help": "local folder or Hub id of an image-text-to-text model"})
+    out: str = field(metadata={"help": "output folder of this run"})
+    tasks: str = field(
+        default="synthetic",
+        metadata={
+            "help": "comma-separated task keys, or 'all' = the seven clinical tasks (synthetic only when named)"
+        },
+    )
+    data: str = field(
+        default_factory=default_data_dir,
+        metadata={
+            "help": "folder holding one prepared dataset per task, DATA/<task> ($CLINFAIR_DATA or ./data); "
+            "synthetic is generated there when missing"
+        },
+    )
+    split: str = field(
+        default="test", metadata={"help": "split evaluated", "choices": ("train", "validation", "test")}
+    )
+    backend: str = field(default="hf", metadata={"help": "generation backend", "choices": ("hf", "vllm")})
+    scores: str = field(
+        default="direct",
+        metadata={
+            "help": "also save each row's label probabilities (the log-likelihood of \\boxed{label}, "
+            "normalised over the labels) for AUROC and calibration: right after the prompt (direct), "
+            "after the model's own reasoning (after_reasoning), or not at all (none)",
+            "choices": SCORE_MODES,
+        },
+    )
+    chat_template: Path | None = field(
+        default=None,
+        metadata={
+            "help": "a Jinja chat template file, for a checkpoint without one or to replace its own "
+            "(default: the checkpoint's; without one, the plain prompt: image tokens, then the question)"
+        },
+    )
+    tensor_parallel_size: int = field(default=1, metadata={"help": "vLLM: GPUs per model"})
+    max_images_per_prompt: int = field(default=4, metadata={"help": "vLLM: the most images one row may have"})
+    limit: int | None = field(default=None, metadata={"help": "evaluate only the first N rows of each task"})
+    dtype: str = field(default="auto", metadata={"help": "auto, float32, bfloat16, float16"})
+    device: str | None = field(
+        default=None, metadata={"help": "e.g. cpu, cuda, cuda:1 (default: transformers' choice)"}
+    )
+    revision: str | None = field(
+        default=None, metadata={"help": "model revision (branch, tag or commit) on the Hub"}
+    )
+    trust_remote_code: bool = field(default=False, metadata={"help": "allow the checkpoint's own code"})
+    n_bootstrap: int = field(
+        default=N_BOOTSTRAP, metadata={"help": "bootstrap resamples for confidence intervals"}
+    )
+    run_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "name of this run on the leaderboard (default: the model's Hub id, or its folder's name)"
+        },
+    )
+    method: str | None = field(
+        default=None,
+        metadata={"help": "training method of the checkpoint (e.g. grpo, fairgrpo), for the leaderboard"},
+    )
+    overwrite: bool = field(
+        default=False, metadata={"help": "discard a previous run in --out instead of resuming"}
+    )
+    progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
+    include_path: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "also register the task YAMLs (*.yaml) of these folders, e.g. your own table tasks"
+        },
+    )
+    attributes: str | None = field(
+        default=None,
+        metadata={
+            "help": "comma list of attributes for the per-group metrics, '*' making an intersection, e.g. "
+            "sex,age_group,fitzpatrick,sex*age_group (default: sex, age_group, sex*age_group and every "
+            "attribute of the tasks, e.g. fitzpatrick for pad_ufes20)"
+        },
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,110 +154,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "standard fairness layer, and write results.json + predictions.parquet to --out. Re-running the same "
         "command resumes an interrupted run.",
     )
-    parser.add_argument(
-        "--model", required=True, help="local folder or Hub id of an image-text-to-text model"
-    )
-    parser.add_argument(
-        "--tasks",
-        default="synthetic",
-        help="comma-separated task keys, or 'all' = the seven clinical tasks (synthetic only when named; "
-        "default: synthetic)",
-    )
-    parser.add_argument(
-        "--data",
-        default=DEFAULT_DATA_DIR,
-        help="folder holding one prepared dataset per task, DATA/<task> (default: $CLINFAIR_DATA or ./data); "
-        "synthetic is generated there when missing",
-    )
-    parser.add_argument("--out", required=True, help="output folder of this run")
-    add_include_path_argument(parser)
-    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
-    parser.add_argument(
-        "--scores",
-        choices=SCORE_MODES,
-        default="direct",
-        help="also save each row's label probabilities (the log-likelihood of \\boxed{label}, "
-        "normalised over the labels) for AUROC and calibration: right after the prompt (direct, "
-        "default), after the model's own reasoning (after_reasoning), or not at all (none)",
-    )
-    parser.add_argument(
-        "--chat-template",
-        type=Path,
-        help="a Jinja chat template file, for a checkpoint without one or to replace its own "
-        "(default: the checkpoint's; without one, the plain prompt: image tokens, then the question)",
-    )
-    parser.add_argument(
-        "--tensor-parallel-size", type=int, default=1, help="vLLM: GPUs per model (default: 1)"
-    )
-    parser.add_argument(
-        "--max-images-per-prompt",
-        type=int,
-        default=4,
-        help="vLLM: the most images one row may have (default: 4)",
-    )
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
-    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default, as the paper)")
-    parser.add_argument("--top-p", type=float, default=1.0)
-    parser.add_argument("--limit", type=int, help="evaluate only the first N rows of each task")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
-    parser.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: transformers' choice)")
-    parser.add_argument("--revision", help="model revision (branch, tag or commit) on the Hub")
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow the checkpoint's own code (off by default)"
-    )
-    parser.add_argument(
-        "--n-bootstrap", type=int, default=1000, help="bootstrap resamples for confidence intervals"
-    )
-    parser.add_argument(
-        "--run-name",
-        help="name of this run on the leaderboard (default: the model's Hub id, or its folder's name)",
-    )
-    parser.add_argument(
-        "--method", help="training method of the checkpoint (e.g. grpo, fairgrpo), for the leaderboard"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="discard a previous run in --out instead of resuming"
-    )
-    parser.add_argument("--no-progress", action="store_true")
-    # -- per-group attributes (issue 15): scoring only, so not part of the run's request --
-    parser.add_argument(
-        "--attributes",
-        help="comma list of attributes for the per-group metrics, '*' making an intersection, e.g. "
-        "sex,age_group,fitzpatrick,sex*age_group (default: sex, age_group, sex*age_group and every "
-        "attribute of the tasks, e.g. fitzpatrick for pad_ufes20)",
-    )
+    add_dataclass_arguments(parser, EvalArguments)
+    add_dataclass_arguments(parser.add_argument_group("generation"), GenerationSettings)
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(namespace: argparse.Namespace) -> int:
     from benchmark.evaluate import ModelLoading, evaluate
-    from benchmark.generation import GenerationSettings
     from benchmark.runner import EvalRequest
     from clinfair.commands.check_model import read_chat_template
-    from tasks.registry import resolve_tasks
+    from tasks.registry import include_paths, resolve_tasks
 
-    if args.batch_size < 1 or args.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
+    args = from_namespace(EvalArguments, namespace)
+    settings = from_namespace(GenerationSettings, namespace)
+    if settings.batch_size < 1 or settings.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
         raise ClinfairError("--batch-size, --max-new-tokens and --limit must be positive")
     if args.tensor_parallel_size < 1 or args.max_images_per_prompt < 1:
         raise ClinfairError("--tensor-parallel-size and --max-images-per-prompt must be positive")
     chat_template = read_chat_template(args.chat_template)
-    apply_include_paths(args)
+    include_paths(args.include_path)
     specs = resolve_tasks(args.tasks)
     request = EvalRequest(
         model=str(args.model),
         tasks=tuple(s.key for s in specs),
         split=args.split,
         limit=args.limit,
-        generation=GenerationSettings(
-            max_new_tokens=args.max_new_tokens,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            batch_size=args.batch_size,
-            seed=args.seed,
-        ),
+        generation=settings,
         backend=args.backend,
         dtype=args.dtype,
         revision=args.revision,
@@ -148,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
             loading=loading,
             n_bootstrap=args.n_bootstrap,
             overwrite=args.overwrite,
-            progress=not args.no_progress,
+            progress=args.progress,
             attributes=args.attributes,
         )
     except (FileNotFoundError, ImportError) as error:  # a model path or an optional package missing
@@ -166,7 +220,7 @@ def summary_table(results: dict[str, Any]) -> str:
     from clinfair.commands.metrics import summary_table as metrics_summary
 
     nulls = "; ".join(
-        f"{task}: " + ", ".join(f"{field}={n}" for field, n in info["null_demographics"].items())
+        f"{task}: " + ", ".join(f"{name}={n}" for name, n in info["null_demographics"].items())
         for task, info in results["tasks"].items()
     )
     scores = results["metrics"].get("scores")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL, DEFAULT_MAX_INVALID, DEFAULT_TITLE
 from tasks.errors import ClinfairError
 
 DEFAULT_PORT = 7860
@@ -49,12 +50,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--n-bootstrap",
         type=int,
-        default=200,
-        help="bootstrap resamples for the intervals (default 200; 0: no intervals)",
+        default=DEFAULT_BOOTSTRAP,
+        help=f"bootstrap resamples for the intervals (default {DEFAULT_BOOTSTRAP}; 0: no intervals)",
     )
-    build.add_argument("--ci-level", type=float, default=0.95, help="interval coverage (default 0.95)")
+    build.add_argument(
+        "--ci-level",
+        type=float,
+        default=DEFAULT_CI_LEVEL,
+        help=f"interval coverage (default {DEFAULT_CI_LEVEL})",
+    )
     build.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    build.add_argument("--title", default="clinfair fairness leaderboard")
+    build.add_argument("--title", default=DEFAULT_TITLE, help=f"the page's title (default: {DEFAULT_TITLE})")
     build.add_argument(
         "--baseline",
         metavar="RUN",
@@ -64,9 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--max-invalid",
         type=float,
-        default=0.10,
+        default=DEFAULT_MAX_INVALID,
         help="a run with more invalid answers than this share (or exact accuracy not above the "
-        "majority-class baseline) is shown but not ranked on gap and fairness metrics (default 0.10)",
+        f"majority-class baseline) is shown but not ranked on gap and fairness metrics (default {DEFAULT_MAX_INVALID})",
     )
     build.set_defaults(func=run_build)
 

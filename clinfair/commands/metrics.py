@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from tasks.errors import one_line
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -32,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "predictions", metavar="PREDICTIONS", type=Path, help="parquet or JSONL predictions file"
     )
     parser.add_argument("--out", required=True, type=Path, help="where to write the report (JSON)")
-    parser.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for CIs (0: none)")
+    parser.add_argument(
+        "--n-bootstrap", type=int, default=N_BOOTSTRAP, help="bootstrap resamples for CIs (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument(
         "--attributes",

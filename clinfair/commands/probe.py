@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
 from tasks.errors import ClinfairError
-
-DEFAULT_DATA_DIR = os.environ.get("CLINFAIR_DATA", "data")
+from tasks.prepare import default_data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--attributes", default="sex,age_group", help="attributes to probe (default: sex,age_group)"
     )
-    parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="folder of prepared tasks, DATA/<task>")
+    parser.add_argument(
+        "--data",
+        default=default_data_dir(),
+        help="folder of prepared tasks, DATA/<task> (default: $CLINFAIR_DATA or ./data)",
+    )
     parser.add_argument("--out", required=True, help="output folder")
     add_include_path_argument(parser)
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
@@ -38,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scores", action="store_true", help="also score labels (true-label probability change)"
     )
-    parser.add_argument("--n-bootstrap", type=int, default=1000)
+    parser.add_argument("--n-bootstrap", type=int, default=N_BOOTSTRAP)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", default="auto")
     parser.add_argument(

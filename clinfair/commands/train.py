@@ -14,47 +14,69 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.errors import ClinfairError
+from tasks.arguments import add_dataclass_arguments, field_specs, from_namespace
+from trainers.methods import METHODS
+from trainers.recipes import RecipeArguments, shipped_recipes
 
-#: The methods of ``trainers.recipes.METHODS`` (listed here so ``--help`` does not import TRL).
-METHOD_NAMES = (
-    "grpo",
-    "dr_grpo",
-    "fairgrpo",
-    "fairgrpo_nd",
-    "resampling",
-    "dro",
-    "rloo",
-    "reinforce_pp",
-    "reinforce_pp_baseline",
-)
+
+@dataclass
+class TrainArguments:
+    """The flags of ``clinfair train``; everything else is a recipe key (``key=value`` overrides).
+
+    Parameters:
+        method (`str`):
+            A training method of ``trainers.methods.METHODS``.
+        recipe (`str`):
+            A recipe file, or the name of a recipe shipped with clinfair (``trainers/recipes/``).
+    """
+
+    method: str = field(
+        metadata={"help": "training method (listed below)", "choices": tuple(METHODS), "metavar": "METHOD"}
+    )
+    recipe: str = field(
+        metadata={"help": "a recipe file, or the name of a shipped one (listed below, e.g. tiny-cpu)"}
+    )
+
+
+def _epilog() -> str:
+    """The methods and clinfair's recipe keys with their help, and the shipped recipes."""
+    keys = field_specs(RecipeArguments).values()
+    width = max(len(name) for name in [*METHODS, *(spec.name for spec in keys)]) + 2
+    methods = "\n".join(f"  {m.name:<{width}}{m.description}" for m in METHODS.values())
+    keys_help = "\n".join(f"  {spec.name:<{width}}{spec.help}" for spec in keys)
+    recipes = textwrap.fill(
+        ", ".join(shipped_recipes()), initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False
+    )
+    return (
+        f"methods:\n{methods}\n\nshipped recipes:\n{recipes}\n\n"
+        f"clinfair's recipe keys (every other key is a field of the method's TRL GRPOConfig):\n{keys_help}"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train a VLM with GRPO, Dr.GRPO, FairGRPO, FairGRPO_ND, resampling, group-DRO, RLOO or REINFORCE++",
-        description="Train from a TRL-style YAML recipe (configs/recipes/) with key=value overrides. Runs in this "
-        "process: launch it with `accelerate launch -m clinfair.cli train ...` for several devices. Writes the "
-        "model, recipe.yaml and fairness.jsonl to the recipe's output_dir.",
+        help="train a VLM with GRPO or a fairness-aware variant (" + ", ".join(METHODS) + ")",
+        description="Train from a TRL-style YAML recipe with key=value overrides. Runs in this process:\n"
+        "launch it with `accelerate launch -m clinfair.cli train ...` for several devices.\n"
+        "Writes the model, recipe.yaml and fairness.jsonl to the recipe's output_dir.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--method", required=True, choices=METHOD_NAMES)
-    parser.add_argument(
-        "--recipe", required=True, help="a recipe file, or the name of one in configs/recipes (e.g. tiny-cpu)"
-    )
+    add_dataclass_arguments(parser, TrainArguments)
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recipe keys to override")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainers.recipes import RecipeError, load_recipe
+    from trainers.recipes import load_recipe
 
-    try:
-        recipe = load_recipe(args.recipe, args.method, args.overrides)
-    except RecipeError as error:
-        raise ClinfairError(str(error)) from None
+    train = from_namespace(TrainArguments, args)
+    recipe = load_recipe(train.recipe, train.method, args.overrides)
     from trainers.build import build_trainer
 
     trainer = build_trainer(recipe)

@@ -212,7 +212,6 @@ class Builder:
 
     def example(
         self,
-        record: RawRecord,
         *,
         id: str,
         split: str,

@@ -148,7 +148,6 @@ class CheXpertBuilder(Builder):
         relative = image.relative_to(self.root)  # train/<patient>/<study>/<view>.jpg
         split = data["_split"] or assign_split(relative.parts[1], fractions=TRAIN_CSV_FRACTIONS)
         return self.example(
-            record,
             id=relative.with_suffix("").as_posix(),
             split=split,
             images=[load_image(image)],

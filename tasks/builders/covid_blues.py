@@ -109,7 +109,6 @@ class CovidBluesBuilder(Builder):
             raise FieldError("sex", f"unknown pat_sex value {data[SEX_COLUMN]!r}; expected 0 or 1")
         age = None if _code(data[AGE_COLUMN]) == NOT_RECORDED else data[AGE_COLUMN]
         return self.example(
-            record,
             id=video.stem,
             split=assign_split(data["patient"], int(self.options["seed"]), self.options["split_fractions"]),
             images=[

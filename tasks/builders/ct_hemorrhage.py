@@ -135,7 +135,6 @@ class CTHemorrhageBuilder(Builder):
         answer = [ANSWERS[self._hemorrhage(data)]]
         try:
             return self.example(
-                record,
                 id=f"patient{patient:03d}_slice{slice_number}",
                 split=assign_split(f"{patient:03d}"),
                 images=images,

@@ -76,7 +76,6 @@ class HAM10000Builder(Builder):
                 "answer", f"unknown dx value {data[DIAGNOSIS_COLUMN]!r}; expected one of {list(LABELS)}"
             )
         return self.example(
-            record,
             id=data[IMAGE_COLUMN],
             split=assign_split(data[LESION_COLUMN]),
             images=[load_image(self._image_path(data[IMAGE_COLUMN]))],

@@ -66,7 +66,6 @@ class ISIC2020Builder(Builder):
         if not data[PATIENT_COLUMN]:
             raise FieldError(PATIENT_COLUMN, "blank patient id: the split needs it")
         return self.example(
-            record,
             id=image_name,
             split=assign_split(data[PATIENT_COLUMN]),
             images=[load_image(self.image_folder / f"{image_name}.jpg")],

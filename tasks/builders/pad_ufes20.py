@@ -87,7 +87,6 @@ class PADUFES20Builder(Builder):
         if path is None:
             raise FieldError("images", f"image {name} not found under {self.raw_dir}")
         return self.example(
-            record,
             id=Path(name).stem,
             split=assign_split(
                 data[PATIENT_COLUMN], int(self.options["seed"]), self.options["split_fractions"]

@@ -146,7 +146,6 @@ class SyntheticBuilder(Builder):
         latent = self.draw(index)
         row_id = f"synthetic-{int(self.options['seed'])}-{index:07d}"
         return self.example(
-            record,
             id=row_id,
             split=assign_split(row_id, int(self.options["seed"]), self.options["split_fractions"]),
             images=[encode_png(latent["pixels"], f"{row_id}.png")],

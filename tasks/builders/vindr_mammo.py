@@ -115,7 +115,6 @@ class VinDrMammoBuilder(Builder):
         pixels, header_age = self.read_dicom(dicom)
         age = self.metadata_ages.get(image_id) or header_age
         return self.example(
-            record,
             id=image_id,
             split=split,
             images=[encode_png(pixels, f"{image_id}.png")],

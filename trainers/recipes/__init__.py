@@ -11,14 +11,18 @@ One recipe serves every method: a key that belongs to another method's config is
 (and reported) for this one. A key no config knows is an error naming it. Command-line
 ``key=value`` overrides are read as YAML values (``max_steps=10``, ``tasks=[ham10000]``);
 ``a.b=value`` sets one entry of a mapping (``fair_advantage.window=batch``). Numbers may be
-written as ``1e-6`` (``tasks.yamlio``); a number-valued key given text is an error naming it,
-and so is a value no run can use (``learning_rate=-1``, ``num_generations=1``, see
-:data:`VALUE_RULES`). Errors name where the key came from: the recipe file, or the
+written as ``1e-6`` (``tasks.yamlio``); a value of the wrong type is an error naming it (the
+types are the dataclass fields', read by ``tasks.arguments``, which also builds ``clinfair``'s
+flags: a number-valued field given text, a switch given anything but true/false), and so is a
+value no run can use (``learning_rate=-1``, ``num_generations=1``, see :data:`VALUE_RULES`). Errors name where the key came from: the recipe file, or the
 command-line override. ``resume_from_checkpoint`` is checked before training starts: the
 folder must exist and its saved advantage state must be readable (``trainers.gathered``).
 
-The recipes shipped with clinfair live in ``configs/recipes/`` at the top of the repository;
-``--recipe NAME`` finds ``configs/recipes/NAME.yaml`` there, any other value is a file path.
+A method may set recipe keys of its own (``Method.recipe_defaults`` in ``trainers.methods``);
+the recipe and the overrides win over them.
+
+The recipes shipped with clinfair are package data of this package (``trainers/recipes/*.yaml``,
+installed with it); ``--recipe NAME`` finds ``NAME.yaml`` there, any other value is a file path.
 """
 
 from __future__ import annotations
@@ -29,37 +33,22 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tasks.arguments import field_specs
 from tasks.errors import ClinfairError
+from tasks.prepare import default_data_dir
 from tasks.registry import TaskConfigError, include_paths
 from tasks.yamlio import load_yaml
-from trainers.dr_grpo import DrGRPOConfig, DrGRPOTrainer
-from trainers.dro import DROConfig, DROTrainer
-from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
-from trainers.fairgrpo_nd import FairGRPONDConfig, FairGRPONDTrainer
-from trainers.grpo import GRPOConfig, GRPOTrainer
-from trainers.reinforce_pp import REINFORCEPPConfig, REINFORCEPPTrainer
-from trainers.reinforce_pp_baseline import REINFORCEPPBaselineConfig, REINFORCEPPBaselineTrainer
-from trainers.resampling import ResamplingConfig, ResamplingTrainer
-from trainers.rloo import RLOOConfig, RLOOTrainer
+from trainers.methods import METHODS, UnknownMethodError, get_method
 
-RECIPE_DIR = Path(__file__).resolve().parents[1] / "configs" / "recipes"
+if TYPE_CHECKING:
+    from trainers.grpo import GRPOConfig
 
-#: method name -> (config class, trainer class)
-METHODS: dict[str, tuple[type[GRPOConfig], type]] = {
-    "grpo": (GRPOConfig, GRPOTrainer),
-    "dr_grpo": (DrGRPOConfig, DrGRPOTrainer),
-    "fairgrpo": (FairGRPOConfig, FairGRPOTrainer),
-    "fairgrpo_nd": (FairGRPONDConfig, FairGRPONDTrainer),
-    "resampling": (ResamplingConfig, ResamplingTrainer),
-    "dro": (DROConfig, DROTrainer),
-    "rloo": (RLOOConfig, RLOOTrainer),
-    "reinforce_pp": (REINFORCEPPConfig, REINFORCEPPTrainer),
-    "reinforce_pp_baseline": (REINFORCEPPBaselineConfig, REINFORCEPPBaselineTrainer),
-}
+#: The folder of the shipped recipes (this package's data files).
+RECIPE_DIR = Path(__file__).resolve().parent
 
 
 class RecipeError(ClinfairError, ValueError):
@@ -133,28 +122,73 @@ VALUE_RULES: dict[str, Rule] = {
 
 @dataclass
 class RecipeArguments:
-    """clinfair's keys of a recipe (everything else configures the method's TRL config)."""
+    """clinfair's keys of a recipe (every other key configures the method's TRL config).
 
-    model: str  # local folder, Hub id, or "tiny" (a tiny random VLM built in output_dir/tiny-model)
-    dtype: str = "auto"  # weights dtype when loading: auto, float32, bfloat16, float16
-    tasks: list[str] = field(default_factory=lambda: ["synthetic"])
-    data_dir: str = (
-        "data"  # holds one prepared dataset per task (data_dir/<task>); synthetic is built if missing
+    Parameters:
+        model (`str`):
+            Local folder, Hub id, or ``"tiny"`` (a tiny random VLM built in ``output_dir/tiny-model``).
+        dtype (`str`, *optional*, defaults to `"auto"`):
+            Weights dtype when loading: auto, float32, bfloat16, float16.
+        tasks (`list[str]`, *optional*, defaults to `["synthetic"]`):
+            Task keys to train on (a list, or comma-separated text).
+        data_dir (`str`, *optional*, defaults to `$CLINFAIR_DATA` or `"data"`):
+            Folder holding one prepared dataset per task (``data_dir/<task>``); synthetic is built if missing.
+        train_split (`str`, *optional*, defaults to `"train"`):
+            Split trained on.
+        train_limit (`int` or `None`, *optional*):
+            First N training rows of each task (all when null).
+        group_attributes (`list[str]`, *optional*, defaults to `["sex", "age_group"]`):
+            Demographic fields whose values form a prompt's group.
+        rewards (`list`, *optional*, defaults to `["accuracy"]`):
+            Reward names (``trainers.rewards.REWARDS``) or mappings ``{name, weight, **parameters}``.
+        eval_split (`str` or `None`, *optional*, defaults to `"validation"`):
+            Split the fairness callback scores during training; null turns the callback off.
+        eval_limit (`int` or `None`, *optional*):
+            First N evaluation rows of each task (all when null).
+        fairness_eval_steps (`int`, *optional*, defaults to `100`):
+            Optimizer steps between two fairness evaluations.
+        fairness_max_new_tokens (`int`, *optional*, defaults to `512`):
+            New tokens per answer in the fairness evaluation.
+        fairness_batch_size (`int`, *optional*, defaults to `8`):
+            Prompts per generation batch in the fairness evaluation.
+        select_by (`str` or `None`, *optional*):
+            Keep a ``best/`` copy of the checkpoint best on this validation metric
+            (``trainers.callbacks.SELECTABLE``); needs ``eval_split``.
+    """
+
+    model: str = field(metadata={"help": "local folder, Hub id, or 'tiny' (a tiny random VLM)"})
+    dtype: str = field(default="auto", metadata={"help": "weights dtype: auto, float32, bfloat16, float16"})
+    tasks: list[str] = field(default_factory=lambda: ["synthetic"], metadata={"help": "task keys"})
+    data_dir: str = field(
+        default_factory=default_data_dir,
+        metadata={"help": "folder of prepared tasks, DATA/<task> ($CLINFAIR_DATA or ./data)"},
     )
-    train_split: str = "train"
-    train_limit: int | None = None  # first N training rows of each task
-    group_attributes: list[str] = field(default_factory=lambda: ["sex", "age_group"])
-    # reward names (trainers.rewards.REWARDS) or mappings {name, weight, **parameters}
-    rewards: list[Any] = field(default_factory=lambda: ["accuracy"])
-    eval_split: str | None = "validation"  # split the fairness callback scores; null turns it off
-    eval_limit: int | None = None  # first N evaluation rows of each task
-    fairness_eval_steps: int = 100
-    fairness_max_new_tokens: int = 512
-    fairness_batch_size: int = 8
-    # keep a best/ copy of the checkpoint best on this validation metric (trainers.callbacks.SELECTABLE)
-    select_by: str | None = None
-    # folder(s) of your own task YAMLs (tasks.registry.include_path), as --include-path on the command line
-    include_path: list[str] | str | None = None
+    train_split: str = field(default="train", metadata={"help": "split trained on"})
+    train_limit: int | None = field(default=None, metadata={"help": "first N training rows of each task"})
+    group_attributes: list[str] = field(
+        default_factory=lambda: ["sex", "age_group"], metadata={"help": "fields forming a prompt's group"}
+    )
+    rewards: list[Any] = field(
+        default_factory=lambda: ["accuracy"],
+        metadata={"help": "reward names or {name, weight, ...} mappings"},
+    )
+    eval_split: str | None = field(
+        default="validation", metadata={"help": "split of the fairness callback; null: off"}
+    )
+    eval_limit: int | None = field(default=None, metadata={"help": "first N evaluation rows of each task"})
+    fairness_eval_steps: int = field(default=100, metadata={"help": "steps between fairness evaluations"})
+    fairness_max_new_tokens: int = field(default=512, metadata={"help": "new tokens per evaluation answer"})
+    fairness_batch_size: int = field(default=8, metadata={"help": "prompts per evaluation batch"})
+    select_by: str | None = field(
+        default=None, metadata={"help": "keep best/: the checkpoint best on this validation metric"}
+    )
+    include_path: list[str] | str | None = field(
+        default=None,
+        metadata={
+            "help": "folder(s) of your own task YAMLs (tasks.registry.include_path), as --include-path "
+            "on the command line"
+        },
+    )
 
 
 @dataclass
@@ -194,29 +228,33 @@ def _init_fields(cls) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.init}
 
 
+def shipped_recipes() -> list[str]:
+    """The names of the recipes that ship with clinfair."""
+    return sorted(path.stem for path in RECIPE_DIR.glob("*.yaml"))
+
+
 def resolve_recipe_path(recipe: str | Path) -> Path:
-    """A file path, or the name of a recipe in ``configs/recipes/``."""
+    """A file path, or the name of a shipped recipe (:func:`shipped_recipes`)."""
     path = Path(recipe)
     if path.is_file():
         return path
     shipped = RECIPE_DIR / f"{recipe}.yaml"
     if shipped.is_file():
         return shipped
-    known = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
     raise RecipeError(
-        f"recipe {recipe} not found (not a file; shipped recipes: {', '.join(known) or 'none'})"
+        f"recipe {recipe} not found (not a file; shipped recipes: {', '.join(shipped_recipes()) or 'none'})"
     )
 
 
-def _check_numbers(dataclass_type: type, values: dict[str, Any], where) -> None:
-    """A key whose default is a number must not be given text (TRL would fail much later), and a
-    key of :data:`VALUE_RULES` must hold a value a run can use. ``where(key)`` names the key's source."""
-    defaults = {f.name: f.default for f in dataclasses.fields(dataclass_type)}
+def _check_values(dataclass_type: type, values: dict[str, Any], where) -> None:
+    """Each value fits its field's type (a number-valued field given text would fail much later,
+    inside TRL), and a key of :data:`VALUE_RULES` holds a value a run can use. ``where(key)``
+    names the key's source."""
+    specs = field_specs(dataclass_type)
     for key, value in values.items():
-        default = defaults.get(key)
-        numeric = isinstance(default, int | float) and not isinstance(default, bool)
-        if numeric and isinstance(value, str):
-            raise RecipeError(f"{where(key)}: {key} must be a number, got {value!r}")
+        problem = specs[key].problem(value) if key in specs else None
+        if problem is not None:
+            raise RecipeError(f"{where(key)}: {key} {problem}, got {value!r}")
         rule = VALUE_RULES.get(key)
         if rule is not None and not rule.accepts(value):
             raise RecipeError(f"{where(key)}: {key} must be {rule.describe()}, got {value!r}")
@@ -278,9 +316,14 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Sequence[str] = ()) -> Recipe:
-    """Read a recipe (file, shipped name or mapping), apply overrides, build the method's config."""
-    if method not in METHODS:
-        raise RecipeError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    """Read a recipe (file, shipped name or mapping), apply overrides, build the method's config.
+
+    Precedence, lowest first: the config's defaults, the method's ``recipe_defaults``, the
+    recipe, the overrides."""
+    try:
+        spec = get_method(method)
+    except UnknownMethodError as error:
+        raise RecipeError(str(error)) from None
     if isinstance(recipe, dict):
         values, source = dict(recipe), "recipe"
     else:
@@ -292,7 +335,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
         if not isinstance(values, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value")
         source = str(path)
-    values = _merge(values, parse_overrides(overrides))
+    values = _merge({**spec.recipe_defaults, **values}, parse_overrides(overrides))
     # where each top-level key was set: the last override naming it, else the recipe
     given = {item.partition("=")[0].strip().split(".")[0]: item for item in overrides}
 
@@ -300,9 +343,9 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
         return f"override {given[key]!r}" if key in given else source
 
     ours = _init_fields(RecipeArguments)
-    config_class = METHODS[method][0]
+    config_class = spec.config_class()
     theirs = _init_fields(config_class)
-    any_method = set().union(*(_init_fields(cls) for cls, _ in METHODS.values()))
+    any_method = set().union(*(_init_fields(m.config_class()) for m in METHODS.values()))
     unknown = sorted(set(values) - ours - any_method)
     if unknown:
         by_source: dict[str, list[str]] = {}
@@ -323,7 +366,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
             f"{where('model')}: the recipe needs a 'model' key (a local folder, a Hub id or 'tiny')"
         )
     our_values = {k: v for k, v in values.items() if k in ours}
-    _check_numbers(RecipeArguments, our_values, where)
+    _check_values(RecipeArguments, our_values, where)
     arguments = RecipeArguments(**our_values)
     if arguments.select_by is not None:
         from trainers.callbacks import SELECTABLE
@@ -342,7 +385,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     except TaskConfigError as error:
         raise RecipeError(f"{where('include_path')}: {error}") from None
     config_values = {k: v for k, v in values.items() if k in theirs}
-    _check_numbers(config_class, config_values, where)
+    _check_values(config_class, config_values, where)
     weights = [weight for _, weight, _ in reward_specs(arguments.rewards)]
     if any(w is not None for w in weights):
         if config_values.get("reward_weights") is not None:
