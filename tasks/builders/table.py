@@ -493,7 +493,6 @@ class TableBuilder(Builder):
         attributes = {name: self._mapped(data, name, column) for name, column in config.attributes.items()}
         try:
             return self.example(
-                record,
                 id=row_id,
                 split=self._split(data, row_id),
                 images=images,

@@ -154,6 +154,9 @@ class RecipeArguments:
         select_by (`str` or `None`, *optional*):
             Keep a ``best/`` copy of the checkpoint best on this validation metric
             (``trainers.callbacks.SELECTABLE``); needs ``eval_split``.
+        include_path (`list[str]` or `str`, *optional*):
+            Folder(s) of your own task YAMLs (``tasks.registry.include_path``), as ``--include-path``
+            on the command line.
     """
 
     model: str = field(metadata={"help": "local folder, Hub id, or 'tiny' (a tiny random VLM)"})
