@@ -47,6 +47,23 @@ def default_data_dir() -> str:
     return os.environ.get(DATA_DIR_VARIABLE) or "data"
 
 
+#: The key of a row's Arrow encoding in the rows :class:`ArrowEncoder` returns.
+ENCODED = "_arrow"
+
+
+@dataclass(frozen=True)
+class ArrowEncoder:
+    """A schema row -> its Arrow encoding (under :data:`ENCODED`) beside its fields without the
+    images. ``Builder.examples`` runs it in the workers with ``--num-proc``: encoding is the
+    costliest per-row step after the images, and the image bytes then cross processes once."""
+
+    features: Any  # datasets.Features
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        light = {key: value for key, value in row.items() if key != "images"}
+        return {**light, ENCODED: self.features.encode_example(to_arrow_row(row))}
+
+
 class MissingDataError(ClinfairError, FileNotFoundError):
     """A task's prepared data (or one of its splits) is not where a command looks for it."""
 
@@ -110,7 +127,7 @@ def prepare(
         total = int(builder.options["n"]) if "n" in builder.options else None
         try:
             for row in tqdm(
-                builder.examples(skip_bad, skips, num_proc=num_proc),
+                builder.examples(skip_bad, skips, num_proc=num_proc, encode=ArrowEncoder(features)),
                 total=total,
                 desc=f"prepare {spec.key}",
                 unit="row",
@@ -124,7 +141,7 @@ def prepare(
                         path=str(staging / split / SHARD_NAME),
                         writer_batch_size=WRITER_BATCH_SIZE,
                     )
-                writers[split].write(features.encode_example(to_arrow_row(row)))
+                writers[split].write(row[ENCODED])
                 per_group.setdefault(split, Counter())[group_key(row)] += 1
                 for name in summary.nulls:
                     summary.nulls[name] += _is_null_field(row, name)

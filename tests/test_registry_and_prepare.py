@@ -289,7 +289,11 @@ def _ham_raw_with_bad_rows(folder, n=300):
     return folder
 
 
-def test_num_proc_gives_the_same_output_as_one_process(tmp_path, capsys):
+@pytest.mark.parametrize("start", ["fork", "spawn"])  # Linux forks its workers; macOS and Windows spawn
+def test_num_proc_gives_the_same_output_as_one_process(tmp_path, capsys, monkeypatch, start):
+    from tasks.builders import base
+
+    monkeypatch.setattr(base, "_WORKER_START", start)
     raw = _ham_raw_with_bad_rows(tmp_path / "raw")
     outputs = {}
     for procs in ("1", "2"):

@@ -17,8 +17,9 @@ import csv
 import hashlib
 import io
 import re
+import sys
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,7 +145,11 @@ class Builder:
 
     # -- driving --------------------------------------------------------------------
     def examples(
-        self, skip_bad: bool = False, skips: SkipReport | None = None, num_proc: int = 1
+        self,
+        skip_bad: bool = False,
+        skips: SkipReport | None = None,
+        num_proc: int = 1,
+        encode: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Schema rows of the whole raw folder, streamed; bad rows raise or are counted.
 
@@ -153,9 +158,12 @@ class Builder:
         their order, so the rows, the errors and the skip report are the same at any
         ``num_proc``. At most :data:`CHUNKS_IN_FLIGHT_PER_PROCESS` chunks of
         :data:`CHUNK_SIZE` records per worker are in flight: memory does not grow with the data.
+
+        ``encode`` (picklable; it keeps ``id``) maps each good example to what is yielded instead,
+        in the worker: ``prepare`` encodes rows for Arrow there, the costliest step left in this process.
         """
         skips = skips if skips is not None else SkipReport()
-        with closing(self._outcomes(num_proc)) as outcomes:
+        with closing(self._outcomes(num_proc, encode)) as outcomes:
             yield from self._checked(outcomes, skip_bad, skips)
 
     def _checked(self, outcomes, skip_bad: bool, skips: SkipReport) -> Iterator[dict[str, Any]]:
@@ -180,22 +188,25 @@ class Builder:
                     raise row_error from error
                 skips.add(row_error)
 
-    def _outcomes(self, num_proc: int) -> Iterator[tuple[RawRecord, dict[str, Any] | tuple]]:
+    def _outcomes(self, num_proc: int, encode=None) -> Iterator[tuple[RawRecord, dict[str, Any] | tuple]]:
         """Each record with its example, or its row problem as a tuple (see :func:`_outcome`), in order."""
         if num_proc <= 1:
             for record in self.records():
-                yield record, _outcome(self, record)
+                yield record, _outcome(self, record, encode)
             return
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        # spawn: workers start clean (no copy of this process's threads or open writers) and
-        # rebuild the builder from its spec and options (builders may hold unpicklable modules)
+        # Workers rebuild the builder from its spec and options (builders may hold unpicklable
+        # modules). On Linux they are forked: a spawned worker first re-imports datasets, PIL and
+        # clinfair (~1.5 s each), which cost a third of the speed-up on 10,000 rows
+        # (perf/prepare_memory.py). No writer is open yet, and a worker takes no lock of this
+        # process's other threads (tqdm's monitor); elsewhere they are spawned.
         pool = ProcessPoolExecutor(
             num_proc,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=multiprocessing.get_context(_WORKER_START),
             initializer=_start_worker,
-            initargs=(self.spec, self.raw_dir, self.given_options),
+            initargs=(self.spec, self.raw_dir, self.given_options, encode),
         )
         pending: deque = deque()
         try:
@@ -315,18 +326,19 @@ CHUNK_SIZE = 16
 CHUNKS_IN_FLIGHT_PER_PROCESS = 4
 
 
-def _outcome(builder: Builder, record: RawRecord) -> dict[str, Any] | tuple:
+def _outcome(builder: Builder, record: RawRecord, encode=None) -> dict[str, Any] | tuple:
     """``builder.to_example(record)``, or the row problem as plain data: ``("field", field, message)``
     or ``("row", file, row, field, message)`` (it crosses process boundaries, where exceptions with
     their own constructor arguments do not survive). Any other exception propagates."""
     try:
         if ROW_PROBLEM in record.data:
             raise FieldError(*record.data[ROW_PROBLEM])
-        return builder.to_example(record)
+        example = builder.to_example(record)
     except RowError as error:
         return ("row", error.file, error.row, error.field, error.message)
     except FieldError as error:
         return ("field", error.field, error.message)
+    return encode(example) if encode is not None else example
 
 
 def _rebuild_error(outcome: tuple) -> FieldError | RowError:
@@ -335,17 +347,21 @@ def _rebuild_error(outcome: tuple) -> FieldError | RowError:
     return FieldError(*outcome[1:])
 
 
+#: How ``num_proc > 1`` starts its workers (see ``Builder._outcomes``).
+_WORKER_START = "fork" if sys.platform == "linux" else "spawn"
 _WORKER_BUILDER: Builder | None = None  # the builder of a worker process (num_proc > 1)
+_WORKER_ENCODE = None  # and its ``encode`` (Builder.examples)
 
 
-def _start_worker(spec: TaskSpec, raw_dir: Path | None, options: dict[str, Any]) -> None:
-    global _WORKER_BUILDER
+def _start_worker(spec: TaskSpec, raw_dir: Path | None, options: dict[str, Any], encode=None) -> None:
+    global _WORKER_BUILDER, _WORKER_ENCODE
     _WORKER_BUILDER = spec.builder_class()(spec, raw_dir, **options)
+    _WORKER_ENCODE = encode
 
 
 def _worker_outcomes(records: list[RawRecord]) -> list[dict[str, Any] | tuple]:
     assert _WORKER_BUILDER is not None
-    return [_outcome(_WORKER_BUILDER, record) for record in records]
+    return [_outcome(_WORKER_BUILDER, record, _WORKER_ENCODE) for record in records]
 
 
 def _chunks(items: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
