@@ -10,7 +10,8 @@ own copy of the parser for the same latency).
 Flags are the field names with dashes (``n_bootstrap`` -> ``--n-bootstrap``); a field
 without a default is a required flag; ``x: T | None = None`` takes a T; a bool field that
 defaults to False is a switch (``--overwrite``), one that defaults to True is turned off by
-``--no-<name>``.
+``--no-<name>``. A list field takes several values and may repeat (``--include-path A B
+--include-path C``).
 """
 
 from __future__ import annotations
@@ -128,14 +129,17 @@ def add_dataclass_arguments(parser: argparse._ActionsContainer, cls: type) -> No
                 kwargs.update(action="store_true", default=False)
             parser.add_argument(flag, **kwargs)
             continue
-        if spec.kind in (list, tuple):
+        sequence = spec.kind in (list, tuple)
+        if sequence:  # --include-path A B, or --include-path A --include-path B
             kwargs.setdefault("nargs", "+")
+            kwargs.setdefault("action", "extend")
         elif spec.kind is not None and spec.kind is not str:
             kwargs["type"] = spec.kind
         if spec.required:
             kwargs["required"] = True
         else:
-            kwargs["default"] = spec.default
+            # argparse would extend a sequence's default itself: from_namespace fills it instead
+            kwargs["default"] = None if sequence else spec.default
             if spec.default is not None and "(default" not in spec.help:
                 kwargs["help"] = f"{spec.help} (default: {_shown(spec.default)})".lstrip()
         parser.add_argument(flag, **kwargs)
@@ -147,5 +151,10 @@ def _shown(value: Any) -> str:
 
 def from_namespace(cls: type, namespace: argparse.Namespace) -> Any:
     """The ``cls`` instance a parsed namespace holds (other attributes, e.g. ``func``, are left)."""
-    names = [item.name for item in dataclasses.fields(cls) if item.init]
-    return cls(**{name: getattr(namespace, name) for name in names if hasattr(namespace, name)})
+    values = {}
+    for name, spec in field_specs(cls).items():
+        value = getattr(namespace, name, None) if hasattr(namespace, name) else MISSING
+        if value is MISSING or (value is None and spec.kind in (list, tuple)):
+            continue  # not a flag here, or a sequence flag not given: the field's own default
+        values[name] = value
+    return cls(**values)

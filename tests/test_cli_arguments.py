@@ -189,3 +189,20 @@ def test_field_specs_check_recipe_values():
     assert specs["mode"].problem("c") == "must be one of a, b"
     assert specs["name"].problem(None) == "must not be null"
     assert specs["name"].required and not specs["count"].required
+
+
+def test_a_list_flag_takes_several_values_and_repeats_and_keeps_its_default_when_absent():
+    import argparse
+
+    from clinfair.demo import DemoSettings
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, EvalArguments)
+    given = ["--model", "m", "--out", "o"]
+    assert from_namespace(EvalArguments, parser.parse_args(given)).include_path == []
+    repeated = [*given, "--include-path", "a", "b", "--include-path", "c"]
+    assert from_namespace(EvalArguments, parser.parse_args(repeated)).include_path == ["a", "b", "c"]
+    demo = argparse.ArgumentParser()
+    add_dataclass_arguments(demo, DemoSettings)
+    assert from_namespace(DemoSettings, demo.parse_args([])).methods == ("grpo", "resampling", "fairgrpo")
+    assert list(from_namespace(DemoSettings, demo.parse_args(["--methods", "rloo"])).methods) == ["rloo"]
