@@ -98,3 +98,28 @@ def test_refused_push_is_one_line(hub, tmp_path, capsys):  # noqa: F811
     assert code == 2 and output.strip().splitlines()[-1].startswith("clinfair prepare: error: push to")
     assert "HTTP 403" in output and "write access" in output
     assert (tmp_path / "data" / "split_manifest.json").is_file()  # the prepared data stays
+
+
+def test_an_existing_prepared_folder_is_published_as_it_is(hub, tmp_path, capsys):  # noqa: F811
+    """Prepare once, publish later: no rebuild (the rows and their hashes stay), and a folder whose
+    rows no longer match its manifest is refused before anything is sent."""
+    code, _ = prepare(capsys, tmp_path)
+    assert code == 0
+    shard = next((tmp_path / "data" / "test").glob("*.arrow"))
+    stamp = shard.stat().st_mtime_ns
+    code, output = prepare(capsys, tmp_path, "--push-to-hub", REPO)
+    assert code == 0 and "as it is" in output and f"to {REPO} in one commit" in output, output
+    assert shard.stat().st_mtime_ns == stamp  # not rebuilt
+    (pushed,) = hub.commits
+    manifest = json.loads((tmp_path / "data" / "split_manifest.json").read_text())
+    assert json.loads(pushed["files"]["split_manifest.json"]) == manifest
+    # a folder whose rows no longer match its manifest (here: another seed's manifest) is refused
+    other = tmp_path / "other"
+    assert (
+        main(["prepare", "synthetic", "--out", str(other), "-o", "n=80", "-o", "seed=1", "--no-progress"])
+        == 0
+    )
+    (tmp_path / "data" / "split_manifest.json").write_text((other / "split_manifest.json").read_text())
+    code, output = prepare(capsys, tmp_path, "--push-to-hub", REPO)
+    assert code == 2 and len(hub.commits) == 1, output
+    assert "split_manifest.json pinned" in output.strip().splitlines()[-1], output

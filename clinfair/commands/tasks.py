@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from pathlib import Path
 
 from tasks.errors import ClinfairError
 
@@ -65,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--push-to-hub",
         metavar="REPO_ID",
         help="also publish the splits to this Hub dataset repo (Parquet, split manifest, dataset card with "
-        "source, licence, demographic binning and each split's hash), in one commit",
+        "source, licence, demographic binning and each split's hash), in one commit; a folder --out that "
+        "clinfair prepare already wrote is published as it is (no --raw needed; --overwrite rebuilds it)",
     )
     prepare.add_argument("--private", action="store_true", help="with --push-to-hub: create a private repo")
     prepare.add_argument(
@@ -144,7 +146,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     from tasks.builders.base import BuildError, RowError
     from tasks.builders.table import with_table_source
     from tasks.io import OutputFolderError, check_replaceable
-    from tasks.prepare import prepare
+    from tasks.prepare import SUMMARY_FILE, prepare
     from tasks.registry import get_task
 
     apply_include_paths(args)
@@ -160,6 +162,14 @@ def run_prepare(args: argparse.Namespace) -> int:
             check_replaceable(
                 args.dry_run, OPERATIONS_FILE, protected=[("--out", args.out), ("--raw", args.raw)]
             )
+    if args.push_to_hub and not args.overwrite and (Path(args.out) / SUMMARY_FILE).is_file():
+        # an earlier prepare of this folder: publish it as it is (push_splits checks every split
+        # against its manifest first); --overwrite rebuilds it before publishing
+        from clinfair.publish import push_splits
+
+        print(f"publishing the prepared folder {args.out} as it is (--overwrite rebuilds it first)")
+        print(push_splits(args.out, args.push_to_hub, spec, private=args.private, dry_run=args.dry_run))
+        return 0
     try:
         summary = prepare(
             spec,
