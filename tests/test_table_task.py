@@ -442,3 +442,54 @@ def test_user_task_prepares_the_same_rows_with_worker_processes(tmp_path, capsys
     assert all_rows(outs[1]) == all_rows(outs[2])
     manifests = [json.loads((outs[p] / "split_manifest.json").read_text()) for p in (1, 2)]
     assert manifests[0]["splits"] == manifests[1]["splits"]
+
+
+def _cxr_task(folder: Path, findings: list, grades: list, key: str = "cxr") -> Path:
+    """A multilabel parquet task with an integer attribute that has a blank (parquet: float)."""
+    folder.mkdir(parents=True)
+    n = len(findings)
+    pd.DataFrame(
+        {
+            "study": [f"s{i}" for i in range(n)],
+            "image": [png_bytes(30 * i) for i in range(n)],
+            "findings": findings,
+            "grade": grades,
+        }
+    ).to_parquet(folder / "studies.parquet")
+    (folder / f"{key}.yaml").write_text(
+        f"""\
+key: {key}
+task_type: multilabel
+question: Which findings does this chest X-ray show?
+choices: [effusion, edema]
+table:
+  path: studies.parquet
+  columns: {{id: study, image: image, label: findings, attributes: {{grade: grade}}}}
+  value_maps:
+    label: {{effusion: effusion, edema: edema, artefact: null}}
+"""
+    )
+    return folder
+
+
+def test_multilabel_null_rows_and_integer_attributes_from_parquet(tmp_path, capsys):
+    """A row whose labels all map to null is left out and counted; a null among other labels is
+    one row error (dropping a label would change the ground truth unseen). An integer column with
+    a blank reaches pandas as floats: its groups are still "3", as from a CSV, not "3.0"."""
+    findings = [["effusion"], ["artefact"], ["edema", "effusion"], ["edema"]]
+    folder = _cxr_task(tmp_path / "ok", findings, [3, None, 4, 3])
+    out = tmp_path / "out"
+    assert main(["prepare", "cxr", "--include-path", str(folder), "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "findings 'artefact' mapped to null" in printed
+    rows = all_rows(out)
+    assert sorted(rows) == ["s0", "s2", "s3"]
+    assert [rows[k]["attributes"]["grade"] for k in ("s0", "s2", "s3")] == ["3", "4", "3"]
+
+    bad = _cxr_task(tmp_path / "bad", [["effusion"], ["edema", "artefact"]], [1, 2], key="cxr2")
+    code = main(
+        ["prepare", "cxr2", "--include-path", str(bad), "--out", str(tmp_path / "o2"), "--no-progress"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'artefact' is mapped to null among other labels" in err and "row 2" in err, err

@@ -21,7 +21,7 @@ whose ``table:`` mapping says where the rows are and which column holds what::
       label_delimiter: "|"        # multilabel text such as "effusion|edema"
       value_maps:                 # raw value -> clinfair value, per field; an unmapped value is
         sex: {Male: M, Female: F} # an error naming it (map it to null to leave it blank)
-        label: {mel: melanoma, nv: nevus}   # a label mapped to null leaves the row out (counted)
+        label: {mel: melanoma, nv: nevus}   # a row whose labels all map to null is left out (counted)
 
 A ``datasets`` folder or Hub dataset with several splits gives each row its split's name in
 the column ``_split``: ``split: _split`` keeps the source's splits.
@@ -366,14 +366,16 @@ class TableBuilder(Builder):
             yield from self._dataset_records()
 
     def _left_out(self, data: Mapping[str, Any]) -> bool:
-        """A row whose label ``value_maps.label`` maps to null: left out on purpose and counted."""
+        """A row whose labels ``value_maps.label`` all map to null: left out on purpose and counted.
+        A null among other labels of a multilabel row is a row error (``_labels``): dropping one
+        label would change the row's ground truth unseen."""
         mapping = self.config.value_maps.get("label")
         if mapping is None or ROW_PROBLEM in data:
             return False
-        for item in self._label_items(data.get(self.config.label)):
-            if item in mapping and mapping[item] is None:
-                self.exclude(f"{self.config.label} {item!r} mapped to null")
-                return True
+        items = self._label_items(data.get(self.config.label))
+        if items and all(item in mapping and mapping[item] is None for item in items):
+            self.exclude(f"{self.config.label} {'|'.join(items)!r} mapped to null")
+            return True
         return False
 
     def _missing(self, name: str, available) -> None:
@@ -510,9 +512,9 @@ class TableBuilder(Builder):
             return None
         value = data.get(column)
         mapping = self.config.value_maps.get(name)
+        key = _text(value)  # 3 and 3.0 (an integer column with blanks, read from parquet) are "3"
         if mapping is None:
-            return value
-        key = _text(value)
+            return key if name != "age" else value
         if key is None:
             return mapping.get("")
         if key not in mapping:
@@ -542,8 +544,12 @@ class TableBuilder(Builder):
             if item not in mapping:
                 raise FieldError(column, f"value {item!r} is not in value_maps.label: {_shown(mapping)}")
             mapped = mapping[item]
-            if mapped is None:  # records() leaves such rows out; a null inside a list is a bad map
-                raise FieldError(column, f"value {item!r} is mapped to null among other labels")
+            if mapped is None:  # records() leaves out rows whose labels all map to null
+                raise FieldError(
+                    column,
+                    f"value {item!r} is mapped to null among other labels (only a row whose labels all "
+                    "map to null is left out)",
+                )
             labels += [str(m) for m in mapped] if isinstance(mapped, list) else [str(mapped)]
         unknown = [label for label in dict.fromkeys(labels) if label not in self.spec.choices]
         if unknown:
