@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.bootstrap import N_BOOTSTRAP
+from benchmark.generation import SettingsError
 from benchmark.runner import EvalRequest, run_eval
 from tasks.errors import ClinfairError
 from tasks.registry import get_task
@@ -29,6 +30,11 @@ class ModelLoading:
     trust_remote_code: bool = False
     max_images_per_prompt: int = 4  # vLLM's per-prompt image limit
     tensor_parallel_size: int = 1  # vLLM: GPUs per model
+
+    def __post_init__(self) -> None:
+        for name in ("max_images_per_prompt", "tensor_parallel_size"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise SettingsError(f"{name} must be at least 1 (got {getattr(self, name)})")
 
 
 def missing_prepared_data(tasks: list[str] | tuple[str, ...], data_dir: str | Path) -> str | None:

@@ -48,6 +48,10 @@ def normalise_log_likelihoods(log_likelihoods: Sequence[float]) -> list[float]:
     return (weights / weights.sum()).tolist()
 
 
+class SettingsError(ClinfairError, ValueError):
+    """Generation or evaluation settings out of range (a batch size of 0, a negative limit...)."""
+
+
 @dataclass(frozen=True)
 class GenerationSettings:
     """Sampling parameters, recorded in ``results.json``. ``temperature == 0`` means greedy.
@@ -72,6 +76,19 @@ class GenerationSettings:
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling mass"})
     batch_size: int = field(default=8, metadata={"help": "prompts per generation batch"})
     seed: int = field(default=0, metadata={"help": "seed of the sampling"})
+
+    def __post_init__(self) -> None:  # every caller (eval, study, demo, probe, callback) checks here
+        problems = [
+            f"{name} must be at least 1 (got {value})"
+            for name, value in (("max_new_tokens", self.max_new_tokens), ("batch_size", self.batch_size))
+            if not isinstance(value, int) or value < 1
+        ]
+        if not self.temperature >= 0:
+            problems.append(f"temperature must be >= 0 (got {self.temperature})")
+        if not 0 < self.top_p <= 1:
+            problems.append(f"top_p must be in (0, 1] (got {self.top_p})")
+        if problems:
+            raise SettingsError("; ".join(problems))
 
     @property
     def greedy(self) -> bool:

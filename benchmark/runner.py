@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.bootstrap import N_BOOTSTRAP
-from benchmark.generation import Backend, GenerationSettings
+from benchmark.generation import Backend, GenerationSettings, SettingsError
 from tasks.errors import ClinfairError, one_line
 from tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
 from tasks.manifest import check_split, rows_fingerprint
@@ -89,6 +89,10 @@ class EvalRequest:
     scores: str = (
         "none"  # label probabilities per row: direct | after_reasoning | none (benchmark.generation)
     )
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and not (isinstance(self.limit, int) and self.limit >= 1):
+            raise SettingsError(f"limit must be None or at least 1 (got {self.limit})")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -116,8 +116,16 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(settings.methods) - set(METHODS))
     if unknown:
         raise ClinfairError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    if settings.seeds < 1 or settings.steps < 1:
-        raise ClinfairError("--seeds and --steps must be at least 1")
+    small = [
+        f"--{name.replace('_', '-')} must be at least {least}"
+        for name, least in (("seeds", 1), ("steps", 1), ("examples", 1), ("warm_steps", 0))
+        if getattr(settings, name) < least
+    ]
+    if small:
+        raise ClinfairError("; ".join(small))
+    config = study_config(settings)
+    config.check("the demo's settings")
+    config.check_recipes()  # prompts per step, rollouts, learning rate: refused before any work
     table = run_demo(settings)
     print(table)
     out = settings.out

@@ -98,6 +98,19 @@ class StudyConfig:
             raise ClinfairError(
                 f"{where}: minority names one attribute and its group, e.g. {{age_group: A4}}"
             )
+        for key in ("max_new_tokens", "eval_batch_size"):
+            if not (isinstance(getattr(self, key), int) and getattr(self, key) >= 1):
+                raise ClinfairError(f"{where}: {key} must be a whole number >= 1, got {getattr(self, key)!r}")
+        if self.eval_limit is not None and not (isinstance(self.eval_limit, int) and self.eval_limit >= 1):
+            raise ClinfairError(
+                f"{where}: eval_limit must be null or a whole number >= 1, got {self.eval_limit!r}"
+            )
+
+    def check_recipes(self) -> None:
+        """Resolve the recipe for every method now (a bad override fails before data, warm start and
+        evaluations, not at the first run); paths are placeholders, set per run by :func:`train_run`."""
+        for method in self.methods:
+            recipe_for(self, method, 0, Path("model"), Path("data"), Path("run"))
 
 
 def load_config(path: str | Path) -> StudyConfig:
@@ -122,7 +135,7 @@ def load_config(path: str | Path) -> StudyConfig:
     for key in ("task_options", "overrides", "minority"):
         if key in values and not isinstance(values[key], dict):
             raise ClinfairError(f"{path}: {key} must be a mapping")
-    for key in ("warm_start_steps", "max_new_tokens", "eval_batch_size", "n_bootstrap"):
+    for key in ("warm_start_steps", "n_bootstrap"):
         if key in values and not (isinstance(values[key], int) and values[key] >= 0):
             raise ClinfairError(f"{path}: {key} must be a whole number >= 0, got {values[key]!r}")
     config = StudyConfig(**values)
@@ -210,12 +223,25 @@ def train_run(
     from transformers import PrinterCallback
 
     from trainers.build import build_trainer
-    from trainers.recipes import load_recipe
 
     if (folder / "model.safetensors").exists():
         return folder
     if folder.exists():
         shutil.rmtree(folder)  # a killed run: its partial logs would mix with the new ones
+    recipe = recipe_for(config, method, seed, model, data_dir, folder)
+    trainer = build_trainer(recipe)
+    trainer.remove_callback(PrinterCallback)  # progress is the study's; logs go to fairness.jsonl
+    callback_s = _time_fairness_evaluations(trainer)
+    trainer.train()
+    trainer.save_model(str(folder))
+    timings["callback_s"] = sum(callback_s)
+    return folder
+
+
+def recipe_for(config: StudyConfig, method: str, seed: int, model: Path, data_dir: Path, folder: Path):
+    """The resolved recipe of one run: the study's recipe and overrides, then the run's own keys."""
+    from trainers.recipes import load_recipe
+
     overrides = {
         **config.overrides,
         "model": str(model),
@@ -224,14 +250,7 @@ def train_run(
         "seed": seed,
         "tasks": [config.task],
     }
-    recipe = load_recipe(config.recipe, method, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
-    trainer = build_trainer(recipe)
-    trainer.remove_callback(PrinterCallback)  # progress is the study's; logs go to fairness.jsonl
-    callback_s = _time_fairness_evaluations(trainer)
-    trainer.train()
-    trainer.save_model(str(folder))
-    timings["callback_s"] = sum(callback_s)
-    return folder
+    return load_recipe(config.recipe, method, [f"{k}={json.dumps(v)}" for k, v in overrides.items()])
 
 
 def _time_fairness_evaluations(trainer) -> list[float]:
@@ -268,7 +287,7 @@ def evaluate_run(
         model=str(model),
         tasks=(config.task,),
         split=config.eval_split,
-        limit=config.eval_limit or None,
+        limit=config.eval_limit,
         generation=GenerationSettings(
             max_new_tokens=config.max_new_tokens, batch_size=config.eval_batch_size
         ),
@@ -318,6 +337,7 @@ def run_study(config: StudyConfig, out: Path, progress: bool = True, bar: Any = 
     Progress is one bar, advanced once per run: ``bar`` (a tqdm the caller owns, e.g. the
     demo's, which counts its own steps too) or one made here."""
 
+    config.check_recipes()
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "study.json", dataclasses.asdict(config))
     runs = [(method, seed) for seed in config.seed_list for method in config.methods]

@@ -140,7 +140,7 @@ def add_dataclass_arguments(parser: argparse._ActionsContainer, cls: type) -> No
         else:
             # argparse would extend a sequence's default itself: from_namespace fills it instead
             kwargs["default"] = None if sequence else spec.default
-            if spec.default is not None and "(default" not in spec.help:
+            if spec.default not in (None, [], ()) and "(default" not in spec.help:
                 kwargs["help"] = f"{spec.help} (default: {_shown(spec.default)})".lstrip()
         parser.add_argument(flag, **kwargs)
 

@@ -9,6 +9,7 @@ loader (no arbitrary objects) that also reads ``1e-6`` / ``5E+3`` as floats.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -28,3 +29,16 @@ _Loader.add_implicit_resolver(
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load``, reading ``1e-6`` as a float."""
     return yaml.load(text, Loader=_Loader)
+
+
+def merge_mappings(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``, nested mappings merged key by key (recipe overrides, a
+    ``--columns`` file over a task's column map); ``extra`` wins everywhere else."""
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = (
+            merge_mappings(merged[key], value)
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
+            else value
+        )
+    return merged

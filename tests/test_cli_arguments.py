@@ -200,9 +200,11 @@ def test_a_list_flag_takes_several_values_and_repeats_and_keeps_its_default_when
     add_dataclass_arguments(parser, EvalArguments)
     given = ["--model", "m", "--out", "o"]
     assert from_namespace(EvalArguments, parser.parse_args(given)).include_path == []
-    repeated = [*given, "--include-path", "a", "b", "--include-path", "c"]
-    assert from_namespace(EvalArguments, parser.parse_args(repeated)).include_path == ["a", "b", "c"]
+    repeated = [*given, "--include-path", "a", "--include-path", "c"]  # one folder per flag, as on prepare
+    assert from_namespace(EvalArguments, parser.parse_args(repeated)).include_path == ["a", "c"]
     demo = argparse.ArgumentParser()
     add_dataclass_arguments(demo, DemoSettings)
     assert from_namespace(DemoSettings, demo.parse_args([])).methods == ("grpo", "resampling", "fairgrpo")
     assert list(from_namespace(DemoSettings, demo.parse_args(["--methods", "rloo"])).methods) == ["rloo"]
+    several = demo.parse_args(["--methods", "grpo", "rloo", "--methods", "dro"])
+    assert list(from_namespace(DemoSettings, several).methods) == ["grpo", "rloo", "dro"]

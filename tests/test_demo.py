@@ -133,3 +133,22 @@ def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
         pd.DataFrame({"prediction": predictions}).to_parquet(tmp_path / name / "eval" / "predictions.parquet")
     runs = [tmp_path / name for name in answers]
     assert collapsed_runs(runs) == ["one-label"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--num-generations", "1"], "num_generations must be an integer >= 2"),
+        (["--max-new-tokens", "0"], "max_new_tokens must be a whole number >= 1"),
+        (["--eval-limit", "0"], "eval_limit must be null or a whole number >= 1"),
+        (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--methods", "grpo,magic"], "unknown method(s) ['magic']"),
+    ],
+)
+def test_bad_demo_settings_are_refused_before_any_work(tmp_path, capsys, flags, message):
+    from clinfair.cli import main
+
+    assert main(["demo", "--out", str(tmp_path / "demo"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "demo").exists()

@@ -101,18 +101,29 @@ def test_refused_push_is_one_line(hub, tmp_path, capsys):  # noqa: F811
 
 
 def test_an_existing_prepared_folder_is_published_as_it_is(hub, tmp_path, capsys):  # noqa: F811
-    """Prepare once, publish later: no rebuild (the rows and their hashes stay), and a folder whose
-    rows no longer match its manifest is refused before anything is sent."""
+    """Prepare once, publish later: no rebuild (the rows and their hashes stay), build inputs that
+    would be ignored are refused, and a folder whose rows no longer match its manifest is refused
+    before anything is sent."""
+
+    def push(*extra):
+        data = str(tmp_path / "data")
+        code = main(["prepare", "synthetic", "--out", data, "--no-progress", "--push-to-hub", REPO, *extra])
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
     code, _ = prepare(capsys, tmp_path)
     assert code == 0
     shard = next((tmp_path / "data" / "test").glob("*.arrow"))
     stamp = shard.stat().st_mtime_ns
-    code, output = prepare(capsys, tmp_path, "--push-to-hub", REPO)
+    code, output = push()
     assert code == 0 and "as it is" in output and f"to {REPO} in one commit" in output, output
     assert shard.stat().st_mtime_ns == stamp  # not rebuilt
     (pushed,) = hub.commits
     manifest = json.loads((tmp_path / "data" / "split_manifest.json").read_text())
     assert json.loads(pushed["files"]["split_manifest.json"]) == manifest
+    # build inputs with an existing folder would be ignored: refused, naming them
+    code, output = push("-o", "n=90", "--num-proc", "2")
+    assert code == 2 and "drop -o, --num-proc to publish it" in output and len(hub.commits) == 1, output
     # a folder whose rows no longer match its manifest (here: another seed's manifest) is refused
     other = tmp_path / "other"
     assert (
@@ -120,6 +131,7 @@ def test_an_existing_prepared_folder_is_published_as_it_is(hub, tmp_path, capsys
         == 0
     )
     (tmp_path / "data" / "split_manifest.json").write_text((other / "split_manifest.json").read_text())
-    code, output = prepare(capsys, tmp_path, "--push-to-hub", REPO)
+    capsys.readouterr()
+    code, output = push()
     assert code == 2 and len(hub.commits) == 1, output
     assert "split_manifest.json pinned" in output.strip().splitlines()[-1], output

@@ -44,11 +44,20 @@ def _config(tmp_path, **changes) -> str:
         ({"methods": ["grpo", "magic"]}, "['magic'] unknown"),
         ({"baseline": "dro"}, "baseline 'dro' is not one of"),
         ({"task_options": [1]}, "task_options must be"),
+        ({"eval_batch_size": 0}, "eval_batch_size must be a whole number >= 1, got 0"),
+        ({"max_new_tokens": 0}, "max_new_tokens must be a whole number >= 1, got 0"),
+        ({"eval_limit": 0}, "eval_limit must be null or a whole number >= 1, got 0"),
+        ({"eval_limit": -5}, "eval_limit must be null or a whole number >= 1, got -5"),
+        ({"overrides": {"num_generations": 1}}, "num_generations must be an integer >= 2"),
     ],
 )
 def test_bad_config_is_one_line_naming_the_problem(tmp_path, capsys, changes, message):
+    """Refused before anything is written or trained (a bad recipe override used to surface at
+    the first run, after the data, the warm start and the evaluations)."""
     assert main(["study", _config(tmp_path, **changes), "--out", str(tmp_path / "out")]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.slow

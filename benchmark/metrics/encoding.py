@@ -27,7 +27,6 @@ import pyarrow.compute as pc
 from tasks.errors import ClinfairError
 
 REQUIRED_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
-DEFAULT_ATTRIBUTES: tuple[tuple[str, ...], ...] = (("sex",), ("age_group",), ("sex", "age_group"))
 #: Label names taken as the negative class of a binary task when no positive label is given.
 NEGATIVE_LABEL_NAMES = frozenset(
     {"no", "negative", "benign", "normal", "absent", "healthy", "false", "0", "none", "no finding"}

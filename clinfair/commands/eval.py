@@ -132,8 +132,12 @@ class EvalArguments:
     progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
     include_path: list[str] = field(
         default_factory=list,
+        # one folder per flag, repeatable: as on prepare, probe and tasks list (which take a positional)
         metadata={
-            "help": "also register the task YAMLs (*.yaml) of these folders, e.g. your own table tasks"
+            "help": "also register the task YAMLs (*.yaml) of this folder, e.g. your own table tasks (repeatable)",
+            "action": "append",
+            "nargs": None,
+            "metavar": "DIR",
         },
     )
     attributes: str | None = field(
@@ -167,10 +171,6 @@ def run(namespace: argparse.Namespace) -> int:
 
     args = from_namespace(EvalArguments, namespace)
     settings = from_namespace(GenerationSettings, namespace)
-    if settings.batch_size < 1 or settings.max_new_tokens < 1 or (args.limit is not None and args.limit < 1):
-        raise ClinfairError("--batch-size, --max-new-tokens and --limit must be positive")
-    if args.tensor_parallel_size < 1 or args.max_images_per_prompt < 1:
-        raise ClinfairError("--tensor-parallel-size and --max-images-per-prompt must be positive")
     chat_template = read_chat_template(args.chat_template)
     include_paths(args.include_path)
     specs = resolve_tasks(args.tasks)

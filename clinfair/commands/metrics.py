@@ -167,14 +167,13 @@ def default_attributes(path: Path, df, available: list[str]) -> list[str]:
         except UnknownTaskError:
             continue
     chosen = task_default(specs)
+    always = set(task_default([]))  # sex, age_group and their intersection: every table has them
     chosen += _stored_attributes(path.parent / "results.json")
     if "attributes" in df.columns:  # keys of a dict column, as the metrics' own automatic choice
         chosen += [name for name in available if name not in df.columns]
     present = set(available)
     return [
-        item
-        for item in dict.fromkeys(chosen)
-        if item in ("sex", "age_group", "sex*age_group") or set(item.split(INTERSECTION)) <= present
+        item for item in dict.fromkeys(chosen) if item in always or set(item.split(INTERSECTION)) <= present
     ]
 
 

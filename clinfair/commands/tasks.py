@@ -167,6 +167,22 @@ def run_prepare(args: argparse.Namespace) -> int:
         # against its manifest first); --overwrite rebuilds it before publishing
         from clinfair.publish import push_splits
 
+        build_inputs = [
+            flag
+            for flag, given in (
+                ("--raw", args.raw),
+                ("--columns", args.columns),
+                ("-o", args.option),
+                ("--skip-bad", args.skip_bad),
+                ("--num-proc", args.num_proc != 1),
+            )
+            if given
+        ]
+        if build_inputs:  # they would be ignored: say so rather than publish the old rows
+            raise ClinfairError(
+                f"{args.out} already holds a prepared folder, which --push-to-hub publishes as it is: drop "
+                f"{', '.join(build_inputs)} to publish it, or pass --overwrite to rebuild it first"
+            )
         print(f"publishing the prepared folder {args.out} as it is (--overwrite rebuilds it first)")
         print(push_splits(args.out, args.push_to_hub, spec, private=args.private, dry_run=args.dry_run))
         return 0

@@ -121,6 +121,7 @@ class Builder:
             )
         self.options = {**spec.options, **options}
         self.given_options = dict(options)  # what a worker process rebuilds the builder from
+        self.given_raw = raw_dir  # ... with the --raw it was given (a subclass may keep another raw_dir)
         self.excluded: Counter = Counter()  # rows left out on purpose by an option, by reason
         if spec.needs_raw:
             if self.raw_dir is None:
@@ -206,7 +207,7 @@ class Builder:
             num_proc,
             mp_context=multiprocessing.get_context(_WORKER_START),
             initializer=_start_worker,
-            initargs=(self.spec, self.raw_dir, self.given_options, encode),
+            initargs=(self.spec, self.given_raw, self.given_options, encode),
         )
         pending: deque = deque()
         try:
@@ -353,7 +354,7 @@ _WORKER_BUILDER: Builder | None = None  # the builder of a worker process (num_p
 _WORKER_ENCODE = None  # and its ``encode`` (Builder.examples)
 
 
-def _start_worker(spec: TaskSpec, raw_dir: Path | None, options: dict[str, Any], encode=None) -> None:
+def _start_worker(spec: TaskSpec, raw_dir: str | Path | None, options: dict[str, Any], encode=None) -> None:
     global _WORKER_BUILDER, _WORKER_ENCODE
     _WORKER_BUILDER = spec.builder_class()(spec, raw_dir, **options)
     _WORKER_ENCODE = encode

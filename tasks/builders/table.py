@@ -52,7 +52,7 @@ from tasks.errors import one_line
 from tasks.io import HUB_ID
 from tasks.registry import TABLE_BUILDER, TaskConfigError, TaskSpec
 from tasks.schema import SPLITS, FieldError
-from tasks.yamlio import load_yaml
+from tasks.yamlio import load_yaml, merge_mappings
 
 HUB_PREFIX = "hf:"
 SOURCE_SPLIT_COLUMN = "_split"  # the source split of a row of a datasets folder or Hub dataset
@@ -254,17 +254,6 @@ def is_table_source(raw: str | Path | None) -> bool:
     return path.is_dir() and any((path / name).is_file() for name in SAVED_DATASET_FILES)
 
 
-def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in extra.items():
-        merged[key] = (
-            _merge(merged[key], value)
-            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping)
-            else value
-        )
-    return merged
-
-
 def with_table_source(
     spec: TaskSpec, raw: str | Path | None, columns_file: str | Path | None = None
 ) -> TaskSpec:
@@ -287,7 +276,7 @@ def with_table_source(
             raise TaskConfigError(
                 f"--columns {path}: a mapping like a task's table: (columns, value_maps...)"
             )
-        table, origin = _merge(table, extra), str(path)
+        table, origin = merge_mappings(table, extra), str(path)
     if not table.get("columns"):
         raise TaskConfigError(
             f"{spec.key} has no column map for --raw {raw}: pass --columns FILE (a YAML with columns: "
@@ -330,6 +319,7 @@ class TableBuilder(Builder):
                 folder = path.parent
             self.source = str(path)
         super().__init__(spec, folder, **options)
+        self.given_raw = raw_dir  # workers rebuild from the table itself, not its folder
         root = self.config.image_root
         self.image_root = (
             (self.config.base / root if not Path(root).is_absolute() else Path(root))

@@ -41,7 +41,7 @@ from tasks.arguments import field_specs
 from tasks.errors import ClinfairError
 from tasks.prepare import default_data_dir
 from tasks.registry import TaskConfigError, include_paths
-from tasks.yamlio import load_yaml
+from tasks.yamlio import load_yaml, merge_mappings
 from trainers.methods import METHODS, UnknownMethodError, get_method
 
 if TYPE_CHECKING:
@@ -308,16 +308,6 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Sequence[str] = ()) -> Recipe:
     """Read a recipe (file, shipped name or mapping), apply overrides, build the method's config.
 
@@ -338,7 +328,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
         if not isinstance(values, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value")
         source = str(path)
-    values = _merge({**spec.recipe_defaults, **values}, parse_overrides(overrides))
+    values = merge_mappings({**spec.recipe_defaults, **values}, parse_overrides(overrides))
     # where each top-level key was set: the last override naming it, else the recipe
     given = {item.partition("=")[0].strip().split(".")[0]: item for item in overrides}
 
