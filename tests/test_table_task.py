@@ -493,3 +493,29 @@ def test_multilabel_null_rows_and_integer_attributes_from_parquet(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "'artefact' is mapped to null among other labels" in err and "row 2" in err, err
+
+
+def test_user_task_exported_for_lm_eval_loads_in_a_fresh_process_registry(tmp_path, capsys, monkeypatch):
+    """`clinfair lm-eval-tasks --include-path DIR` writes clinfair_<key>.yaml naming DIR, so lm-eval
+    (another process, with only the built-in tasks registered) finds the user's task."""
+    import yaml
+
+    from benchmark.lmeval import harness
+
+    folder, _ = csv_task(tmp_path / "tasks")
+    data = tmp_path / "data"
+    assert main(["prepare", "derm", "--include-path", str(folder), "--out", str(data / "derm")]) == 0
+    out = tmp_path / "lm"
+    assert main(["lm-eval-tasks", "--include-path", str(folder), "--out", str(out), "--data", str(data)]) == 0
+    capsys.readouterr()
+    task = yaml.safe_load((out / "clinfair_derm.yaml").read_text())
+    assert task["dataset_kwargs"]["clinfair_include_path"] == str(folder.resolve())
+    assert "clinfair_include_path" not in (out / "clinfair_ham10000.yaml").read_text()
+
+    monkeypatch.setattr(registry, "_INCLUDED", {})  # as in lm-eval's own process
+    docs = harness.load_docs(**task["dataset_kwargs"])["test"]
+    expected = load_prepared(data / "derm")["test"]
+    assert [doc["id"] for doc in docs] == expected["id"]
+    assert harness.doc_to_text(docs[0]).endswith(
+        harness.build_prompt(docs[0]["question"], docs[0]["choices"], False)
+    )

@@ -50,15 +50,21 @@ def load_docs(
     clinfair_task: str,
     clinfair_data: str | None = None,
     clinfair_split: str = "test",
+    clinfair_include_path: str | None = None,
     **_lm_eval_metadata: Any,
 ) -> dict[str, Any]:
     """The split of a prepared task, as ``{split: datasets.Dataset}`` (lm-eval's ``custom_dataset``).
 
     ``clinfair_data`` is the folder holding ``<task>/`` prepared datasets; ``None`` means
-    ``$CLINFAIR_DATA`` or ``./data``, read now, as ``clinfair eval`` does. lm-eval also
-    passes the task's and the run's metadata (version, model arguments): ignored.
+    ``$CLINFAIR_DATA`` or ``./data``, read now, as ``clinfair eval`` does. A user's own task
+    (``clinfair lm-eval-tasks --include-path DIR``) names the folder of its YAML in
+    ``clinfair_include_path``, registered here first. lm-eval also passes the task's and the
+    run's metadata (version, model arguments): ignored.
     """
     from tasks.prepare import default_data_dir, task_rows
+    from tasks.registry import include_paths
+
+    include_paths(clinfair_include_path)
 
     data_dir = Path(clinfair_data if clinfair_data is not None else default_data_dir())
     try:
@@ -189,8 +195,13 @@ metadata:
 """
 
 
-def _task_yaml(key: str, name: str, data_dir: Path | None, split: str) -> str:
+def _task_yaml(key: str, name: str, data_dir: Path | None, split: str, include: Path | None = None) -> str:
     data = "null  # $CLINFAIR_DATA, or ./data, at run time" if data_dir is None else json.dumps(str(data_dir))
+    user = (
+        ""
+        if include is None
+        else f"  clinfair_include_path: {json.dumps(str(include))}  # your task's YAML\n"
+    )
     return f"""\
 # clinfair task {key!r} ({name}); written by `clinfair lm-eval-tasks`.
 include: {BASE_FILE}
@@ -200,13 +211,23 @@ dataset_kwargs:
   clinfair_task: {key}
   clinfair_data: {data}
   clinfair_split: {split}
-"""
+{user}"""
+
+
+def _user_folder(spec) -> Path | None:
+    """The folder of a task added with ``--include-path`` (None for a built-in task)."""
+    from tasks.registry import CONFIG_DIR
+
+    if spec.origin is None or Path(spec.origin).parent.resolve() == CONFIG_DIR.resolve():
+        return None
+    return Path(spec.origin).parent.resolve()
 
 
 def write_task_folder(
     out_dir: str | Path, data_dir: str | Path | None = None, *, split: str = "test", max_gen_toks: int = 512
 ) -> list[Path]:
-    """Write the base YAML and one ``clinfair_<key>.yaml`` per registered task; returns their paths.
+    """Write the base YAML and one ``clinfair_<key>.yaml`` per registered task (a user's own tasks
+    too, when registered with ``--include-path``); returns their paths.
 
     ``data_dir`` is the folder of prepared datasets (``DATA/<task>``), stored as an absolute
     path; ``None`` leaves it to ``$CLINFAIR_DATA`` or ``./data`` at run time. Other files
@@ -217,7 +238,8 @@ def write_task_folder(
     data = None if data_dir is None else Path(data_dir).resolve()
     files = {BASE_FILE: _base_yaml(max_gen_toks)}
     files |= {
-        f"{TASK_PREFIX}{spec.key}.yaml": _task_yaml(spec.key, spec.name, data, split) for spec in list_tasks()
+        f"{TASK_PREFIX}{spec.key}.yaml": _task_yaml(spec.key, spec.name, data, split, _user_folder(spec))
+        for spec in list_tasks()
     }
     written = []
     for name, text in files.items():

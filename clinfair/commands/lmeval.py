@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -19,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="folder of prepared datasets, DATA/<task> (default: $CLINFAIR_DATA or "
         "./data, resolved when lm-eval runs)",
     )
+    add_include_path_argument(parser)
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
     parser.add_argument(
         "--max-gen-toks", type=int, default=512, help="new tokens per answer (default 512, as clinfair eval)"
@@ -33,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from tasks.errors import ClinfairError
     from tasks.registry import list_tasks
 
+    apply_include_paths(args)
     if args.max_gen_toks < 1:
         raise ClinfairError("--max-gen-toks must be positive")
     out = Path(args.out)
