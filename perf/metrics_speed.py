@@ -30,25 +30,10 @@ import pandas as pd
 import pyarrow as pa
 
 from benchmark.metrics import build_report
+from tasks.builders.chexpert import OBSERVATIONS as CHEXPERT
 
 SEXES = np.array(["F", "M"], dtype=object)
 AGE_GROUPS = np.array(["A1", "A2", "A3", "A4"], dtype=object)
-CHEXPERT = (
-    "No Finding",
-    "Enlarged Cardiomediastinum",
-    "Cardiomegaly",
-    "Lung Opacity",
-    "Lung Lesion",
-    "Edema",
-    "Consolidation",
-    "Pneumonia",
-    "Atelectasis",
-    "Pneumothorax",
-    "Pleural Effusion",
-    "Pleural Other",
-    "Fracture",
-    "Support Devices",
-)
 #: name -> (label space, kind, class prevalences or per-label prevalence for multi-label)
 DATASETS = {
     "isic2020": (("benign", "malignant"), "single", (0.9, 0.1)),
