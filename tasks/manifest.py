@@ -113,9 +113,10 @@ def read_manifest(folder: str | Path) -> dict[str, Any] | None:
     return document
 
 
-def check_split(folder: str | Path, split: str, digest: str) -> None:
-    """Raise :class:`ManifestMismatch` when a whole split's hash is not the one its manifest pinned."""
-    manifest = read_manifest(folder)
+def check_split(folder: str | Path, split: str, digest: str, manifest: dict[str, Any] | None = None) -> None:
+    """Raise :class:`ManifestMismatch` when a whole split's hash is not the one its manifest pinned
+    (``manifest``: the folder's, when already read)."""
+    manifest = manifest if manifest is not None else read_manifest(folder)
     entry = (manifest or {}).get("splits", {}).get(split)
     if entry is not None and entry["sha256"] != digest:
         raise ManifestMismatch(
@@ -138,5 +139,5 @@ def check_manifest(folder: str | Path, dataset: Any) -> dict[str, Any]:
             f"{folder}: the splits {missing} are not both in the data and in {MANIFEST_FILE}"
         )
     for split in manifest["splits"]:
-        check_split(folder, split, rows_fingerprint(dataset[split])[0])
+        check_split(folder, split, rows_fingerprint(dataset[split])[0], manifest)
     return manifest
