@@ -11,6 +11,7 @@ the machinery of ``clinfair leaderboard push``):
 
 Before anything is written, every split is hashed again and checked against the manifest
 (``tasks.manifest.check_manifest``): a folder changed since ``clinfair prepare`` is refused.
+Right after ``clinfair prepare`` wrote the folder (and hashed it), that second pass is skipped.
 ``--dry-run DIR`` writes the would-be upload (``DIR/dataset/...`` and ``DIR/operations.json``)
 and contacts nothing. ``prepare_summary.json`` is not pushed: its skipped-row examples may name
 local paths.
@@ -29,7 +30,7 @@ from typing import Any
 from leaderboard.hub import CARD_FILE, Commit, PushPlan, find_local_paths, front_matter
 from tasks.errors import ClinfairError
 from tasks.io import HUB_ID
-from tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest
+from tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest, read_manifest
 from tasks.prepare import SUMMARY_FILE, load_prepared
 from tasks.registry import TaskSpec
 from tasks.schema import AGE_BIN_UPPER_EDGES, AGE_GROUPS
@@ -164,13 +165,24 @@ def _write_shards(dataset: Any, folder: Path) -> dict[str, list[str]]:
 
 
 def plan_split_push(
-    prepared: str | Path, repo_id: str, spec: TaskSpec, staging: str | Path, *, private: bool = False
+    prepared: str | Path,
+    repo_id: str,
+    spec: TaskSpec,
+    staging: str | Path,
+    *,
+    private: bool = False,
+    verify: bool = True,
 ) -> PushPlan:
-    """The push of a prepared folder, its Parquet shards written under ``staging`` (nothing is contacted)."""
+    """The push of a prepared folder, its Parquet shards written under ``staging`` (nothing is contacted).
+
+    ``verify=False``: the folder was just written and hashed by this process, so its splits are
+    not hashed again (its manifest is still read and must exist)."""
     check_dataset_repo(repo_id)
     prepared, staging = Path(prepared), Path(staging)
     dataset = load_prepared(prepared)
-    manifest = check_manifest(prepared, dataset)
+    manifest = check_manifest(prepared, dataset) if verify else read_manifest(prepared)
+    if manifest is None:
+        raise ClinfairError(f"{prepared} has no {MANIFEST_FILE}; prepare it again")
     if manifest["task"] != spec.key:
         raise ClinfairError(f"{prepared} holds the {manifest['task']} task, not {spec.key}")
     summary_path = prepared / SUMMARY_FILE
@@ -206,6 +218,7 @@ def push_splits(
     *,
     private: bool = False,
     dry_run: str | Path | None = None,
+    verify: bool = True,
 ) -> str:
     """Push (or, with ``dry_run``, write the would-be upload of) a prepared folder; returns what happened."""
     from leaderboard.hub import execute, write_dry_run
@@ -213,7 +226,7 @@ def push_splits(
     prepared = Path(prepared)
     staging = Path(tempfile.mkdtemp(dir=prepared.parent, prefix=f".{prepared.name}.push."))
     try:
-        plan = plan_split_push(prepared, repo_id, spec, staging, private=private)
+        plan = plan_split_push(prepared, repo_id, spec, staging, private=private, verify=verify)
         if dry_run is not None:
             write_dry_run(plan, dry_run)
             return (
