@@ -153,7 +153,7 @@ def from_namespace(cls: type, namespace: argparse.Namespace) -> Any:
     """The ``cls`` instance a parsed namespace holds (other attributes, e.g. ``func``, are left)."""
     values = {}
     for name, spec in field_specs(cls).items():
-        value = getattr(namespace, name, None) if hasattr(namespace, name) else MISSING
+        value = getattr(namespace, name, MISSING)
         if value is MISSING or (value is None and spec.kind in (list, tuple)):
             continue  # not a flag here, or a sequence flag not given: the field's own default
         values[name] = value
