@@ -161,7 +161,7 @@ class TableConfig:
                 raise TaskConfigError(
                     f"{where}.value_maps.{name}: a mapping of raw value: value, got {mapping!r}"
                 )
-            maps[str(name)] = {_text(k) if _text(k) is not None else "": v for k, v in mapping.items()}
+            maps[str(name)] = {_text(k) or "": v for k, v in mapping.items()}  # a blank key maps blanks
         delimiter = raw.get("label_delimiter")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise TaskConfigError(f"{where}.label_delimiter: a non-empty string, got {delimiter!r}")
