@@ -333,15 +333,6 @@ class FairAdvantageConfig:
         base = replace(cls.reference(), grouping="clusters", guard="authors_nd", domain_mean="clusters")
         return replace(base, **overrides)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> FairAdvantageConfig:
-        """Build from a recipe mapping; an unknown key is a ValueError naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown FairAdvantageConfig field(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
-
     @property
     def window_decay(self) -> float:
         """Factor applied to the old window statistics each step: 0 batch, 1 cumulative."""
