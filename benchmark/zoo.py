@@ -16,12 +16,12 @@ is a tested contract; the README's support table is checked against this registr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.models import build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
+from benchmark.models import SPECIAL_TOKENS, build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
 from tasks.errors import ClinfairError
 
 #: Text sizes shared by every family: small enough for a few CPU training steps a second.
@@ -40,13 +40,11 @@ class ZooFamily:
     notes: str = ""
 
 
-def _tokenizer(specials: list[str], eos: str, pad: str, bos: str | None = None, **named: str):
-    """The tiny BPE tokenizer with ``specials`` as atomic tokens; ``named`` sets e.g. ``image_token``."""
-    return build_tiny_tokenizer(VOCAB, specials=specials, eos=eos, pad=pad, bos=bos, named=named)
-
-
-def _ids(tokenizer, *tokens: str) -> list[int]:
-    return [tokenizer.convert_tokens_to_ids(token) for token in tokens]
+def _tokenizer(specials: Sequence[str], eos: str, pad: str, bos: str | None = None, **named: str):
+    """The tiny BPE tokenizer with ``specials`` as atomic tokens, and their ids by token;
+    ``named`` sets e.g. ``image_token``."""
+    tokenizer = build_tiny_tokenizer(VOCAB, specials=specials, eos=eos, pad=pad, bos=bos, named=named)
+    return tokenizer, {token: tokenizer.convert_tokens_to_ids(token) for token in specials}
 
 
 def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_id: int | None) -> None:
@@ -97,16 +95,6 @@ def _model(config, seed: int):
 
 # -- Qwen2-VL and Qwen3-VL (Qwen2.5-VL is benchmark.models.build_tiny_vlm) ------------------------------
 
-QWEN_SPECIALS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-]
-
 
 def _build_qwen(
     out_dir: Path,
@@ -123,8 +111,7 @@ def _build_qwen(
 
     from benchmark.models import image_only_processor_class
 
-    tokenizer = _tokenizer(QWEN_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
-    ids = dict(zip(QWEN_SPECIALS, _ids(tokenizer, *QWEN_SPECIALS)))
+    tokenizer, ids = _tokenizer(SPECIAL_TOKENS, eos="<|im_end|>", pad="<|endoftext|>")
     pixels = (4 * patch_size) ** 2
     image_processor = Qwen2VLImageProcessorPil(
         size={"shortest_edge": pixels, "longest_edge": pixels},
@@ -210,7 +197,7 @@ def _build_gemma3(out_dir: Path, seed: int) -> None:
         "<end_of_image>",
         "<image_soft_token>",
     ]
-    tokenizer = _tokenizer(
+    tokenizer, ids = _tokenizer(
         specials,
         eos="<eos>",
         pad="<pad>",
@@ -219,7 +206,6 @@ def _build_gemma3(out_dir: Path, seed: int) -> None:
         eoi_token="<end_of_image>",
         image_token="<image_soft_token>",
     )
-    ids = dict(zip(specials, _ids(tokenizer, *specials)))
     image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     processor = Gemma3Processor(
         image_processor, tokenizer, chat_template=trl_chat_template("gemma3"), image_seq_length=16
@@ -255,8 +241,7 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
     from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
 
     specials = ["<pad>", "<eos>", "<bos>", "<image>"]
-    tokenizer = _tokenizer(specials, eos="<eos>", pad="<pad>", bos="<bos>", image_token="<image>")
-    ids = dict(zip(specials, _ids(tokenizer, *specials)))
+    tokenizer, ids = _tokenizer(specials, eos="<eos>", pad="<pad>", bos="<bos>", image_token="<image>")
     image_processor = SiglipImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     image_processor.image_seq_length = 64  # 8x8 patches of 14, no pooling
     processor = PaliGemmaProcessor(image_processor, tokenizer)  # pt/mix checkpoints ship no chat template
@@ -300,8 +285,7 @@ def _build_llava(out_dir: Path, seed: int) -> None:
 
     from benchmark.models import clinfair_chat_template
 
-    tokenizer = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
-    ids = dict(zip(LLAVA_SPECIALS, _ids(tokenizer, *LLAVA_SPECIALS)))
+    tokenizer, ids = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
     image_processor = CLIPImageProcessorPil(
         size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
     )
@@ -327,8 +311,7 @@ def _build_llava_next(out_dir: Path, seed: int) -> None:
     from transformers import LlavaNextConfig, LlavaNextProcessor
     from transformers.models.llava_next.image_processing_pil_llava_next import LlavaNextImageProcessorPil
 
-    tokenizer = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
-    ids = dict(zip(LLAVA_SPECIALS, _ids(tokenizer, *LLAVA_SPECIALS)))
+    tokenizer, ids = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
     pinpoints = [[IMAGE_SIZE, IMAGE_SIZE]]  # one tile plus the base image: 2 x 64 tokens at most
     image_processor = LlavaNextImageProcessorPil(
         size={"shortest_edge": IMAGE_SIZE},
@@ -368,10 +351,9 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
         "<image>",
         "<global-img>",
     ]
-    tokenizer = _tokenizer(
+    tokenizer, ids = _tokenizer(
         specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
     )
-    ids = dict(zip(specials, _ids(tokenizer, *specials)))
     side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
     image_processor = Idefics3ImageProcessorPil(
         size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False

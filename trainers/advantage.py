@@ -79,6 +79,12 @@ def _nanstd(x: np.ndarray, axis: int | None = None) -> np.ndarray:
     return np.where(count > 1, np.sqrt(np.where(count > 1, var, 0.0)), np.nan)
 
 
+def _prompt_sums(grouped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each prompt's (row's) sum and count of its scorable (non-NaN) rewards."""
+    scorable = ~np.isnan(grouped)
+    return np.where(scorable, grouped, 0.0).sum(axis=1), scorable.sum(axis=1)
+
+
 def _label(value: Any) -> str:
     """Domain / group label: None or a float NaN (a pandas null) becomes "UNK"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -141,9 +147,9 @@ def grpo_advantages(
     if r.size == 0:
         return r
     grouped = r.reshape(-1, num_generations)
-    valid = ~np.isnan(grouped)
+    total, count = _prompt_sums(grouped)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(valid, grouped, 0.0).sum(axis=1) / valid.sum(axis=1)
+        mean = total / count
     advantages = grouped - mean[:, None]
     if scale != "none":
         if scale == "group":
@@ -332,15 +338,6 @@ class FairAdvantageConfig:
         """
         base = replace(cls.reference(), grouping="clusters", guard="authors_nd", domain_mean="clusters")
         return replace(base, **overrides)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> FairAdvantageConfig:
-        """Build from a recipe mapping; an unknown key is a ValueError naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown FairAdvantageConfig field(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
 
     @property
     def window_decay(self) -> float:
@@ -608,10 +605,8 @@ class FairAdvantageScaler:
         if cfg.guard == "authors_nd" and g_count == 1:
             s = np.nan_to_num(r / (1.0 + cfg.grpo_eps), nan=0.0)  # their single rollout: mean 0, std 1
         per_prompt = r.reshape(n_prompts, g_count)
-        scorable = ~np.isnan(per_prompt)
-        prompt_ok = scorable.any(axis=1)
-        prompt_sum = np.where(scorable, per_prompt, 0.0).sum(axis=1)
-        prompt_count = scorable.sum(axis=1)
+        prompt_sum, prompt_count = _prompt_sums(per_prompt)
+        prompt_ok = prompt_count > 0
 
         self._update_sums(doms, grps, prompt_ok, prompt_sum, prompt_count)
         group_of, group_stats, clustering = self._assign_groups(doms, grps, trues, per_prompt, prompt_ok)
@@ -933,12 +928,10 @@ def rloo_advantages(rewards: Sequence[float | None] | np.ndarray, num_generation
     (verl would keep the raw reward when G = 1).
     """
     grouped = _grouped(rewards, num_generations)
-    scorable = ~np.isnan(grouped)
-    count = scorable.sum(axis=1, keepdims=True)
-    total = np.where(scorable, grouped, 0.0).sum(axis=1, keepdims=True)
+    total, count = _prompt_sums(grouped)
     with np.errstate(invalid="ignore", divide="ignore"):
-        advantages = grouped - (total - grouped) / (count - 1)
-    return np.nan_to_num(np.where(count > 1, advantages, np.nan), nan=0.0).reshape(-1)
+        advantages = grouped - (total[:, None] - grouped) / (count[:, None] - 1)
+    return np.nan_to_num(np.where(count[:, None] > 1, advantages, np.nan), nan=0.0).reshape(-1)
 
 
 def whiten(values: np.ndarray, weights: np.ndarray | None = None, eps: float = VERL_WHITEN_EPS) -> np.ndarray:
@@ -982,9 +975,8 @@ def reinforce_pp_advantages(
     """
     grouped = _grouped(rewards, num_generations)
     if baseline and num_generations > 1:
-        scorable = ~np.isnan(grouped)
-        total = np.where(scorable, grouped, 0.0).sum(axis=1, keepdims=True)
-        grouped = grouped - total / np.maximum(scorable.sum(axis=1, keepdims=True), 1)
+        total, count = _prompt_sums(grouped)
+        grouped = grouped - (total / np.maximum(count, 1))[:, None]
     flat = grouped.reshape(-1)
     weights = None if lengths is None else np.asarray(lengths, dtype=np.float64).reshape(-1)
     if weights is not None and weights.size != flat.size:

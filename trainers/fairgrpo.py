@@ -69,16 +69,18 @@ class FairGRPOConfig(GRPOConfig):
 
         In paper mode the GRPO base advantage uses this run's ``scale_rewards``, as TRL's does.
         """
-        if self.fair_mode == "reference":
-            base = FairAdvantageConfig.reference()
-        else:
-            base = FairAdvantageConfig(grpo_scale=self.scale_rewards)
         overrides = dict(self.fair_advantage or {})
         known = {f.name for f in fields(FairAdvantageConfig)}
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ValueError(f"fair_advantage: unknown field(s) {unknown}; known fields: {sorted(known)}")
-        return replace(base, **overrides)
+        return replace(self.mode_advantage_config(), **overrides)
+
+    def mode_advantage_config(self) -> FairAdvantageConfig:
+        """The ``fair_mode``'s configuration, before the ``fair_advantage`` overrides."""
+        if self.fair_mode == "reference":
+            return FairAdvantageConfig.reference()
+        return FairAdvantageConfig(grpo_scale=self.scale_rewards)
 
 
 class FairGRPOTrainer(GatheredBatchTrainer):

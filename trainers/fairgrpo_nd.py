@@ -15,7 +15,7 @@ and clamped factor, raw-reward fallback, whole-history clustering), for reproduc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from trainers.advantage import UNK, FairAdvantageConfig
 from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
@@ -31,19 +31,20 @@ class FairGRPONDConfig(FairGRPOConfig):
     """
 
     def fair_advantage_config(self) -> FairAdvantageConfig:
-        """Paper mode: FairGRPO's paper config with K-means groups; reference mode:
-        ``FairAdvantageConfig.reference_nd()``. Then the ``fair_advantage`` overrides."""
-        overrides = dict(self.fair_advantage or {})
-        grouping = overrides.get("grouping", "clusters")
+        """As ``FairGRPOConfig``'s, refusing a ``fair_advantage.grouping`` other than clusters."""
+        grouping = (self.fair_advantage or {}).get("grouping", "clusters")
         if grouping != "clusters":
             raise ValueError(
                 f"FairGRPO_ND groups by clusters; fair_advantage.grouping={grouping!r} is not allowed"
             )
+        return super().fair_advantage_config()
+
+    def mode_advantage_config(self) -> FairAdvantageConfig:
+        """Paper mode: FairGRPO's paper config with K-means groups; reference mode:
+        ``FairAdvantageConfig.reference_nd()``."""
         if self.fair_mode == "reference":
-            base = FairAdvantageConfig.reference_nd()
-        else:
-            base = FairAdvantageConfig(grpo_scale=self.scale_rewards, grouping="clusters")
-        return FairAdvantageConfig.from_dict({**asdict(base), **overrides})
+            return FairAdvantageConfig.reference_nd()
+        return FairAdvantageConfig(grpo_scale=self.scale_rewards, grouping="clusters")
 
 
 class FairGRPONDTrainer(FairGRPOTrainer):
