@@ -108,3 +108,13 @@ def test_simulate_command_writes_its_report(tmp_path, capsys):
     assert [s["question"] for s in summary["settings"]] == ["c", "d", "d"]
     assert (out / "report.md").read_text().startswith("### (c)")
     assert main(["simulate", "--questions", "xz"]) == 2
+
+
+def test_the_simulated_reference_methods_are_the_authors_presets():
+    """Named after the authors' code, so built from its presets (qoq_med3's FairGRPO_ND is
+    reference_nd(): its own guard and cluster-weighted domain mean, not reference() + clusters)."""
+    from trainers.advantage import FairAdvantageConfig
+
+    assert METHODS["fairgrpo_reference"].fair_config() == FairAdvantageConfig.reference()
+    assert METHODS["fairgrpo_nd_reference"].fair_config() == FairAdvantageConfig.reference_nd()
+    assert FairAdvantageConfig.reference_nd() != FairAdvantageConfig.reference(grouping="clusters")

@@ -292,7 +292,8 @@ class FairAdvantageConfig:
         mean subtraction; ε = 1e-6; UNK prompts clustered per domain on raw rollout vectors,
         k ∈ 1..3 by the elbow rule, the whole history re-clustered every step (unbounded, every
         copy of a repeated vector clustered).
-        ``overrides`` replace single fields, e.g. ``reference(grouping="clusters")`` for ND.
+        ``overrides`` replace single fields. The authors' FairGRPO_ND is :meth:`reference_nd`, not
+        ``reference(grouping="clusters")``.
 
         Not reproduced: their UNK prompt takes the cluster of the *first* history entry with its
         question id (a repeated question reuses an old assignment); here it takes the cluster

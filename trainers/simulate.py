@@ -110,12 +110,11 @@ class Method:
     name: str
     kind: str  # grpo | dr_grpo | rloo | resampling | dro | fair
     fair: tuple[tuple[str, Any], ...] = ()  # FairAdvantageConfig fields
-    reference: bool = False  # start from FairAdvantageConfig.reference()
+    preset: str | None = None  # start from a FairAdvantageConfig preset: "reference" or "reference_nd"
 
     def fair_config(self) -> adv.FairAdvantageConfig:
-        if self.reference:
-            return adv.FairAdvantageConfig.reference(**dict(self.fair))
-        return adv.FairAdvantageConfig(**dict(self.fair))
+        start = getattr(adv.FairAdvantageConfig, self.preset) if self.preset else adv.FairAdvantageConfig
+        return start(**dict(self.fair))
 
 
 METHODS: dict[str, Method] = {
@@ -126,9 +125,11 @@ METHODS: dict[str, Method] = {
         Method("resampling", "resampling"),
         Method("dro", "dro"),
         Method("fairgrpo", "fair"),
-        Method("fairgrpo_reference", "fair", reference=True),
+        Method("fairgrpo_reference", "fair", preset="reference"),
         Method("fairgrpo_nd", "fair", (("grouping", "clusters"),)),
-        Method("fairgrpo_nd_reference", "fair", (("grouping", "clusters"),), reference=True),
+        Method(
+            "fairgrpo_nd_reference", "fair", preset="reference_nd"
+        ),  # qoq_med3's, not reference()+clusters
         Method("rloo", "rloo"),
         Method("reinforce_pp", "reinforce_pp"),  # whitened over the batch, so run per seed
         Method("reinforce_pp_baseline", "reinforce_pp_baseline"),
