@@ -14,7 +14,7 @@ two-sided bootstrap p-value (2 x the smaller share of resamples on either side o
 p-values are per comparison, not corrected for the number of keys and runs compared.
 
 * **Paper keys** (:data:`COMPARE_PAPER_KEYS`: PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy), the
-  paper protocol (``benchmark.metrics.paper_protocol``) recomputed on every resample, overall
+  paper protocol (``benchmark.metrics.MetricFrame.paper``) recomputed on every resample, overall
   and per dataset. PP and EOD are ×100, as in the paper's tables.
 * **Standard per-group metrics** (``benchmark.metrics.STANDARD_METRICS``) for each attribute:
   per group, the gap across groups and the worst group, from
@@ -39,10 +39,10 @@ from benchmark.metrics import (
     STANDARD_METRICS,
     MetricFrame,
     MetricsInputError,
+    PaperResult,
     as_json,
     get_metric,
     paired_difference,
-    paper_protocol,
 )
 from benchmark.metrics.registry import PAPER
 from benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
@@ -148,10 +148,9 @@ def align(baseline: EvalRun, run: EvalRun) -> tuple[pd.DataFrame, pd.DataFrame]:
     return base.reset_index(drop=True), other.reset_index(drop=True)
 
 
-def _paper_values(frame: pd.DataFrame, label_spaces: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+def _paper_values(paper: PaperResult) -> dict[str, dict[str, float]]:
     """{"overall": {key: value}, dataset: {key: value}} with NaN for an undefined value."""
-    paper = paper_protocol(frame, label_spaces=label_spaces)
-    scopes = {"overall": paper["overall"], **paper["by_dataset"]}
+    scopes = {"overall": paper.overall, **paper.by_dataset}
     return {
         scope: {k: np.nan if values[k] is None else float(values[k]) for k in COMPARE_PAPER_KEYS}
         for scope, values in scopes.items()
@@ -175,13 +174,14 @@ def paired_paper_keys(
     ci_level: float,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """{scope: {key: entry}} for the paper keys, scope = "overall" or a dataset name."""
-    points_base, points_run = _paper_values(base, label_spaces), _paper_values(run, label_spaces)
+    # each table is encoded once; a resample only re-counts the rows it draws
+    frame_base, frame_run = (MetricFrame(table, label_spaces=label_spaces) for table in (base, run))
+    points_base, points_run = _paper_values(frame_base.paper()), _paper_values(frame_run.paper())
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
     rng = named_rng(seed, "compare", "paper")
     for _ in range(n_bootstrap):
         rows = _resample_indices(base, rng)
-        boot_base = _paper_values(base.iloc[rows], label_spaces)
-        boot_run = _paper_values(run.iloc[rows], label_spaces)
+        boot_base, boot_run = _paper_values(frame_base.paper(rows)), _paper_values(frame_run.paper(rows))
         for scope, values in boot_run.items():
             for key, value in values.items():
                 samples.setdefault((scope, key), []).append((value, boot_base[scope][key]))

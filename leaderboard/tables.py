@@ -5,8 +5,8 @@ standard layer's intervals are per group, on other definitions). :func:`paper_bo
 adds them: it resamples the rows of ``predictions.parquet`` with replacement **within
 each stratum** (dataset x sex x age group, a null value being its own level), so every
 group keeps its size and every attribute counts exactly as on the real data, recomputes
-``benchmark.metrics.paper_protocol`` on each resample, and takes percentile intervals over
-the resamples where the value is defined. The point value is the protocol on the real rows,
+the paper protocol (``benchmark.metrics.MetricFrame.paper``) on each resample, and takes
+percentile intervals over the resamples where the value is defined. The point value is the protocol on the real rows,
 which must equal ``results.json``'s (checked, see ``leaderboard.runs.check_paper_values``).
 
 Three tables come out (:func:`compute_tables`):
@@ -35,9 +35,10 @@ from benchmark.metrics import (
     PAPER_ATTRIBUTES,
     PAPER_GROUP_METRICS,
     Metric,
+    MetricFrame,
+    as_json,
     get_metric,
     named_rng,
-    paper_protocol,
     select_metrics,
 )
 from benchmark.metrics.registry import PAPER, SCORE_GROUP, SCORE_SUMMARY
@@ -108,7 +109,7 @@ def _flatten(report: Mapping[str, Any], tasks: Sequence[str]) -> dict[tuple, flo
 class PaperCI:
     """Point values of the paper protocol and their intervals, keyed as :func:`_flatten` keys them."""
 
-    report: dict[str, Any]  # paper_protocol on the real rows
+    report: dict[str, Any]  # the paper protocol on the real rows (as ``paper_protocol`` returns it)
     point: dict[tuple, float | None]
     ci: dict[tuple, tuple[float, float] | None]
     resamples: dict[tuple, int]
@@ -125,19 +126,20 @@ def paper_bootstrap(
 ) -> PaperCI:
     """Stratified percentile bootstrap of every paper-protocol value (see module docstring).
 
-    ``n_bootstrap`` resamples cost one ``paper_protocol`` call each (milliseconds for
-    thousands of rows); 0 gives point values only.
+    The table is encoded once; each of the ``n_bootstrap`` resamples only re-counts the rows it
+    draws (:meth:`MetricFrame.paper`); 0 gives point values only.
     """
     frame = predictions[list(_PAPER_COLUMNS)].reset_index(drop=True)
     tasks = list(label_spaces)
-    report = paper_protocol(frame, label_spaces=label_spaces)
+    metrics = MetricFrame(frame, label_spaces=label_spaces)  # encoded once; a resample re-counts rows
+    report = as_json(metrics.paper())
     point = _flatten(report, tasks)
     samples: dict[tuple, list[float]] = {key: [] for key in point}
     rng = named_rng(seed, name)  # the run's name only: adding a run leaves the others alone
     strata = _strata(frame)
     for _ in range(n_bootstrap):
         rows = np.concatenate([rng.choice(members, size=len(members)) for members in strata])
-        resampled = _flatten(paper_protocol(frame.take(rows), label_spaces=label_spaces), tasks)
+        resampled = _flatten(as_json(metrics.paper(rows)), tasks)
         for key, value in resampled.items():
             if value is not None and key in samples:
                 samples[key].append(value)

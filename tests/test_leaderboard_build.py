@@ -180,13 +180,14 @@ def test_bootstrap_keeps_every_stratum_size(eval_results, monkeypatch):
     frame = run.predictions
     original = frame.groupby(["sex", "age_group"], dropna=False).size()
     seen = []
-    real = tables_module.paper_protocol
+    real = tables_module.MetricFrame.paper
 
-    def spy(df, **kwargs):
-        seen.append(df.groupby(["sex", "age_group"], dropna=False).size())
-        return real(df, **kwargs)
+    def spy(self, rows=None):
+        drawn = self.df if rows is None else self.df.take(rows)
+        seen.append(drawn.groupby(["sex", "age_group"], dropna=False).size())
+        return real(self, rows)
 
-    monkeypatch.setattr(tables_module, "paper_protocol", spy)
+    monkeypatch.setattr(tables_module.MetricFrame, "paper", spy)
     result = paper_bootstrap(frame, run.label_spaces, n_bootstrap=25, seed=3, name=run.name)
     assert len(seen) == 26  # the real rows, then 25 resamples
     for sizes in seen:

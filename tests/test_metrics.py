@@ -15,6 +15,7 @@ import pytest
 
 from benchmark.metrics import (
     PAPER_KEYS,
+    MetricFrame,
     MetricsInputError,
     build_report,
     paired_bootstrap,
@@ -191,6 +192,19 @@ def test_paper_overall_skips_dataset_without_age(three_datasets):
     assert detail["datasets_in_overall"] == ["mc", "ml"]
     assert detail["by_dataset"]["noage"]["included_in_overall"] is False
     assert "age" in detail["by_dataset"]["noage"]["reason"]
+
+
+def test_paper_on_resampled_rows_equals_the_protocol_on_the_drawn_table(three_datasets):
+    # the oracle encodes the drawn rows afresh; the frame reuses its encoding of the whole table
+    # (rows drawn within each dataset, as the leaderboard and `clinfair compare` draw them)
+    frame = MetricFrame(three_datasets)
+    rng = np.random.default_rng(0)
+    members = three_datasets.groupby("dataset").indices.values()
+    for _ in range(5):
+        rows = np.concatenate([rng.choice(positions, size=len(positions)) for positions in members])
+        drawn = paper_protocol(three_datasets.take(rows))
+        resampled = frame.paper(rows)
+        assert (resampled.overall, resampled.by_dataset) == (drawn["overall"], drawn["by_dataset"])
 
 
 def test_paper_group_and_attribute_detail(three_datasets):

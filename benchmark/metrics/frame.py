@@ -20,6 +20,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmark.bootstrap import N_BOOTSTRAP
@@ -83,7 +84,7 @@ class MetricFrame:
         or the given names / intersections, parsed (``"sex*age_group"`` -> ``("sex", "age_group")``)."""
         return attribute_specs(self.df, attributes)
 
-    def paper(self) -> PaperResult:
+    def paper(self, rows: np.ndarray | None = None) -> PaperResult:
         """The FairGRPO authors' fairness protocol (DESIGN.md section 4; :mod:`benchmark.metrics.paper`).
 
         Per dataset and per attribute (sex with groups F, M; age_group with A1..A4), each group
@@ -93,8 +94,12 @@ class MetricFrame:
         dataset's values are the means over its counted attributes. The overall values are the
         means over the datasets whose age attribute counts; the overall ES is computed from the
         overall value and std, as the authors do.
+
+        ``rows``: positions in the table of a bootstrap resample (repeats allowed) to score
+        instead of the table; the encoding is reused, so a resample costs no parsing.
         """
-        return paper_from_datasets(self.datasets, self.groupings)
+        datasets = self.datasets if rows is None else [d.resampled(rows) for d in self.datasets]
+        return paper_from_datasets(datasets, self.groupings)
 
     def standard(
         self,
