@@ -265,6 +265,7 @@ def build_leaderboard(
     run_names = [run.name for run in runs]
     board = tables.leaderboard
     unranked_reasons = dict(zip(board["run"], board["unranked"].where(board["unranked"].notna(), None)))
+    other_split = dict(zip(board["run"], board["other_split"].notna()))
     figures = _figures(tables, run_names, curves, runs)
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -291,6 +292,7 @@ def build_leaderboard(
                 "tasks": run.tasks,
                 "flags": run.flags,
                 "unranked": unranked_reasons.get(run.name),  # not ranked on fairness columns, and why
+                "other_split": bool(other_split.get(run.name)),  # ... nor on any other column
                 "files": [f"runs/{run.run_id}/{RESULTS_FILE}", f"runs/{run.run_id}/{PREDICTIONS_FILE}"],
             }
             for run in runs

@@ -293,7 +293,7 @@ def model_results_yaml(repo_id: str, run: Mapping[str, Any], scores: pd.DataFram
             source_url=f"https://huggingface.co/datasets/{repo_id}",
             source_name="clinfair leaderboard",
             notes=f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
-            + (f"; not ranked on fairness: {run['unranked']}" if run.get("unranked") else ""),
+            + (f"; {_not_ranked(run)}: {run['unranked']}" if run.get("unranked") else ""),
         )
         for row in rows.itertuples()
     ]
@@ -476,3 +476,8 @@ def execute(plan: PushPlan) -> dict[str, Any]:
         except hub_errors as error:
             report["failed_prs"].append(str(_hub_error(error, f"pull request on {commit.repo_id}")))
     return report
+
+
+def _not_ranked(run: dict[str, Any]) -> str:
+    """What a run's ``unranked`` reason withholds: every column (another split), or fairness ones."""
+    return "not ranked" if run.get("other_split") else "not ranked on fairness"

@@ -553,3 +553,15 @@ def test_a_run_on_other_rows_is_flagged_and_not_ranked(eval_results, tiny_vlm, t
     page = (tmp_path / "board" / "index.html").read_text()
     assert 'data-run="tiny-other" data-method="grpo" data-unranked="2"' in page
     assert "the split SHA-256 most runs share" in page and "a tie goes to the smallest hash" in page
+    # the manifest keeps the scope, so a model's Hub results note does not say "on fairness" only
+    manifest = json.loads((tmp_path / "board" / "manifest.json").read_text())
+    scopes = {run["run"]: run["other_split"] for run in manifest["runs"]}
+    assert scopes["tiny-other"] is True and not any(v for k, v in scopes.items() if k != "tiny-other")
+    from leaderboard.hub import HEADLINE_METRIC, model_results_yaml
+
+    run = next(r for r in manifest["runs"] if r["run"] == "tiny-other")
+    scores = pd.DataFrame(
+        {"run": [run["run"]], "metric": [HEADLINE_METRIC], "scope": ["synthetic"], "value": [0.5]}
+    )
+    note = model_results_yaml("org/board", run, scores)
+    assert "; not ranked: evaluated on other rows" in note and "not ranked on fairness" not in note
