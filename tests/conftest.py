@@ -32,6 +32,15 @@ def synthetic_data(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, synthetic_data) -> str:
+    """A data folder holding ``synthetic`` (:func:`synthetic_data`, 60 rows), as a recipe's
+    ``data_dir`` or ``--data`` reads it (``DATA/<task>``)."""
+    root = tmp_path_factory.mktemp("data-dir")
+    (root / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
+    return str(root)
+
+
+@pytest.fixture(scope="session")
 def eval_data(tmp_path_factory):
     """A data folder (``DATA/synthetic``, as ``clinfair eval --data`` reads) with a 200-row
     synthetic task: enough rows to kill an evaluation mid-run, and over 16 test rows."""

@@ -47,13 +47,6 @@ def steps(output_dir: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("train-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return root
-
-
-@pytest.fixture(scope="module")
 def trained(tiny_vlm, data_dir, tmp_path_factory) -> Path:
     """Two FairGRPO steps, a checkpoint after each, fairness evaluated at steps 0, 1 and 2."""
     out = tmp_path_factory.mktemp("trained") / "run"

@@ -46,12 +46,9 @@ def test_vllm_greedy_eval_equals_hf_greedy_eval(tiny_vlm, eval_data, tmp_path):
     assert same >= 0.9, f"only {same:.0%} of greedy completions agree"  # fp32 kernels differ in rare ties
 
 
-def test_colocate_training_two_steps(tiny_vlm, synthetic_data, tmp_path):
+def test_colocate_training_two_steps(tiny_vlm, data_dir, tmp_path):
     pytest.importorskip("vllm", reason="pip install 'clinfair[vllm]'")
     out = tmp_path / "run"
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     code = main(
         [
             "train",
@@ -60,7 +57,7 @@ def test_colocate_training_two_steps(tiny_vlm, synthetic_data, tmp_path):
             "--recipe",
             "tiny-cpu",
             f"model={tiny_vlm}",
-            f"data_dir={data}",
+            f"data_dir={data_dir}",
             f"output_dir={out}",
             "max_steps=2",
             "use_cpu=false",

@@ -27,11 +27,8 @@ def answering_model(tmp_path_factory, synthetic_data) -> Path:
 
 @pytest.mark.slow
 def test_best_checkpoint_is_kept_at_the_step_predicted_from_fairness_jsonl(
-    answering_model, synthetic_data, tmp_path
+    answering_model, data_dir, tmp_path
 ):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     out = tmp_path / "run"
     code = main(
         [
@@ -41,7 +38,7 @@ def test_best_checkpoint_is_kept_at_the_step_predicted_from_fairness_jsonl(
             "--recipe",
             "tiny-cpu",
             f"model={answering_model}",
-            f"data_dir={data}",
+            f"data_dir={data_dir}",
             f"output_dir={out}",
             "max_steps=10",
             "fairness_eval_steps=2",

@@ -30,13 +30,6 @@ CPU = dict(
 )
 
 
-@pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("baseline-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return str(root)
-
-
 def load(tiny_vlm):
     from benchmark.models import load_model_and_processor
 

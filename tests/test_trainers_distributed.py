@@ -26,13 +26,6 @@ TESTS = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("train-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return str(root)
-
-
-@pytest.fixture(scope="module")
 def one_process(tiny_vlm, data_dir, tmp_path_factory):
     from two_process_fairgrpo import run
 

@@ -26,13 +26,6 @@ CPU = dict(
 JSONL_FIELDS = {"step", "epoch", "method", "split", "rows", "invalid", "overall", "by_dataset", "groups"}
 
 
-@pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("train-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return str(root)
-
-
 def load(tiny_vlm):
     from benchmark.models import load_model_and_processor
 
