@@ -71,30 +71,8 @@ def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
     folders = []
     for model, name, method in ((tiny_vlm, "tiny-grpo", "grpo"), (second, "tiny-fairgrpo", "fairgrpo")):
         out = root / name
-        code = main(
-            [
-                "eval",
-                "--model",
-                str(model),
-                "--tasks",
-                "synthetic",
-                "--data",
-                str(data),
-                "--out",
-                str(out),
-                "--limit",
-                "16",
-                "--max-new-tokens",
-                "4",
-                "--n-bootstrap",
-                "20",
-                "--run-name",
-                name,
-                "--method",
-                method,
-                "--no-progress",
-            ]
-        )
+        settings = ("--limit", 16, "--max-new-tokens", 4, "--n-bootstrap", 20, "--no-progress")
+        code = main(eval_args(model, data, out, *settings, "--run-name", name, "--method", method))
         assert code == 0, f"clinfair eval failed for {name}"
         folders.append(str(out))
     return folders
@@ -128,31 +106,20 @@ def pad_ufes20_run(tmp_path_factory, tiny_vlm) -> Path:
     return out
 
 
+def eval_args(model, data, out, *extra, tasks: str = "synthetic", command: str = "eval") -> list[str]:
+    """``clinfair eval`` arguments: MODEL on TASKS read from DATA (``DATA/<task>``), written to OUT,
+    then EXTRA; every item as text. ``command="probe"``: ``clinfair probe``, which takes the same four."""
+    return [
+        str(a) for a in (command, "--model", model, "--tasks", tasks, "--data", data, "--out", out, *extra)
+    ]
+
+
 def pad_ufes20_eval_args(model, data, out, *extra) -> list[str]:
     """The ``clinfair eval`` arguments of :func:`pad_ufes20_run` (a test re-runs them to re-score)."""
-    return [
-        "eval",
-        "--model",
-        str(model),
-        "--tasks",
-        "pad_ufes20",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--max-new-tokens",
-        "4",
-        "--batch-size",
-        "16",
-        "--n-bootstrap",
-        "50",
-        "--run-name",
-        "tiny-pad",
-        "--method",
-        "grpo",
-        "--no-progress",
-        *extra,
-    ]
+    settings = ("--max-new-tokens", 4, "--batch-size", 16, "--n-bootstrap", 50, "--no-progress")
+    return eval_args(
+        model, data, out, *settings, "--run-name", "tiny-pad", "--method", "grpo", *extra, tasks="pad_ufes20"
+    )
 
 
 def pytest_collection_modifyitems(config, items):

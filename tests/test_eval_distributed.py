@@ -10,6 +10,7 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import eval_args
 
 from clinfair.cli import main
 
@@ -22,25 +23,8 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_processes_write_the_one_process_files(tiny_vlm, eval_data, tmp_path):
-    args = [
-        "eval",
-        "--model",
-        tiny_vlm,
-        "--tasks",
-        "synthetic",
-        "--data",
-        str(eval_data),
-        "--limit",
-        "12",
-        "--batch-size",
-        "4",
-        "--max-new-tokens",
-        "6",
-        "--n-bootstrap",
-        "20",
-        "--no-progress",
-    ]
-    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    settings = ("--limit", 12, "--batch-size", 4, "--max-new-tokens", 6, "--n-bootstrap", 20, "--no-progress")
+    assert main(eval_args(tiny_vlm, eval_data, tmp_path / "one", *settings)) == 0
     # --multi_gpu starts torchrun workers, which use gloo on CPU (ACCELERATE_USE_CPU)
     command = [
         sys.executable,
@@ -59,9 +43,7 @@ def test_two_processes_write_the_one_process_files(tiny_vlm, eval_data, tmp_path
         str(_free_port()),
         "-m",
         "clinfair.cli",
-        *args,
-        "--out",
-        str(tmp_path / "two"),
+        *eval_args(tiny_vlm, eval_data, tmp_path / "two", *settings),
     ]
     env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=480)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import eval_args
 from rawdata import write_csv, write_jpeg
 
 from benchmark.zoo import ZOO, build_tiny_family
@@ -73,29 +74,9 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
     data, ct_split = zoo_data
     for task, split, limit in (("synthetic", "test", 8), ("ct_hemorrhage", ct_split, 6)):
         out = tmp_path / task
+        settings = ("--batch-size", 4, "--max-new-tokens", 4, "--n-bootstrap", 5, "--no-progress")
         code = main(
-            [
-                "eval",
-                "--model",
-                str(zoo[family]),
-                "--tasks",
-                task,
-                "--data",
-                str(data),
-                "--out",
-                str(out),
-                "--split",
-                split,
-                "--limit",
-                str(limit),
-                "--batch-size",
-                "4",
-                "--max-new-tokens",
-                "4",
-                "--n-bootstrap",
-                "5",
-                "--no-progress",
-            ]
+            eval_args(zoo[family], data, out, "--split", split, "--limit", limit, *settings, tasks=task)
         )
         assert code == 0, f"{family} on {task}"
         predictions = pd.read_parquet(out / "predictions.parquet")
@@ -253,22 +234,7 @@ def test_a_text_only_model_is_refused_in_one_line(tmp_path, zoo_data, capsys):
     out = tmp_path / "out"
     data, _ = zoo_data
     capsys.readouterr()
-    code = main(
-        [
-            "eval",
-            "--model",
-            str(folder),
-            "--tasks",
-            "synthetic",
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--limit",
-            "2",
-            "--no-progress",
-        ]
-    )
+    code = main(eval_args(folder, data, out, "--limit", 2, "--no-progress"))
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "is not a vision-language model" in err
