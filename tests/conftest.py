@@ -114,6 +114,15 @@ def eval_args(model, data, out, *extra, tasks: str = "synthetic", command: str =
     ]
 
 
+def train_args(
+    model, data_dir, output_dir, *overrides, method: str = "fairgrpo", recipe: str = "tiny-cpu"
+) -> list[str]:
+    """``clinfair train`` arguments: METHOD with RECIPE on MODEL, DATA_DIR and OUTPUT_DIR, then
+    the recipe OVERRIDES (``key=value``)."""
+    folders = (f"model={model}", f"data_dir={data_dir}", f"output_dir={output_dir}")
+    return ["train", "--method", method, "--recipe", recipe, *folders, *overrides]
+
+
 def pad_ufes20_eval_args(model, data, out, *extra) -> list[str]:
     """The ``clinfair eval`` arguments of :func:`pad_ufes20_run` (a test re-runs them to re-score)."""
     settings = ("--max-new-tokens", 4, "--batch-size", 16, "--n-bootstrap", 50, "--no-progress")

@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import eval_args
+from conftest import eval_args, train_args
 
 from clinfair.cli import main
 
@@ -32,24 +32,8 @@ def test_vllm_greedy_eval_equals_hf_greedy_eval(tiny_vlm, eval_data, tmp_path):
 def test_colocate_training_two_steps(tiny_vlm, data_dir, tmp_path):
     pytest.importorskip("vllm", reason="pip install 'clinfair[vllm]'")
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--method",
-            "fairgrpo",
-            "--recipe",
-            "tiny-cpu",
-            f"model={tiny_vlm}",
-            f"data_dir={data_dir}",
-            f"output_dir={out}",
-            "max_steps=2",
-            "use_cpu=false",
-            "use_vllm=true",
-            "vllm_mode=colocate",
-            "vllm_gpu_memory_utilization=0.2",
-            "fairness_eval_steps=1",
-        ]
-    )
+    vllm = ("use_cpu=false", "use_vllm=true", "vllm_mode=colocate", "vllm_gpu_memory_utilization=0.2")
+    code = main(train_args(tiny_vlm, data_dir, out, "max_steps=2", *vllm, "fairness_eval_steps=1"))
     assert code == 0
     steps = [json.loads(line)["step"] for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import eval_args
+from conftest import eval_args, train_args
 from PIL import Image
 from rawdata import write_csv, write_jpeg, write_png
 
@@ -133,15 +133,8 @@ def test_csv_task_prepares_evaluates_trains_and_reaches_the_leaderboard(tmp_path
     assert "fitzpatrick" in predictions.columns
 
     out = tmp_path / "train"
-    recipe = [
-        f"model={tiny_vlm}",
-        f"data_dir={data}",
-        f"output_dir={out}",
-        "tasks=[derm]",
-        f"include_path={folder}",
-    ]
-    steps = ["max_steps=1", "train_limit=8", "eval_limit=4", "fairness_eval_steps=1"]
-    assert main(["train", "--method", "fairgrpo", "--recipe", "tiny-cpu", *recipe, *steps]) == 0
+    steps = ("max_steps=1", "train_limit=8", "eval_limit=4", "fairness_eval_steps=1")
+    assert main(train_args(tiny_vlm, data, out, "tasks=[derm]", f"include_path={folder}", *steps)) == 0
     logged = [json.loads(line) for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert logged and set(logged[-1]["by_dataset"]) == {"derm"}
 

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import train_args
 from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain_dataset
 
 from benchmark.metrics import PAPER_KEYS
@@ -42,22 +43,8 @@ def grpo_by_hand(rewards, scale: bool) -> np.ndarray:
 @pytest.mark.parametrize("method", METHODS)
 def test_clinfair_train_runs_every_method(method, tiny_vlm, data_dir, tmp_path):
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--method",
-            method,
-            "--recipe",
-            "tiny-cpu",
-            f"model={tiny_vlm}",
-            f"data_dir={data_dir}",
-            f"output_dir={out}",
-            "max_steps=2",
-            "train_limit=16",
-            "eval_limit=4",
-            "fairness_eval_steps=2",
-        ]
-    )
+    steps = ("max_steps=2", "train_limit=16", "eval_limit=4", "fairness_eval_steps=2")
+    code = main(train_args(tiny_vlm, data_dir, out, *steps, method=method))
     assert code == 0
     assert (out / "model.safetensors").is_file() and (out / "processor_config.json").is_file()
     assert "method: " + method in (out / "recipe.yaml").read_text()

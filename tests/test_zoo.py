@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import eval_args
+from conftest import eval_args, train_args
 from rawdata import write_csv, write_jpeg
 
 from benchmark.zoo import ZOO, build_tiny_family
@@ -92,25 +92,9 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
 def test_two_fairgrpo_steps_with_the_fairness_callback_on_every_family(family, zoo, zoo_data, tmp_path):
     data, _ = zoo_data
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--method",
-            "fairgrpo",
-            "--recipe",
-            "tiny-cpu",
-            f"model={zoo[family]}",
-            f"data_dir={data}",
-            f"output_dir={out}",
-            "max_steps=2",
-            "train_limit=8",
-            "eval_limit=4",
-            "fairness_eval_steps=1",
-            "fairness_batch_size=4",
-            "max_completion_length=6",
-            "fairness_max_new_tokens=4",
-        ]
-    )
+    steps = ("max_steps=2", "train_limit=8", "eval_limit=4", "max_completion_length=6")
+    fairness = ("fairness_eval_steps=1", "fairness_batch_size=4", "fairness_max_new_tokens=4")
+    code = main(train_args(zoo[family], data, out, *steps, *fairness))
     assert code == 0
     steps = [json.loads(line)["step"] for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]
