@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,6 +131,26 @@ def pad_ufes20_eval_args(model, data, out, *extra) -> list[str]:
     settings = ("--max-new-tokens", 4, "--batch-size", 16, "--n-bootstrap", 50, "--no-progress")
     return eval_args(
         model, data, out, *settings, "--run-name", "tiny-pad", "--method", "grpo", *extra, tasks="pad_ufes20"
+    )
+
+
+def free_port() -> int:
+    """A TCP port free on localhost now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_on_two_cpu_processes(*target: str, cwd=None, timeout: int = 480) -> subprocess.CompletedProcess:
+    """``accelerate launch`` of TARGET (a script and its arguments, or ``-m`` and a module's) on two
+    CPU processes. ``--cpu`` alone starts one process unless MPI is set up; ``--multi_gpu`` starts
+    torchrun workers, which use gloo on CPU (ACCELERATE_USE_CPU)."""
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--main_process_port", str(free_port())]
+    env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [*launch, *target], env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd
     )
 
 
