@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain_dataset
+from trainer_helpers import NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
 
 from trainers.advantage import rloo_advantages
 
@@ -28,12 +28,6 @@ CPU = dict(
     per_device_train_batch_size=6,
     temperature=1.0,
 )
-
-
-def load(tiny_vlm):
-    from benchmark.models import load_model_and_processor
-
-    return load_model_and_processor(tiny_vlm, dtype="float32")
 
 
 def random_reward():

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import train_args
-from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain_dataset
+from trainer_helpers import NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
 
 from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
@@ -25,12 +25,6 @@ CPU = dict(
     logging_steps=1,
 )
 JSONL_FIELDS = {"step", "epoch", "method", "split", "rows", "invalid", "overall", "by_dataset", "groups"}
-
-
-def load(tiny_vlm):
-    from benchmark.models import load_model_and_processor
-
-    return load_model_and_processor(tiny_vlm, dtype="float32")
 
 
 def grpo_by_hand(rewards, scale: bool) -> np.ndarray:

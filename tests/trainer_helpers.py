@@ -20,6 +20,13 @@ def keyed_reward(prompts, completions, id, **kwargs) -> list[float]:
     return [zlib.crc32(f"{key}:{(start + i) % NUM_GENERATIONS}".encode()) % 5 / 4 for i, key in enumerate(id)]
 
 
+def load(model_path: str):
+    """The (model, processor) of a checkpoint folder in float32, as the trainer tests train it."""
+    from benchmark.models import load_model_and_processor
+
+    return load_model_and_processor(model_path, dtype="float32")
+
+
 def two_domain_dataset(data_dir: str, limit: int = 12):
     """The synthetic GRPO dataset with every other row moved to a second domain."""
     from trainers.data import build_grpo_dataset
