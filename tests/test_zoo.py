@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from conftest import eval_args, train_args
 from rawdata import write_csv, write_jpeg
+from test_builder_ct_hemorrhage import DEMOGRAPHICS_HEADER, DIAGNOSIS_HEADER
 
 from benchmark.zoo import ZOO, build_tiny_family
 from clinfair.cli import main
@@ -39,27 +40,16 @@ def zoo_data(tmp_path_factory, synthetic_data) -> tuple[Path, str]:
     data = tmp_path_factory.mktemp("zoo-data")
     (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     raw = tmp_path_factory.mktemp("ct-raw")
-    header = [
-        "PatientNumber",
-        "SliceNumber",
-        "Intraventricular",
-        "Intraparenchymal",
-        "Subarachnoid",
-        "Epidural",
-        "Subdural",
-        "No_Hemorrhage",
-        "Fracture_Yes_No",
-    ]
     rows = [[patient, 1, 0, patient % 2, 0, 0, 0, 1 - patient % 2, 0] for patient in range(49, 73)]
     for shade, (patient, *_rest) in enumerate(rows):
         for offset, window in enumerate(("brain", "bone")):
             write_jpeg(
                 raw / "Patients_CT" / f"{patient:03d}/{window}/1.jpg", shade=8 * shade + offset, size=(24, 24)
             )
-    write_csv(raw / "hemorrhage_diagnosis.csv", header, rows)
+    write_csv(raw / "hemorrhage_diagnosis.csv", DIAGNOSIS_HEADER, rows)
     write_csv(
         raw / "patient_demographics.csv",
-        ["Patient Number", "Age\n(years)", "Gender", "Note"],
+        DEMOGRAPHICS_HEADER,
         [[p, 30 + p % 40, "Male" if p % 2 else "Female", ""] for p, *_ in rows],
     )
     prepare(get_task("ct_hemorrhage"), data / "ct_hemorrhage", raw, progress=False)
