@@ -8,22 +8,12 @@ import warnings
 import numpy as np
 import pytest
 from conftest import train_args
-from trainer_helpers import NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
+from trainer_helpers import CPU, NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
 
 from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
 from trainers.methods import METHODS
 
-CPU = dict(
-    use_cpu=True,
-    bf16=False,
-    report_to="none",
-    save_strategy="no",
-    seed=0,
-    max_completion_length=4,
-    num_generations=NUM_GENERATIONS,
-    logging_steps=1,
-)
 JSONL_FIELDS = {"step", "epoch", "method", "split", "rows", "invalid", "overall", "by_dataset", "groups"}
 
 
