@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,15 @@ def synthetic_data(tmp_path_factory) -> str:
     out = tmp_path_factory.mktemp("synthetic") / "data"
     prepare(get_task("synthetic"), out, options={"n": 60}, progress=False)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, synthetic_data) -> str:
+    """A data folder holding ``synthetic`` (:func:`synthetic_data`, 60 rows), as a recipe's
+    ``data_dir`` or ``--data`` reads it (``DATA/<task>``)."""
+    root = tmp_path_factory.mktemp("data-dir")
+    (root / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
+    return str(root)
 
 
 @pytest.fixture(scope="session")
@@ -62,30 +74,8 @@ def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
     folders = []
     for model, name, method in ((tiny_vlm, "tiny-grpo", "grpo"), (second, "tiny-fairgrpo", "fairgrpo")):
         out = root / name
-        code = main(
-            [
-                "eval",
-                "--model",
-                str(model),
-                "--tasks",
-                "synthetic",
-                "--data",
-                str(data),
-                "--out",
-                str(out),
-                "--limit",
-                "16",
-                "--max-new-tokens",
-                "4",
-                "--n-bootstrap",
-                "20",
-                "--run-name",
-                name,
-                "--method",
-                method,
-                "--no-progress",
-            ]
-        )
+        settings = ("--limit", 16, "--max-new-tokens", 4, "--n-bootstrap", 20, "--no-progress")
+        code = main(eval_args(model, data, out, *settings, "--run-name", name, "--method", method))
         assert code == 0, f"clinfair eval failed for {name}"
         folders.append(str(out))
     return folders
@@ -119,31 +109,49 @@ def pad_ufes20_run(tmp_path_factory, tiny_vlm) -> Path:
     return out
 
 
+def eval_args(model, data, out, *extra, tasks: str = "synthetic", command: str = "eval") -> list[str]:
+    """``clinfair eval`` arguments: MODEL on TASKS read from DATA (``DATA/<task>``), written to OUT,
+    then EXTRA; every item as text. ``command="probe"``: ``clinfair probe``, which takes the same four."""
+    return [
+        str(a) for a in (command, "--model", model, "--tasks", tasks, "--data", data, "--out", out, *extra)
+    ]
+
+
+def train_args(
+    model, data_dir, output_dir, *overrides, method: str = "fairgrpo", recipe: str = "tiny-cpu"
+) -> list[str]:
+    """``clinfair train`` arguments: METHOD with RECIPE on MODEL, DATA_DIR and OUTPUT_DIR, then
+    the recipe OVERRIDES (``key=value``)."""
+    folders = (f"model={model}", f"data_dir={data_dir}", f"output_dir={output_dir}")
+    return ["train", "--method", method, "--recipe", recipe, *folders, *overrides]
+
+
 def pad_ufes20_eval_args(model, data, out, *extra) -> list[str]:
     """The ``clinfair eval`` arguments of :func:`pad_ufes20_run` (a test re-runs them to re-score)."""
-    return [
-        "eval",
-        "--model",
-        str(model),
-        "--tasks",
-        "pad_ufes20",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--max-new-tokens",
-        "4",
-        "--batch-size",
-        "16",
-        "--n-bootstrap",
-        "50",
-        "--run-name",
-        "tiny-pad",
-        "--method",
-        "grpo",
-        "--no-progress",
-        *extra,
-    ]
+    settings = ("--max-new-tokens", 4, "--batch-size", 16, "--n-bootstrap", 50, "--no-progress")
+    return eval_args(
+        model, data, out, *settings, "--run-name", "tiny-pad", "--method", "grpo", *extra, tasks="pad_ufes20"
+    )
+
+
+def free_port() -> int:
+    """A TCP port free on localhost now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_on_two_cpu_processes(*target: str, cwd=None, timeout: int = 480) -> subprocess.CompletedProcess:
+    """``accelerate launch`` of TARGET (a script and its arguments, or ``-m`` and a module's) on two
+    CPU processes. ``--cpu`` alone starts one process unless MPI is set up; ``--multi_gpu`` starts
+    torchrun workers, which use gloo on CPU (ACCELERATE_USE_CPU)."""
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launch += ["--main_process_port", str(free_port())]
+    env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [*launch, *target], env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
 
 
 def pytest_collection_modifyitems(config, items):

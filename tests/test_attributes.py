@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import pad_ufes20_eval_args
+from conftest import pad_ufes20_eval_args, train_args
 from pad_ufes20_raw import SKIN_TYPES
 
 from clinfair.cli import main
@@ -229,21 +229,8 @@ def test_group_attributes_unknown_is_a_clear_error(pad_ufes20_run):
 
 def test_train_unknown_group_attribute_is_one_line(pad_ufes20_run, tiny_vlm, tmp_path, capsys):
     data = pad_ufes20_run.parent / "data"
-    code = main(
-        [
-            "train",
-            "--method",
-            "fairgrpo",
-            "--recipe",
-            "tiny-cpu",
-            f"model={tiny_vlm}",
-            f"data_dir={data}",
-            f"output_dir={tmp_path / 'run'}",
-            "tasks=[pad_ufes20]",
-            "train_split=test",
-            "group_attributes=[sex, skin]",
-        ]
-    )
+    overrides = ("tasks=[pad_ufes20]", "train_split=test", "group_attributes=[sex, skin]")
+    code = main(train_args(tiny_vlm, data, tmp_path / "run", *overrides))
     assert code == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1

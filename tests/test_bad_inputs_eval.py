@@ -9,6 +9,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import conftest
 import pandas as pd
 from bad_inputs import assert_one_line_error, cases, read_only_folder, run_cli, snapshot
 
@@ -18,27 +19,8 @@ LIMIT, BATCH = 12, 4  # three batches
 
 
 def eval_args(model, data, out, *extra):
-    return [
-        "eval",
-        "--model",
-        model,
-        "--tasks",
-        "synthetic",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--limit",
-        LIMIT,
-        "--batch-size",
-        BATCH,
-        "--max-new-tokens",
-        4,
-        "--n-bootstrap",
-        20,
-        "--no-progress",
-        *extra,
-    ]
+    settings = ("--limit", LIMIT, "--batch-size", BATCH, "--max-new-tokens", 4, "--n-bootstrap", 20)
+    return conftest.eval_args(model, data, out, *settings, "--no-progress", *extra)
 
 
 def prepare_synthetic(capsys, data: Path, *options: str) -> None:

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from bad_inputs import assert_one_line_error, cases, read_only_folder, run_cli
+from conftest import eval_args
 
 
 def build(capsys, *args):
@@ -107,25 +108,8 @@ def dry_run_publishes_no_local_path(eval_results, tmp_path, capsys, tiny_vlm):
     # a run evaluated from a local folder without --run-name (eval_results name theirs; this one does not)
     data = Path(eval_results[0]).parent / "data"
     unnamed = tmp_path / "unnamed"
-    code, _, err = run_cli(
-        capsys,
-        "eval",
-        "--model",
-        tiny_vlm,
-        "--tasks",
-        "synthetic",
-        "--data",
-        data,
-        "--out",
-        unnamed,
-        "--limit",
-        16,
-        "--max-new-tokens",
-        4,
-        "--n-bootstrap",
-        20,
-        "--no-progress",
-    )
+    settings = ("--limit", 16, "--max-new-tokens", 4, "--n-bootstrap", 20, "--no-progress")
+    code, _, err = run_cli(capsys, *eval_args(tiny_vlm, data, unnamed, *settings))
     assert code == 0, err
     assert json.loads((unnamed / "results.json").read_text())["run"]["name"] == Path(tiny_vlm).name
     assert build(capsys, *eval_results, unnamed, "--out", tmp_path / "board")[0] == 0

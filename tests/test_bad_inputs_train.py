@@ -11,6 +11,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import conftest
 import numpy as np
 import pytest
 from bad_inputs import assert_one_line_error, cases, run_cli
@@ -23,34 +24,13 @@ LEGACY_STATE_FILE = "clinfair_advantage_state.pkl"  # what clinfair <= 0.1.0 sav
 
 
 def train_args(model, data_dir, output_dir, *extra):
-    return [
-        "train",
-        "--method",
-        "fairgrpo",
-        "--recipe",
-        "tiny-cpu",
-        f"model={model}",
-        f"data_dir={data_dir}",
-        f"output_dir={output_dir}",
-        "max_steps=2",
-        "train_limit=8",
-        "eval_limit=4",
-        "fairness_eval_steps=1",
-        "save_strategy=steps",
-        "save_steps=1",
-        *extra,
-    ]
+    steps = ("max_steps=2", "train_limit=8", "eval_limit=4", "fairness_eval_steps=1")
+    checkpoints = ("save_strategy=steps", "save_steps=1")
+    return conftest.train_args(model, data_dir, output_dir, *steps, *checkpoints, *extra)
 
 
 def steps(output_dir: Path) -> list[int]:
     return [json.loads(line)["step"] for line in (output_dir / "fairness.jsonl").read_text().splitlines()]
-
-
-@pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("train-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import eval_args
 
 from benchmark.runner import PARTIAL_FILE
 from clinfair.cli import main
@@ -20,25 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _eval_args(model, data, out, *extra):
-    return [
-        "eval",
-        "--model",
-        str(model),
-        "--tasks",
-        "synthetic",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--max-new-tokens",
-        "12",
-        "--batch-size",
-        "4",
-        "--n-bootstrap",
-        "50",
-        "--no-progress",
-        *extra,
-    ]
+    settings = ("--max-new-tokens", 12, "--batch-size", 4, "--n-bootstrap", 50, "--no-progress")
+    return eval_args(model, data, out, *settings, *extra)
 
 
 def test_eval_writes_results_and_predictions(tiny_vlm, eval_data, tmp_path, capsys):

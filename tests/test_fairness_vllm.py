@@ -45,19 +45,16 @@ class StandInEngine:
 
 
 @pytest.fixture
-def trainer(tiny_vlm, synthetic_data, tmp_path):
+def trainer(tiny_vlm, data_dir, tmp_path):
     from trainers.build import build_trainer
     from trainers.recipes import load_recipe
 
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     recipe = load_recipe(
         "tiny-cpu",
         "fairgrpo",
         [
             f"model={tiny_vlm}",
-            f"data_dir={data}",
+            f"data_dir={data_dir}",
             f"output_dir={tmp_path}/run",
             "eval_limit=5",
             "fairness_batch_size=4",

@@ -11,6 +11,7 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import eval_args, train_args
 
 from clinfair.cli import main
 
@@ -19,57 +20,20 @@ pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 
 def test_vllm_greedy_eval_equals_hf_greedy_eval(tiny_vlm, eval_data, tmp_path):
     pytest.importorskip("vllm", reason="pip install 'clinfair[vllm]'")
-    common = [
-        "eval",
-        "--model",
-        tiny_vlm,
-        "--tasks",
-        "synthetic",
-        "--data",
-        str(eval_data),
-        "--limit",
-        "16",
-        "--batch-size",
-        "8",
-        "--max-new-tokens",
-        "8",
-        "--dtype",
-        "float32",
-        "--n-bootstrap",
-        "0",
-        "--no-progress",
-    ]
-    assert main([*common, "--out", str(tmp_path / "hf"), "--device", "cuda"]) == 0
-    assert main([*common, "--out", str(tmp_path / "vllm"), "--backend", "vllm"]) == 0
+    common = ("--limit", 16, "--batch-size", 8, "--max-new-tokens", 8, "--dtype", "float32")
+    common += ("--n-bootstrap", 0, "--no-progress")
+    assert main(eval_args(tiny_vlm, eval_data, tmp_path / "hf", *common, "--device", "cuda")) == 0
+    assert main(eval_args(tiny_vlm, eval_data, tmp_path / "vllm", *common, "--backend", "vllm")) == 0
     hf, vllm = (pd.read_parquet(tmp_path / name / "predictions.parquet") for name in ("hf", "vllm"))
     same = (hf["completion"] == vllm["completion"]).mean()
     assert same >= 0.9, f"only {same:.0%} of greedy completions agree"  # fp32 kernels differ in rare ties
 
 
-def test_colocate_training_two_steps(tiny_vlm, synthetic_data, tmp_path):
+def test_colocate_training_two_steps(tiny_vlm, data_dir, tmp_path):
     pytest.importorskip("vllm", reason="pip install 'clinfair[vllm]'")
     out = tmp_path / "run"
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
-    code = main(
-        [
-            "train",
-            "--method",
-            "fairgrpo",
-            "--recipe",
-            "tiny-cpu",
-            f"model={tiny_vlm}",
-            f"data_dir={data}",
-            f"output_dir={out}",
-            "max_steps=2",
-            "use_cpu=false",
-            "use_vllm=true",
-            "vllm_mode=colocate",
-            "vllm_gpu_memory_utilization=0.2",
-            "fairness_eval_steps=1",
-        ]
-    )
+    vllm = ("use_cpu=false", "use_vllm=true", "vllm_mode=colocate", "vllm_gpu_memory_utilization=0.2")
+    code = main(train_args(tiny_vlm, data_dir, out, "max_steps=2", *vllm, "fairness_eval_steps=1"))
     assert code == 0
     steps = [json.loads(line)["step"] for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from PIL import Image
 
 from clinfair.cli import main
@@ -217,19 +217,13 @@ def test_static_page_attribute_menu_shows_fitzpatrick(browser, pad_ufes20_run, t
 # --------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def space(board, browser):
     """The Space app on a free localhost port, in this process's background threads; always closed."""
     from leaderboard.space.app import create_app
 
     app = create_app(str(board))
-    port = _free_port()
+    port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import eval_args
 from PIL import Image
 
 from clinfair.cli import main
@@ -528,9 +529,9 @@ def test_a_run_on_other_rows_is_flagged_and_not_ranked(eval_results, tiny_vlm, t
     data = tmp_path / "data"
     prepare(get_task("synthetic"), data / "synthetic", options={"n": 60, "cue_strength": 0.5}, progress=False)
     other = tmp_path / "tiny-other"
-    args = ["--limit", "16", "--max-new-tokens", "4", "--n-bootstrap", "20", "--no-progress"]
-    eval_args = ["eval", "--model", tiny_vlm, "--tasks", "synthetic", "--data", data, "--out", other]
-    assert main([*map(str, eval_args), *args, "--run-name", "tiny-other", "--method", "grpo"]) == 0
+    settings = ("--limit", 16, "--max-new-tokens", 4, "--n-bootstrap", 20, "--no-progress")
+    named = ("--run-name", "tiny-other", "--method", "grpo")
+    assert main(eval_args(tiny_vlm, data, other, *settings, *named)) == 0
     hashes = [
         json.loads((Path(f) / "results.json").read_text())["tasks"]["synthetic"]["split_sha256"]
         for f in (*eval_results, other)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import eval_args
 from lm_eval import simple_evaluate
 from lm_eval.tasks import TaskManager
 
@@ -41,27 +42,8 @@ def task_manager(tmp_path_factory, eval_data) -> TaskManager:
 
 
 def clinfair_eval(model: str, data: Path, out: Path) -> tuple[dict, pd.DataFrame]:
-    args = [
-        "eval",
-        "--model",
-        model,
-        "--tasks",
-        "synthetic",
-        "--data",
-        str(data),
-        "--out",
-        str(out),
-        "--limit",
-        str(ROWS),
-        "--max-new-tokens",
-        str(MAX_NEW_TOKENS),
-        "--batch-size",
-        str(BATCH_SIZE),
-        "--n-bootstrap",
-        "0",
-        "--no-progress",
-    ]
-    assert main(args) == 0
+    settings = ("--limit", ROWS, "--max-new-tokens", MAX_NEW_TOKENS, "--batch-size", BATCH_SIZE)
+    assert main(eval_args(model, data, out, *settings, "--n-bootstrap", 0, "--no-progress")) == 0
     return json.loads((out / "results.json").read_text()), pd.read_parquet(out / "predictions.parquet")
 
 

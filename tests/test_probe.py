@@ -7,6 +7,7 @@ import re
 
 import pandas as pd
 import pytest
+from conftest import eval_args
 
 from benchmark.probe import run_probe
 from clinfair.cli import main
@@ -76,29 +77,8 @@ def test_a_model_ignoring_the_stated_demographics_never_flips():
 
 def test_clinfair_probe_on_the_tiny_model(tiny_vlm, eval_data, tmp_path, capsys):
     out = tmp_path / "probe"
-    assert (
-        main(
-            [
-                "probe",
-                "--model",
-                tiny_vlm,
-                "--tasks",
-                "synthetic",
-                "--data",
-                str(eval_data),
-                "--out",
-                str(out),
-                "--limit",
-                "6",
-                "--max-new-tokens",
-                "4",
-                "--scores",
-                "--n-bootstrap",
-                "50",
-            ]
-        )
-        == 0
-    )
+    settings = ("--limit", 6, "--max-new-tokens", 4, "--scores", "--n-bootstrap", 50)
+    assert main(eval_args(tiny_vlm, eval_data, out, *settings, command="probe")) == 0
     report = json.loads((out / "probe.json").read_text())["tasks"]["synthetic"]
     rows = pd.read_parquet(out / "probe_rows.parquet")
     assert set(rows["attribute"]) == {"sex", "age_group"}
@@ -111,21 +91,7 @@ def test_clinfair_probe_on_the_tiny_model(tiny_vlm, eval_data, tmp_path, capsys)
 
 
 def test_probing_an_attribute_the_task_lacks_is_one_line(tiny_vlm, eval_data, tmp_path, capsys):
-    code = main(
-        [
-            "probe",
-            "--model",
-            tiny_vlm,
-            "--tasks",
-            "synthetic",
-            "--data",
-            str(eval_data),
-            "--out",
-            str(tmp_path / "p"),
-            "--attributes",
-            "race",
-        ]
-    )
+    code = main(eval_args(tiny_vlm, eval_data, tmp_path / "p", "--attributes", "race", command="probe"))
     assert code == 2 and "cannot probe race" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import eval_args
 
 from benchmark.checks import probe_rows
 from benchmark.generation import GenerationSettings, HFBackend, render_prompt, scoring_context
@@ -70,31 +71,8 @@ def test_eval_scores_reach_clinfair_metrics_and_equal_sklearn(tiny_vlm, eval_dat
     from clinfair.cli import main
 
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "eval",
-                "--model",
-                tiny_vlm,
-                "--tasks",
-                "synthetic",
-                "--data",
-                str(eval_data),
-                "--out",
-                str(out),
-                "--limit",
-                "40",
-                "--max-new-tokens",
-                "4",
-                "--scores",
-                "direct",
-                "--n-bootstrap",
-                "0",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    settings = ("--limit", 40, "--max-new-tokens", 4, "--scores", "direct", "--n-bootstrap", 0)
+    assert main(eval_args(tiny_vlm, eval_data, out, *settings, "--no-progress")) == 0
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert main(["metrics", str(out / "predictions.parquet"), "--out", str(tmp_path / "report.json")]) == 0
     assert "AUROC" in capsys.readouterr().out

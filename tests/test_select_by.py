@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import train_args
 
 from clinfair.cli import main
 
@@ -27,30 +28,12 @@ def answering_model(tmp_path_factory, synthetic_data) -> Path:
 
 @pytest.mark.slow
 def test_best_checkpoint_is_kept_at_the_step_predicted_from_fairness_jsonl(
-    answering_model, synthetic_data, tmp_path
+    answering_model, data_dir, tmp_path
 ):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--method",
-            "grpo",
-            "--recipe",
-            "tiny-cpu",
-            f"model={answering_model}",
-            f"data_dir={data}",
-            f"output_dir={out}",
-            "max_steps=10",
-            "fairness_eval_steps=2",
-            "eval_limit=12",
-            "learning_rate=3e-3",
-            "select_by=f1",
-            "fairness_max_new_tokens=24",
-        ]
-    )
+    steps = ("max_steps=10", "learning_rate=3e-3", "fairness_eval_steps=2", "eval_limit=12")
+    selection = ("select_by=f1", "fairness_max_new_tokens=24")
+    code = main(train_args(answering_model, data_dir, out, *steps, *selection, method="grpo"))
     assert code == 0
     lines = [json.loads(line) for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [0, 2, 4, 6, 8, 10]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import eval_args, train_args
 from PIL import Image
 from rawdata import write_csv, write_jpeg, write_png
 
@@ -120,19 +121,9 @@ def test_csv_task_prepares_evaluates_trains_and_reaches_the_leaderboard(tmp_path
     assert len({rows[r[0]]["split"] for r in table}) == 3
 
     run = tmp_path / "run"
-    args = ["--model", tiny_vlm, "--tasks", "derm", "--data", str(data), "--out", str(run)]
-    knobs = [
-        "--limit",
-        "6",
-        "--max-new-tokens",
-        "4",
-        "--n-bootstrap",
-        "20",
-        "--run-name",
-        "tiny-derm",
-        "--no-progress",
-    ]
-    assert main(["eval", *include, *args, *knobs]) == 0
+    knobs = ("--limit", 6, "--max-new-tokens", 4, "--n-bootstrap", 20, "--no-progress")
+    knobs += ("--run-name", "tiny-derm")
+    assert main(eval_args(tiny_vlm, data, run, *include, *knobs, tasks="derm")) == 0
     results = json.loads((run / "results.json").read_text())
     assert set(results["tasks"]) == {"derm"}
     predictions = pd.read_parquet(run / "predictions.parquet")
@@ -142,15 +133,8 @@ def test_csv_task_prepares_evaluates_trains_and_reaches_the_leaderboard(tmp_path
     assert "fitzpatrick" in predictions.columns
 
     out = tmp_path / "train"
-    recipe = [
-        f"model={tiny_vlm}",
-        f"data_dir={data}",
-        f"output_dir={out}",
-        "tasks=[derm]",
-        f"include_path={folder}",
-    ]
-    steps = ["max_steps=1", "train_limit=8", "eval_limit=4", "fairness_eval_steps=1"]
-    assert main(["train", "--method", "fairgrpo", "--recipe", "tiny-cpu", *recipe, *steps]) == 0
+    steps = ("max_steps=1", "train_limit=8", "eval_limit=4", "fairness_eval_steps=1")
+    assert main(train_args(tiny_vlm, data, out, "tasks=[derm]", f"include_path={folder}", *steps)) == 0
     logged = [json.loads(line) for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert logged and set(logged[-1]["by_dataset"]) == {"derm"}
 
@@ -163,15 +147,14 @@ def test_csv_task_prepares_evaluates_trains_and_reaches_the_leaderboard(tmp_path
 
     # without --include-path, eval says how to get the task and which flag registers it
     registry._INCLUDED.clear()
-    assert main(["eval", *args, *knobs, "--overwrite"]) == 2
+    assert main(eval_args(tiny_vlm, data, run, *knobs, "--overwrite", tasks="derm")) == 2
     assert "unknown task 'derm'" in capsys.readouterr().err
 
 
 def test_missing_prepared_user_task_names_the_include_path_command(tmp_path, capsys):
     folder, _ = csv_task(tmp_path / "mine", rows=3)
     code = main(
-        ["eval", "--include-path", str(folder), "--model", str(tmp_path / "m"), "--tasks", "derm"]
-        + ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run")]
+        eval_args(tmp_path / "m", tmp_path / "data", tmp_path / "run", "--include-path", folder, tasks="derm")
     )
     err = capsys.readouterr().err
     assert (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import eval_args
+
 from clinfair.cli import main
 from tasks.registry import resolve_tasks
 
@@ -14,19 +16,7 @@ def test_all_is_the_seven_clinical_tasks_without_synthetic():
 
 
 def test_eval_all_without_prepared_data_lists_every_prepare_command(tmp_path, capsys):
-    code = main(
-        [
-            "eval",
-            "--model",
-            str(tmp_path / "model"),
-            "--tasks",
-            "all",
-            "--data",
-            str(tmp_path / "data"),
-            "--out",
-            str(tmp_path / "run"),
-        ]
-    )
+    code = main(eval_args(tmp_path / "model", tmp_path / "data", tmp_path / "run", tasks="all"))
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     for task in CLINICAL:

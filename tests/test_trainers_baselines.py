@@ -11,36 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain_dataset
+import trainer_helpers
+from trainer_helpers import NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
 
 from trainers.advantage import rloo_advantages
 
-CPU = dict(
-    use_cpu=True,
-    bf16=False,
-    report_to="none",
-    save_strategy="no",
-    seed=0,
-    max_completion_length=6,
-    num_generations=NUM_GENERATIONS,
-    logging_steps=1,
-    max_steps=2,
-    per_device_train_batch_size=6,
-    temperature=1.0,
+CPU = trainer_helpers.CPU | dict(
+    max_completion_length=6, max_steps=2, per_device_train_batch_size=6, temperature=1.0
 )
-
-
-@pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("baseline-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return str(root)
-
-
-def load(tiny_vlm):
-    from benchmark.models import load_model_and_processor
-
-    return load_model_and_processor(tiny_vlm, dtype="float32")
 
 
 def random_reward():

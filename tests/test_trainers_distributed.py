@@ -10,26 +10,16 @@ straddle the two processes, so per-process statistics would differ from the gath
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_on_two_cpu_processes
 from trainer_helpers import NUM_GENERATIONS, fair_config
 
 from trainers.advantage import FairAdvantageScaler
 
 TESTS = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("train-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return str(root)
 
 
 @pytest.fixture(scope="module")
@@ -55,39 +45,10 @@ def test_trainer_advantages_are_the_scalers_on_the_gathered_rewards(one_process)
     np.testing.assert_allclose(list(one_process._logs["advantages"]), records[-1]["advantages"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_give_the_one_process_advantages(one_process, tiny_vlm, data_dir, tmp_path):
-    # `accelerate launch --cpu` alone starts one process unless MPI is set up; --multi_gpu starts
-    # torchrun workers, which use gloo on CPU (ACCELERATE_USE_CPU).
-    command = [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(_free_port()),
-        str(TESTS / "two_process_fairgrpo.py"),
-        tiny_vlm,
-        data_dir,
-        str(tmp_path),
-        "3",
-    ]
-    env = os.environ | {"ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=480, cwd=TESTS)
+    script = TESTS / "two_process_fairgrpo.py"
+    done = run_on_two_cpu_processes(str(script), tiny_vlm, data_dir, str(tmp_path), "3", cwd=TESTS)
     assert done.returncode == 0, done.stderr[-4000:]
     ranks = [json.loads((tmp_path / f"records_{rank}.json").read_text()) for rank in (0, 1)]
 

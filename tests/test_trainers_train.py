@@ -7,36 +7,14 @@ import warnings
 
 import numpy as np
 import pytest
-from trainer_helpers import NUM_GENERATIONS, keyed_reward, recording, two_domain_dataset
+from conftest import train_args
+from trainer_helpers import CPU, NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
 
 from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
 from trainers.methods import METHODS
 
-CPU = dict(
-    use_cpu=True,
-    bf16=False,
-    report_to="none",
-    save_strategy="no",
-    seed=0,
-    max_completion_length=4,
-    num_generations=NUM_GENERATIONS,
-    logging_steps=1,
-)
 JSONL_FIELDS = {"step", "epoch", "method", "split", "rows", "invalid", "overall", "by_dataset", "groups"}
-
-
-@pytest.fixture(scope="module")
-def data_dir(synthetic_data, tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("train-data")
-    (root / "synthetic").symlink_to(synthetic_data)
-    return str(root)
-
-
-def load(tiny_vlm):
-    from benchmark.models import load_model_and_processor
-
-    return load_model_and_processor(tiny_vlm, dtype="float32")
 
 
 def grpo_by_hand(rewards, scale: bool) -> np.ndarray:
@@ -49,22 +27,8 @@ def grpo_by_hand(rewards, scale: bool) -> np.ndarray:
 @pytest.mark.parametrize("method", METHODS)
 def test_clinfair_train_runs_every_method(method, tiny_vlm, data_dir, tmp_path):
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--method",
-            method,
-            "--recipe",
-            "tiny-cpu",
-            f"model={tiny_vlm}",
-            f"data_dir={data_dir}",
-            f"output_dir={out}",
-            "max_steps=2",
-            "train_limit=16",
-            "eval_limit=4",
-            "fairness_eval_steps=2",
-        ]
-    )
+    steps = ("max_steps=2", "train_limit=16", "eval_limit=4", "fairness_eval_steps=2")
+    code = main(train_args(tiny_vlm, data_dir, out, *steps, method=method))
     assert code == 0
     assert (out / "model.safetensors").is_file() and (out / "processor_config.json").is_file()
     assert "method: " + method in (out / "recipe.yaml").read_text()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import eval_args
 
 from benchmark.generation import conversation
 from clinfair.cli import main
@@ -71,36 +72,9 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     from transformers import AutoTokenizer
 
     out = tmp_path / "run"
-    code = main(
-        [
-            "eval",
-            "--model",
-            tiny_vlm,
-            "--backend",
-            "vllm",
-            "--tasks",
-            "synthetic",
-            "--data",
-            str(eval_data),
-            "--out",
-            str(out),
-            "--limit",
-            "6",
-            "--batch-size",
-            "4",
-            "--max-new-tokens",
-            "32",
-            "--tensor-parallel-size",
-            "2",
-            "--max-images-per-prompt",
-            "3",
-            "--seed",
-            "7",
-            "--n-bootstrap",
-            "0",
-            "--no-progress",
-        ]
-    )
+    settings = ("--limit", 6, "--batch-size", 4, "--max-new-tokens", 32, "--n-bootstrap", 0, "--no-progress")
+    engine = ("--tensor-parallel-size", 2, "--max-images-per-prompt", 3, "--seed", 7)
+    code = main(eval_args(tiny_vlm, eval_data, out, "--backend", "vllm", *engine, *settings))
     assert code == 0
     (engine,) = stand_in.engines
     assert engine["model"] == tiny_vlm and engine["tensor_parallel_size"] == 2
@@ -150,26 +124,8 @@ def test_a_row_with_more_images_than_allowed_is_one_line_and_writes_nothing(
     stand_in, tiny_vlm, eval_data, tmp_path, capsys
 ):
     out = tmp_path / "run"
-    code = main(
-        [
-            "eval",
-            "--model",
-            tiny_vlm,
-            "--backend",
-            "vllm",
-            "--tasks",
-            "synthetic",
-            "--data",
-            str(eval_data),
-            "--out",
-            str(out),
-            "--limit",
-            "4",
-            "--max-images-per-prompt",
-            "1",
-            "--no-progress",
-        ]
-    )
+    limits = ("--limit", 4, "--max-images-per-prompt", 1, "--no-progress")
+    code = main(eval_args(tiny_vlm, eval_data, out, "--backend", "vllm", *limits))
     assert code == 0  # one image per row: within the limit
     from benchmark.checks import probe_rows
     from benchmark.generation import GenerationInputError, GenerationSettings, VLLMBackend
@@ -189,22 +145,7 @@ def test_without_vllm_installed_the_backend_says_how_to_get_it(
 ):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm raises ImportError
     code = main(
-        [
-            "eval",
-            "--model",
-            tiny_vlm,
-            "--backend",
-            "vllm",
-            "--tasks",
-            "synthetic",
-            "--data",
-            str(eval_data),
-            "--out",
-            str(tmp_path / "run"),
-            "--limit",
-            "2",
-            "--no-progress",
-        ]
+        eval_args(tiny_vlm, eval_data, tmp_path / "run", "--backend", "vllm", "--limit", 2, "--no-progress")
     )
     assert code == 2
     assert "pip install 'clinfair[vllm]'" in capsys.readouterr().err

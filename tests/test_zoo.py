@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import eval_args, train_args
 from rawdata import write_csv, write_jpeg
+from test_builder_ct_hemorrhage import DEMOGRAPHICS_HEADER, DIAGNOSIS_HEADER
 
 from benchmark.zoo import ZOO, build_tiny_family
 from clinfair.cli import main
@@ -38,27 +40,16 @@ def zoo_data(tmp_path_factory, synthetic_data) -> tuple[Path, str]:
     data = tmp_path_factory.mktemp("zoo-data")
     (data / "synthetic").symlink_to(synthetic_data, target_is_directory=True)
     raw = tmp_path_factory.mktemp("ct-raw")
-    header = [
-        "PatientNumber",
-        "SliceNumber",
-        "Intraventricular",
-        "Intraparenchymal",
-        "Subarachnoid",
-        "Epidural",
-        "Subdural",
-        "No_Hemorrhage",
-        "Fracture_Yes_No",
-    ]
     rows = [[patient, 1, 0, patient % 2, 0, 0, 0, 1 - patient % 2, 0] for patient in range(49, 73)]
     for shade, (patient, *_rest) in enumerate(rows):
         for offset, window in enumerate(("brain", "bone")):
             write_jpeg(
                 raw / "Patients_CT" / f"{patient:03d}/{window}/1.jpg", shade=8 * shade + offset, size=(24, 24)
             )
-    write_csv(raw / "hemorrhage_diagnosis.csv", header, rows)
+    write_csv(raw / "hemorrhage_diagnosis.csv", DIAGNOSIS_HEADER, rows)
     write_csv(
         raw / "patient_demographics.csv",
-        ["Patient Number", "Age\n(years)", "Gender", "Note"],
+        DEMOGRAPHICS_HEADER,
         [[p, 30 + p % 40, "Male" if p % 2 else "Female", ""] for p, *_ in rows],
     )
     prepare(get_task("ct_hemorrhage"), data / "ct_hemorrhage", raw, progress=False)
@@ -73,29 +64,9 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
     data, ct_split = zoo_data
     for task, split, limit in (("synthetic", "test", 8), ("ct_hemorrhage", ct_split, 6)):
         out = tmp_path / task
+        settings = ("--batch-size", 4, "--max-new-tokens", 4, "--n-bootstrap", 5, "--no-progress")
         code = main(
-            [
-                "eval",
-                "--model",
-                str(zoo[family]),
-                "--tasks",
-                task,
-                "--data",
-                str(data),
-                "--out",
-                str(out),
-                "--split",
-                split,
-                "--limit",
-                str(limit),
-                "--batch-size",
-                "4",
-                "--max-new-tokens",
-                "4",
-                "--n-bootstrap",
-                "5",
-                "--no-progress",
-            ]
+            eval_args(zoo[family], data, out, "--split", split, "--limit", limit, *settings, tasks=task)
         )
         assert code == 0, f"{family} on {task}"
         predictions = pd.read_parquet(out / "predictions.parquet")
@@ -111,25 +82,9 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
 def test_two_fairgrpo_steps_with_the_fairness_callback_on_every_family(family, zoo, zoo_data, tmp_path):
     data, _ = zoo_data
     out = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "--method",
-            "fairgrpo",
-            "--recipe",
-            "tiny-cpu",
-            f"model={zoo[family]}",
-            f"data_dir={data}",
-            f"output_dir={out}",
-            "max_steps=2",
-            "train_limit=8",
-            "eval_limit=4",
-            "fairness_eval_steps=1",
-            "fairness_batch_size=4",
-            "max_completion_length=6",
-            "fairness_max_new_tokens=4",
-        ]
-    )
+    steps = ("max_steps=2", "train_limit=8", "eval_limit=4", "max_completion_length=6")
+    fairness = ("fairness_eval_steps=1", "fairness_batch_size=4", "fairness_max_new_tokens=4")
+    code = main(train_args(zoo[family], data, out, *steps, *fairness))
     assert code == 0
     steps = [json.loads(line)["step"] for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]
@@ -253,22 +208,7 @@ def test_a_text_only_model_is_refused_in_one_line(tmp_path, zoo_data, capsys):
     out = tmp_path / "out"
     data, _ = zoo_data
     capsys.readouterr()
-    code = main(
-        [
-            "eval",
-            "--model",
-            str(folder),
-            "--tasks",
-            "synthetic",
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--limit",
-            "2",
-            "--no-progress",
-        ]
-    )
+    code = main(eval_args(folder, data, out, "--limit", 2, "--no-progress"))
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "is not a vision-language model" in err

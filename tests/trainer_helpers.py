@@ -5,6 +5,17 @@ from __future__ import annotations
 import zlib
 
 NUM_GENERATIONS = 2
+#: TRL config settings of every trainer test: CPU, no logging service or checkpoints, seeded
+CPU = dict(
+    use_cpu=True,
+    bf16=False,
+    report_to="none",
+    save_strategy="no",
+    seed=0,
+    max_completion_length=4,
+    num_generations=NUM_GENERATIONS,
+    logging_steps=1,
+)
 
 
 def keyed_reward(prompts, completions, id, **kwargs) -> list[float]:
@@ -20,6 +31,13 @@ def keyed_reward(prompts, completions, id, **kwargs) -> list[float]:
     return [zlib.crc32(f"{key}:{(start + i) % NUM_GENERATIONS}".encode()) % 5 / 4 for i, key in enumerate(id)]
 
 
+def load(model_path: str):
+    """The (model, processor) of a checkpoint folder in float32, as the trainer tests train it."""
+    from benchmark.models import load_model_and_processor
+
+    return load_model_and_processor(model_path, dtype="float32")
+
+
 def two_domain_dataset(data_dir: str, limit: int = 12):
     """The synthetic GRPO dataset with every other row moved to a second domain."""
     from trainers.data import build_grpo_dataset
@@ -31,19 +49,8 @@ def two_domain_dataset(data_dir: str, limit: int = 12):
 def fair_config(output_dir: str, per_device_batch: int, **overrides):
     from trainers.fairgrpo import FairGRPOConfig
 
-    settings = dict(
-        output_dir=output_dir,
-        use_cpu=True,
-        bf16=False,
-        max_steps=2,
-        per_device_train_batch_size=per_device_batch,
-        num_generations=NUM_GENERATIONS,
-        max_completion_length=4,
-        report_to="none",
-        save_strategy="no",
-        logging_steps=1,
-        seed=0,
-        learning_rate=1e-4,
+    settings = CPU | dict(
+        output_dir=output_dir, max_steps=2, per_device_train_batch_size=per_device_batch, learning_rate=1e-4
     )
     return FairGRPOConfig(**(settings | overrides))
 

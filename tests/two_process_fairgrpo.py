@@ -11,17 +11,16 @@ from __future__ import annotations
 import json
 import sys
 
-from trainer_helpers import fair_config, keyed_reward, recording, two_domain_dataset
+from trainer_helpers import fair_config, keyed_reward, load, recording, two_domain_dataset
 
 
 def run(model_path: str, data_dir: str, out_dir: str, per_device_batch: int):
     """Two FairGRPO steps, scoring 3 validation rows before and after each (``fairness.jsonl``)."""
-    from benchmark.models import load_model_and_processor
     from trainers.callbacks import FairnessCallback
     from trainers.data import load_task_split
     from trainers.fairgrpo import FairGRPOTrainer
 
-    model, processor = load_model_and_processor(model_path, dtype="float32")
+    model, processor = load(model_path)
     trainer = recording(FairGRPOTrainer)(
         model,
         [keyed_reward],
