@@ -120,7 +120,7 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     assert results["tasks"]["synthetic"]["accuracy_exact"] is not None
 
 
-def test_a_row_with_more_images_than_allowed_is_one_line_and_writes_nothing(
+def test_a_row_over_the_image_limit_is_refused_naming_the_flag_and_check_model_follows_images(
     stand_in, tiny_vlm, eval_data, tmp_path, capsys
 ):
     out = tmp_path / "run"
