@@ -39,7 +39,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/lint-imports
+	PYTHON=$(PY) .ci/lint-imports
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

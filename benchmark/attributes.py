@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from benchmark.metrics import DEFAULT_ATTRIBUTES
-from tasks.errors import ClinfairError
-from tasks.registry import TaskSpec, check_attributes
+from clinfair.benchmark.metrics import DEFAULT_ATTRIBUTES
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.registry import TaskSpec, check_attributes
 
 INTERSECTION = "*"
 
@@ -48,7 +48,7 @@ def resolve_attributes(
     chosen: str | Sequence[str] | None, specs: Sequence[TaskSpec], option: str = "--attributes"
 ) -> list[str]:
     """The attributes a run on ``specs`` reports: ``chosen`` checked against the tasks (an
-    :class:`~tasks.registry.UnknownAttributeError` names an unknown one and each task's
+    :class:`~clinfair.tasks.registry.UnknownAttributeError` names an unknown one and each task's
     attributes), or :func:`default_attributes` when ``chosen`` is None."""
     if chosen is None:
         return default_attributes(specs)

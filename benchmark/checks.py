@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.generation import Backend, GenerationInputError, GenerationSettings, HFBackend
-from tasks.errors import ClinfairError, one_line
-from tasks.prompts import parse_answer
+from clinfair.benchmark.generation import Backend, GenerationInputError, GenerationSettings, HFBackend
+from clinfair.tasks.errors import ClinfairError, one_line
+from clinfair.tasks.prompts import parse_answer
 
 
 class CheckFailed(ClinfairError):
@@ -40,9 +40,8 @@ class ModelCheck:
 
 def probe_rows(rows: int = 2, images_per_row: int = 2) -> list[dict[str, Any]]:
     """Schema rows with generated images of different sizes (nothing is read from disk)."""
+    from clinfair.tasks.registry import get_task
     from PIL import Image
-
-    from tasks.registry import get_task
 
     spec = get_task("synthetic")
     colours = [(200, 40, 40), (40, 40, 200), (40, 160, 40), (220, 200, 60)]
@@ -80,8 +79,8 @@ def preflight_tasks(
 ) -> None:
     """:func:`preflight` on the first ``rows`` rows of each task's prepared ``split``: the images
     and prompts the run will really send (a two-image CT row, several ultrasound frames)."""
-    from tasks.prepare import task_rows
-    from tasks.registry import get_task
+    from clinfair.tasks.prepare import task_rows
+    from clinfair.tasks.registry import get_task
 
     for task in tasks:
         spec = get_task(task)
@@ -98,8 +97,8 @@ def check_model(
     **load_kwargs: Any,
 ) -> ModelCheck:
     """Load ``path_or_id`` as clinfair does and run one 2-row batch with ``images_per_row`` images each."""
-    from benchmark.generation import make_backend
-    from benchmark.models import ModelLoadError
+    from clinfair.benchmark.generation import make_backend
+    from clinfair.benchmark.models import ModelLoadError
 
     check = ModelCheck(str(path_or_id))
     settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=2)

@@ -10,15 +10,15 @@ same rows for both runs (with replacement, within each dataset, so every dataset
 size), so the spread reflects only where the two runs disagree. Reported per difference:
 the point estimate on all rows, its percentile interval (``ci_level``, default 95 %) and a
 two-sided bootstrap p-value (2 x the smaller share of resamples on either side of 0; see
-``benchmark.metrics.paired_difference``), and ``significant`` = the interval excludes 0. The
+``clinfair.benchmark.metrics.paired_difference``), and ``significant`` = the interval excludes 0. The
 p-values are per comparison, not corrected for the number of keys and runs compared.
 
 * **Paper keys** (:data:`COMPARE_PAPER_KEYS`: PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy), the
-  paper protocol (``benchmark.metrics.MetricFrame.paper``) recomputed on every resample, overall
+  paper protocol (``clinfair.benchmark.metrics.MetricFrame.paper``) recomputed on every resample, overall
   and per dataset. PP and EOD are ×100, as in the paper's tables.
-* **Standard per-group metrics** (``benchmark.metrics.STANDARD_METRICS``) for each attribute:
+* **Standard per-group metrics** (``clinfair.benchmark.metrics.STANDARD_METRICS``) for each attribute:
   per group, the gap across groups and the worst group, from
-  ``benchmark.metrics.MetricFrame.paired`` (rows resampled within groups).
+  ``clinfair.benchmark.metrics.MetricFrame.paired`` (rows resampled within groups).
 
 The report is JSON (``comparison.json``) and Markdown (``comparison.md``).
 """
@@ -33,9 +33,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from benchmark.bootstrap import N_BOOTSTRAP, named_rng
-from benchmark.metrics import (
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP, named_rng
+from clinfair.benchmark.metrics import (
     STANDARD_METRICS,
     MetricFrame,
     MetricsInputError,
@@ -44,10 +43,10 @@ from benchmark.metrics import (
     get_metric,
     paired_difference,
 )
-from benchmark.metrics.registry import PAPER
-from benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
-from tasks.errors import ClinfairError
-from tasks.schema import DEFAULT_GROUP_ATTRIBUTES
+from clinfair.benchmark.metrics.registry import PAPER
+from clinfair.benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")

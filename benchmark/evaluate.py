@@ -1,7 +1,7 @@
-"""Evaluate a checkpoint: load it, check it on each task's first rows, run :func:`benchmark.runner.run_eval`.
+"""Evaluate a checkpoint: load it, check it on each task's first rows, run :func:`clinfair.benchmark.runner.run_eval`.
 
 The one library entry point behind ``clinfair eval``, the demo and the study: they differ only in
-how they build the :class:`~benchmark.runner.EvalRequest`, never in how a model is evaluated.
+how they build the :class:`~clinfair.benchmark.runner.EvalRequest`, never in how a model is evaluated.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.bootstrap import N_BOOTSTRAP
-from benchmark.generation import SettingsError
-from benchmark.runner import EvalRequest, run_eval
-from tasks.errors import ClinfairError
-from tasks.registry import get_task
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.generation import SettingsError
+from clinfair.benchmark.runner import EvalRequest, run_eval
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.registry import get_task
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ def evaluate(
     """Evaluate ``request.model`` on ``request.tasks`` and write ``results.json`` and
     ``predictions.parquet`` to ``out_dir``; returns the results. The model is loaded only when
     rows are left to generate, then checked on two rows of each task before the run starts.
-    ``attributes``: the per-group attributes (see :func:`benchmark.runner.run_eval`)."""
-    from benchmark.checks import preflight_tasks
-    from benchmark.generation import make_backend
+    ``attributes``: the per-group attributes (see :func:`clinfair.benchmark.runner.run_eval`)."""
+    from clinfair.benchmark.checks import preflight_tasks
+    from clinfair.benchmark.generation import make_backend
 
     message = missing_prepared_data(request.tasks, data_dir)
     if message:

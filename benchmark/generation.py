@@ -1,8 +1,8 @@
 """Generation backends behind one small interface: ``backend.generate(rows) -> completions``.
 
-A *row* is a schema row (``tasks.schema``) whose ``images`` are PIL images, as a prepared
+A *row* is a schema row (``clinfair.tasks.schema``) whose ``images`` are PIL images, as a prepared
 ``datasets`` split yields them. Every backend renders the same prompt (:func:`render_prompt`):
-the conversation of ``tasks.prompts.build_messages`` through the checkpoint's chat template,
+the conversation of ``clinfair.tasks.prompts.build_messages`` through the checkpoint's chat template,
 or, for a checkpoint without one (PaliGemma pt/mix), the documented plain prompt: one image
 token per image, then the user text. Images go to the processor as **one list per row**
 (``images=[[img, ...], [img, ...]]``), the layout every family accepts (Gemma3/MedGemma,
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from tasks.errors import ClinfairError, one_line
-from tasks.prompts import build_messages, format_answer
+from clinfair.tasks.errors import ClinfairError, one_line
+from clinfair.tasks.prompts import build_messages, format_answer
 
 SCORE_MODES = ("direct", "after_reasoning", "none")
 
@@ -268,7 +268,7 @@ class HFBackend:
         revision: str | None = None,
         trust_remote_code: bool = False,
     ) -> HFBackend:
-        from benchmark.models import load_model_and_processor
+        from clinfair.benchmark.models import load_model_and_processor
 
         model, processor = load_model_and_processor(
             path_or_id, dtype=dtype, device=device, revision=revision, trust_remote_code=trust_remote_code

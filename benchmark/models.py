@@ -12,7 +12,7 @@ torchvision version gets one clear error naming the missing piece.
 
 ``build_tiny_vlm`` makes a random Qwen2.5-VL-shaped model, a byte-level BPE tokenizer
 trained on a few strings, and that image-only processor, entirely offline: tests and the
-demo use it instead of downloading a checkpoint. ``benchmark.zoo`` builds one tiny model
+demo use it instead of downloading a checkpoint. ``clinfair.benchmark.zoo`` builds one tiny model
 per supported family the same way.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import ClinfairError, one_line
+from clinfair.tasks.errors import ClinfairError, one_line
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -222,8 +222,8 @@ class TinyVLMConfig:
 
 
 def _tokenizer_corpus() -> list[str]:
-    from tasks.prompts import INSTRUCTION, build_prompt
-    from tasks.registry import list_tasks
+    from clinfair.tasks.prompts import INSTRUCTION, build_prompt
+    from clinfair.tasks.registry import list_tasks
 
     corpus = [
         INSTRUCTION,

@@ -1,7 +1,7 @@
 """Counterfactual demographic probe: does the answer change when only the stated demographics change?
 
 Each row is asked twice or more about the same images: once with its own sex and age bin
-stated in one clinical sentence before the question (``tasks.prompts.state_demographics``),
+stated in one clinical sentence before the question (``clinfair.tasks.prompts.state_demographics``),
 then once per counterfactual value of the probed attribute, everything else kept: sex F <-> M;
 age_group: each other bin. Rows whose probed attribute is null are skipped and counted.
 
@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from benchmark.bootstrap import N_BOOTSTRAP
-from tasks.errors import ClinfairError
-from tasks.prompts import is_correct, parse_answer, state_demographics
-from tasks.schema import AGE_GROUPS
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.prompts import is_correct, parse_answer, state_demographics
+from clinfair.tasks.schema import AGE_GROUPS
 
 PROBE_ATTRIBUTES = ("sex", "age_group")
 COUNTERFACTUALS = {
@@ -94,7 +93,7 @@ def run_probe(
 ) -> tuple[dict, list[dict]]:
     """Ask every row with its own and with counterfactual stated demographics; returns (report, rows).
 
-    ``backend`` is a generation backend (``benchmark.generation``); with ``scores`` its
+    ``backend`` is a generation backend (``clinfair.benchmark.generation``); with ``scores`` its
     ``score`` method gives label probabilities too.
     """
     questions, skipped = probe_questions(rows, attributes)

@@ -4,11 +4,11 @@ An evaluation writes into one folder (DESIGN.md section 5):
 
 * ``predictions.parquet`` — one row per example: ids, dataset, demographics, raw
   completion, parsed answer (``prediction``, null when invalid) and correctness;
-* ``results.json`` — run settings and metrics (``benchmark.metrics.build_report``).
+* ``results.json`` — run settings and metrics (``clinfair.benchmark.metrics.build_report``).
 
 While it runs, finished batches are appended to ``predictions.partial.jsonl`` (flushed
 and fsynced per batch) next to ``run.json``: the run's settings and, per task, the number
-and the content hash of the rows it reads (``tasks.manifest``: every column, images included),
+and the content hash of the rows it reads (``clinfair.tasks.manifest``: every column, images included),
 also recorded in ``results.json`` as each task's ``split_sha256``. Re-running
 the same command resumes after the rows already written; a different command into the
 same folder is refused, and so is a resume onto other data (the task re-prepared between
@@ -42,15 +42,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.bootstrap import N_BOOTSTRAP
-from benchmark.generation import Backend, GenerationSettings, SettingsError
-from tasks.errors import ClinfairError, one_line
-from tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
-from tasks.manifest import check_split, rows_fingerprint
-from tasks.prepare import task_rows
-from tasks.prompts import prediction_record
-from tasks.registry import TaskSpec
-from tasks.schema import TOP_LEVEL_DEMOGRAPHICS
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsError
+from clinfair.tasks.errors import ClinfairError, one_line
+from clinfair.tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
+from clinfair.tasks.manifest import check_split, rows_fingerprint
+from clinfair.tasks.prepare import task_rows
+from clinfair.tasks.prompts import prediction_record
+from clinfair.tasks.registry import TaskSpec
+from clinfair.tasks.schema import TOP_LEVEL_DEMOGRAPHICS
 
 RESULTS_SCHEMA_VERSION = 1
 PREDICTIONS_FILE = "predictions.parquet"
@@ -87,7 +87,7 @@ class EvalRequest:
     run_name: str | None = None  # the run's name on the leaderboard (default: public_model_name(model))
     method: str | None = None  # training method that produced the checkpoint, e.g. fairgrpo
     scores: str = (
-        "none"  # label probabilities per row: direct | after_reasoning | none (benchmark.generation)
+        "none"  # label probabilities per row: direct | after_reasoning | none (clinfair.benchmark.generation)
     )
 
     def __post_init__(self) -> None:
@@ -298,7 +298,7 @@ def run_eval(
 
     ``backend_factory()`` builds the generation backend; it is called only when rows are
     left to generate, so a finished run re-scores without loading the model.
-    ``attributes`` chooses the per-group attributes (``benchmark.attributes``; default: sex,
+    ``attributes`` chooses the per-group attributes (``clinfair.benchmark.attributes``; default: sex,
     age_group, sex*age_group and every attribute of the tasks). It only changes the scoring,
     so it is not part of the request: a finished run re-scored with other attributes is not
     refused.
@@ -334,10 +334,9 @@ def _run_eval(
     attributes: str | Sequence[str] | None,
 ) -> dict[str, Any]:
     import pandas as pd
+    from clinfair.benchmark.attributes import resolve_attributes
+    from clinfair.tasks.registry import get_task
     from tqdm.auto import tqdm
-
-    from benchmark.attributes import resolve_attributes
-    from tasks.registry import get_task
 
     specs = [get_task(key) for key in request.tasks]
     chosen = resolve_attributes(attributes, specs)  # before anything loads: a typo costs nothing
@@ -456,13 +455,13 @@ def build_results(
     """The ``results.json`` document: settings, per-task counts and the metrics report.
 
     ``attributes``: the per-group attributes and intersections (default
-    ``benchmark.attributes.default_attributes``); ``results["attributes"]`` records them.
-    ``split_hashes``: per task, the content hash of the rows evaluated (``tasks.manifest``),
+    ``clinfair.benchmark.attributes.default_attributes``); ``results["attributes"]`` records them.
+    ``split_hashes``: per task, the content hash of the rows evaluated (``clinfair.tasks.manifest``),
     recorded as ``tasks.<task>.split_sha256``.
     """
-    from benchmark import __version__
-    from benchmark.attributes import default_attributes
-    from benchmark.metrics import build_report
+    from clinfair.benchmark import __version__
+    from clinfair.benchmark.attributes import default_attributes
+    from clinfair.benchmark.metrics import build_report
 
     label_spaces = {spec.key: list(spec.choices) for spec in specs}
     chosen = list(attributes) if attributes is not None else default_attributes(specs)

@@ -10,7 +10,7 @@ PaliGemma, whose pt/mix checkpoints have none (which exercises the plain-prompt 
 Tests evaluate and train every family of :data:`ZOO` (``tests/test_zoo.py``), so "any VLM"
 is a tested contract; the README's support table is checked against this registry.
 
-    from benchmark.zoo import build_tiny_family
+    from clinfair.benchmark.zoo import build_tiny_family
     build_tiny_family("gemma3", "tiny-gemma3")   # MedGemma's architecture, ~1 MB
 """
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark.models import SPECIAL_TOKENS, build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
-from tasks.errors import ClinfairError
+from clinfair.benchmark.models import SPECIAL_TOKENS, build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
+from clinfair.tasks.errors import ClinfairError
 
 #: Text sizes shared by every family: small enough for a few CPU training steps a second.
 HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 4, 600
@@ -93,7 +93,7 @@ def _model(config, seed: int):
     return AutoModelForImageTextToText.from_config(config)
 
 
-# -- Qwen2-VL and Qwen3-VL (Qwen2.5-VL is benchmark.models.build_tiny_vlm) ------------------------------
+# -- Qwen2-VL and Qwen3-VL (Qwen2.5-VL is clinfair.benchmark.models.build_tiny_vlm) ------------------------------
 
 
 def _build_qwen(
@@ -106,10 +106,9 @@ def _build_qwen(
     **text_extra: Any,
 ) -> None:
     """A tiny Qwen-VL of ``model_type``: Qwen's special tokens, 4x4 patches merged 2x2 (4 image tokens)."""
+    from clinfair.benchmark.models import image_only_processor_class
     from transformers import AutoConfig
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-
-    from benchmark.models import image_only_processor_class
 
     tokenizer, ids = _tokenizer(SPECIAL_TOKENS, eos="<|im_end|>", pad="<|endoftext|>")
     pixels = (4 * patch_size) ** 2
@@ -280,10 +279,9 @@ def _clip_vision() -> dict[str, Any]:
 
 
 def _build_llava(out_dir: Path, seed: int) -> None:
+    from clinfair.benchmark.models import clinfair_chat_template
     from transformers import LlavaConfig, LlavaProcessor
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
-
-    from benchmark.models import clinfair_chat_template
 
     tokenizer, ids = _tokenizer(LLAVA_SPECIALS, eos="</s>", pad="<unk>", bos="<s>", image_token="<image>")
     image_processor = CLIPImageProcessorPil(
@@ -392,7 +390,7 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
 
 
 def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
-    from benchmark.models import TinyVLMConfig
+    from clinfair.benchmark.models import TinyVLMConfig
 
     build_tiny_vlm(out_dir, TinyVLMConfig(seed=seed))
 

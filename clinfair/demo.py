@@ -8,7 +8,7 @@ rule. What the majority teaches therefore does not transfer to the minority: it 
 learned from the minority's own few prompts, which is what fairness-aware RL claims to help.
 
 1. prepare the task and build a tiny random VLM (offline);
-2. warm start: a short supervised step on the training split (``trainers.warmstart``, true
+2. warm start: a short supervised step on the training split (``clinfair.trainers.warmstart``, true
    labels), because a random model never writes ``\\boxed{label}`` and pure RL gets no
    reward at all. At 60 steps the start reads the majority's colour cue (87-93 % on A1-A3)
    but hardly the minority's size cue (A4: 65 %): the minority gap is what RL must close;
@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.metrics.registry import PAPER, RUN, get_metric, select_metrics
-from tasks.arguments import add_dataclass_arguments, from_namespace
-from tasks.errors import ClinfairError
-from tasks.io import atomic_write_json, atomic_write_text
-from trainers.methods import METHODS
+from clinfair.benchmark.metrics.registry import PAPER, RUN, get_metric, select_metrics
+from clinfair.tasks.arguments import add_dataclass_arguments, from_namespace
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.io import atomic_write_json, atomic_write_text
+from clinfair.trainers.methods import METHODS
 
 if TYPE_CHECKING:
     from clinfair.study import StudyConfig
@@ -54,7 +54,7 @@ TABLE_METRICS = (  # (row key, column label); labels from the metric registry
 
 @dataclass
 class DemoSettings:
-    """The demo's settings; every field is a ``clinfair demo`` flag (``tasks.arguments``).
+    """The demo's settings; every field is a ``clinfair demo`` flag (``clinfair.tasks.arguments``).
 
     Parameters:
         out (`Path`, *optional*, defaults to `demo_out`):
@@ -64,7 +64,7 @@ class DemoSettings:
         steps (`int`, *optional*, defaults to `50`):
             GRPO steps per run.
         methods (`tuple[str]`, *optional*, defaults to `(grpo, resampling, fairgrpo)`):
-            Methods trained (``trainers.methods``); comma- or space-separated on the command line.
+            Methods trained (``clinfair.trainers.methods``); comma- or space-separated on the command line.
         examples (`int`, *optional*, defaults to `2000`):
             Synthetic rows over all splits (test: ~400 rows, ~60 of the A4 minority).
         warm_steps (`int`, *optional*, defaults to `60`):
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 def study_config(settings: DemoSettings) -> StudyConfig:
     """The demo as a study: group-shift synthetic task, the demo recipe with the demo's budget."""
     from clinfair.study import StudyConfig
-    from tasks.builders.synthetic import GROUP_SHIFT
+    from clinfair.tasks.builders.synthetic import GROUP_SHIFT
 
     return StudyConfig(
         task="synthetic",
@@ -220,7 +220,7 @@ def collapsed_runs(run_dirs: list[Path]) -> list[str]:
 
 def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path]) -> str:
     """Whether the demo's seeds separate the methods, and what a study that might would cost."""
-    from benchmark.seedstats import Interval
+    from clinfair.benchmark.seedstats import Interval
     from clinfair.study import interval_text
 
     per_run = (summary.get("seconds_per_run") or {}).get("mean")
@@ -258,7 +258,7 @@ def _evaluate(model: Path, name: str, data_dir: Path, out: Path, config: StudyCo
 
 
 def _build_leaderboard(eval_dirs: list[Path], out: Path, dynamics_files: list[Path]) -> None:
-    from leaderboard.build import build_leaderboard
+    from clinfair.leaderboard.build import build_leaderboard
 
     # labelled by run (every file is called fairness.jsonl in a folder called train)
     dynamics = [f"{p.parent.parent.name}={p}" for p in dynamics_files if p.exists()]
@@ -267,7 +267,7 @@ def _build_leaderboard(eval_dirs: list[Path], out: Path, dynamics_files: list[Pa
 
 def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:
     """Mean ± 95 % t-interval over seeds of the paper-protocol values, per method."""
-    from benchmark.seedstats import t_interval
+    from clinfair.benchmark.seedstats import t_interval
 
     by_method: dict[str, list[dict[str, Any]]] = {}
     for folder in eval_dirs:

@@ -1,6 +1,6 @@
 """``clinfair prepare --push-to-hub``: publish a prepared task's splits as a Hub dataset.
 
-What is pushed, in one commit (``leaderboard.hub``'s ``Commit``, ``execute`` and ``write_dry_run``,
+What is pushed, in one commit (``clinfair.leaderboard.hub``'s ``Commit``, ``execute`` and ``write_dry_run``,
 the machinery of ``clinfair leaderboard push``):
 
 * ``data/<split>-<i>-of-<n>.parquet``: each split's rows in their stored order, in shards of at
@@ -10,7 +10,7 @@ the machinery of ``clinfair leaderboard push``):
   builder options, rows per split and group, and each split's hash with how to recompute it.
 
 Before anything is written, every split is hashed again and checked against the manifest
-(``tasks.manifest.check_manifest``): a folder changed since ``clinfair prepare`` is refused.
+(``clinfair.tasks.manifest.check_manifest``): a folder changed since ``clinfair prepare`` is refused.
 Right after ``clinfair prepare`` wrote the folder (and hashed it), that second pass is skipped.
 ``--dry-run DIR`` writes the would-be upload (``DIR/dataset/...`` and ``DIR/operations.json``)
 and contacts nothing. ``prepare_summary.json`` is not pushed: its skipped-row examples may name
@@ -27,13 +27,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from leaderboard.hub import CARD_FILE, Commit, PushPlan, find_local_paths, front_matter
-from tasks.errors import ClinfairError
-from tasks.io import HUB_ID
-from tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest, read_manifest
-from tasks.prepare import SUMMARY_FILE, load_prepared
-from tasks.registry import TaskSpec
-from tasks.schema import AGE_BIN_UPPER_EDGES, AGE_GROUPS
+from clinfair.leaderboard.hub import CARD_FILE, Commit, PushPlan, find_local_paths, front_matter
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.io import HUB_ID
+from clinfair.tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest, read_manifest
+from clinfair.tasks.prepare import SUMMARY_FILE, load_prepared
+from clinfair.tasks.registry import TaskSpec
+from clinfair.tasks.schema import AGE_BIN_UPPER_EDGES, AGE_GROUPS
 
 MAX_SHARD_BYTES = 500 * 1024**2  # the Hub's recommended Parquet shard size (datasets' push_to_hub default)
 
@@ -55,7 +55,7 @@ def split_card(
     repo_id: str, spec: TaskSpec, manifest: Mapping[str, Any], summary: Mapping[str, Any] | None, shards: dict
 ) -> str:
     """The dataset card of a prepared task's splits."""
-    from benchmark import __version__
+    from clinfair.benchmark import __version__
 
     front = {
         "pretty_name": f"{spec.name} (clinfair splits)",
@@ -221,7 +221,7 @@ def push_splits(
     verify: bool = True,
 ) -> str:
     """Push (or, with ``dry_run``, write the would-be upload of) a prepared folder; returns what happened."""
-    from leaderboard.hub import execute, write_dry_run
+    from clinfair.leaderboard.hub import execute, write_dry_run
 
     prepared = Path(prepared)
     staging = Path(tempfile.mkdtemp(dir=prepared.parent, prefix=f".{prepared.name}.push."))

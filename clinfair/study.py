@@ -10,7 +10,7 @@ The report (``OUT/report.md``, ``OUT/report.json``) gives, per method, the mean 
 t-interval over seeds of accuracy, F1 and every gap (paper protocol), and the minority gap
 (accuracy of the other rows minus the planted minority's); then the paired differences to a
 baseline (default GRPO): a paired t-test across seeds and a row-level paired bootstrap
-(``benchmark.metrics.paired_bootstrap``, the rows of all seeds pooled), each Holm-corrected
+(``clinfair.benchmark.metrics.paired_bootstrap``, the rows of all seeds pooled), each Holm-corrected
 across metrics, and a sentence saying which differences are significant.
 
 A config is a YAML mapping (``configs/studies/group_shift.yaml`` is the shipped one)::
@@ -43,10 +43,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from benchmark.bootstrap import N_BOOTSTRAP
-from benchmark.metrics.registry import PAPER, STUDY, select_metrics
-from tasks.errors import ClinfairError
-from tasks.io import atomic_write_json, atomic_write_text
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.metrics.registry import PAPER, STUDY, select_metrics
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.io import atomic_write_json, atomic_write_text
 
 #: paper-protocol overall values reported for every run (fractions)
 PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap")
@@ -81,7 +81,7 @@ class StudyConfig:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else [int(s) for s in self.seeds]
 
     def check(self, where: str) -> None:
-        from trainers.methods import METHODS
+        from clinfair.trainers.methods import METHODS
 
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown or not self.methods:
@@ -117,7 +117,7 @@ def load_config(path: str | Path) -> StudyConfig:
     """Read a study YAML; an unknown key or a wrong type is a ClinfairError naming the file and key."""
     import yaml
 
-    from tasks.yamlio import load_yaml
+    from clinfair.tasks.yamlio import load_yaml
 
     path = Path(path)
     if not path.is_file():
@@ -159,8 +159,8 @@ def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
         import torch
 
         torch.set_num_threads(config.torch_threads)
-    from tasks import get_task
-    from tasks.prepare import prepare
+    from clinfair.tasks import get_task
+    from clinfair.tasks.prepare import prepare
 
     data_dir = out / "data"
     folder = data_dir / config.task
@@ -183,9 +183,9 @@ def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
 
 def _tiny_warm_start(config: StudyConfig, out: Path, data: Path) -> Path:
     """A tiny random VLM, taught the answer format (and true labels) for a few supervised steps."""
-    from benchmark.models import build_tiny_vlm, load_model_and_processor
-    from tasks.prepare import load_prepared
-    from trainers.warmstart import format_warm_start
+    from clinfair.benchmark.models import build_tiny_vlm, load_model_and_processor
+    from clinfair.tasks.prepare import load_prepared
+    from clinfair.trainers.warmstart import format_warm_start
 
     base, warm = out / "models" / "base", out / "models" / "warm-start"
     if not (base / "config.json").exists():
@@ -222,7 +222,7 @@ def train_run(
     timings = {} if timings is None else timings
     from transformers import PrinterCallback
 
-    from trainers.build import build_trainer
+    from clinfair.trainers.build import build_trainer
 
     if (folder / "model.safetensors").exists():
         return folder
@@ -240,7 +240,7 @@ def train_run(
 
 def recipe_for(config: StudyConfig, method: str, seed: int, model: Path, data_dir: Path, folder: Path):
     """The resolved recipe of one run: the study's recipe and overrides, then the run's own keys."""
-    from trainers.recipes import load_recipe
+    from clinfair.trainers.recipes import load_recipe
 
     overrides = {
         **config.overrides,
@@ -255,7 +255,7 @@ def recipe_for(config: StudyConfig, method: str, seed: int, model: Path, data_di
 
 def _time_fairness_evaluations(trainer) -> list[float]:
     """Seconds of each fairness-callback evaluation (where a run's time goes)."""
-    from trainers.callbacks import FairnessCallback
+    from clinfair.trainers.callbacks import FairnessCallback
 
     seconds: list[float] = []
     for callback in trainer.callback_handler.callbacks:
@@ -276,11 +276,11 @@ def _time_fairness_evaluations(trainer) -> list[float]:
 def evaluate_run(
     config: StudyConfig, model: Path, name: str, method: str | None, data_dir: Path, folder: Path
 ) -> Path:
-    """Evaluate one model on the study's split (``benchmark.evaluate``); its metrics table goes
+    """Evaluate one model on the study's split (``clinfair.benchmark.evaluate``); its metrics table goes
     to ``folder/summary.txt``, not the terminal (the study's report is what a person reads)."""
-    from benchmark.evaluate import evaluate
-    from benchmark.generation import GenerationSettings
-    from benchmark.runner import EvalRequest
+    from clinfair.benchmark.evaluate import evaluate
+    from clinfair.benchmark.generation import GenerationSettings
+    from clinfair.benchmark.runner import EvalRequest
     from clinfair.commands.eval import summary_table
 
     request = EvalRequest(
@@ -401,12 +401,12 @@ def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str
 def _paired_rows(config: StudyConfig, out: Path, method: str, seeds: list[int]):
     """The predictions of ``method`` and the baseline on the same rows, all seeds pooled.
 
-    Rows are matched by ``benchmark.compare.align``, which refuses runs on other rows or other
+    Rows are matched by ``clinfair.benchmark.compare.align``, which refuses runs on other rows or other
     ground truth (a study resumed with another eval split or limit) instead of dropping rows.
     """
     import pandas as pd
 
-    from benchmark.compare import CompareError, align, load_run
+    from clinfair.benchmark.compare import CompareError, align, load_run
 
     frames = []
     for seed in seeds:
@@ -424,8 +424,8 @@ def _paired_rows(config: StudyConfig, out: Path, method: str, seeds: list[int]):
 
 
 def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
-    from benchmark.metrics import paired_bootstrap
-    from benchmark.seedstats import holm, paired_t_pvalue, t_interval
+    from clinfair.benchmark.metrics import paired_bootstrap
+    from clinfair.benchmark.seedstats import holm, paired_t_pvalue, t_interval
 
     per_run: dict[str, dict[int, dict[str, float | None]]] = {}
     timings = []
@@ -514,7 +514,7 @@ def _bootstrap_entries(boot: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def interval_text(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
     """A stored ``seedstats.Interval`` as text (×100: points); a dash when there is none."""
-    from benchmark.seedstats import Interval
+    from clinfair.benchmark.seedstats import Interval
 
     return Interval(**interval).text(scale) if interval else "–"
 

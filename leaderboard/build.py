@@ -3,7 +3,7 @@
 The output folder (the *build*) is what ``push`` uploads and what the Space app reads::
 
     index.html            self-contained static page (sortable, filterable table; figures inline)
-    leaderboard.parquet   one row per run: <scope>.<metric> with .ci_low / .ci_high (leaderboard.tables)
+    leaderboard.parquet   one row per run: <scope>.<metric> with .ci_low / .ci_high (clinfair.leaderboard.tables)
     leaderboard.md        the same per scope, values with intervals
     paper_table.md        the paper's layout: point values, best in bold, PP and EOD x100
     scores.parquet        long form: run, method, model, scope, metric, value, ci_low, ci_high
@@ -16,13 +16,13 @@ The output folder (the *build*) is what ``push`` uploads and what the Space app 
     dynamics/<label>.jsonl  each training-dynamics file (one line per step)
     manifest.json         how it was built: runs, settings, mixing report, metric definitions, figures
 
-The folder appears atomically (``tasks.io.atomic_folder``): everything is written into
+The folder appears atomically (``clinfair.tasks.io.atomic_folder``): everything is written into
 a temporary sibling folder that is renamed into place at the end, so a failure leaves the
 previous build (or nothing); an existing folder is replaced only if it is an earlier build.
 
 Nothing in the build names a local path: a model evaluated from a local folder is named by
-its Hub id when known, else by the folder's name (``tasks.io.public_model_name``), in the
-tables, the page, the manifest and the runs' results.json (``leaderboard.runs.load_runs``).
+its Hub id when known, else by the folder's name (``clinfair.tasks.io.public_model_name``), in the
+tables, the page, the manifest and the runs' results.json (``clinfair.leaderboard.runs.load_runs``).
 """
 
 from __future__ import annotations
@@ -35,14 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
-from leaderboard import dynamics as dyn
-from leaderboard import plots
-from leaderboard.defaults import DEFAULT_TITLE
-from leaderboard.page import Figure, render_page
-from leaderboard.runs import DYNAMICS_FILE, LeaderboardError, Run, comparability, load_runs
-from leaderboard.tables import (
+from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
+from clinfair.leaderboard import dynamics as dyn
+from clinfair.leaderboard import plots
+from clinfair.leaderboard.defaults import DEFAULT_TITLE
+from clinfair.leaderboard.page import Figure, render_page
+from clinfair.leaderboard.runs import DYNAMICS_FILE, LeaderboardError, Run, comparability, load_runs
+from clinfair.leaderboard.tables import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CI_LEVEL,
     DEFAULT_MAX_INVALID,
@@ -54,7 +53,7 @@ from leaderboard.tables import (
     metric_definitions,
     paper_markdown,
 )
-from tasks.io import (
+from clinfair.tasks.io import (
     atomic_folder,
     atomic_write_bytes,
     atomic_write_json,
@@ -233,7 +232,7 @@ def build_leaderboard(
     is picked up as well, labelled with the run's name. Raises :class:`LeaderboardError`
     for any bad input, before anything is written.
     """
-    from benchmark import __version__
+    from clinfair.benchmark import __version__
 
     if n_bootstrap < 0:
         raise LeaderboardError("--n-bootstrap must be >= 0")

@@ -1,4 +1,4 @@
-"""Training dynamics: the fairness values that ``trainers.callbacks.FairnessCallback`` logs.
+"""Training dynamics: the fairness values that ``clinfair.trainers.callbacks.FairnessCallback`` logs.
 
 The callback appends one JSON object per evaluation to ``fairness.jsonl`` in the training
 output folder. The fields read here (the callback's docstring documents them all):
@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from leaderboard.runs import LeaderboardError
+from clinfair.leaderboard.runs import LeaderboardError
 
 
 @dataclass

@@ -25,7 +25,7 @@ describing each commit (repository, type, PR or not, message, and per file its p
 and SHA-256), and contacts nothing. The token is read the standard huggingface_hub way
 (``HF_TOKEN``, else the cached ``hf auth login``) and is never printed.
 
-The build names no local path (``leaderboard.build``); as a last check, :func:`plan_push`
+The build names no local path (``clinfair.leaderboard.build``); as a last check, :func:`plan_push`
 lists every absolute path of this machine still found in a file to push (text files, and
 the text columns of parquet files), and the command prints them as a warning.
 """
@@ -42,12 +42,11 @@ from typing import Any
 
 import pandas as pd
 import yaml
-
-from leaderboard.build import read_manifest
-from leaderboard.runs import LeaderboardError
-from leaderboard.tables import METRICS, OVERALL, markdown_table
-from tasks.errors import one_line
-from tasks.io import HUB_ID, atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
+from clinfair.leaderboard.build import read_manifest
+from clinfair.leaderboard.runs import LeaderboardError
+from clinfair.leaderboard.tables import METRICS, OVERALL, markdown_table
+from clinfair.tasks.errors import one_line
+from clinfair.tasks.io import HUB_ID, atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
 
 OPERATIONS_FILE = "operations.json"
 CARD_FILE = "README.md"

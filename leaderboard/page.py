@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from leaderboard.tables import COLUMNS, DEFAULT_MAX_INVALID, OVERALL, format_value
+from clinfair.leaderboard.tables import COLUMNS, DEFAULT_MAX_INVALID, OVERALL, format_value
 
 
 @dataclass(frozen=True)
@@ -204,7 +203,9 @@ def render_page(
 ) -> str:
     """The complete HTML document (``groups``: the build's per-group table, for the page's
     per-group values and its attribute menu)."""
-    template = resources.files("leaderboard").joinpath("templates/index.html").read_text(encoding="utf-8")
+    template = (
+        resources.files("clinfair.leaderboard").joinpath("templates/index.html").read_text(encoding="utf-8")
+    )
     methods = sorted(set(leaderboard["method"]))
     scatter = [f for f in figures if f.kind == "scatter"]
     group_figures = [f for f in figures if f.kind == "groups"]

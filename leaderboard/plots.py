@@ -19,10 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-from benchmark.metrics import get_metric  # noqa: E402
-from benchmark.metrics.registry import PAPER  # noqa: E402
-from benchmark.seedstats import t_interval  # noqa: E402
+from clinfair.benchmark.metrics import get_metric  # noqa: E402
+from clinfair.benchmark.metrics.registry import PAPER  # noqa: E402
+from clinfair.benchmark.seedstats import t_interval  # noqa: E402
 
 DPI = 110
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")

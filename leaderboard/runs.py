@@ -1,7 +1,7 @@
 """Reading ``clinfair eval`` result folders, and deciding which runs may share a table.
 
 A leaderboard row is one evaluation run: a folder holding ``results.json`` and
-``predictions.parquet`` (``benchmark.runner``). Every folder is checked before anything
+``predictions.parquet`` (``clinfair.benchmark.runner``). Every folder is checked before anything
 is computed, and a problem is reported as one line naming the folder and what to do:
 
 * ``results.json`` missing (an unfinished run is named as such), not JSON, not a clinfair
@@ -40,9 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-from benchmark.metrics import METRICS_SCHEMA
-from benchmark.runner import (
+from clinfair.benchmark.metrics import METRICS_SCHEMA
+from clinfair.benchmark.runner import (
     PARTIAL_FILE,
     PREDICTION_COLUMNS,
     PREDICTIONS_FILE,
@@ -50,10 +49,10 @@ from benchmark.runner import (
     RESULTS_SCHEMA_VERSION,
     duplicate_examples,
 )
-from tasks.errors import ClinfairError, one_line
-from tasks.io import public_model_name
+from clinfair.tasks.errors import ClinfairError, one_line
+from clinfair.tasks.io import public_model_name
 
-#: A training-dynamics file found in a result folder is read with the run (``leaderboard.dynamics``).
+#: A training-dynamics file found in a result folder is read with the run (``clinfair.leaderboard.dynamics``).
 DYNAMICS_FILE = "fairness.jsonl"
 #: Paper-protocol values recomputed from predictions.parquet must equal results.json's to this tolerance.
 MATCH_TOLERANCE = 1e-9
@@ -233,7 +232,7 @@ def public_results(results: Mapping[str, Any]) -> dict[str, Any]:
     """``results`` with every local path of its model replaced by the model's public name.
 
     The public name is the Hub id when known, else the model folder's last component
-    (``tasks.io.public_model_name``). A run name that is the model path or an absolute
+    (``clinfair.tasks.io.public_model_name``). A run name that is the model path or an absolute
     path is replaced the same way.
     """
     models = {str(results["model"].get("model") or ""), str(results["request"].get("model") or "")}

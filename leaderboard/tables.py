@@ -5,9 +5,9 @@ standard layer's intervals are per group, on other definitions). :func:`paper_bo
 adds them: it resamples the rows of ``predictions.parquet`` with replacement **within
 each stratum** (dataset x sex x age group, a null value being its own level), so every
 group keeps its size and every attribute counts exactly as on the real data, recomputes
-the paper protocol (``benchmark.metrics.MetricFrame.paper``) on each resample, and takes
+the paper protocol (``clinfair.benchmark.metrics.MetricFrame.paper``) on each resample, and takes
 percentile intervals over the resamples where the value is defined. The point value is the protocol on the real rows,
-which must equal ``results.json``'s (checked, see ``leaderboard.runs.check_paper_values``).
+which must equal ``results.json``'s (checked, see ``clinfair.leaderboard.runs.check_paper_values``).
 
 Three tables come out (:func:`compute_tables`):
 
@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from benchmark.metrics import (
+from clinfair.benchmark.metrics import (
     PAPER_ATTRIBUTES,
     PAPER_GROUP_METRICS,
     Metric,
@@ -41,16 +40,16 @@ from benchmark.metrics import (
     named_rng,
     select_metrics,
 )
-from benchmark.metrics.registry import PAPER, SCORE_GROUP, SCORE_SUMMARY
-from leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL, DEFAULT_MAX_INVALID
-from leaderboard.runs import LeaderboardError, Run, check_paper_values
+from clinfair.benchmark.metrics.registry import PAPER, SCORE_GROUP, SCORE_SUMMARY
+from clinfair.leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL, DEFAULT_MAX_INVALID
+from clinfair.leaderboard.runs import LeaderboardError, Run, check_paper_values
 
 OVERALL = "overall"
 _NULL = "<null>"  # the stratum level of a missing demographic
 _PAPER_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
 
 
-#: The paper protocol's columns, in the paper's order (declared in ``benchmark.metrics.registry``).
+#: The paper protocol's columns, in the paper's order (declared in ``clinfair.benchmark.metrics.registry``).
 METRICS = select_metrics(PAPER, ("accuracy", "f1", "pp", "eod", "fpr_gap", "f1_std", "f1_gap", "f1_es"))
 METRIC_KEYS = tuple(metric.key for metric in METRICS)
 #: How the leaderboard reduces each score-based column over a task's attributes (see ``_score_values``).
@@ -195,7 +194,7 @@ def split_exclusion(run: Run, references: Mapping[str, str]) -> str | None:
 
 def _validity(run: Run, max_invalid: float) -> dict[str, Any]:
     """The run's invalid-answer rate, exact accuracy and majority baseline, from its predictions."""
-    from benchmark.runner import majority_baseline
+    from clinfair.benchmark.runner import majority_baseline
 
     frame = run.predictions
     rows = len(frame)
@@ -461,7 +460,7 @@ def mark_against_baseline(
     baseline run's on the same rows by more than chance: the paired bootstrap of ``clinfair compare``
     (rows resampled within datasets; the interval excludes 0). Returns the runs that could not be
     compared (other rows or tasks) and why."""
-    from benchmark.compare import CompareError, EvalRun, align, paired_paper_keys
+    from clinfair.benchmark.compare import CompareError, EvalRun, align, paired_paper_keys
 
     by_name = {run.name: run for run in runs}
     if baseline not in by_name:

@@ -19,8 +19,7 @@ import statistics
 import time
 
 import numpy as np
-
-from trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
+from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
 
 PROMPTS, ROLLOUTS = 512, 10
 DOMAINS = ["chexpert", "ham10000", "pad_ufes", "vindr"]
@@ -88,15 +87,14 @@ def measure_train_step_ratio(steps: int = 20, rounds: int = 4) -> dict[str, floa
 
     import torch
     import transformers
+    from clinfair.benchmark.models import build_tiny_vlm, load_model_and_processor
+    from clinfair.tasks import get_task
+    from clinfair.tasks.prepare import prepare
+    from clinfair.trainers.data import build_grpo_dataset
+    from clinfair.trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
+    from clinfair.trainers.grpo import GRPOConfig, GRPOTrainer
+    from clinfair.trainers.rewards import format_reward, make_reward
     from transformers import PrinterCallback, TrainerCallback
-
-    from benchmark.models import build_tiny_vlm, load_model_and_processor
-    from tasks import get_task
-    from tasks.prepare import prepare
-    from trainers.data import build_grpo_dataset
-    from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
-    from trainers.grpo import GRPOConfig, GRPOTrainer
-    from trainers.rewards import format_reward, make_reward
 
     class StepTimer(TrainerCallback):
         def __init__(self) -> None:

@@ -5,7 +5,7 @@ is MedGemma's architecture; built offline), or ``--model PATH``, on
 the first ``--rows`` rows of the synthetic task's test split, greedy, with the same
 ``--max-new-tokens`` and ``--batch-size``; the model is loaded once, outside the timings.
 
-* clinfair: ``benchmark.runner.run_eval`` with ``HFBackend`` (what ``clinfair eval`` runs),
+* clinfair: ``clinfair.benchmark.runner.run_eval`` with ``HFBackend`` (what ``clinfair eval`` runs),
   including its per-batch resume log, the parquet/JSON results files and the metrics
   report with 1,000 bootstrap resamples (``clinfair eval``'s default);
 * lm-eval: ``lm_eval.simple_evaluate`` with ``--apply_chat_template`` on clinfair's task
@@ -54,9 +54,8 @@ def run_clinfair(
 ) -> tuple[float, dict, list[dict]]:
     """Seconds, results.json and the prediction rows of one ``clinfair eval`` run."""
     import pandas as pd
-
-    from benchmark.generation import HFBackend
-    from benchmark.runner import EvalRequest, run_eval
+    from clinfair.benchmark.generation import HFBackend
+    from clinfair.benchmark.runner import EvalRequest, run_eval
 
     request = EvalRequest(
         model="tiny",
@@ -126,15 +125,14 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
-    from benchmark.generation import GenerationSettings
-    from benchmark.lmeval.harness import write_task_folder
-    from benchmark.lmeval.model import ClinfairHFMultimodalLM
-    from benchmark.metrics import PAPER_KEYS
-    from benchmark.models import load_model_and_processor
-    from benchmark.zoo import build_tiny_family
-    from tasks.prepare import prepare
-    from tasks.registry import get_task
+    from clinfair.benchmark.generation import GenerationSettings
+    from clinfair.benchmark.lmeval.harness import write_task_folder
+    from clinfair.benchmark.lmeval.model import ClinfairHFMultimodalLM
+    from clinfair.benchmark.metrics import PAPER_KEYS
+    from clinfair.benchmark.models import load_model_and_processor
+    from clinfair.benchmark.zoo import build_tiny_family
+    from clinfair.tasks.prepare import prepare
+    from clinfair.tasks.registry import get_task
 
     with tempfile.TemporaryDirectory(prefix="eval-vs-lmeval-") as tmp:
         root = Path(tmp)
@@ -145,8 +143,8 @@ def main() -> None:
         write_task_folder(task_folder, data)
         model, processor = load_model_and_processor(model_path, dtype="float32", device="cpu")
         if args.warm_start_steps > 0 and not args.model:
-            from tasks.prepare import load_prepared
-            from trainers.warmstart import format_warm_start
+            from clinfair.tasks.prepare import load_prepared
+            from clinfair.trainers.warmstart import format_warm_start
 
             train = load_prepared(data / "synthetic")["train"]
             format_warm_start(

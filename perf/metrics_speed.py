@@ -28,9 +28,8 @@ import time
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
-from benchmark.metrics import build_report
-from tasks.builders.chexpert import OBSERVATIONS as CHEXPERT
+from clinfair.benchmark.metrics import build_report
+from clinfair.tasks.builders.chexpert import OBSERVATIONS as CHEXPERT
 
 SEXES = np.array(["F", "M"], dtype=object)
 AGE_GROUPS = np.array(["A1", "A2", "A3", "A4"], dtype=object)

@@ -33,11 +33,11 @@ def main() -> None:
     parser.add_argument("--families", default="qwen2_5_vl,gemma3")
     args = parser.parse_args()
 
-    from benchmark.generation import GenerationSettings, HFBackend
-    from benchmark.models import load_model_and_processor
-    from benchmark.zoo import build_tiny_family
-    from tasks.prepare import load_prepared, prepare
-    from tasks.registry import get_task
+    from clinfair.benchmark.generation import GenerationSettings, HFBackend
+    from clinfair.benchmark.models import load_model_and_processor
+    from clinfair.benchmark.zoo import build_tiny_family
+    from clinfair.tasks.prepare import load_prepared, prepare
+    from clinfair.tasks.registry import get_task
 
     with tempfile.TemporaryDirectory(prefix="scoring-cost-") as tmp:
         root = Path(tmp)

@@ -14,7 +14,15 @@ import argparse
 import os
 import time
 
-from trainers.simulate import METHODS, Training, default_study, group_shift, run_one, run_seeds, run_study
+from clinfair.trainers.simulate import (
+    METHODS,
+    Training,
+    default_study,
+    group_shift,
+    run_one,
+    run_seeds,
+    run_study,
+)
 
 
 def per_seed_ms(method: str, seeds: int = 25, together: bool = True) -> float:

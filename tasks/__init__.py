@@ -1,5 +1,5 @@
 """clinfair task registry: demographic schema, dataset builders, prompts and answer parsing."""
 
-from tasks.registry import TaskSpec, get_task, list_tasks, resolve_tasks, task_keys
+from clinfair.tasks.registry import TaskSpec, get_task, list_tasks, resolve_tasks, task_keys
 
 __all__ = ["TaskSpec", "get_task", "list_tasks", "resolve_tasks", "task_keys"]

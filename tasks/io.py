@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import ClinfairError, one_line
+from clinfair.tasks.errors import ClinfairError, one_line
 
 
 def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:

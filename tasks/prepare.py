@@ -3,10 +3,10 @@
 Rows go straight from the builder's generator into one Arrow writer per split, so peak
 memory does not grow with the size of the dataset. The folder appears atomically: it is
 written in a hidden folder next to its final place and renamed when complete
-(``tasks.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
+(``clinfair.tasks.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
 nulls per demographic field, skipped rows and why, each split's hash) and a
 ``split_manifest.json`` (per split: rows, ids in order and the content hash of
-``tasks.manifest``, computed from the rows as written).
+``clinfair.tasks.manifest``, computed from the rows as written).
 
 ``num_proc > 1`` builds the rows (reading, decoding and checking the images) in that many
 worker processes (``Builder.examples``); the output is the same at any ``num_proc``. Images
@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.builders.base import SkipReport
-from tasks.errors import ClinfairError
-from tasks.io import atomic_folder
-from tasks.manifest import MANIFEST_FILE, build_manifest
-from tasks.registry import TaskSpec
-from tasks.schema import SPLITS, group_key, to_arrow_row
+from clinfair.tasks.builders.base import SkipReport
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.io import atomic_folder
+from clinfair.tasks.manifest import MANIFEST_FILE, build_manifest
+from clinfair.tasks.registry import TaskSpec
+from clinfair.tasks.schema import SPLITS, group_key, to_arrow_row
 
 SHARD_NAME = "data-00000-of-00001.arrow"  # the file name Dataset.save_to_disk gives one shard
 WRITER_BATCH_SIZE = 64  # rows buffered before a write: bounds memory for image-heavy rows
@@ -79,7 +79,7 @@ class PrepareSummary:
     skipped: int = 0
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     skipped_examples: list[str] = field(default_factory=list)
-    sha256: dict[str, str] = field(default_factory=dict)  # split -> content hash (tasks.manifest)
+    sha256: dict[str, str] = field(default_factory=dict)  # split -> content hash (clinfair.tasks.manifest)
 
     def to_text(self) -> str:
         lines = [f"{self.task}: {self.rows} rows"]

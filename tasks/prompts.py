@@ -12,10 +12,10 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tasks.schema import group_key
+from clinfair.tasks.schema import group_key
 
 if TYPE_CHECKING:
-    from tasks.registry import TaskSpec
+    from clinfair.tasks.registry import TaskSpec
 
 INSTRUCTION = (
     "Think about the question step by step inside <think></think> tags, "

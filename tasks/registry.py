@@ -6,7 +6,7 @@ lm-eval's task registry does. ``list_tasks()`` and ``get_task(key)`` are the API
 
 Users add their own tasks the same way: :func:`include_path` registers every ``*.yaml`` of a
 folder (``--include-path DIR`` on the command line, ``include_path`` in a recipe), most often
-a ``table:`` task read by ``tasks.builders.table`` from a CSV / parquet / JSONL file, a
+a ``table:`` task read by ``clinfair.tasks.builders.table`` from a CSV / parquet / JSONL file, a
 ``datasets`` folder or a Hub dataset. A user task is then used exactly like a built-in one,
 except that ``--tasks all`` keeps meaning the built-in clinical tasks.
 """
@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from tasks.errors import ClinfairError, one_line
-from tasks.yamlio import load_yaml
+from clinfair.tasks.errors import ClinfairError, one_line
+from clinfair.tasks.yamlio import load_yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 TASK_TYPES = ("binary", "multiclass", "multilabel")
-TABLE_BUILDER = "tasks.builders.table:TableBuilder"
+TABLE_BUILDER = "clinfair.tasks.builders.table:TableBuilder"
 #: A task key names a folder (DATA/<key>) and a leaderboard column: letters, digits, _ . -
 TASK_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: Fields set by the loader, never by the YAML.
@@ -48,7 +47,7 @@ class TaskSpec:
 
     key: str
     name: str
-    builder: str  # "module:Class" of a tasks.builders.base.Builder subclass
+    builder: str  # "module:Class" of a clinfair.tasks.builders.base.Builder subclass
     task_type: str
     question: str
     choices: tuple[str, ...]
@@ -60,7 +59,7 @@ class TaskSpec:
     options: dict[str, Any] = field(default_factory=dict)  # builder defaults
     needs_raw: bool = True
     extra: str | None = None  # pip extra a builder's decoder needs (dicom, video)
-    # how to read the task from a table, a `datasets` folder or a Hub dataset (tasks.builders.table):
+    # how to read the task from a table, a `datasets` folder or a Hub dataset (clinfair.tasks.builders.table):
     # the whole source of a user task; for a built-in one, the column map of its table-shaped mirrors
     table: dict[str, Any] | None = None
     origin: str | None = None  # the YAML file this spec was read from (set by the loader)
@@ -79,7 +78,7 @@ class TaskSpec:
         return getattr(importlib.import_module(module_name), class_name)
 
     def features(self):
-        from tasks.schema import features
+        from clinfair.tasks.schema import features
 
         return features(self.attributes)
 
@@ -107,7 +106,7 @@ def _load_spec(path: Path, user: bool = False) -> TaskSpec:
     if unknown:
         raise TaskConfigError(f"{path}: unknown task field(s) {unknown}; known: {sorted(known)}")
     if raw.get("table") is not None:
-        from tasks.builders.table import table_defaults
+        from clinfair.tasks.builders.table import table_defaults
 
         raw = {**table_defaults(raw, path, user), **raw}  # what a table task need not spell out
     for name in ("choices", "demographics", "attributes"):
@@ -126,7 +125,7 @@ def _load_spec(path: Path, user: bool = False) -> TaskSpec:
     if spec.task_type not in TASK_TYPES:
         raise TaskConfigError(f"{path}: task_type {spec.task_type!r} is not one of {TASK_TYPES}")
     if spec.table is not None:
-        from tasks.builders.table import TableConfig
+        from clinfair.tasks.builders.table import TableConfig
 
         TableConfig.from_spec(spec)  # a bad column map fails here, naming the file, not at prepare
     return spec

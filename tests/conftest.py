@@ -18,7 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def tiny_vlm(tmp_path_factory) -> str:
     """A tiny random Qwen2.5-VL checkpoint folder, built once per test session."""
-    from benchmark.models import build_tiny_vlm
+    from clinfair.benchmark.models import build_tiny_vlm
 
     return str(build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm")))
 
@@ -26,8 +26,8 @@ def tiny_vlm(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def synthetic_data(tmp_path_factory) -> str:
     """A prepared synthetic task (60 rows) folder."""
-    from tasks import get_task
-    from tasks.prepare import prepare
+    from clinfair.tasks import get_task
+    from clinfair.tasks.prepare import prepare
 
     out = tmp_path_factory.mktemp("synthetic") / "data"
     prepare(get_task("synthetic"), out, options={"n": 60}, progress=False)
@@ -47,8 +47,8 @@ def data_dir(tmp_path_factory, synthetic_data) -> str:
 def eval_data(tmp_path_factory):
     """A data folder (``DATA/synthetic``, as ``clinfair eval --data`` reads) with a 200-row
     synthetic task: enough rows to kill an evaluation mid-run, and over 16 test rows."""
-    from tasks import get_task
-    from tasks.prepare import prepare
+    from clinfair.tasks import get_task
+    from clinfair.tasks.prepare import prepare
 
     data = tmp_path_factory.mktemp("data")
     prepare(get_task("synthetic"), data / "synthetic", options={"n": 200}, progress=False)
@@ -63,7 +63,8 @@ def eval_results(tmp_path_factory, tiny_vlm, synthetic_data) -> list[str]:
     a second tiny VLM built with another seed; at most 16 rows each, so both take seconds. The
     leaderboard tests build from these and never from hand-written results.
     """
-    from benchmark.models import TinyVLMConfig, build_tiny_vlm
+    from clinfair.benchmark.models import TinyVLMConfig, build_tiny_vlm
+
     from clinfair.cli import main
 
     root = tmp_path_factory.mktemp("eval-results")

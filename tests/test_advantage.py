@@ -18,15 +18,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from trainers.advantage import (
+from clinfair.trainers.advantage import (
     AdvantageWarning,
     FairAdvantageConfig,
     FairAdvantageScaler,
     grpo_advantages,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 REWARDS = [1, 0, 1, 1, 0, 1]
 DOMAINS = ["A", "A", "A", "A", "B", "B"]

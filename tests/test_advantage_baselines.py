@@ -8,8 +8,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 import torch
-
-from trainers.advantage import (
+from clinfair.trainers.advantage import (
     GroupDROWeights,
     reinforce_pp_advantages,
     resampling_weights,

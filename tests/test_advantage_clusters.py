@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from trainers.advantage import (
+from clinfair.trainers.advantage import (
     FairAdvantageConfig,
     FairAdvantageScaler,
     VectorHistory,

@@ -1,7 +1,7 @@
 """FairAdvantageConfig.reference() replayed over several batches against a plain-loop simulation.
 
 The simulation below is written from DESIGN.md section 3 (the authors'-code behaviour) as
-straightforward Python loops over an explicit history, independent of trainers.advantage:
+straightforward Python loops over an explicit history, independent of clinfair.trainers.advantage:
 
 - history: per domain, per explicit group, the list of every prompt's reward vector so far;
   per domain, the list of UNK prompts' vectors; the current batch is appended first;
@@ -24,9 +24,8 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from clinfair.trainers.advantage import AdvantageWarning, FairAdvantageConfig, FairAdvantageScaler
 from sklearn.cluster import KMeans
-
-from trainers.advantage import AdvantageWarning, FairAdvantageConfig, FairAdvantageScaler
 
 EPS = 1e-6
 

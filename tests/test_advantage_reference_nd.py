@@ -2,7 +2,7 @@
 
 The hand-computed batch and the plain-loop simulation are written from DESIGN.md section
 "FairGRPO_ND in the authors' code" (DDVD233/qoq_med3 ``compute_fair_grpo_nd_outcome_advantage``),
-independently of trainers.advantage:
+independently of clinfair.trainers.advantage:
 
 - every prompt's G-vector of raw rewards joins its domain's history (never reset), batch first;
 - s = (r - mean_p) / (stdev_p + 1e-6) (G = 1: mean 0, std 1);
@@ -21,9 +21,8 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
+from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
 from sklearn.cluster import KMeans
-
-from trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
 
 EPS = 1e-6
 

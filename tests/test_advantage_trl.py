@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler, grpo_advantages
 from trl.trainer.utils import nanstd
-
-from trainers.advantage import FairAdvantageConfig, FairAdvantageScaler, grpo_advantages
 
 
 def trl_advantages(rewards: torch.Tensor, num_generations: int, scale_rewards: str) -> torch.Tensor:

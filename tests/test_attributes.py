@@ -198,7 +198,7 @@ def test_leaderboard_page_shows_fitzpatrick(pad_ufes20_run, tmp_path):
 
 
 def test_group_attributes_fitzpatrick_builds_groups_from_it(pad_ufes20_run):
-    from trainers.data import build_grpo_dataset
+    from clinfair.trainers.data import build_grpo_dataset
 
     data = pad_ufes20_run.parent / "data"
     dataset = build_grpo_dataset(["pad_ufes20"], data, "test", group_attributes=["fitzpatrick"])
@@ -214,8 +214,8 @@ def test_group_attributes_fitzpatrick_builds_groups_from_it(pad_ufes20_run):
 
 
 def test_group_attributes_unknown_is_a_clear_error(pad_ufes20_run):
-    from tasks.registry import UnknownAttributeError
-    from trainers.data import build_grpo_dataset
+    from clinfair.tasks.registry import UnknownAttributeError
+    from clinfair.trainers.data import build_grpo_dataset
 
     data = pad_ufes20_run.parent / "data"
     with pytest.raises(UnknownAttributeError) as caught:

@@ -12,8 +12,7 @@ from pathlib import Path
 import conftest
 import pandas as pd
 from bad_inputs import assert_one_line_error, cases, read_only_folder, run_cli, snapshot
-
-from benchmark.runner import PARTIAL_FILE
+from clinfair.benchmark.runner import PARTIAL_FILE
 
 LIMIT, BATCH = 12, 4  # three batches
 
@@ -40,7 +39,7 @@ def prepare_synthetic(capsys, data: Path, *options: str) -> None:
 
 def interrupt_after(monkeypatch, batches: int | None) -> None:
     """Make the next evaluations stop (as Ctrl-C does) after ``batches`` generated batches (None: never)."""
-    import benchmark.generation as generation
+    import clinfair.benchmark.generation as generation
 
     real = getattr(generation.make_backend, "real", generation.make_backend)
 
@@ -48,7 +47,9 @@ def interrupt_after(monkeypatch, batches: int | None) -> None:
         backend = real(*args, **kwargs)
         generate, done = backend.generate, [0]
 
-        def interrupted(*a, **k):  # the first call is eval's preflight batch (benchmark.checks.preflight)
+        def interrupted(
+            *a, **k
+        ):  # the first call is eval's preflight batch (clinfair.benchmark.checks.preflight)
             if batches is not None and done[0] >= batches + 1:
                 raise KeyboardInterrupt
             done[0] += 1
@@ -62,7 +63,7 @@ def interrupt_after(monkeypatch, batches: int | None) -> None:
 
 
 def refuse_to_load_a_model(monkeypatch) -> None:
-    import benchmark.generation as generation
+    import clinfair.benchmark.generation as generation
 
     def make_backend(*args, **kwargs):
         raise AssertionError("the model was loaded")
@@ -109,7 +110,7 @@ def torn_last_line_then_a_second_interruption(tiny_vlm, tmp_path, capsys, monkey
     assert run_cli(capsys, *eval_args(tiny_vlm, data, out))[0] == 130
     with (out / PARTIAL_FILE).open("a") as partial:  # killed while writing the next line
         partial.write('{"id": "synthetic-0-00001')
-    with caplog.at_level(logging.WARNING, logger="benchmark.runner"):
+    with caplog.at_level(logging.WARNING, logger="clinfair.benchmark.runner"):
         assert run_cli(capsys, *eval_args(tiny_vlm, data, out))[0] == 130  # a second interruption
     assert f"{PARTIAL_FILE}: line {BATCH + 1} is incomplete or damaged" in caplog.text
     lines = (out / PARTIAL_FILE).read_text().splitlines()

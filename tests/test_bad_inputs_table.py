@@ -1,4 +1,4 @@
-"""Bad-input corpus of a user's table task (``tasks.builders.table``): one line naming the file, the
+"""Bad-input corpus of a user's table task (``clinfair.tasks.builders.table``): one line naming the file, the
 row and the column, or a counted skip with ``--skip-bad`` (see tests/bad_inputs.py)."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 from bad_inputs import assert_one_line_error, cases, run_cli, snapshot
+from clinfair.tasks import registry
 from rawdata import write_csv, write_png
-
-from tasks import registry
 
 HEADER = ["case", "file", "dx", "gender", "age"]
 ROWS = [

@@ -15,9 +15,8 @@ import conftest
 import numpy as np
 import pytest
 from bad_inputs import assert_one_line_error, cases, run_cli
-
-from trainers.advantage import FairAdvantageConfig, FairAdvantageScaler, GroupDROWeights
-from trainers.gathered import STATE_FILE
+from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler, GroupDROWeights
+from clinfair.trainers.gathered import STATE_FILE
 
 RECIPE = Path(__file__).resolve().parents[1] / "trainers" / "recipes" / "tiny-cpu.yaml"
 LEGACY_STATE_FILE = "clinfair_advantage_state.pkl"  # what clinfair <= 0.1.0 saved (a pickle)
@@ -200,7 +199,7 @@ def _batches(seed: int, count: int, prompts: int = 10, g: int = 4):
 )
 def test_advantage_state_round_trips_exactly(config):
     """Saved mid-run and loaded from the JSON text, the scaler continues with bit-identical advantages."""
-    from trainers.advantage import advantage_state_from_json, advantage_state_to_json
+    from clinfair.trainers.advantage import advantage_state_from_json, advantage_state_to_json
 
     warnings.simplefilter("ignore")
     batches = list(_batches(0, 8))
@@ -233,7 +232,7 @@ def test_advantage_state_round_trips_exactly(config):
     ],
 )
 def test_unreadable_advantage_state_is_a_clear_error(document, message):
-    from trainers.advantage import AdvantageStateError, advantage_state_from_json
+    from clinfair.trainers.advantage import AdvantageStateError, advantage_state_from_json
 
     with pytest.raises(AdvantageStateError, match=message):
         advantage_state_from_json(document)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clinfair.tasks import get_task
+from clinfair.tasks.builders.base import BuildError, RowError, SkipReport
 from rawdata import decodes, write_csv, write_jpeg
-
-from tasks import get_task
-from tasks.builders.base import BuildError, RowError, SkipReport
 
 RELEASE = "CheXpert-v1.0-small"
 OBSERVATIONS = [
@@ -207,7 +206,7 @@ def test_missing_files_and_bad_options(tmp_path):
 
 
 def test_option_exclusions_are_counted_in_the_prepare_summary(tmp_path):
-    from tasks.prepare import prepare
+    from clinfair.tasks.prepare import prepare
 
     write_raw(tmp_path / "raw")
     summary = prepare(

@@ -6,11 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from clinfair.tasks import get_task
+from clinfair.tasks.builders.base import BuildError, RowError, SkipReport
+from clinfair.tasks.prepare import load_prepared, prepare
 from rawdata import decodes, pixels, write_csv, write_video
-
-from tasks import get_task
-from tasks.builders.base import BuildError, RowError, SkipReport
-from tasks.prepare import load_prepared, prepare
 
 # A few of the ~140 columns of clinical_variables.csv, in the source's order.
 HEADER = [

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clinfair.tasks import get_task
+from clinfair.tasks.builders.base import BuildError, RowError, SkipReport, assign_split
+from clinfair.tasks.prepare import load_prepared, prepare
 from rawdata import decodes, truncate, write_csv, write_jpeg
-
-from tasks import get_task
-from tasks.builders.base import BuildError, RowError, SkipReport, assign_split
-from tasks.prepare import load_prepared, prepare
 
 RELEASE = "computed-tomography-images-for-intracranial-hemorrhage-detection-and-segmentation-1.2.0"
 DIAGNOSIS_HEADER = [

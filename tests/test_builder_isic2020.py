@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from clinfair.tasks import get_task
+from clinfair.tasks.builders.base import BuildError, RowError, SkipReport, assign_split
 from rawdata import decodes, write_csv, write_jpeg
-
-from tasks import get_task
-from tasks.builders.base import BuildError, RowError, SkipReport, assign_split
 
 HEADER = [
     "image_name",

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clinfair.tasks import get_task
+from clinfair.tasks.builders.base import BuildError, RowError, SkipReport
 from rawdata import pixels, truncate, write_csv, write_dicom
-
-from tasks import get_task
-from tasks.builders.base import BuildError, RowError, SkipReport
 
 ANNOTATION_HEADER = [
     "study_id",

@@ -1,4 +1,4 @@
-"""Flags from dataclasses (``tasks.arguments``), and a command line that imports no torch or TRL."""
+"""Flags from dataclasses (``clinfair.tasks.arguments``), and a command line that imports no torch or TRL."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from clinfair.benchmark.generation import GenerationSettings
+from clinfair.tasks.arguments import add_dataclass_arguments, field_specs, from_namespace
+from clinfair.trainers.methods import METHODS
 
-from benchmark.generation import GenerationSettings
 from clinfair.cli import build_parser
 from clinfair.commands.eval import EvalArguments
 from clinfair.commands.train import TrainArguments
-from tasks.arguments import add_dataclass_arguments, field_specs, from_namespace
-from trainers.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "trl", "transformers")
@@ -52,17 +52,17 @@ def test_help_imports_no_torch_or_trl(argv):
 def test_import_trainers_is_light_and_exports_lazily():
     found = _modules_after(
         "import json, sys\n"
-        "import trainers, trainers.advantage, trainers.recipes, trainers.methods\n"
+        "import clinfair.trainers, clinfair.trainers.advantage, clinfair.trainers.recipes, clinfair.trainers.methods\n"
         "light = [m for m in ('torch', 'trl') if m in sys.modules]\n"
-        "from trainers import FairGRPOConfig, FairGRPOTrainer\n"
-        "from trainers.fairgrpo import FairGRPOConfig as C, FairGRPOTrainer as T\n"
+        "from clinfair.trainers import FairGRPOConfig, FairGRPOTrainer\n"
+        "from clinfair.trainers.fairgrpo import FairGRPOConfig as C, FairGRPOTrainer as T\n"
         "print(json.dumps({'light': light, 'same': FairGRPOConfig is C and FairGRPOTrainer is T}))"
     )
     assert found == {"light": [], "same": True}
 
 
 def test_unknown_export_is_an_attribute_error():
-    import trainers
+    from clinfair import trainers
 
     with pytest.raises(AttributeError, match="NoSuchTrainer"):
         trainers.NoSuchTrainer  # noqa: B018

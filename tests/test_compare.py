@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from clinfair.benchmark.compare import COMPARE_PAPER_KEYS, compare_runs, load_run
+from clinfair.benchmark.metrics import STANDARD_METRICS
 
-from benchmark.compare import COMPARE_PAPER_KEYS, compare_runs, load_run
-from benchmark.metrics import STANDARD_METRICS
 from clinfair.cli import main
 
 

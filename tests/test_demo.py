@@ -91,8 +91,9 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capfd):
 
 def test_the_demo_recipe_holds_the_demos_defaults():
     """`clinfair train --recipe demo` reproduces one demo run: the recipe and DemoSettings agree."""
+    from clinfair.trainers.recipes import load_recipe
+
     from clinfair.demo import DemoSettings
-    from trainers.recipes import load_recipe
 
     demo, config = DemoSettings(), load_recipe("demo", "grpo").config
     assert (config.max_steps, config.learning_rate, config.num_generations, config.max_completion_length) == (
@@ -105,9 +106,10 @@ def test_the_demo_recipe_holds_the_demos_defaults():
 
 
 def test_the_demo_and_the_shipped_study_run_the_same_group_shift_task():
+    from clinfair.tasks.builders.synthetic import GROUP_SHIFT
+
     from clinfair.demo import study_config
     from clinfair.study import load_config
-    from tasks.builders.synthetic import GROUP_SHIFT
 
     demo, shipped = study_config(DemoSettings()), load_config("configs/studies/group_shift.yaml")
     assert demo.task_options == shipped.task_options == {"n": DemoSettings().examples, **GROUP_SHIFT}

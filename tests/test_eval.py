@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clinfair.benchmark.runner import PARTIAL_FILE
 from conftest import eval_args
 
-from benchmark.runner import PARTIAL_FILE
 from clinfair.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,10 +152,9 @@ def test_synthetic_is_prepared_on_the_fly(tiny_vlm, tmp_path):
 def test_results_record_the_split_hash(tiny_vlm, eval_data, tmp_path, capsys):
     """results.json holds the content hash of the rows evaluated: the manifest's for a whole split,
     the first rows' with --limit (recomputed here from the stored rows with hashlib alone)."""
+    from clinfair.tasks import get_task
+    from clinfair.tasks.prepare import prepare
     from split_hash import split_sha256, stored_rows
-
-    from tasks import get_task
-    from tasks.prepare import prepare
 
     out = tmp_path / "limited"
     assert main(_eval_args(tiny_vlm, eval_data, out, "--limit", "4")) == 0

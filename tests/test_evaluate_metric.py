@@ -8,11 +8,11 @@ import math
 import evaluate  # the dev extra installs it (clinfair[lmeval]): a missing install must fail, not skip
 import numpy as np
 import pandas as pd
+from clinfair.benchmark.evaluate_metric import METRIC_PATH
+from clinfair.benchmark.metrics import PAPER_KEYS
+from clinfair.tasks.registry import get_task
 
-from benchmark.evaluate_metric import METRIC_PATH
-from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
-from tasks.registry import get_task
 
 
 def predictions_table(seed: int = 0, rows_per_dataset: int = 300) -> pd.DataFrame:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from benchmark.generation import conversation
-from tasks.prepare import load_prepared
+from clinfair.benchmark.generation import conversation
+from clinfair.tasks.prepare import load_prepared
 
 
 class StandInEngine:
@@ -46,8 +45,8 @@ class StandInEngine:
 
 @pytest.fixture
 def trainer(tiny_vlm, data_dir, tmp_path):
-    from trainers.build import build_trainer
-    from trainers.recipes import load_recipe
+    from clinfair.trainers.build import build_trainer
+    from clinfair.trainers.recipes import load_recipe
 
     recipe = load_recipe(
         "tiny-cpu",
@@ -65,7 +64,7 @@ def trainer(tiny_vlm, data_dir, tmp_path):
 
 
 def test_fairness_callback_generates_greedily_with_the_trainers_vllm_engine(trainer, synthetic_data):
-    from trainers.callbacks import FairnessCallback
+    from clinfair.trainers.callbacks import FairnessCallback
 
     callback = next(c for c in trainer.callback_handler.callbacks if isinstance(c, FairnessCallback))
     engine = StandInEngine(trainer.processing_class.tokenizer)

@@ -220,7 +220,7 @@ def test_static_page_attribute_menu_shows_fitzpatrick(browser, pad_ufes20_run, t
 @pytest.fixture(scope="module")
 def space(board, browser):
     """The Space app on a free localhost port, in this process's background threads; always closed."""
-    from leaderboard.space.app import create_app
+    from clinfair.leaderboard.space.app import create_app
 
     app = create_app(str(board))
     port = free_port()
@@ -297,9 +297,8 @@ def test_space_app_lists_sorts_and_filters_runs(browser, space, tmp_path):
 
 def test_space_groups_tab_plots_the_chosen_attribute(browser, space, board):
     import pandas as pd
+    from clinfair.leaderboard.space.app import group_rows
     from selenium.webdriver.common.by import By
-
-    from leaderboard.space.app import group_rows
 
     browser.get(space)
     tab = wait_for(

@@ -15,13 +15,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from clinfair.leaderboard import tables as tables_module
+from clinfair.leaderboard.runs import load_runs
+from clinfair.leaderboard.tables import METRIC_KEYS, paper_bootstrap
 from conftest import eval_args
 from PIL import Image
 
 from clinfair.cli import main
-from leaderboard import tables as tables_module
-from leaderboard.runs import load_runs
-from leaderboard.tables import METRIC_KEYS, paper_bootstrap
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -112,7 +112,7 @@ def test_table_has_a_row_per_run_with_values_and_intervals(built, eval_results):
     assert len(paper_scores) == 2 * 2 * len(METRIC_KEYS) and set(scores["scope"]) == {"overall", "synthetic"}
     assert (paper_scores["ci_resamples"] == 40).all()
     # the score-based columns come from each run's results.json (clinfair eval --scores direct, the default)
-    from leaderboard.tables import SCORE_METRICS
+    from clinfair.leaderboard.tables import SCORE_METRICS
 
     assert len(scores) == 2 * 2 * (len(METRIC_KEYS) + len(SCORE_METRICS))
     for folder, row in zip(eval_results, board.to_dict("records")):
@@ -353,8 +353,8 @@ def test_an_unrelated_existing_folder_is_never_replaced(eval_results, tmp_path, 
 
 def _dynamics_lines(eval_folder: str, method: str, steps=(0, 5, 10)) -> list[str]:
     """JSONL lines exactly as FairnessCallback writes them, from a real eval's predictions."""
-    from benchmark.metrics import build_report
-    from trainers.callbacks import FairnessCallback
+    from clinfair.benchmark.metrics import build_report
+    from clinfair.trainers.callbacks import FairnessCallback
 
     frame = pd.read_parquet(Path(eval_folder) / "predictions.parquet")
     records = frame.to_dict("records")
@@ -427,7 +427,7 @@ def test_runs_that_do_not_answer_are_never_best_on_a_gap(built):
 
 
 def test_best_on_a_gap_is_chosen_among_ranked_runs_only():
-    from leaderboard.tables import METRICS, markdown_table, ranking_exclusion
+    from clinfair.leaderboard.tables import METRICS, markdown_table, ranking_exclusion
 
     assert ranking_exclusion(0.5, 0.4, 0.6, 0.1) == "50% invalid answers (more than 10%)"
     assert ranking_exclusion(0.0, 0.6, 0.6, 0.1) == (
@@ -451,7 +451,7 @@ def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path,
     differ from the baseline's beyond chance (marked *); a run equal to the baseline gets no mark."""
     import shutil
 
-    from benchmark.metrics import build_report
+    from clinfair.benchmark.metrics import build_report
 
     perfect = tmp_path / "perfect"
     shutil.copytree(eval_results[0], perfect)
@@ -502,8 +502,8 @@ def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path,
 
 
 def test_reference_split_is_the_one_most_runs_share_ties_to_the_smallest_hash():
-    from leaderboard.runs import Run
-    from leaderboard.tables import split_exclusion, split_references
+    from clinfair.leaderboard.runs import Run
+    from clinfair.leaderboard.tables import split_exclusion, split_references
 
     def run(**hashes):
         tasks = {task: {"split_sha256": digest} for task, digest in hashes.items()}
@@ -523,8 +523,8 @@ def test_reference_split_is_the_one_most_runs_share_ties_to_the_smallest_hash():
 def test_a_run_on_other_rows_is_flagged_and_not_ranked(eval_results, tiny_vlm, tmp_path, capsys):
     """Same ids, other content: a run evaluated on a synthetic task prepared with a weaker cue has
     another split hash; it is built beside the others but ranked on no column."""
-    from tasks import get_task
-    from tasks.prepare import prepare
+    from clinfair.tasks import get_task
+    from clinfair.tasks.prepare import prepare
 
     data = tmp_path / "data"
     prepare(get_task("synthetic"), data / "synthetic", options={"n": 60, "cue_strength": 0.5}, progress=False)
@@ -558,7 +558,7 @@ def test_a_run_on_other_rows_is_flagged_and_not_ranked(eval_results, tiny_vlm, t
     manifest = json.loads((tmp_path / "board" / "manifest.json").read_text())
     scopes = {run["run"]: run["other_split"] for run in manifest["runs"]}
     assert scopes["tiny-other"] is True and not any(v for k, v in scopes.items() if k != "tiny-other")
-    from leaderboard.hub import HEADLINE_METRIC, model_results_yaml
+    from clinfair.leaderboard.hub import HEADLINE_METRIC, model_results_yaml
 
     run = next(r for r in manifest["runs"] if r["run"] == "tiny-other")
     scores = pd.DataFrame(

@@ -16,17 +16,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import clinfair.benchmark.lmeval.model  # noqa: F401  (registers clinfair-hf-multimodal)
 import pandas as pd
 import pytest
+from clinfair.benchmark.generation import conversation
+from clinfair.benchmark.lmeval import TASK_FOLDER
+from clinfair.benchmark.lmeval.harness import write_task_folder
+from clinfair.benchmark.metrics import PAPER_KEYS
 from conftest import eval_args
 from lm_eval import simple_evaluate
 from lm_eval.tasks import TaskManager
 
-import benchmark.lmeval.model  # noqa: F401  (registers clinfair-hf-multimodal)
-from benchmark.generation import conversation
-from benchmark.lmeval import TASK_FOLDER
-from benchmark.lmeval.harness import write_task_folder
-from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
 
 ROWS, MAX_NEW_TOKENS, BATCH_SIZE = 16, 8, 4
@@ -98,8 +98,8 @@ def random_model_eval(tiny_vlm, eval_data, tmp_path_factory) -> tuple[dict, pd.D
 def test_lm_eval_sees_the_same_prompts_and_completes_the_same_on_the_random_model(
     tiny_vlm, eval_data, task_manager, random_model_eval
 ):
-    from benchmark.models import load_processor
-    from tasks.prepare import load_prepared
+    from clinfair.benchmark.models import load_processor
+    from clinfair.tasks.prepare import load_prepared
 
     results, predictions = random_model_eval
     lm_results, samples = lm_eval_run(tiny_vlm, task_manager)
@@ -161,12 +161,12 @@ def test_lm_eval_parses_and_scores_like_clinfair_on_answers_in_format(
 def test_documented_command_line_with_the_shipped_task_folder(
     tiny_vlm, eval_data, random_model_eval, tmp_path
 ):
-    """`python -m benchmark.lmeval` (lm-eval's CLI + clinfair-hf-multimodal) on the shipped YAMLs."""
+    """`python -m clinfair.benchmark.lmeval` (lm-eval's CLI + clinfair-hf-multimodal) on the shipped YAMLs."""
     out = tmp_path / "lm-eval-out"
     command = [
         sys.executable,
         "-m",
-        "benchmark.lmeval",
+        "clinfair.benchmark.lmeval",
         "--model",
         "clinfair-hf-multimodal",
         "--model_args",
@@ -238,10 +238,9 @@ def test_lm_eval_tasks_command(tmp_path, capsys):
 
 
 def test_a_model_without_image_support_is_refused_clearly(tmp_path):
+    from clinfair.benchmark.lmeval.model import ClinfairHFMultimodalLM
+    from clinfair.benchmark.models import ModelLoadError, build_tiny_tokenizer
     from transformers import GPT2Config, GPT2LMHeadModel
-
-    from benchmark.lmeval.model import ClinfairHFMultimodalLM
-    from benchmark.models import ModelLoadError, build_tiny_tokenizer
 
     tokenizer = build_tiny_tokenizer()
     config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=16, n_layer=1, n_head=2)

@@ -3,7 +3,7 @@ MetricFrame's typed results are the report's dicts.
 
 Each consumer (leaderboard columns, lm-eval aggregations, the training callback's select_by,
 ``clinfair metrics``'s summary, the demo and study tables, the compare report) must take its
-metrics from ``benchmark.metrics.registry``; the last test scans the source for a second copy.
+metrics from ``clinfair.benchmark.metrics.registry``; the last test scans the source for a second copy.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from benchmark.metrics import (
+from clinfair.benchmark.metrics import (
     PAPER_KEYS,
     STANDARD_METRICS,
     MetricFrame,
@@ -26,7 +25,7 @@ from benchmark.metrics import (
     paired_bootstrap,
     select_metrics,
 )
-from benchmark.metrics.registry import (
+from clinfair.benchmark.metrics.registry import (
     METRICS,
     PAPER,
     RUN,
@@ -75,8 +74,8 @@ def test_report_keys_follow_the_registry_order():
 
 
 def test_leaderboard_columns_are_registry_metrics():
-    from leaderboard.tables import COLUMNS, SCORE_METRICS, metric_definitions
-    from leaderboard.tables import METRICS as PAPER_COLUMNS
+    from clinfair.leaderboard.tables import COLUMNS, SCORE_METRICS, metric_definitions
+    from clinfair.leaderboard.tables import METRICS as PAPER_COLUMNS
 
     assert all(column is get_metric(PAPER, column.key) for column in PAPER_COLUMNS)
     for column in SCORE_METRICS:  # the leaderboard only says how it reduces them over attributes
@@ -95,8 +94,8 @@ def test_leaderboard_columns_are_registry_metrics():
 
 
 def test_plots_and_compare_read_labels_from_the_registry():
-    from benchmark.compare import COMPARE_PAPER_KEYS, PAPER_KEY_LABELS
-    from leaderboard.plots import DYNAMICS_PANELS
+    from clinfair.benchmark.compare import COMPARE_PAPER_KEYS, PAPER_KEY_LABELS
+    from clinfair.leaderboard.plots import DYNAMICS_PANELS
 
     assert (
         PAPER_KEY_LABELS["pp"] == "PP (×100)"
@@ -107,7 +106,7 @@ def test_plots_and_compare_read_labels_from_the_registry():
 
 
 def test_callback_select_by_choices_come_from_the_registry():
-    from trainers.callbacks import SELECTABLE
+    from clinfair.trainers.callbacks import SELECTABLE
 
     expected = {m.key: m.higher_is_better for m in METRICS if m.layer in (PAPER, VALIDATION)}
     assert {key: higher for key, (higher, _) in SELECTABLE.items()} == expected
@@ -122,7 +121,7 @@ def test_callback_select_by_choices_come_from_the_registry():
 
 
 def test_lmeval_aggregations_come_from_the_registry():
-    from benchmark.lmeval import harness
+    from clinfair.benchmark.lmeval import harness
 
     class Loader(yaml.SafeLoader):
         pass
@@ -134,7 +133,7 @@ def test_lmeval_aggregations_come_from_the_registry():
     assert {entry["metric"]: entry["higher_is_better"] for entry in base["metric_list"]} == declared
     for key in PAPER_KEYS:
         entry = next(e for e in base["metric_list"] if e["metric"] == f"paper_{key}")
-        assert entry["aggregation"] == f"benchmark.lmeval.harness.paper_{key}"
+        assert entry["aggregation"] == f"clinfair.benchmark.lmeval.harness.paper_{key}"
         assert callable(getattr(harness, f"paper_{key}"))
     shipped = (ROOT / "benchmark" / "lmeval" / "tasks" / harness.BASE_FILE).read_text()
     assert shipped == harness._base_yaml(512)  # the shipped folder is the generated one

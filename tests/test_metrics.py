@@ -12,8 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-from benchmark.metrics import (
+from clinfair.benchmark.metrics import (
     PAPER_KEYS,
     MetricFrame,
     MetricsInputError,

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from clinfair.benchmark.metrics import PAPER_KEYS
 
-from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from clinfair.benchmark.metrics import PAPER_KEYS, STANDARD_METRICS, build_report
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from benchmark.metrics import PAPER_KEYS, STANDARD_METRICS, build_report
 
 LABELS = ("a", "b", "c")
 SITES = ("s1", "s2", "s3")

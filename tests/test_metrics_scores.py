@@ -9,14 +9,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from clinfair.benchmark.metrics import MetricsInputError, build_report, score_layer
+from clinfair.benchmark.metrics.scores import GROUP_METRICS, SUMMARY_METRICS
 from fairlearn.metrics import equalized_odds_difference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from benchmark.metrics import MetricsInputError, build_report, score_layer
-from benchmark.metrics.scores import GROUP_METRICS, SUMMARY_METRICS
 from clinfair.cli import main
 
 ATTRIBUTES = ["sex", "age_group", "site", "sex*age_group"]
@@ -426,7 +426,7 @@ def test_binary_auroc_and_curve_match_sklearn_with_ties(rows):
 def test_bootstrap_weights_give_the_metrics_of_the_resampled_rows():
     """Every CI comes from integer row weights: a weighted AUROC must be scikit-learn's with those sample
     weights, and a weighted ECE the ECE of the rows repeated that many times (binned here by hand)."""
-    from benchmark.metrics.scores import N_BINS, _ece_matrix, _Ranking
+    from clinfair.benchmark.metrics.scores import N_BINS, _ece_matrix, _Ranking
 
     rng = np.random.default_rng(7)
     y = rng.integers(0, 2, 300)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from benchmark.models import ModelLoadError, load_model_and_processor
+from clinfair.benchmark.models import ModelLoadError, load_model_and_processor
 
 
 def test_tiny_vlm_saves_reloads_and_generates_from_an_image(tiny_vlm):
     import torch
+    from clinfair.tasks.prompts import build_prompt
     from PIL import Image
-
-    from tasks.prompts import build_prompt
 
     files = {p.name for p in Path(tiny_vlm).iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja"} <= files
@@ -42,9 +40,8 @@ def test_tiny_vlm_saves_reloads_and_generates_from_an_image(tiny_vlm):
 
 
 def test_tiny_vlm_is_deterministic(tmp_path, tiny_vlm):
+    from clinfair.benchmark.models import build_tiny_vlm
     from safetensors.numpy import load_file
-
-    from benchmark.models import build_tiny_vlm
 
     again = build_tiny_vlm(tmp_path / "again")
     first, second = load_file(Path(tiny_vlm) / "model.safetensors"), load_file(again / "model.safetensors")

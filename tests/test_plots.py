@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-from leaderboard.plots import _aggregate, _series, accuracy_gap_scatter, dynamics_curves, group_bars
+from clinfair.leaderboard.plots import _aggregate, _series, accuracy_gap_scatter, dynamics_curves, group_bars
 
 
 def test_runs_are_grouped_by_method_and_a_run_without_method_stands_alone():
@@ -85,7 +84,7 @@ def test_figures_render_for_several_seeds_per_method():
 
 
 def test_pareto_front_by_hand():
-    from leaderboard.plots import pareto_front
+    from clinfair.leaderboard.plots import pareto_front
 
     # (accuracy, gap): C is beaten by B on both; D has the lowest gap at the lowest accuracy: on the front
     points = [(0.90, 0.10), (0.80, 0.05), (0.70, 0.08), (0.50, 0.00), (0.90, 0.12)]

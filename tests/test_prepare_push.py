@@ -10,11 +10,11 @@ import hashlib
 import json
 
 import yaml
+from clinfair.tasks import get_task
 from split_hash import parquet_rows, split_sha256
 from test_leaderboard_push import TOKEN, hub  # noqa: F401 (the fixture)
 
 from clinfair.cli import main
-from tasks import get_task
 
 REPO = "clinfair-test/synthetic-splits"
 

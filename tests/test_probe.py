@@ -1,4 +1,4 @@
-"""The counterfactual demographic probe (``clinfair probe``, ``benchmark.probe``)."""
+"""The counterfactual demographic probe (``clinfair probe``, ``clinfair.benchmark.probe``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import re
 
 import pandas as pd
 import pytest
+from clinfair.benchmark.probe import run_probe
+from clinfair.tasks.prompts import state_demographics
 from conftest import eval_args
 
-from benchmark.probe import run_probe
 from clinfair.cli import main
-from tasks.prompts import state_demographics
 
 
 class StatedSexModel:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from clinfair.tasks.prompts import INSTRUCTION, build_prompt, format_answer, last_boxed, parse_answer
+from clinfair.tasks.registry import list_tasks
 from hypothesis import given
 from hypothesis import strategies as st
-
-from tasks.prompts import INSTRUCTION, build_prompt, format_answer, last_boxed, parse_answer
-from tasks.registry import list_tasks
 
 SKIN = ["melanoma", "nevus", "basal cell carcinoma", "actinic keratosis", "other"]
 CHEX = [c for spec in list_tasks() if spec.key == "chexpert" for c in spec.choices]

@@ -8,8 +8,7 @@ examples/fairness/*.sh): rollouts n, learning rate and KL coefficient; every rec
 from __future__ import annotations
 
 import pytest
-
-from trainers.recipes import load_recipe, resolve_recipe_path
+from clinfair.trainers.recipes import load_recipe, resolve_recipe_path
 
 GPU_OFF = ["use_vllm=false", "bf16=false", "use_cpu=true"]
 #: (model, method) -> (n, lr, beta) from the script the recipe follows (or names as closest)

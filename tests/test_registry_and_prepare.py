@@ -6,12 +6,12 @@ import json
 from dataclasses import replace
 
 import pytest
+from clinfair.tasks import get_task, list_tasks, resolve_tasks
+from clinfair.tasks.builders.base import Builder, RawRecord, RowError, assign_split
+from clinfair.tasks.prepare import load_prepared, prepare
+from clinfair.tasks.registry import UnknownTaskError
 
 from clinfair.cli import main
-from tasks import get_task, list_tasks, resolve_tasks
-from tasks.builders.base import Builder, RawRecord, RowError, assign_split
-from tasks.prepare import load_prepared, prepare
-from tasks.registry import UnknownTaskError
 
 PAPER_TASKS = {
     "chexpert",
@@ -101,7 +101,7 @@ def test_synthetic_is_deterministic_and_prefix_stable():
 def test_synthetic_planted_imbalance_follows_group_shares():
     from collections import Counter
 
-    from tasks.schema import group_key
+    from clinfair.tasks.schema import group_key
 
     spec = get_task("synthetic")
     shares = {"F|A1": 0.1, "M|A2": 0.9}
@@ -186,9 +186,9 @@ def test_prepare_skip_bad_counts_the_skip(tmp_path, flaky_spec):
 
 
 def test_prepare_cli_reports_bad_rows_in_one_line(tmp_path, capsys, monkeypatch, flaky_spec):
-    import tasks.registry
+    import clinfair.tasks.registry
 
-    monkeypatch.setattr(tasks.registry, "_registry", lambda: {"flaky": flaky_spec})
+    monkeypatch.setattr(clinfair.tasks.registry, "_registry", lambda: {"flaky": flaky_spec})
     assert main(["prepare", "flaky", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "meta.csv, row 3, field 'age'" in err and "--skip-bad" in err and "Traceback" not in err
@@ -219,9 +219,8 @@ def _png() -> bytes:
 
 
 def test_split_manifest_pins_the_ids_and_content_hash_of_each_split(tmp_path, capsys):
+    from clinfair.tasks.manifest import ManifestMismatch, check_manifest
     from split_hash import split_sha256, stored_rows
-
-    from tasks.manifest import ManifestMismatch, check_manifest
 
     out = tmp_path / "syn"
     assert main(["prepare", "synthetic", "--out", str(out), "-o", "n=120", "--no-progress"]) == 0
@@ -291,7 +290,7 @@ def _ham_raw_with_bad_rows(folder, n=300):
 
 @pytest.mark.parametrize("start", ["fork", "spawn"])  # Linux forks its workers; macOS and Windows spawn
 def test_num_proc_gives_the_same_output_as_one_process(tmp_path, capsys, monkeypatch, start):
-    from tasks.builders import base
+    from clinfair.tasks.builders import base
 
     monkeypatch.setattr(base, "_WORKER_START", start)
     raw = _ham_raw_with_bad_rows(tmp_path / "raw")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from trainers.recipes import load_recipe
-from trainers.rewards import authors_json_format_score, authors_reward, make_reward
+from clinfair.trainers.recipes import load_recipe
+from clinfair.trainers.rewards import authors_json_format_score, authors_reward, make_reward
 
 FENCED = '```json\n[{"label": "a", "bbox_2d": [1, 2, 3, 4]}, {"label": "b"}]\n```\n'
 

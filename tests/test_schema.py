@@ -5,10 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from tasks.schema import (
+from clinfair.tasks.schema import (
     FieldError,
     age_group,
     features,
@@ -19,6 +16,8 @@ from tasks.schema import (
     normalize_sex,
     to_arrow_row,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

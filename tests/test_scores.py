@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from clinfair.benchmark.checks import probe_rows
+from clinfair.benchmark.generation import GenerationSettings, HFBackend, render_prompt, scoring_context
 from conftest import eval_args
-
-from benchmark.checks import probe_rows
-from benchmark.generation import GenerationSettings, HFBackend, render_prompt, scoring_context
 
 
 @pytest.fixture(scope="module")
 def backend(tiny_vlm) -> HFBackend:
-    from benchmark.models import load_model_and_processor
+    from clinfair.benchmark.models import load_model_and_processor
 
     model, processor = load_model_and_processor(tiny_vlm, dtype="float32")
     return HFBackend(model, processor, GenerationSettings(max_new_tokens=8))

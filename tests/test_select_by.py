@@ -14,9 +14,9 @@ from clinfair.cli import main
 @pytest.fixture(scope="module")
 def answering_model(tmp_path_factory, synthetic_data) -> Path:
     """The tiny VLM after a short supervised warm start: it writes answers, so validation metrics move."""
-    from benchmark.models import build_tiny_vlm, load_model_and_processor
-    from tasks.prepare import load_prepared
-    from trainers.warmstart import format_warm_start
+    from clinfair.benchmark.models import build_tiny_vlm, load_model_and_processor
+    from clinfair.tasks.prepare import load_prepared
+    from clinfair.trainers.warmstart import format_warm_start
 
     folder = build_tiny_vlm(tmp_path_factory.mktemp("answering"))
     model, processor = load_model_and_processor(folder, dtype="float32")
@@ -68,7 +68,7 @@ def test_select_by_an_unknown_metric_is_one_line(tiny_vlm, tmp_path, capsys):
 
 
 def test_worst_group_metric_reads_every_group_with_rows():
-    from trainers.callbacks import SELECTABLE
+    from clinfair.trainers.callbacks import SELECTABLE
 
     record = {
         "groups": {

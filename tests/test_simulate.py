@@ -7,10 +7,18 @@ import math
 
 import numpy as np
 import pytest
+from clinfair.benchmark.seedstats import holm, paired_t_pvalue, t_interval
+from clinfair.trainers.simulate import (
+    METHODS,
+    GroupSpec,
+    Training,
+    World,
+    _policy,
+    group_shift,
+    run_one,
+    run_seeds,
+)
 from scipy.special import softmax
-
-from benchmark.seedstats import holm, paired_t_pvalue, t_interval
-from trainers.simulate import METHODS, GroupSpec, Training, World, _policy, group_shift, run_one, run_seeds
 
 QUICK = Training(steps=60)
 
@@ -113,7 +121,7 @@ def test_simulate_command_writes_its_report(tmp_path, capsys):
 def test_the_simulated_reference_methods_are_the_authors_presets():
     """Named after the authors' code, so built from its presets (qoq_med3's FairGRPO_ND is
     reference_nd(): its own guard and cluster-weighted domain mean, not reference() + clusters)."""
-    from trainers.advantage import FairAdvantageConfig
+    from clinfair.trainers.advantage import FairAdvantageConfig
 
     assert METHODS["fairgrpo_reference"].fair_config() == FairAdvantageConfig.reference()
     assert METHODS["fairgrpo_nd_reference"].fair_config() == FairAdvantageConfig.reference_nd()

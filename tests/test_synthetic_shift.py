@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from clinfair.tasks import get_task
+from clinfair.tasks.builders.synthetic import GROUP_SHIFT, SyntheticBuilder
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-
-from tasks import get_task
-from tasks.builders.synthetic import GROUP_SHIFT, SyntheticBuilder
 
 
 def _builder(**options) -> SyntheticBuilder:

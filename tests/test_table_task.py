@@ -1,4 +1,4 @@
-"""A task defined only by a YAML and a table (tasks.builders.table): CSV of image paths, parquet of
+"""A task defined only by a YAML and a table (clinfair.tasks.builders.table): CSV of image paths, parquet of
 image bytes, a `datasets` folder, and HAM10000 read from a `datasets` copy instead of its official
 layout. Every file is written here; nothing is downloaded."""
 
@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clinfair.tasks import registry
+from clinfair.tasks.builders.base import assign_split
+from clinfair.tasks.prepare import load_prepared
+from clinfair.tasks.registry import get_task, list_tasks, resolve_tasks
 from conftest import eval_args, train_args
 from PIL import Image
 from rawdata import write_csv, write_jpeg, write_png
 
 from clinfair.cli import main
-from tasks import registry
-from tasks.builders.base import assign_split
-from tasks.prepare import load_prepared
-from tasks.registry import get_task, list_tasks, resolve_tasks
 
 LABELS = {"mel": "melanoma", "nv": "nevus", "bkl": "other"}
 SEXES = {"Male": "M", "Female": "F"}
@@ -482,8 +482,7 @@ def test_user_task_exported_for_lm_eval_loads_in_a_fresh_process_registry(tmp_pa
     """`clinfair lm-eval-tasks --include-path DIR` writes clinfair_<key>.yaml naming DIR, so lm-eval
     (another process, with only the built-in tasks registered) finds the user's task."""
     import yaml
-
-    from benchmark.lmeval import harness
+    from clinfair.benchmark.lmeval import harness
 
     folder, _ = csv_task(tmp_path / "tasks")
     data = tmp_path / "data"

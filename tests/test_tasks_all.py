@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from clinfair.tasks.registry import resolve_tasks
 from conftest import eval_args
 
 from clinfair.cli import main
-from tasks.registry import resolve_tasks
 
 CLINICAL = {"chexpert", "ct_hemorrhage", "vindr_mammo", "isic2020", "ham10000", "pad_ufes20", "covid_blues"}
 

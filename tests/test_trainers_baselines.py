@@ -12,9 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import trainer_helpers
+from clinfair.trainers.advantage import rloo_advantages
 from trainer_helpers import NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
-
-from trainers.advantage import rloo_advantages
 
 CPU = trainer_helpers.CPU | dict(
     max_completion_length=6, max_steps=2, per_device_train_batch_size=6, temperature=1.0
@@ -58,7 +57,7 @@ def test_rloo_advantages_equal_trls_rloo_trainer(tiny_vlm, data_dir, tmp_path):
 
 
 def test_rloo_trainer_uses_rloo_advantages(tiny_vlm, data_dir, tmp_path):
-    from trainers.rloo import RLOOConfig, RLOOTrainer
+    from clinfair.trainers.rloo import RLOOConfig, RLOOTrainer
 
     model, processor = load(tiny_vlm)
     trainer = recording(RLOOTrainer)(
@@ -79,7 +78,7 @@ def test_rloo_trainer_uses_rloo_advantages(tiny_vlm, data_dir, tmp_path):
 
 @pytest.mark.parametrize("method", ["reinforce_pp", "reinforce_pp_baseline"])
 def test_reinforce_pp_whitens_over_completion_tokens(method, tiny_vlm, data_dir, tmp_path):
-    from trainers.methods import get_method
+    from clinfair.trainers.methods import get_method
 
     config_class, trainer_class = get_method(method).config_class(), get_method(method).trainer_class()
     lengths: list[list[int]] = []

@@ -6,14 +6,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
-
-from trainers.advantage import FairAdvantageConfig
-from trainers.dr_grpo import DrGRPOConfig
-from trainers.fairgrpo import FairGRPOConfig
-from trainers.fairgrpo_nd import FairGRPONDConfig
-from trainers.methods import METHODS
-from trainers.recipes import RecipeError, load_recipe, parse_overrides, resolve_recipe_path
-from trainers.resampling import GroupBalancedRepeatSampler
+from clinfair.trainers.advantage import FairAdvantageConfig
+from clinfair.trainers.dr_grpo import DrGRPOConfig
+from clinfair.trainers.fairgrpo import FairGRPOConfig
+from clinfair.trainers.fairgrpo_nd import FairGRPONDConfig
+from clinfair.trainers.methods import METHODS
+from clinfair.trainers.recipes import RecipeError, load_recipe, parse_overrides, resolve_recipe_path
+from clinfair.trainers.resampling import GroupBalancedRepeatSampler
 
 CPU = {"use_cpu": True, "bf16": False, "report_to": "none"}
 
@@ -197,7 +196,7 @@ def test_sampler_keeps_trls_repeat_layout():
 
 
 def test_sampler_balances_groups():
-    from trainers.advantage import resampling_weights
+    from clinfair.trainers.advantage import resampling_weights
 
     # cells: (d1, a) x 6 rows, (d1, b) x 3, (d2, a) x 1; each cell should get 1/3 of the draws
     domains = ["d1"] * 9 + ["d2"]

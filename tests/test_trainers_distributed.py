@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clinfair.trainers.advantage import FairAdvantageScaler
 from conftest import run_on_two_cpu_processes
 from trainer_helpers import NUM_GENERATIONS, fair_config
-
-from trainers.advantage import FairAdvantageScaler
 
 TESTS = Path(__file__).parent
 

@@ -1,4 +1,4 @@
-"""The method registry (``trainers.methods``): every entry resolves, every Config is documented,
+"""The method registry (``clinfair.trainers.methods``): every entry resolves, every Config is documented,
 a method's recipe defaults sit under the recipe, and the shipped recipes are package data."""
 
 from __future__ import annotations
@@ -9,16 +9,15 @@ from importlib.resources import files
 
 import pytest
 import trl
-
-from trainers.methods import METHODS, Method, UnknownMethodError, get_method
-from trainers.recipes import RecipeError, load_recipe, shipped_recipes
+from clinfair.trainers.methods import METHODS, Method, UnknownMethodError, get_method
+from clinfair.trainers.recipes import RecipeError, load_recipe, shipped_recipes
 
 CPU = ["use_cpu=true", "bf16=false"]
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_every_entry_resolves_to_a_config_and_a_trl_trainer(name):
-    from trainers.grpo import GRPOConfig
+    from clinfair.trainers.grpo import GRPOConfig
 
     method = METHODS[name]
     assert method.name == name and method.description
@@ -61,7 +60,7 @@ def test_every_field_a_config_adds_over_trl_is_documented(name):
 
 
 def test_recipe_arguments_are_documented():
-    from trainers.recipes import RecipeArguments
+    from clinfair.trainers.recipes import RecipeArguments
 
     for item in dataclasses.fields(RecipeArguments):
         assert re.search(rf"^\s+{item.name} \(`", _parameters_section(RecipeArguments), re.MULTILINE), (
@@ -75,8 +74,8 @@ def test_a_new_method_is_one_registry_entry(monkeypatch):
     the recipe and the overrides."""
     entry = Method(
         "grpo_hot",
-        "trainers.grpo:GRPOConfig",
-        "trainers.grpo:GRPOTrainer",
+        "clinfair.trainers.grpo:GRPOConfig",
+        "clinfair.trainers.grpo:GRPOTrainer",
         "GRPO sampling hotter",
         recipe_defaults={"temperature": 1.5, "top_p": 0.9},
     )
@@ -103,8 +102,10 @@ def test_recipe_values_are_checked_against_field_types(override, message):
 
 
 def test_recipes_ship_inside_the_package():
-    """Package data of ``trainers.recipes`` (pyproject's package-data), found by name."""
-    shipped = {path.name for path in files("trainers.recipes").iterdir() if path.name.endswith(".yaml")}
+    """Package data of ``clinfair.trainers.recipes`` (pyproject's package-data), found by name."""
+    shipped = {
+        path.name for path in files("clinfair.trainers.recipes").iterdir() if path.name.endswith(".yaml")
+    }
     assert {"tiny-cpu.yaml", "demo.yaml", "medgemma-4b-it.yaml"} <= shipped
     assert shipped_recipes() == sorted(name.removesuffix(".yaml") for name in shipped)
     assert load_recipe("tiny-cpu", "grpo").values["model"] == "tiny"

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from trainers.rewards import (
+from clinfair.trainers.rewards import (
     BiasRewardModel,
     SemanticJudgeReward,
     accuracy_reward,
@@ -123,9 +122,8 @@ def test_make_reward_rejects_unknown_names_and_parameters():
 def tiny_text_models(tmp_path_factory):
     """A tiny causal LM (judge) and a tiny 2-label sequence classifier, saved locally."""
     import torch
+    from clinfair.benchmark.models import build_tiny_tokenizer
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2ForSequenceClassification
-
-    from benchmark.models import build_tiny_tokenizer
 
     tokenizer = build_tiny_tokenizer()
     root = tmp_path_factory.mktemp("text-models")

@@ -7,12 +7,12 @@ import warnings
 
 import numpy as np
 import pytest
+from clinfair.benchmark.metrics import PAPER_KEYS
+from clinfair.trainers.methods import METHODS
 from conftest import train_args
 from trainer_helpers import CPU, NUM_GENERATIONS, keyed_reward, load, recording, two_domain_dataset
 
-from benchmark.metrics import PAPER_KEYS
 from clinfair.cli import main
-from trainers.methods import METHODS
 
 JSONL_FIELDS = {"step", "epoch", "method", "split", "rows", "invalid", "overall", "by_dataset", "groups"}
 
@@ -69,8 +69,8 @@ def test_train_command_user_errors(tiny_vlm, data_dir, tmp_path, capsys):
 
 
 def test_dr_grpo_advantages_are_trls_unscaled_ones(tiny_vlm, data_dir, tmp_path):
-    from trainers.dr_grpo import DrGRPOConfig, DrGRPOTrainer
-    from trainers.grpo import GRPOConfig
+    from clinfair.trainers.dr_grpo import DrGRPOConfig, DrGRPOTrainer
+    from clinfair.trainers.grpo import GRPOConfig
 
     seen, used = [], []
 
@@ -105,9 +105,9 @@ def test_dr_grpo_advantages_are_trls_unscaled_ones(tiny_vlm, data_dir, tmp_path)
 
 
 def test_dro_multiplies_grpo_advantages_by_group_weights(tiny_vlm, data_dir, tmp_path):
-    from trainers.callbacks import FairnessCallback
-    from trainers.data import load_task_split
-    from trainers.dro import DROConfig, DROTrainer
+    from clinfair.trainers.callbacks import FairnessCallback
+    from clinfair.trainers.data import load_task_split
+    from clinfair.trainers.dro import DROConfig, DROTrainer
 
     eta = 0.5
     model, processor = load(tiny_vlm)
@@ -148,7 +148,7 @@ def test_dro_multiplies_grpo_advantages_by_group_weights(tiny_vlm, data_dir, tmp
 
 
 def test_missing_group_column_and_unscorable_rewards(tiny_vlm, data_dir, tmp_path):
-    from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
+    from clinfair.trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
 
     def first_row_unscorable(prompts, completions, **kwargs):
         return [None, *keyed_reward(prompts, completions, **kwargs)[1:]]
@@ -171,8 +171,8 @@ def test_missing_group_column_and_unscorable_rewards(tiny_vlm, data_dir, tmp_pat
 
 
 def test_fair_statistics_survive_a_checkpoint(tiny_vlm, data_dir, tmp_path):
-    from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
-    from trainers.gathered import STATE_FILE
+    from clinfair.trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
+    from clinfair.trainers.gathered import STATE_FILE
 
     def trainer(max_steps):
         model, processor = load(tiny_vlm)
@@ -206,9 +206,8 @@ def test_fair_statistics_survive_a_checkpoint(tiny_vlm, data_dir, tmp_path):
 
 def test_resampling_trainer_sampler_matches_trls_layout(tiny_vlm, data_dir, tmp_path):
     import trl
-
-    from trainers.advantage import resampling_weights
-    from trainers.resampling import GroupBalancedRepeatSampler, ResamplingConfig, ResamplingTrainer
+    from clinfair.trainers.advantage import resampling_weights
+    from clinfair.trainers.resampling import GroupBalancedRepeatSampler, ResamplingConfig, ResamplingTrainer
 
     model, processor = load(tiny_vlm)
     args = ResamplingConfig(

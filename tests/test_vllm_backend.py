@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from clinfair.benchmark.generation import conversation
+from clinfair.tasks.prepare import load_prepared
 from conftest import eval_args
 
-from benchmark.generation import conversation
 from clinfair.cli import main
-from tasks.prepare import load_prepared
 
 STAND_IN_LOGPROB = {"benign": -0.5, "malignant": -1.0}  # per prompt token, by the label the prompt ends with
 
@@ -127,8 +127,8 @@ def test_a_row_over_the_image_limit_is_refused_naming_the_flag_and_check_model_f
     limits = ("--limit", 4, "--max-images-per-prompt", 1, "--no-progress")
     code = main(eval_args(tiny_vlm, eval_data, out, "--backend", "vllm", *limits))
     assert code == 0  # one image per row: within the limit
-    from benchmark.checks import probe_rows
-    from benchmark.generation import GenerationInputError, GenerationSettings, VLLMBackend
+    from clinfair.benchmark.checks import probe_rows
+    from clinfair.benchmark.generation import GenerationInputError, GenerationSettings, VLLMBackend
 
     backend = VLLMBackend(tiny_vlm, GenerationSettings(), max_images=1)
     with pytest.raises(GenerationInputError, match="a row has 2 images but --max-images-per-prompt is 1"):

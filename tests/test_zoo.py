@@ -1,7 +1,7 @@
 """Every family of the tiny-model zoo through the real user paths: eval, train, check-model.
 
-"Any VLM" is a tested contract: each family is built offline (``benchmark.zoo``), loaded by
-``benchmark.models.load_model_and_processor`` as a user's checkpoint would be, evaluated at
+"Any VLM" is a tested contract: each family is built offline (``clinfair.benchmark.zoo``), loaded by
+``clinfair.benchmark.models.load_model_and_processor`` as a user's checkpoint would be, evaluated at
 batch size 4 on a one-image and a two-image task, and trained for 2 FairGRPO steps with
 the fairness callback on.
 """
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from clinfair.benchmark.zoo import ZOO, build_tiny_family
+from clinfair.tasks import get_task
+from clinfair.tasks.prepare import load_prepared, prepare
 from conftest import eval_args, train_args
 from rawdata import write_csv, write_jpeg
 from test_builder_ct_hemorrhage import DEMOGRAPHICS_HEADER, DIAGNOSIS_HEADER
 
-from benchmark.zoo import ZOO, build_tiny_family
 from clinfair.cli import main
-from tasks import get_task
-from tasks.prepare import load_prepared, prepare
 
 FAMILIES = sorted(ZOO)
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -101,11 +101,10 @@ def test_check_model_says_every_family_works(family, zoo, capsys):
 
 def test_gemma3_needs_one_image_list_per_row(zoo):
     """The failure this suite guards against: Gemma3's processor refuses one flat image list per batch."""
+    from clinfair.benchmark.checks import probe_rows
+    from clinfair.benchmark.generation import render_prompt
+    from clinfair.benchmark.models import load_model_and_processor
     from PIL import Image
-
-    from benchmark.checks import probe_rows
-    from benchmark.generation import render_prompt
-    from benchmark.models import load_model_and_processor
 
     _, processor = load_model_and_processor(zoo["gemma3"])
     rows = probe_rows(2, 1)
@@ -119,10 +118,10 @@ def test_gemma3_needs_one_image_list_per_row(zoo):
 
 def test_paligemma_gets_the_plain_prompt(zoo):
     """No chat template: the image token once per image, the user text, a newline (hand-written here)."""
-    from benchmark.checks import probe_rows
-    from benchmark.generation import HFBackend, render_prompt
-    from benchmark.models import load_model_and_processor
-    from tasks.prompts import INSTRUCTION
+    from clinfair.benchmark.checks import probe_rows
+    from clinfair.benchmark.generation import HFBackend, render_prompt
+    from clinfair.benchmark.models import load_model_and_processor
+    from clinfair.tasks.prompts import INSTRUCTION
 
     model, processor = load_model_and_processor(zoo["paligemma"])
     assert HFBackend(model, processor).plain_prompt
@@ -135,9 +134,9 @@ def test_paligemma_gets_the_plain_prompt(zoo):
 
 
 def test_gemma3_prompt_is_its_chat_template(zoo):
-    from benchmark.checks import probe_rows
-    from benchmark.generation import render_prompt
-    from benchmark.models import load_model_and_processor
+    from clinfair.benchmark.checks import probe_rows
+    from clinfair.benchmark.generation import render_prompt
+    from clinfair.benchmark.models import load_model_and_processor
 
     _, processor = load_model_and_processor(zoo["gemma3"])
     text = render_prompt(processor, probe_rows(1, 2)[0], False)
@@ -154,7 +153,7 @@ def test_gemma3_prompt_is_its_chat_template(zoo):
     ],
 )
 def test_thinking_mode_completions_parse(completion):
-    from tasks.prompts import parse_answer
+    from clinfair.tasks.prompts import parse_answer
 
     assert parse_answer(completion, ["benign", "malignant"]) == ["malignant"]
 
@@ -164,12 +163,11 @@ def test_thinking_mode_completions_parse(completion):
 def test_lm_eval_sees_the_prompts_and_completions_of_clinfair_eval(family, zoo, eval_data, tmp_path):
     """lm-eval's hf-multimodal (with clinfair's processor loading) at batch size 4, on MedGemma's family and on
     a checkpoint without a chat template: the same prompts, completions and parsed answers as clinfair eval."""
+    from clinfair.benchmark.generation import render_prompt
+    from clinfair.benchmark.lmeval.harness import write_task_folder
+    from clinfair.benchmark.models import load_processor
     from lm_eval.tasks import TaskManager
     from test_lmeval import ROWS, assert_agree, clinfair_eval, lm_eval_run
-
-    from benchmark.generation import render_prompt
-    from benchmark.lmeval.harness import write_task_folder
-    from benchmark.models import load_processor
 
     write_task_folder(tmp_path / "tasks", eval_data)
     task_manager = TaskManager(include_path=str(tmp_path / "tasks"), include_defaults=False)
@@ -188,9 +186,8 @@ def test_lm_eval_sees_the_prompts_and_completions_of_clinfair_eval(family, zoo, 
 
 def test_a_text_only_model_is_refused_in_one_line(tmp_path, zoo_data, capsys):
     import torch
+    from clinfair.benchmark.models import build_tiny_tokenizer
     from transformers import LlamaConfig, LlamaForCausalLM
-
-    from benchmark.models import build_tiny_tokenizer
 
     folder = tmp_path / "text-lm"
     torch.manual_seed(0)
@@ -230,7 +227,7 @@ def test_a_processor_that_cannot_be_built_is_one_clear_line(tmp_path, zoo, capsy
 
 
 def test_a_family_with_only_a_torchvision_image_processor_names_the_missing_piece():
-    from benchmark.models import ModelLoadError, _pil_image_processor_class
+    from clinfair.benchmark.models import ModelLoadError, _pil_image_processor_class
 
     with pytest.raises(ModelLoadError, match=r"Lfm2VlImageProcessor exists only in a torchvision version"):
         _pil_image_processor_class("lfm2_vl")
@@ -273,9 +270,8 @@ def test_label_scores_of_a_batch_equal_each_rows_alone(family, zoo, synthetic_da
     """Scoring left-pads contexts of different lengths into one forward pass: every family must give
     each row the probabilities it gets scored alone (no padding)."""
     import numpy as np
-
-    from benchmark.generation import GenerationSettings, HFBackend
-    from benchmark.models import load_model_and_processor
+    from clinfair.benchmark.generation import GenerationSettings, HFBackend
+    from clinfair.benchmark.models import load_model_and_processor
 
     test = load_prepared(synthetic_data)["test"]
     rows = [test[i] for i in range(3)]

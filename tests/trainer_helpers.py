@@ -33,21 +33,21 @@ def keyed_reward(prompts, completions, id, **kwargs) -> list[float]:
 
 def load(model_path: str):
     """The (model, processor) of a checkpoint folder in float32, as the trainer tests train it."""
-    from benchmark.models import load_model_and_processor
+    from clinfair.benchmark.models import load_model_and_processor
 
     return load_model_and_processor(model_path, dtype="float32")
 
 
 def two_domain_dataset(data_dir: str, limit: int = 12):
     """The synthetic GRPO dataset with every other row moved to a second domain."""
-    from trainers.data import build_grpo_dataset
+    from clinfair.trainers.data import build_grpo_dataset
 
     dataset = build_grpo_dataset(["synthetic"], data_dir, limit=limit)
     return dataset.map(lambda row, i: {"dataset": "synthetic" if i % 2 else "other"}, with_indices=True)
 
 
 def fair_config(output_dir: str, per_device_batch: int, **overrides):
-    from trainers.fairgrpo import FairGRPOConfig
+    from clinfair.trainers.fairgrpo import FairGRPOConfig
 
     settings = CPU | dict(
         output_dir=output_dir, max_steps=2, per_device_train_batch_size=per_device_batch, learning_rate=1e-4

@@ -16,9 +16,9 @@ from trainer_helpers import fair_config, keyed_reward, load, recording, two_doma
 
 def run(model_path: str, data_dir: str, out_dir: str, per_device_batch: int):
     """Two FairGRPO steps, scoring 3 validation rows before and after each (``fairness.jsonl``)."""
-    from trainers.callbacks import FairnessCallback
-    from trainers.data import load_task_split
-    from trainers.fairgrpo import FairGRPOTrainer
+    from clinfair.trainers.callbacks import FairnessCallback
+    from clinfair.trainers.data import load_task_split
+    from clinfair.trainers.fairgrpo import FairGRPOTrainer
 
     model, processor = load(model_path)
     trainer = recording(FairGRPOTrainer)(

@@ -1,18 +1,18 @@
 """clinfair trainers: fairness-aware advantage maths (framework-free) and thin TRL adapters.
 
-The public classes are exported lazily, so ``import trainers`` (or any pure submodule, such
-as :mod:`trainers.advantage`) imports no TRL or torch::
+The public classes are exported lazily, so ``import clinfair.trainers`` (or any pure submodule, such
+as :mod:`clinfair.trainers.advantage`) imports no TRL or torch::
 
-    from trainers import FairGRPOConfig, FairGRPOTrainer
+    from clinfair.trainers import FairGRPOConfig, FairGRPOTrainer
 
-Every method's Config and Trainer are listed in :data:`trainers.methods.METHODS`.
+Every method's Config and Trainer are listed in :data:`clinfair.trainers.methods.METHODS`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from trainers.methods import METHODS, Method, get_method, import_object
+from clinfair.trainers.methods import METHODS, Method, get_method, import_object
 
 #: public name -> import string, for the Config and Trainer of every method
 _LAZY: dict[str, str] = {
@@ -20,11 +20,11 @@ _LAZY: dict[str, str] = {
 }
 _LAZY.update(
     {
-        "FairAdvantageConfig": "trainers.advantage:FairAdvantageConfig",
-        "FairAdvantageScaler": "trainers.advantage:FairAdvantageScaler",
-        "RecipeArguments": "trainers.recipes:RecipeArguments",
-        "load_recipe": "trainers.recipes:load_recipe",
-        "build_trainer": "trainers.build:build_trainer",
+        "FairAdvantageConfig": "clinfair.trainers.advantage:FairAdvantageConfig",
+        "FairAdvantageScaler": "clinfair.trainers.advantage:FairAdvantageScaler",
+        "RecipeArguments": "clinfair.trainers.recipes:RecipeArguments",
+        "load_recipe": "clinfair.trainers.recipes:load_recipe",
+        "build_trainer": "clinfair.trainers.build:build_trainer",
     }
 )
 

@@ -10,18 +10,17 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import ClinfairError
+from clinfair.tasks.errors import ClinfairError
 
 
 def build_trainer(recipe):
     """The trainer a resolved recipe describes, with its fairness callback attached."""
     import yaml
     from accelerate import PartialState
-
-    from benchmark.models import load_model_and_processor
-    from trainers.callbacks import FairnessCallback
-    from trainers.data import build_grpo_dataset, load_task_split
-    from trainers.methods import get_method
+    from clinfair.benchmark.models import load_model_and_processor
+    from clinfair.trainers.callbacks import FairnessCallback
+    from clinfair.trainers.data import build_grpo_dataset, load_task_split
+    from clinfair.trainers.methods import get_method
 
     arguments, config = recipe.arguments, recipe.config
     if config.use_vllm and importlib.util.find_spec("vllm") is None:
@@ -85,8 +84,8 @@ def _preflight(model, processor, arguments, verbose: bool) -> None:
     A checkpoint without a chat template gets the plain prompt as its template (TRL renders
     conversational prompts with it), as ``clinfair eval`` does.
     """
-    from benchmark.checks import preflight_tasks
-    from benchmark.generation import GenerationSettings, HFBackend
+    from clinfair.benchmark.checks import preflight_tasks
+    from clinfair.benchmark.generation import GenerationSettings, HFBackend
 
     backend = HFBackend(model, processor, GenerationSettings(max_new_tokens=2, batch_size=2))
     if backend.plain_prompt and verbose:
@@ -97,8 +96,8 @@ def _preflight(model, processor, arguments, verbose: bool) -> None:
 
 
 def _rewards(entries: list[Any]) -> list:
-    from trainers.recipes import reward_specs
-    from trainers.rewards import make_reward
+    from clinfair.trainers.recipes import reward_specs
+    from clinfair.trainers.rewards import make_reward
 
     return [make_reward(name, **params) for name, _, params in reward_specs(entries)]
 
@@ -107,7 +106,7 @@ def _model_path(model: str, output_dir: Path) -> str:
     """``model`` itself, or for "tiny" a tiny random VLM built (once) in ``output_dir/tiny-model``."""
     if model != "tiny":
         return model
-    from benchmark.models import build_tiny_vlm
+    from clinfair.benchmark.models import build_tiny_vlm
 
     folder = output_dir / "tiny-model"
     if not (folder / "config.json").is_file():

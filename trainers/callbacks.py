@@ -1,9 +1,9 @@
 """Fairness during training: evaluate a validation split every N steps with the paper protocol.
 
 :class:`FairnessCallback` generates greedily on the validation rows with the model being
-trained (``benchmark.generation.HFBackend`` on the unwrapped model and the trainer's
-processor), parses the answers (``tasks.prompts.parse_answer``), scores them with
-``benchmark.metrics.build_report`` and
+trained (``clinfair.benchmark.generation.HFBackend`` on the unwrapped model and the trainer's
+processor), parses the answers (``clinfair.tasks.prompts.parse_answer``), scores them with
+``clinfair.benchmark.metrics.build_report`` and
 
 * logs scalars through the trainer's loggers (``report_to``: TensorBoard, W&B, ...) under
   ``fairness/``: ``fairness/overall/<key>`` for every paper key (accuracy, f1, gaps, stds,
@@ -25,7 +25,7 @@ JSONL fields, one object per line:
 ``rows``        number of validation rows scored; ``invalid``: how many answers did not parse
 ``overall``     the paper protocol's overall values: ``accuracy f1 tpr fpr fdr acc_gap f1_gap
                 tpr_gap fpr_gap fdr_gap acc_std f1_std acc_es f1_es pp eod`` (fractions; pp
-                and eod ×100; null where undefined, see ``benchmark.metrics``)
+                and eod ×100; null where undefined, see ``clinfair.benchmark.metrics``)
 ``by_dataset``  the same keys for each dataset
 ``selection``   only with ``select_by``: ``{"metric", "value", "selected", "best_step"}``; ``selected``
                 means this step's model was saved to ``output_dir/best`` (``best/selection.json`` says
@@ -49,12 +49,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from clinfair.benchmark.generation import GenerationSettings, HFBackend, _rgb
+from clinfair.benchmark.metrics import PAPER_GROUP_METRICS, select_metrics
+from clinfair.benchmark.metrics.registry import PAPER, VALIDATION
+from clinfair.tasks.io import atomic_write_text
 from transformers import Trainer, TrainerCallback
-
-from benchmark.generation import GenerationSettings, HFBackend, _rgb
-from benchmark.metrics import PAPER_GROUP_METRICS, select_metrics
-from benchmark.metrics.registry import PAPER, VALIDATION
-from tasks.io import atomic_write_text
 
 #: The paper protocol's per-group values written under ``groups``.
 GROUP_METRICS = PAPER_GROUP_METRICS
@@ -87,7 +86,7 @@ def _selectable() -> dict[str, tuple[bool, Any]]:
     return table
 
 
-#: Validation metrics ``select_by`` may name, from the metric registry (``benchmark.metrics.registry``):
+#: Validation metrics ``select_by`` may name, from the metric registry (``clinfair.benchmark.metrics.registry``):
 #: every overall paper key and the worst group's accuracy or F1 over every task, attribute and group
 #: with rows. Value: (higher is better, how to read it from a record).
 SELECTABLE = _selectable()
@@ -113,7 +112,7 @@ class FairnessCallback(TrainerCallback):
     """Every ``eval_steps`` steps (and at the start and end), score ``eval_sets`` with the paper protocol.
 
     ``eval_sets`` maps a task key to its prepared validation rows (a ``datasets.Dataset`` of
-    schema rows, e.g. ``trainers.data.load_task_split(task, data_dir, "validation")``).
+    schema rows, e.g. ``clinfair.trainers.data.load_task_split(task, data_dir, "validation")``).
     """
 
     def __init__(
@@ -196,8 +195,7 @@ class FairnessCallback(TrainerCallback):
         """Score the validation rows now, log the scores and return the JSONL record."""
         import pandas as pd
         from accelerate.utils import gather_object
-
-        from benchmark.metrics import build_report
+        from clinfair.benchmark.metrics import build_report
 
         trainer = self.trainer
         self.last_step = trainer.state.global_step
@@ -219,7 +217,7 @@ class FairnessCallback(TrainerCallback):
         return record
 
     def _predict(self) -> list[dict[str, Any]]:
-        """This process's share of prediction records (``tasks.prompts.prediction_record``).
+        """This process's share of prediction records (``clinfair.tasks.prompts.prediction_record``).
 
         With ``use_vllm`` the trainer's own vLLM engine generates (greedy, :class:`TRLVLLMBackend`):
         at the paper's scale, HF ``generate`` over the validation rows every N steps would
@@ -246,8 +244,8 @@ class FairnessCallback(TrainerCallback):
         return records
 
     def _predict_with(self, backend) -> list[dict[str, Any]]:
-        from tasks.prompts import prediction_record
-        from tasks.registry import get_task
+        from clinfair.tasks.prompts import prediction_record
+        from clinfair.tasks.registry import get_task
 
         rank, world = self.trainer.accelerator.process_index, self.trainer.accelerator.num_processes
         records: list[dict[str, Any]] = []
@@ -282,7 +280,7 @@ class FairnessCallback(TrainerCallback):
             best_dir = Path(self.trainer.args.output_dir) / "best"
             self.trainer.save_model(str(best_dir))
             if self.trainer.accelerator.is_main_process:
-                from tasks.io import atomic_write_json
+                from clinfair.tasks.io import atomic_write_json
 
                 atomic_write_json(
                     best_dir / "selection.json",
@@ -360,7 +358,7 @@ class TRLVLLMBackend:
         self.trainer, self.settings = trainer, settings
 
     def generate(self, rows, multi_label: bool = False) -> list[str]:
-        from benchmark.generation import render_prompt  # noqa: I001
+        from clinfair.benchmark.generation import render_prompt  # noqa: I001
 
         trainer, processor = self.trainer, self.trainer.processing_class
         prompt_ids, images = [], []

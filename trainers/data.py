@@ -1,15 +1,15 @@
 """Prepared clinfair splits as TRL GRPO datasets.
 
-A prepared split (``tasks.prepare``) holds schema rows. :func:`to_grpo_dataset` turns it
+A prepared split (``clinfair.tasks.prepare``) holds schema rows. :func:`to_grpo_dataset` turns it
 into what ``trl.GRPOTrainer`` reads, one row per question:
 
 =============== =====================================================================
-``prompt``      the conversation (``tasks.prompts.build_messages``): image placeholders
+``prompt``      the conversation (``clinfair.tasks.prompts.build_messages``): image placeholders
                 that TRL fills with ``images``, then question, options and instruction
 ``images``      list of PIL images
 ``id``          the example id
 ``dataset``     the task key: the *domain* of FairGRPO
-``group``       the demographic group key (``tasks.schema.group_key``), e.g. ``F|A3``
+``group``       the demographic group key (``clinfair.tasks.schema.group_key``), e.g. ``F|A3``
                 or ``UNK``, from a configurable attribute tuple
 ``answer``      ground-truth labels (list of str)
 ``choices``     the label space (list of str)
@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tasks.prompts import build_messages
-from tasks.schema import DEFAULT_GROUP_ATTRIBUTES, group_key
+from clinfair.tasks.prompts import build_messages
+from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES, group_key
 
 #: Columns of a GRPO dataset built here (``prompt`` and ``images`` are TRL's own).
 GRPO_COLUMNS = ("prompt", "images", "id", "dataset", "group", "answer", "choices", "multi_label")
@@ -54,8 +54,8 @@ def to_grpo_dataset(split, multi_label: bool, group_attributes: Sequence[str] = 
 
 def load_task_split(task: str, data_dir: str | Path, split: str, limit: int | None = None):
     """The prepared ``split`` of ``task`` under ``data_dir/<task>``; synthetic is built when missing."""
-    from tasks.prepare import task_rows
-    from tasks.registry import get_task
+    from clinfair.tasks.prepare import task_rows
+    from clinfair.tasks.registry import get_task
 
     return task_rows(get_task(task), Path(data_dir), split, limit)
 
@@ -72,11 +72,10 @@ def build_grpo_dataset(
 
     ``limit`` keeps the first N rows of each task. ``group_attributes`` may name any attribute
     a task has (``sex``, ``age_group``, or one of its own, e.g. ``fitzpatrick``); a name that no
-    task has is an :class:`~tasks.registry.UnknownAttributeError`, never a silent ``UNK`` key.
+    task has is an :class:`~clinfair.tasks.registry.UnknownAttributeError`, never a silent ``UNK`` key.
     """
+    from clinfair.tasks.registry import check_attributes, get_task
     from datasets import concatenate_datasets
-
-    from tasks.registry import check_attributes, get_task
 
     check_attributes(group_attributes, [get_task(task) for task in tasks], "group_attributes")
     parts = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trainers.grpo import GRPOConfig, GRPOTrainer, default_config
+from clinfair.trainers.grpo import GRPOConfig, GRPOTrainer, default_config
 
 DR_GRPO_SETTINGS = {"loss_type": "dr_grpo", "scale_rewards": "none"}
 

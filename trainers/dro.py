@@ -8,8 +8,8 @@ batch from the cell's mean reward r̄_g (rewards in [0, 1], 1 best)::
 so the cells the policy serves worst gain weight. The advantage of a rollout of cell g is
 TRL's GRPO advantage times q_g / mean over the batch's rows of q (mean weight 1, so the loss
 scale matches GRPO). Multiplying the advantage is the same as weighting that rollout's
-clipped loss. The maths is ``trainers.advantage.GroupDROWeights``; the statistics are taken
-over the gathered batch (``trainers.gathered``); q is logged under ``dro/q/``.
+clipped loss. The maths is ``clinfair.trainers.advantage.GroupDROWeights``; the statistics are taken
+over the gathered batch (``clinfair.trainers.gathered``); q is logged under ``dro/q/``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from trainers.advantage import UNK, GroupDROWeights, grpo_advantages
-from trainers.gathered import GatheredBatchTrainer
-from trainers.grpo import GRPOConfig, default_config
+from clinfair.trainers.advantage import UNK, GroupDROWeights, grpo_advantages
+from clinfair.trainers.gathered import GatheredBatchTrainer
+from clinfair.trainers.grpo import GRPOConfig, default_config
 
 
 @dataclass

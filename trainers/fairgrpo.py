@@ -1,7 +1,7 @@
 """FairGRPO (Dai et al. 2025, arXiv 2510.19893): GRPO advantages scaled by group temperatures.
 
-The maths lives in ``trainers.advantage`` (pure numpy); this is the TRL adapter. Each
-training generation batch is gathered over all processes (``trainers.gathered``), and the
+The maths lives in ``clinfair.trainers.advantage`` (pure numpy); this is the TRL adapter. Each
+training generation batch is gathered over all processes (``clinfair.trainers.gathered``), and the
 advantages of the whole batch come from a stateful ``FairAdvantageScaler``::
 
     s = GRPO advantage;  a = s / max(T_d · T_{d,g}, ε);  then re-normalised over the batch,
@@ -22,10 +22,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
-
-from trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
-from trainers.gathered import GatheredBatchTrainer
-from trainers.grpo import GRPOConfig, default_config
+from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
+from clinfair.trainers.gathered import GatheredBatchTrainer
+from clinfair.trainers.grpo import GRPOConfig, default_config
 
 FAIR_MODES = ("paper", "reference")
 
@@ -41,7 +40,7 @@ class FairGRPOConfig(GRPOConfig):
             ``"paper"``: the paper's formula with robust defaults; ``"reference"``: the authors' code
             (``FairAdvantageConfig.reference()``).
         fair_advantage (`dict[str, Any]` or `None`, *optional*):
-            Overrides of ``trainers.advantage.FairAdvantageConfig`` fields applied on top of the mode,
+            Overrides of ``clinfair.trainers.advantage.FairAdvantageConfig`` fields applied on top of the mode,
             e.g. ``{"window": "batch"}``; an unknown field is an error.
     """
 
@@ -54,7 +53,7 @@ class FairGRPOConfig(GRPOConfig):
     fair_advantage: dict[str, Any] | None = field(
         default=None,
         metadata={
-            "help": "Overrides of trainers.advantage.FairAdvantageConfig fields, e.g. {'window': 'batch'}."
+            "help": "Overrides of clinfair.trainers.advantage.FairAdvantageConfig fields, e.g. {'window': 'batch'}."
         },
     )
 

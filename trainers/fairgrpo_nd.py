@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainers.advantage import UNK, FairAdvantageConfig
-from trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
-from trainers.grpo import default_config
+from clinfair.trainers.advantage import UNK, FairAdvantageConfig
+from clinfair.trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
+from clinfair.trainers.grpo import default_config
 
 
 @dataclass

@@ -23,7 +23,7 @@ The weighted reward sum is TRL's ``multi_objective_aggregation="sum_then_normali
 sum_k w_k·r_k, with NaN (unscorable) where every reward function returned None.
 
 A checkpoint carries the advantage state as versioned JSON (``clinfair_advantage_state.json``,
-``trainers.advantage.advantage_state_to_json``), never a pickle: resuming from a downloaded
+``clinfair.trainers.advantage.advantage_state_to_json``), never a pickle: resuming from a downloaded
 checkpoint runs no code from it. An unknown version, or the pickle an older clinfair wrote
 (``clinfair_advantage_state.pkl``, never opened), is an :class:`AdvantageStateError` saying
 what to do (:func:`read_advantage_state` finds it before training starts).
@@ -40,11 +40,14 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate.utils import gather_object
+from clinfair.tasks.io import atomic_write_json
+from clinfair.trainers.advantage import (
+    AdvantageStateError,
+    advantage_state_from_json,
+    advantage_state_to_json,
+)
+from clinfair.trainers.grpo import GRPOTrainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
-
-from tasks.io import atomic_write_json
-from trainers.advantage import AdvantageStateError, advantage_state_from_json, advantage_state_to_json
-from trainers.grpo import GRPOTrainer
 
 STATE_FILE = "clinfair_advantage_state.json"
 LEGACY_STATE_FILE = "clinfair_advantage_state.pkl"  # clinfair <= 0.1.0; never loaded
@@ -155,7 +158,7 @@ class GatheredBatchTrainer(GRPOTrainer):
         if name not in self._warned_columns:
             warnings.warn(
                 f"{type(self).__name__}: the training rows have no {name!r} column; every row counts as "
-                "'UNK' (keep remove_unused_columns=False and build the dataset with trainers.data)",
+                "'UNK' (keep remove_unused_columns=False and build the dataset with clinfair.trainers.data)",
                 stacklevel=2,
             )
             self._warned_columns.add(name)

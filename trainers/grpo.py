@@ -1,7 +1,7 @@
 """GRPO: TRL's ``GRPOTrainer`` as is, behind clinfair's config so every method looks alike.
 
 ``GRPOConfig`` adds the names of the two columns the fairness-aware methods read (the
-domain and the demographic group, see ``trainers.data``); plain GRPO ignores them.
+domain and the demographic group, see ``clinfair.trainers.data``); plain GRPO ignores them.
 Advantage: A = (r - mean_p) / (std_p + 1e-4) per prompt (TRL's ``scale_rewards="group"``).
 """
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from tasks.errors import ClinfairError
+from clinfair.tasks.errors import ClinfairError
 
 
 class UnknownMethodError(ClinfairError, ValueError):
@@ -39,7 +39,7 @@ class Method:
         name (`str`):
             The key of ``clinfair train --method`` and of result files' ``method`` field.
         config (`str`):
-            Import string of the method's Config dataclass (a ``trainers.grpo.GRPOConfig``).
+            Import string of the method's Config dataclass (a ``clinfair.trainers.grpo.GRPOConfig``).
         trainer (`str`):
             Import string of the method's Trainer (a ``trl.GRPOTrainer``).
         description (`str`):
@@ -72,56 +72,56 @@ def _methods(*methods: Method) -> dict[str, Method]:
 METHODS: dict[str, Method] = _methods(
     Method(
         "grpo",
-        "trainers.grpo:GRPOConfig",
-        "trainers.grpo:GRPOTrainer",
+        "clinfair.trainers.grpo:GRPOConfig",
+        "clinfair.trainers.grpo:GRPOTrainer",
         "TRL's GRPO: rewards standardised within each prompt's rollouts",
     ),
     Method(
         "dr_grpo",
-        "trainers.dr_grpo:DrGRPOConfig",
-        "trainers.dr_grpo:DrGRPOTrainer",
+        "clinfair.trainers.dr_grpo:DrGRPOConfig",
+        "clinfair.trainers.dr_grpo:DrGRPOTrainer",
         "Dr.GRPO: GRPO without the std division and the length normalisation",
     ),
     Method(
         "fairgrpo",
-        "trainers.fairgrpo:FairGRPOConfig",
-        "trainers.fairgrpo:FairGRPOTrainer",
+        "clinfair.trainers.fairgrpo:FairGRPOConfig",
+        "clinfair.trainers.fairgrpo:FairGRPOTrainer",
         "FairGRPO: GRPO advantages scaled by domain and demographic-group temperatures",
     ),
     Method(
         "fairgrpo_nd",
-        "trainers.fairgrpo_nd:FairGRPONDConfig",
-        "trainers.fairgrpo_nd:FairGRPONDTrainer",
+        "clinfair.trainers.fairgrpo_nd:FairGRPONDConfig",
+        "clinfair.trainers.fairgrpo_nd:FairGRPONDTrainer",
         "FairGRPO without demographics: groups are K-means clusters of reward vectors",
     ),
     Method(
         "resampling",
-        "trainers.resampling:ResamplingConfig",
-        "trainers.resampling:ResamplingTrainer",
+        "clinfair.trainers.resampling:ResamplingConfig",
+        "clinfair.trainers.resampling:ResamplingTrainer",
         "GRPO on prompts drawn with probability 1 / count of their (domain, group)",
     ),
     Method(
         "dro",
-        "trainers.dro:DROConfig",
-        "trainers.dro:DROTrainer",
+        "clinfair.trainers.dro:DROConfig",
+        "clinfair.trainers.dro:DROTrainer",
         "online group-DRO: GRPO advantages weighted towards the worst-served groups",
     ),
     Method(
         "rloo",
-        "trainers.rloo:RLOOConfig",
-        "trainers.rloo:RLOOTrainer",
+        "clinfair.trainers.rloo:RLOOConfig",
+        "clinfair.trainers.rloo:RLOOTrainer",
         "RLOO: reward minus the mean of the prompt's other rollouts",
     ),
     Method(
         "reinforce_pp",
-        "trainers.reinforce_pp:REINFORCEPPConfig",
-        "trainers.reinforce_pp:REINFORCEPPTrainer",
+        "clinfair.trainers.reinforce_pp:REINFORCEPPConfig",
+        "clinfair.trainers.reinforce_pp:REINFORCEPPTrainer",
         "REINFORCE++: rewards whitened over the whole batch",
     ),
     Method(
         "reinforce_pp_baseline",
-        "trainers.reinforce_pp_baseline:REINFORCEPPBaselineConfig",
-        "trainers.reinforce_pp_baseline:REINFORCEPPBaselineTrainer",
+        "clinfair.trainers.reinforce_pp_baseline:REINFORCEPPBaselineConfig",
+        "clinfair.trainers.reinforce_pp_baseline:REINFORCEPPBaselineTrainer",
         "REINFORCE++-baseline: prompt-mean-centred rewards whitened over the batch",
     ),
 )

@@ -1,7 +1,7 @@
 """REINFORCE++ (Hu 2025, arXiv 2501.03262), a baseline of the FairGRPO paper's table.
 
 No per-prompt baseline: every rollout's outcome reward is whitened over the whole generation
-batch, gathered from all processes (``trainers.gathered``)::
+batch, gathered from all processes (``clinfair.trainers.gathered``)::
 
     A = (r - mean) / √(var + 1e-8)        mean, var over the batch's completion tokens
 
@@ -9,7 +9,7 @@ as verl's ``compute_reinforce_plus_plus_outcome_advantage`` does with γ = 1 and
 reward (the authors' settings): each token's return is the outcome reward, and verl whitens
 the returns over every response token of the batch, so a completion counts with its length
 (``whiten_weighting="tokens"``; ``"completions"`` counts each completion once). The maths is
-``trainers.advantage.reinforce_pp_advantages``; the loss is TRL's GRPO loss, as the authors
+``clinfair.trainers.advantage.reinforce_pp_advantages``; the loss is TRL's GRPO loss, as the authors
 used the same PPO-clip loss for every estimator.
 """
 
@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from accelerate.utils import gather_object
-
-from trainers.advantage import reinforce_pp_advantages
-from trainers.gathered import GatheredBatchTrainer
-from trainers.grpo import GRPOConfig, default_config
+from clinfair.trainers.advantage import reinforce_pp_advantages
+from clinfair.trainers.gathered import GatheredBatchTrainer
+from clinfair.trainers.grpo import GRPOConfig, default_config
 
 WHITEN_WEIGHTINGS = ("tokens", "completions")
 

@@ -6,15 +6,15 @@ the result is whitened over the gathered generation batch's completion tokens::
     A = whiten(r - mean_p)
 
 as verl's ``compute_reinforce_plus_plus_baseline_outcome_advantage``. Everything else is
-REINFORCE++ (``trainers.reinforce_pp``), including ``whiten_weighting``.
+REINFORCE++ (``clinfair.trainers.reinforce_pp``), including ``whiten_weighting``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trainers.grpo import default_config
-from trainers.reinforce_pp import REINFORCEPPConfig, REINFORCEPPTrainer
+from clinfair.trainers.grpo import default_config
+from clinfair.trainers.reinforce_pp import REINFORCEPPConfig, REINFORCEPPTrainer
 
 
 @dataclass

@@ -18,10 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+from clinfair.trainers.advantage import resampling_weights
+from clinfair.trainers.grpo import GRPOConfig, GRPOTrainer, default_config
 from torch.utils.data import Sampler
-
-from trainers.advantage import resampling_weights
-from trainers.grpo import GRPOConfig, GRPOTrainer, default_config
 
 
 class GroupBalancedRepeatSampler(Sampler[int]):

@@ -2,7 +2,7 @@
 
 Every reward is called by ``trl.GRPOTrainer`` as ``reward(prompts, completions, **columns)``
 and returns one float (or ``None`` = cannot be scored) per completion. The columns of the
-GRPO dataset (``trainers.data``) arrive as keyword arguments: ``answer``, ``choices``,
+GRPO dataset (``clinfair.trainers.data``) arrive as keyword arguments: ``answer``, ``choices``,
 ``multi_label``, ``dataset``, ``group``, plus TRL's ``completion_ids``. A completion is a
 string or, for conversational prompts, a list of messages; both are accepted.
 
@@ -39,7 +39,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tasks.prompts import is_correct, last_boxed, parse_answer
+from clinfair.tasks.prompts import is_correct, last_boxed, parse_answer
 
 Completion = str | list[dict[str, Any]]
 
@@ -65,7 +65,7 @@ def _column(kwargs: dict[str, Any], name: str, reward: str, n: int) -> list[Any]
     if name not in kwargs or kwargs[name] is None:
         raise ValueError(
             f"the {reward} reward needs the dataset column {name!r}; build the dataset with "
-            "trainers.data and keep remove_unused_columns=False"
+            "clinfair.trainers.data and keep remove_unused_columns=False"
         )
     values = list(kwargs[name])
     if len(values) != n:
@@ -148,7 +148,7 @@ def authors_set_f1(completion: str, truth: Sequence[str]) -> float:
 
     No boxed answer (or a boxed "None") scores 0. Unlike ``f1``, labels are compared as
     written (case-sensitive, unknown labels count as false positives), as in their code. The
-    boxed content is ``tasks.prompts.last_boxed`` (theirs: mathruler's ``extract_boxed_content``).
+    boxed content is ``clinfair.tasks.prompts.last_boxed`` (theirs: mathruler's ``extract_boxed_content``).
     """
     answer = last_boxed(completion)
     answer = None if answer is None else answer.strip()

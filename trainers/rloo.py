@@ -1,8 +1,8 @@
 """RLOO (Ahmadian et al. 2024, "Back to Basics"), a baseline of the FairGRPO paper's table.
 
 Each rollout's advantage is its reward minus the mean reward of the prompt's *other* G - 1
-rollouts (``trainers.advantage.rloo_advantages``), taken over the generation batch gathered
-from all processes (``trainers.gathered``). No std scaling, no batch whitening.
+rollouts (``clinfair.trainers.advantage.rloo_advantages``), taken over the generation batch gathered
+from all processes (``clinfair.trainers.gathered``). No std scaling, no batch whitening.
 
 The authors ran RLOO as a verl advantage estimator (``algorithm.adv_estimator=rloo``) under
 the same PPO-clip token loss as their GRPO runs; this trainer does the same under TRL's GRPO
@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from trainers.advantage import rloo_advantages
-from trainers.gathered import GatheredBatchTrainer
-from trainers.grpo import GRPOConfig, default_config
+from clinfair.trainers.advantage import rloo_advantages
+from clinfair.trainers.gathered import GatheredBatchTrainer
+from clinfair.trainers.grpo import GRPOConfig, default_config
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A small policy answers a binary question about a "prompt" described by a feature vector, and
 is trained by policy gradient on the rewards of G sampled answers per prompt, with the
-advantages computed by the project's own functions (``trainers.advantage``) for every
+advantages computed by the project's own functions (``clinfair.trainers.advantage``) for every
 method. Nothing else differs between methods, so a difference in the result is the
 advantage estimator's (or the sampler's, for resampling) doing.
 
@@ -45,9 +45,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-
-from benchmark.seedstats import holm, paired_t_pvalue, t_interval
-from trainers import advantage as adv
+from clinfair.benchmark.seedstats import holm, paired_t_pvalue, t_interval
+from clinfair.trainers import advantage as adv
 
 
 @dataclass(frozen=True)

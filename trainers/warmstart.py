@@ -19,8 +19,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from benchmark.generation import render_prompt
-from tasks.prompts import format_answer
+from clinfair.benchmark.generation import render_prompt
+from clinfair.tasks.prompts import format_answer
 
 REASONING = "<think>I look at the lesion in the image.</think>"
 

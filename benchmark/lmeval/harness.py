@@ -5,19 +5,19 @@ A task is one YAML per clinfair task (``clinfair_<key>``) plus a shared base
 a parse and a score are the ones ``clinfair eval`` uses:
 
 * :func:`load_docs` (``custom_dataset``) reads the prepared dataset folder through
-  ``tasks.prepare.task_rows``: the same rows, the same missing-data message, and the
+  ``clinfair.tasks.prepare.task_rows``: the same rows, the same missing-data message, and the
   synthetic task built on first use, as ``clinfair eval``;
-* :func:`doc_to_text` is ``tasks.prompts.build_prompt`` after one ``<image>`` placeholder
+* :func:`doc_to_text` is ``clinfair.tasks.prompts.build_prompt`` after one ``<image>`` placeholder
   per image; with ``--apply_chat_template`` lm-eval turns that into the conversation
-  ``tasks.prompts.build_messages`` gives (images first, then the text) and runs the
-  processor's chat template on it, as ``benchmark.generation.HFBackend`` does;
-* :func:`process_results` parses with ``tasks.prompts.parse_answer``.
+  ``clinfair.tasks.prompts.build_messages`` gives (images first, then the text) and runs the
+  processor's chat template on it, as ``clinfair.benchmark.generation.HFBackend`` does;
+* :func:`process_results` parses with ``clinfair.tasks.prompts.parse_answer``.
 
 **How demographics reach the aggregation.** lm-eval hands an aggregation function only
 the list of per-sample values of its metric. So each ``paper_*`` metric's per-sample value
 is a small record — dataset, answer, parsed prediction, sex, age group — and each
 aggregation rebuilds the predictions table from the records and runs
-``benchmark.metrics.paper_protocol`` on it, returning one paper key. An undefined value
+``clinfair.benchmark.metrics.paper_protocol`` on it, returning one paper key. An undefined value
 (e.g. a gap when fewer than two groups have rows) is NaN, which lm-eval prints as ``nan``.
 """
 
@@ -29,10 +29,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmark.metrics import PAPER_KEYS, get_metric, select_metrics
-from benchmark.metrics.registry import PAPER, RUN
-from tasks.prompts import build_prompt, is_correct, parse_answer
-from tasks.registry import get_task, list_tasks
+from clinfair.benchmark.metrics import PAPER_KEYS, get_metric, select_metrics
+from clinfair.benchmark.metrics.registry import PAPER, RUN
+from clinfair.tasks.prompts import build_prompt, is_correct, parse_answer
+from clinfair.tasks.registry import get_task, list_tasks
 
 #: lm-eval's image placeholder (``lm_eval.models.hf_vlms.DEFAULT_IMAGE_PLACEHOLDER``).
 IMAGE_PLACEHOLDER = "<image>"
@@ -61,8 +61,8 @@ def load_docs(
     ``clinfair_include_path``, registered here first. lm-eval also passes the task's and the
     run's metadata (version, model arguments): ignored.
     """
-    from tasks.prepare import default_data_dir, task_rows
-    from tasks.registry import include_paths
+    from clinfair.tasks.prepare import default_data_dir, task_rows
+    from clinfair.tasks.registry import include_paths
 
     include_paths(clinfair_include_path)
 
@@ -118,15 +118,14 @@ def process_results(doc: dict[str, Any], results: Sequence[str]) -> dict[str, An
 
 
 def _paper_protocol(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """``benchmark.metrics.paper_protocol`` of per-sample records.
+    """``clinfair.benchmark.metrics.paper_protocol`` of per-sample records.
 
     The label spaces are the registry's, as in ``clinfair eval``'s results: the protocol
     does not depend on them, but the label order fixes the order of floating-point sums,
     so the values match ``results.json`` to the last bit.
     """
     import pandas as pd
-
-    from benchmark.metrics import paper_protocol
+    from clinfair.benchmark.metrics import paper_protocol
 
     frame = pd.DataFrame.from_records(list(records))
     label_spaces = {name: list(get_task(name).choices) for name in frame["dataset"].unique()}
@@ -216,7 +215,7 @@ dataset_kwargs:
 
 def _user_folder(spec) -> Path | None:
     """The folder of a task added with ``--include-path`` (None for a built-in task)."""
-    from tasks.registry import CONFIG_DIR
+    from clinfair.tasks.registry import CONFIG_DIR
 
     if spec.origin is None or Path(spec.origin).parent.resolve() == CONFIG_DIR.resolve():
         return None

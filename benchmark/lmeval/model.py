@@ -2,15 +2,15 @@
 
 Stock ``hf-multimodal`` loads the processor with ``AutoProcessor``. On a CPU-only host
 torchvision is missing, and for Qwen2/2.5-VL checkpoints ``AutoProcessor`` then returns
-a bare tokenizer (see :mod:`benchmark.models`), so ``hf-multimodal`` fails with
+a bare tokenizer (see :mod:`clinfair.benchmark.models`), so ``hf-multimodal`` fails with
 ``'...TokenizerFast' object has no attribute 'tokenizer'``. It also ignores a processor
 object passed as ``tokenizer=`` (its ``_create_tokenizer`` returns it instead of storing
 it). This subclass changes only that step: the processor comes from
-``benchmark.models.load_processor`` (``AutoProcessor`` where it works, the image-only
+``clinfair.benchmark.models.load_processor`` (``AutoProcessor`` where it works, the image-only
 Qwen processor where it does not), or is the processor object passed as ``tokenizer``.
 Model loading, batching, chat templating and generation are lm-eval's own.
 
-Importing this module registers the model; ``python -m benchmark.lmeval`` does that before
+Importing this module registers the model; ``python -m clinfair.benchmark.lmeval`` does that before
 handing over to lm-eval's command line.
 """
 
@@ -36,10 +36,9 @@ class ClinfairHFMultimodalLM(HFMultimodalLM):
         trust_remote_code: bool | None = False,
         **_unused: Any,
     ) -> None:
+        from clinfair.benchmark.generation import ensure_chat_template
+        from clinfair.benchmark.models import ModelLoadError, load_processor
         from transformers import ProcessorMixin
-
-        from benchmark.generation import ensure_chat_template
-        from benchmark.models import ModelLoadError, load_processor
 
         if isinstance(tokenizer, ProcessorMixin):
             self.processor = tokenizer

@@ -57,55 +57,55 @@ from typing import TYPE_CHECKING, Any
 # Names resolve on first use (PEP 562), so importing the registry alone (``clinfair --help``
 # reads it for the demo and study tables) does not import pandas and pyarrow.
 _EXPORTS = {
-    "named_rng": "benchmark.bootstrap",
-    "METRICS_SCHEMA": "benchmark.metrics.results",
-    "NEGATIVE_LABEL_NAMES": "benchmark.metrics.encoding",
-    "OUTSIDE_LABEL": "benchmark.metrics.encoding",
-    "REQUIRED_COLUMNS": "benchmark.metrics.encoding",
-    "MetricsInputError": "benchmark.metrics.encoding",
-    "MetricFrame": "benchmark.metrics.frame",
-    "build_report": "benchmark.metrics.frame",
-    "paired_bootstrap": "benchmark.metrics.frame",
-    "paper_protocol": "benchmark.metrics.frame",
-    "score_layer": "benchmark.metrics.frame",
-    "standard_layer": "benchmark.metrics.frame",
-    "DEFAULT_ATTRIBUTES": "benchmark.metrics.groups",
-    "PAPER_ATTRIBUTES": "benchmark.metrics.groups",
-    "parse_attribute_spec": "benchmark.metrics.groups",
-    "paired_difference": "benchmark.metrics.paired",
-    "METRICS": "benchmark.metrics.registry",
-    "PAPER_GROUP_METRICS": "benchmark.metrics.registry",
-    "PAPER_KEY_HIGHER_IS_BETTER": "benchmark.metrics.registry",
-    "PAPER_KEYS": "benchmark.metrics.registry",
-    "STANDARD_METRICS": "benchmark.metrics.registry",
-    "Metric": "benchmark.metrics.registry",
-    "get_metric": "benchmark.metrics.registry",
-    "layer_keys": "benchmark.metrics.registry",
-    "select_metrics": "benchmark.metrics.registry",
-    "AcrossGroups": "benchmark.metrics.results",
-    "AttributeResult": "benchmark.metrics.results",
-    "DatasetResult": "benchmark.metrics.results",
-    "Estimate": "benchmark.metrics.results",
-    "GroupResult": "benchmark.metrics.results",
-    "PairedDifference": "benchmark.metrics.results",
-    "PairedResult": "benchmark.metrics.results",
-    "PaperResult": "benchmark.metrics.results",
-    "Report": "benchmark.metrics.results",
-    "ScoreResult": "benchmark.metrics.results",
-    "StandardResult": "benchmark.metrics.results",
-    "as_json": "benchmark.metrics.results",
-    "has_scores": "benchmark.metrics.scores",
+    "named_rng": "clinfair.benchmark.bootstrap",
+    "METRICS_SCHEMA": "clinfair.benchmark.metrics.results",
+    "NEGATIVE_LABEL_NAMES": "clinfair.benchmark.metrics.encoding",
+    "OUTSIDE_LABEL": "clinfair.benchmark.metrics.encoding",
+    "REQUIRED_COLUMNS": "clinfair.benchmark.metrics.encoding",
+    "MetricsInputError": "clinfair.benchmark.metrics.encoding",
+    "MetricFrame": "clinfair.benchmark.metrics.frame",
+    "build_report": "clinfair.benchmark.metrics.frame",
+    "paired_bootstrap": "clinfair.benchmark.metrics.frame",
+    "paper_protocol": "clinfair.benchmark.metrics.frame",
+    "score_layer": "clinfair.benchmark.metrics.frame",
+    "standard_layer": "clinfair.benchmark.metrics.frame",
+    "DEFAULT_ATTRIBUTES": "clinfair.benchmark.metrics.groups",
+    "PAPER_ATTRIBUTES": "clinfair.benchmark.metrics.groups",
+    "parse_attribute_spec": "clinfair.benchmark.metrics.groups",
+    "paired_difference": "clinfair.benchmark.metrics.paired",
+    "METRICS": "clinfair.benchmark.metrics.registry",
+    "PAPER_GROUP_METRICS": "clinfair.benchmark.metrics.registry",
+    "PAPER_KEY_HIGHER_IS_BETTER": "clinfair.benchmark.metrics.registry",
+    "PAPER_KEYS": "clinfair.benchmark.metrics.registry",
+    "STANDARD_METRICS": "clinfair.benchmark.metrics.registry",
+    "Metric": "clinfair.benchmark.metrics.registry",
+    "get_metric": "clinfair.benchmark.metrics.registry",
+    "layer_keys": "clinfair.benchmark.metrics.registry",
+    "select_metrics": "clinfair.benchmark.metrics.registry",
+    "AcrossGroups": "clinfair.benchmark.metrics.results",
+    "AttributeResult": "clinfair.benchmark.metrics.results",
+    "DatasetResult": "clinfair.benchmark.metrics.results",
+    "Estimate": "clinfair.benchmark.metrics.results",
+    "GroupResult": "clinfair.benchmark.metrics.results",
+    "PairedDifference": "clinfair.benchmark.metrics.results",
+    "PairedResult": "clinfair.benchmark.metrics.results",
+    "PaperResult": "clinfair.benchmark.metrics.results",
+    "Report": "clinfair.benchmark.metrics.results",
+    "ScoreResult": "clinfair.benchmark.metrics.results",
+    "StandardResult": "clinfair.benchmark.metrics.results",
+    "as_json": "clinfair.benchmark.metrics.results",
+    "has_scores": "clinfair.benchmark.metrics.scores",
 }
 
 if TYPE_CHECKING:
-    from benchmark.metrics.bootstrap import named_rng
-    from benchmark.metrics.encoding import (
+    from clinfair.benchmark.metrics.bootstrap import named_rng
+    from clinfair.benchmark.metrics.encoding import (
         NEGATIVE_LABEL_NAMES,
         OUTSIDE_LABEL,
         REQUIRED_COLUMNS,
         MetricsInputError,
     )
-    from benchmark.metrics.frame import (
+    from clinfair.benchmark.metrics.frame import (
         MetricFrame,
         build_report,
         paired_bootstrap,
@@ -113,9 +113,9 @@ if TYPE_CHECKING:
         score_layer,
         standard_layer,
     )
-    from benchmark.metrics.groups import DEFAULT_ATTRIBUTES, PAPER_ATTRIBUTES, parse_attribute_spec
-    from benchmark.metrics.paired import paired_difference
-    from benchmark.metrics.registry import (
+    from clinfair.benchmark.metrics.groups import DEFAULT_ATTRIBUTES, PAPER_ATTRIBUTES, parse_attribute_spec
+    from clinfair.benchmark.metrics.paired import paired_difference
+    from clinfair.benchmark.metrics.registry import (
         METRICS,
         PAPER_GROUP_METRICS,
         PAPER_KEY_HIGHER_IS_BETTER,
@@ -126,7 +126,7 @@ if TYPE_CHECKING:
         layer_keys,
         select_metrics,
     )
-    from benchmark.metrics.results import (
+    from clinfair.benchmark.metrics.results import (
         AcrossGroups,
         AttributeResult,
         DatasetResult,
@@ -140,7 +140,7 @@ if TYPE_CHECKING:
         StandardResult,
         as_json,
     )
-    from benchmark.metrics.scores import has_scores
+    from clinfair.benchmark.metrics.scores import has_scores
 
 
 def __getattr__(name: str) -> Any:

@@ -14,9 +14,8 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-
-from benchmark.bootstrap import named_rng  # noqa: F401  (re-exported: the layers' one generator)
-from benchmark.metrics.results import AcrossGroups, Estimate, WorstGroup
+from clinfair.benchmark.bootstrap import named_rng  # noqa: F401  (re-exported: the layers' one generator)
+from clinfair.benchmark.metrics.results import AcrossGroups, Estimate, WorstGroup
 
 #: Upper bound on resamples x row types (or rows) held in memory at once while bootstrapping.
 BOOTSTRAP_CELLS = 4_000_000

@@ -3,7 +3,7 @@
 Each dataset's scored rows are compressed once into the distinct combinations of (true label
 set, predicted label set(s), invalid flag) -- a handful for single-label tasks. Group counts
 are then a ``bincount`` over those types, and a bootstrap resample of a group is one
-multinomial draw over its types (see :mod:`benchmark.metrics.standard`).
+multinomial draw over its types (see :mod:`clinfair.benchmark.metrics.standard`).
 
 Scoring choices made here (they hold in every layer): an invalid answer (prediction null or
 NaN) predicts no label and is never an exact match; a row whose ``answer`` is null or empty is
@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from tasks.errors import ClinfairError
+from clinfair.tasks.errors import ClinfairError
 
 REQUIRED_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
 #: Label names taken as the negative class of a binary task when no positive label is given.

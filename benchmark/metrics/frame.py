@@ -2,7 +2,7 @@
 
 Like fairlearn's ``MetricFrame``, the table is checked and encoded once (per dataset, label
 matrices compressed into row types; per attribute, group codes) and every layer is a method
-over that encoding, returning typed results (:mod:`benchmark.metrics.results`):
+over that encoding, returning typed results (:mod:`clinfair.benchmark.metrics.results`):
 
 >>> frame = MetricFrame(df, label_spaces={"isic2020": ["benign", "malignant"]})
 >>> frame.paper().overall["f1_gap"]
@@ -22,16 +22,32 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from benchmark.bootstrap import N_BOOTSTRAP
-from benchmark.metrics.encoding import REQUIRED_COLUMNS, EncodedDataset, MetricsInputError, encode_table
-from benchmark.metrics.groups import Groupings, attribute_specs, demographic_counts, parse_attribute_spec
-from benchmark.metrics.paired import paired_from_datasets
-from benchmark.metrics.paper import paper_from_datasets
-from benchmark.metrics.registry import STANDARD_METRICS
-from benchmark.metrics.results import PairedResult, PaperResult, Report, ScoreResult, StandardResult, as_json
-from benchmark.metrics.scores import SCORE_COLUMNS, has_scores, score_section
-from benchmark.metrics.standard import standard_from_datasets
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.metrics.encoding import (
+    REQUIRED_COLUMNS,
+    EncodedDataset,
+    MetricsInputError,
+    encode_table,
+)
+from clinfair.benchmark.metrics.groups import (
+    Groupings,
+    attribute_specs,
+    demographic_counts,
+    parse_attribute_spec,
+)
+from clinfair.benchmark.metrics.paired import paired_from_datasets
+from clinfair.benchmark.metrics.paper import paper_from_datasets
+from clinfair.benchmark.metrics.registry import STANDARD_METRICS
+from clinfair.benchmark.metrics.results import (
+    PairedResult,
+    PaperResult,
+    Report,
+    ScoreResult,
+    StandardResult,
+    as_json,
+)
+from clinfair.benchmark.metrics.scores import SCORE_COLUMNS, has_scores, score_section
+from clinfair.benchmark.metrics.standard import standard_from_datasets
 
 #: Attributes: ``"auto"``, a comma list (``"sex,sex*age_group"``) or a list of names / intersections.
 Attributes = str | Sequence[str | Sequence[str]]
@@ -85,7 +101,7 @@ class MetricFrame:
         return attribute_specs(self.df, attributes)
 
     def paper(self, rows: np.ndarray | None = None) -> PaperResult:
-        """The FairGRPO authors' fairness protocol (DESIGN.md section 4; :mod:`benchmark.metrics.paper`).
+        """The FairGRPO authors' fairness protocol (DESIGN.md section 4; :mod:`clinfair.benchmark.metrics.paper`).
 
         Per dataset and per attribute (sex with groups F, M; age_group with A1..A4), each group
         with rows gets its macro accuracy, F1, TPR, FPR and FDR (undefined ratios count as 0,
@@ -125,7 +141,7 @@ class MetricFrame:
         ci_level: float = 0.95,
         threshold: float = 0.5,
     ) -> ScoreResult:
-        """Score-based per-group metrics (AUROC, Brier, ECE; :mod:`benchmark.metrics.scores`) from the
+        """Score-based per-group metrics (AUROC, Brier, ECE; :mod:`clinfair.benchmark.metrics.scores`) from the
         table's ``choices`` and ``scores`` columns."""
         missing = [column for column in SCORE_COLUMNS if column not in self.df.columns]
         if missing:
@@ -158,7 +174,7 @@ class MetricFrame:
         seed: int = 0,
         ci_level: float = 0.95,
     ) -> PairedResult:
-        """Compare two prediction columns on the same rows (:mod:`benchmark.metrics.paired`).
+        """Compare two prediction columns on the same rows (:mod:`clinfair.benchmark.metrics.paired`).
 
         ``metric`` is one of :data:`STANDARD_METRICS`; with ``attribute`` (a name or an
         intersection like ``"sex*age_group"``), also per group, the gap and the worst group.
@@ -246,7 +262,7 @@ def build_report(
     fractions except ``pp`` and ``eod`` which are x100); ``paper_detail`` (per attribute
     and group, which datasets enter the overall values and why not); ``standard`` (see
     :func:`standard_layer`); ``scores`` only when the table has a ``scores`` column with
-    values (see :mod:`benchmark.metrics.scores`; ``score_threshold`` is its threshold for
+    values (see :mod:`clinfair.benchmark.metrics.scores`; ``score_threshold`` is its threshold for
     TPR / FPR and the equalized-odds difference). The dict is JSON-serialisable and NaN-free
     (``None``).
 

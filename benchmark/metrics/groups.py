@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from benchmark.metrics.encoding import EncodedDataset, MetricsInputError
-from tasks.schema import AGE_GROUPS, SEXES
+from clinfair.benchmark.metrics.encoding import EncodedDataset, MetricsInputError
+from clinfair.tasks.schema import AGE_GROUPS, SEXES
 
 #: The paper protocol's attributes and the groups it compares (DESIGN.md section 4).
 PAPER_ATTRIBUTES: dict[str, tuple[str, ...]] = {"sex": SEXES, "age_group": AGE_GROUPS}

@@ -14,13 +14,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from benchmark.metrics.bootstrap import extreme, named_rng
-from benchmark.metrics.encoding import EncodedDataset
-from benchmark.metrics.groups import Grouping, group_counts
-from benchmark.metrics.registry import STANDARD, get_metric
-from benchmark.metrics.results import PairedDifference, PairedGroup, PairedResult, number, percentile_ci
-from benchmark.metrics.standard import batch_metrics, bootstrap_types
+from clinfair.benchmark.metrics.bootstrap import extreme, named_rng
+from clinfair.benchmark.metrics.encoding import EncodedDataset
+from clinfair.benchmark.metrics.groups import Grouping, group_counts
+from clinfair.benchmark.metrics.registry import STANDARD, get_metric
+from clinfair.benchmark.metrics.results import (
+    PairedDifference,
+    PairedGroup,
+    PairedResult,
+    number,
+    percentile_ci,
+)
+from clinfair.benchmark.metrics.standard import batch_metrics, bootstrap_types
 
 
 def _paired_metric(

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from benchmark.metrics.encoding import EncodedDataset, Outcomes
-from benchmark.metrics.groups import PAPER_ATTRIBUTES, Grouping, Groupings, group_counts
-from benchmark.metrics.registry import PAPER_GROUP_METRICS, PAPER_KEYS
-from benchmark.metrics.results import PaperResult
+from clinfair.benchmark.metrics.encoding import EncodedDataset, Outcomes
+from clinfair.benchmark.metrics.groups import PAPER_ATTRIBUTES, Grouping, Groupings, group_counts
+from clinfair.benchmark.metrics.registry import PAPER_GROUP_METRICS, PAPER_KEYS
+from clinfair.benchmark.metrics.results import PaperResult
 
 _PAPER_SHORT = {"accuracy": "acc", "f1": "f1", "tpr": "tpr", "fpr": "fpr", "fdr": "fdr"}
 

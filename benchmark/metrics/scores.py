@@ -13,7 +13,7 @@ curve of every group (what the leaderboard draws).
 Definitions (also written into the report's ``definitions``):
 
 * **Label space and positive label** are those of the standard layer
-  (:mod:`benchmark.metrics`): the ``label_spaces`` argument, else the union of ``choices``;
+  (:mod:`clinfair.benchmark.metrics`): the ``label_spaces`` argument, else the union of ``choices``;
   a binary task's positive label is the given one, else the label whose partner is a
   negative name ("no", "benign", ...), else the second label of the label space.
 * **Task kind**: binary with 2 labels; otherwise multi-label when some answer holds more
@@ -58,18 +58,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from benchmark.metrics.bootstrap import BOOTSTRAP_CELLS, across_groups, extreme, named_rng, nanmean
-from benchmark.metrics.encoding import (
+from clinfair.benchmark.metrics.bootstrap import BOOTSTRAP_CELLS, across_groups, extreme, named_rng, nanmean
+from clinfair.benchmark.metrics.encoding import (
     MetricsInputError,
     flatten_labels,
     label_space,
     positive_label,
     to_list_array,
 )
-from benchmark.metrics.groups import Grouping
-from benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY, get_metric, layer_keys
-from benchmark.metrics.results import Estimate, ScoreResult, number
+from clinfair.benchmark.metrics.groups import Grouping
+from clinfair.benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY, get_metric, layer_keys
+from clinfair.benchmark.metrics.results import Estimate, ScoreResult, number
 
 SCORE_COLUMNS = ("dataset", "choices", "answer", "scores")
 N_BINS = 15

@@ -1,9 +1,9 @@
 """The standard layer: per-group accuracy, macro-F1, TPR, FPR, FDR and selection rate.
 
 Any attribute or intersection of attributes; per group the metrics of
-:data:`~benchmark.metrics.registry.STANDARD_METRICS` with percentile bootstrap intervals that
+:data:`~clinfair.benchmark.metrics.registry.STANDARD_METRICS` with percentile bootstrap intervals that
 resample rows within each group; per attribute the worst group, gap and min/max ratio
-(:func:`benchmark.metrics.bootstrap.across_groups`). Here an undefined rate is ``None`` with a
+(:func:`clinfair.benchmark.metrics.bootstrap.across_groups`). Here an undefined rate is ``None`` with a
 reason, never a silent 0.
 
 Binary tasks report the rates of the positive label; multi-class and multi-label tasks the
@@ -11,7 +11,7 @@ unweighted mean over the label space of the one-vs-rest rates, leaving out label
 is undefined in the group. Accuracy is the exact-match rate.
 
 A resample of a group is one multinomial draw over its row types (see
-:mod:`benchmark.metrics.encoding`), which has exactly the distribution of resampling its rows
+:mod:`clinfair.benchmark.metrics.encoding`), which has exactly the distribution of resampling its rows
 with replacement; no Python loop runs over rows or resamples.
 """
 
@@ -21,12 +21,11 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
-from benchmark.metrics.bootstrap import BOOTSTRAP_CELLS, across_groups, named_rng, nanmean
-from benchmark.metrics.encoding import EncodedDataset, Outcomes, TaskLabels
-from benchmark.metrics.groups import Grouping, group_counts
-from benchmark.metrics.registry import STANDARD, STANDARD_METRICS, get_metric
-from benchmark.metrics.results import (
+from clinfair.benchmark.metrics.bootstrap import BOOTSTRAP_CELLS, across_groups, named_rng, nanmean
+from clinfair.benchmark.metrics.encoding import EncodedDataset, Outcomes, TaskLabels
+from clinfair.benchmark.metrics.groups import Grouping, group_counts
+from clinfair.benchmark.metrics.registry import STANDARD, STANDARD_METRICS, get_metric
+from clinfair.benchmark.metrics.results import (
     AttributeResult,
     DatasetResult,
     Estimate,

@@ -1,11 +1,11 @@
-"""``clinfair check-model``: will this checkpoint work with clinfair? (see ``benchmark.checks``)."""
+"""``clinfair check-model``: will this checkpoint work with clinfair? (see ``clinfair.benchmark.checks``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from tasks.errors import ClinfairError
+from clinfair.tasks.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def read_chat_template(path: Path | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.checks import check_model
+    from clinfair.benchmark.checks import check_model
 
     if args.images < 1:
         raise ClinfairError("--images must be at least 1")

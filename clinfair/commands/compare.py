@@ -4,7 +4,7 @@ Each RUN is a ``clinfair eval`` output folder. Every run other than the baseline
 with it on the same rows (matched by dataset and id; runs on different rows or task sets are
 refused): the paper keys (PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy) and the standard
 per-group metrics, each with the difference, its paired-bootstrap interval and a p-value
-(see :mod:`benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
+(see :mod:`clinfair.benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
 ``comparison.json`` and ``comparison.md`` there.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
 
@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.compare import compare_runs, load_run, markdown_report
-    from tasks.io import atomic_write_json, atomic_write_text
+    from clinfair.benchmark.compare import compare_runs, load_run, markdown_report
+    from clinfair.tasks.io import atomic_write_json, atomic_write_text
 
     folders = list(dict.fromkeys(path.resolve() for path in args.runs))
     baseline_folder = (args.baseline or args.runs[0]).resolve()

@@ -1,4 +1,4 @@
-"""``clinfair eval``: evaluate a checkpoint on prepared tasks (see ``benchmark.runner``)."""
+"""``clinfair eval``: evaluate a checkpoint on prepared tasks (see ``clinfair.benchmark.runner``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.bootstrap import N_BOOTSTRAP
-from benchmark.generation import SCORE_MODES, GenerationSettings
-from tasks.arguments import add_dataclass_arguments, from_namespace
-from tasks.errors import ClinfairError
-from tasks.prepare import default_data_dir
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.generation import SCORE_MODES, GenerationSettings
+from clinfair.tasks.arguments import add_dataclass_arguments, from_namespace
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.prepare import default_data_dir
 
 
 @dataclass
@@ -33,7 +33,7 @@ class EvalArguments:
         backend (`str`, *optional*, defaults to `"hf"`):
             ``hf`` (transformers) or ``vllm``.
         scores (`str`, *optional*, defaults to `"direct"`):
-            When to save each row's label probabilities (``benchmark.generation.SCORE_MODES``).
+            When to save each row's label probabilities (``clinfair.benchmark.generation.SCORE_MODES``).
         chat_template (`Path`, *optional*):
             A Jinja chat template file replacing the checkpoint's.
         tensor_parallel_size (`int`, *optional*, defaults to `1`):
@@ -50,7 +50,7 @@ class EvalArguments:
             Model revision on the Hub.
         trust_remote_code (`bool`, *optional*, defaults to `False`):
             Allow the checkpoint's own code.
-        n_bootstrap (`int`, *optional*, defaults to `benchmark.bootstrap.N_BOOTSTRAP`):
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
             Bootstrap resamples for the confidence intervals.
         run_name (`str`, *optional*):
             Name of the run on the leaderboard.
@@ -61,7 +61,7 @@ class EvalArguments:
         progress (`bool`, *optional*, defaults to `True`):
             Show a progress bar (``--no-progress`` hides it).
         include_path (`list[str]`, *optional*):
-            Folders of your own task YAMLs to register (``tasks.registry.include_path``).
+            Folders of your own task YAMLs to register (``clinfair.tasks.registry.include_path``).
         attributes (`str`, *optional*):
             The per-group attributes, ``*`` making an intersection (default: sex, age_group,
             sex*age_group and every attribute of the tasks). Scoring only: not part of the run's request.
@@ -164,10 +164,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(namespace: argparse.Namespace) -> int:
-    from benchmark.evaluate import ModelLoading, evaluate
-    from benchmark.runner import EvalRequest
+    from clinfair.benchmark.evaluate import ModelLoading, evaluate
+    from clinfair.benchmark.runner import EvalRequest
     from clinfair.commands.check_model import read_chat_template
-    from tasks.registry import include_paths, resolve_tasks
+    from clinfair.tasks.registry import include_paths, resolve_tasks
 
     args = from_namespace(EvalArguments, namespace)
     settings = from_namespace(GenerationSettings, namespace)

@@ -1,12 +1,17 @@
-"""``clinfair leaderboard build | push | serve`` (see leaderboard.build, leaderboard.hub, leaderboard.space)."""
+"""``clinfair leaderboard build | push | serve`` (see clinfair.leaderboard.build, clinfair.leaderboard.hub, clinfair.leaderboard.space)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL, DEFAULT_MAX_INVALID, DEFAULT_TITLE
-from tasks.errors import ClinfairError
+from clinfair.leaderboard.defaults import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_CI_LEVEL,
+    DEFAULT_MAX_INVALID,
+    DEFAULT_TITLE,
+)
+from clinfair.tasks.errors import ClinfairError
 
 DEFAULT_PORT = 7860
 
@@ -125,7 +130,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from leaderboard.build import build_leaderboard
+    from clinfair.leaderboard.build import build_leaderboard
 
     result = build_leaderboard(
         args.results,
@@ -154,7 +159,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from leaderboard.hub import execute, plan_push, write_dry_run
+    from clinfair.leaderboard.hub import execute, plan_push, write_dry_run
 
     plan = plan_push(
         args.build_dir,
@@ -190,7 +195,7 @@ def run_push(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from leaderboard.space.app import create_app
+    from clinfair.leaderboard.space.app import create_app
 
     try:
         app = create_app(args.source)

@@ -32,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from benchmark.lmeval.harness import TASK_PREFIX, write_task_folder
-    from tasks.errors import ClinfairError
-    from tasks.registry import list_tasks
+    from clinfair.benchmark.lmeval.harness import TASK_PREFIX, write_task_folder
+    from clinfair.tasks.errors import ClinfairError
+    from clinfair.tasks.registry import list_tasks
 
     apply_include_paths(args)
     if args.max_gen_toks < 1:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         "run: lm_eval --model hf-multimodal --model_args pretrained=MODEL --include_path "
         f"{out} --tasks {TASK_PREFIX}synthetic --apply_chat_template --batch_size 8\n"
-        "(on a host without torchvision: python -m benchmark.lmeval --model clinfair-hf-multimodal ...; "
+        "(on a host without torchvision: python -m clinfair.benchmark.lmeval --model clinfair-hf-multimodal ...; "
         "see docs/lm-eval.md)"
     )
     return 0

@@ -2,7 +2,7 @@
 
 PREDICTIONS is a parquet or JSON Lines file with one row per example and at least the
 columns ``dataset``, ``answer``, ``prediction``, ``sex`` and ``age_group`` (see
-:mod:`benchmark.metrics` for the scoring rules and the report's layout). Anything wrong
+:mod:`clinfair.benchmark.metrics` for the scoring rules and the report's layout). Anything wrong
 with the file is one line on stderr (exit code 2), never a traceback; problems that leave
 the rest scorable (invalid answers, null demographics, unknown labels) are counted in the
 report and repeated under the summary table. An example that appears twice (the same
@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmark.bootstrap import N_BOOTSTRAP
-from tasks.errors import one_line
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.tasks.errors import one_line
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -62,9 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.metrics import MetricsInputError, build_report
-    from benchmark.runner import duplicate_examples
-    from tasks.errors import ClinfairError
+    from clinfair.benchmark.metrics import MetricsInputError, build_report
+    from clinfair.benchmark.runner import duplicate_examples
+    from clinfair.tasks.errors import ClinfairError
 
     if args.n_bootstrap < 0:
         raise ClinfairError("--n-bootstrap must be >= 0")
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
 def _attributes(path: Path, df, chosen: str) -> list[str]:
     """The attributes to report: ``chosen``, each part checked to be a column of the file or a key
     of its ``attributes`` column, or by default (``auto``) those of :func:`default_attributes`."""
-    from benchmark.attributes import INTERSECTION, parse_attributes
-    from tasks.errors import ClinfairError
+    from clinfair.benchmark.attributes import INTERSECTION, parse_attributes
+    from clinfair.tasks.errors import ClinfairError
 
     available = _available_attributes(df)
     if chosen == "auto":
@@ -156,9 +156,9 @@ def default_attributes(path: Path, df, available: list[str]) -> list[str]:
     sex*age_group, every attribute of the registered tasks in its ``dataset`` column, the
     attributes a ``results.json`` beside the file lists (a run of a task not registered here),
     and every key of an ``attributes`` dict column; each only where the file has it."""
-    from benchmark.attributes import INTERSECTION
-    from benchmark.attributes import default_attributes as task_default
-    from tasks.registry import UnknownTaskError, get_task
+    from clinfair.benchmark.attributes import INTERSECTION
+    from clinfair.benchmark.attributes import default_attributes as task_default
+    from clinfair.tasks.registry import UnknownTaskError, get_task
 
     specs = []
     for key in dict.fromkeys(df["dataset"].dropna().astype(str)) if "dataset" in df.columns else ():
@@ -187,7 +187,7 @@ def _stored_attributes(path: Path) -> list[str]:
 
 
 def _parse_positive_labels(items: list[str]) -> dict[str, str]:
-    from tasks.errors import ClinfairError
+    from clinfair.tasks.errors import ClinfairError
 
     labels = {}
     for item in items:
@@ -208,7 +208,7 @@ def load_predictions(path: Path):
     """
     import pandas as pd
 
-    from tasks.errors import ClinfairError
+    from clinfair.tasks.errors import ClinfairError
 
     if not path.exists():
         raise ClinfairError(f"{path}: no such file")
@@ -234,7 +234,7 @@ def _read_parquet(path: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tasks.errors import ClinfairError
+    from clinfair.tasks.errors import ClinfairError
 
     def list_as_arrow(arrow_type: pa.DataType):
         import pandas as pd
@@ -251,7 +251,7 @@ def _read_parquet(path: Path):
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    from tasks.errors import ClinfairError
+    from clinfair.tasks.errors import ClinfairError
 
     records = []
     try:
@@ -296,8 +296,8 @@ def _is_results_file(path: Path) -> bool:
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write the report atomically (temporary file in the same folder, then ``os.replace``)."""
-    from tasks.errors import ClinfairError
-    from tasks.io import atomic_write_json
+    from clinfair.tasks.errors import ClinfairError
+    from clinfair.tasks.io import atomic_write_json
 
     if path.is_dir():
         raise ClinfairError(f"--out {path} is a folder; give a file name")
@@ -317,8 +317,8 @@ SUMMARY_KEYS = ("accuracy", "f1", "acc_gap", "f1_gap", "eod", "pp")
 
 def summary_table(report: dict[str, Any]) -> str:
     """A compact text table: paper-protocol values per dataset and overall, then warnings."""
-    from benchmark.metrics import select_metrics
-    from benchmark.metrics.registry import PAPER
+    from clinfair.benchmark.metrics import select_metrics
+    from clinfair.benchmark.metrics.registry import PAPER
 
     counts = report["counts"]
     paper = report["paper"]
@@ -354,8 +354,8 @@ def summary_table(report: dict[str, Any]) -> str:
 def score_summary_table(scores: dict[str, Any]) -> str:
     """Score-based metrics per task and attribute: AUROC and ECE on all scored rows, then the
     worst-group AUROC, AUROC gap and ECE gap across the attribute's groups."""
-    from benchmark.metrics import get_metric
-    from benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY
+    from clinfair.benchmark.metrics import get_metric
+    from clinfair.benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY
 
     auroc, ece = (get_metric(SCORE_GROUP, key).label for key in ("auroc", "ece"))
     worst = get_metric(SCORE_SUMMARY, "worst_group_auroc").label

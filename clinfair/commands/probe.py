@@ -1,14 +1,14 @@
-"""``clinfair probe``: the counterfactual demographic probe (see ``benchmark.probe``)."""
+"""``clinfair probe``: the counterfactual demographic probe (see ``clinfair.benchmark.probe``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
-from tasks.errors import ClinfairError
-from tasks.prepare import default_data_dir
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.prepare import default_data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,11 +53,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from benchmark.generation import GenerationSettings, make_backend
-    from benchmark.probe import probe_questions, run_probe
-    from tasks.io import atomic_write_json, atomic_write_parquet
-    from tasks.prepare import task_rows
-    from tasks.registry import resolve_tasks
+    from clinfair.benchmark.generation import GenerationSettings, make_backend
+    from clinfair.benchmark.probe import probe_questions, run_probe
+    from clinfair.tasks.io import atomic_write_json, atomic_write_parquet
+    from clinfair.tasks.prepare import task_rows
+    from clinfair.tasks.registry import resolve_tasks
 
     apply_include_paths(args)
     specs = resolve_tasks(args.tasks)

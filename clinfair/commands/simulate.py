@@ -1,4 +1,4 @@
-"""``clinfair simulate``: the command of the advantage-level simulator (``trainers.simulate``).
+"""``clinfair simulate``: the command of the advantage-level simulator (``clinfair.trainers.simulate``).
 
 Kept apart from the simulator so that ``clinfair --help`` imports neither scikit-learn nor scipy.
 """
@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tasks.errors import ClinfairError
+from clinfair.tasks.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tasks.io import atomic_write_json, atomic_write_text
-    from trainers.simulate import default_study, report, run_study
+    from clinfair.tasks.io import atomic_write_json, atomic_write_text
+    from clinfair.trainers.simulate import default_study, report, run_study
 
     if min(args.seeds, args.nd_seeds) < 2 or args.steps < 1 or args.workers < 1:
         raise ClinfairError("--seeds and --nd-seeds must be at least 2, --steps and --workers at least 1")

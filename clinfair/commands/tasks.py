@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from tasks.errors import ClinfairError
+from clinfair.tasks.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -91,13 +91,13 @@ def add_include_path_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def apply_include_paths(args: argparse.Namespace) -> None:
-    from tasks.registry import include_paths
+    from clinfair.tasks.registry import include_paths
 
     include_paths(getattr(args, "include_path", None))
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from tasks.registry import list_tasks
+    from clinfair.tasks.registry import list_tasks
 
     apply_include_paths(args)
     specs = list_tasks()
@@ -131,7 +131,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def parse_options(pairs: list[str]) -> dict:
-    from tasks.yamlio import load_yaml
+    from clinfair.tasks.yamlio import load_yaml
 
     options = {}
     for pair in pairs:
@@ -143,19 +143,19 @@ def parse_options(pairs: list[str]) -> dict:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from tasks.builders.base import BuildError, RowError
-    from tasks.builders.table import with_table_source
-    from tasks.io import OutputFolderError, check_replaceable
-    from tasks.prepare import SUMMARY_FILE, prepare
-    from tasks.registry import get_task
+    from clinfair.tasks.builders.base import BuildError, RowError
+    from clinfair.tasks.builders.table import with_table_source
+    from clinfair.tasks.io import OutputFolderError, check_replaceable
+    from clinfair.tasks.prepare import SUMMARY_FILE, prepare
+    from clinfair.tasks.registry import get_task
 
     apply_include_paths(args)
     spec = with_table_source(get_task(args.task), args.raw, args.columns)
     if args.dry_run and not args.push_to_hub:
         raise ClinfairError("--dry-run writes what --push-to-hub would send: give --push-to-hub REPO_ID too")
     if args.push_to_hub:  # before the long part: a mistyped id or dry-run folder fails at once
+        from clinfair.leaderboard.hub import OPERATIONS_FILE
         from clinfair.publish import check_dataset_repo
-        from leaderboard.hub import OPERATIONS_FILE
 
         check_dataset_repo(args.push_to_hub)
         if args.dry_run:

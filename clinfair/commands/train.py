@@ -7,7 +7,7 @@
 
 The run happens in this process, so ``accelerate launch`` starts one per device. It writes
 to the recipe's ``output_dir``: the trained model and processor, ``recipe.yaml`` (the keys
-used, overrides included) and ``fairness.jsonl`` (``trainers.callbacks``).
+used, overrides included) and ``fairness.jsonl`` (``clinfair.trainers.callbacks``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasks.arguments import add_dataclass_arguments, field_specs, from_namespace
-from trainers.methods import METHODS
-from trainers.recipes import RecipeArguments, shipped_recipes
+from clinfair.tasks.arguments import add_dataclass_arguments, field_specs, from_namespace
+from clinfair.trainers.methods import METHODS
+from clinfair.trainers.recipes import RecipeArguments, shipped_recipes
 
 
 @dataclass
@@ -29,7 +29,7 @@ class TrainArguments:
 
     Parameters:
         method (`str`):
-            A training method of ``trainers.methods.METHODS``.
+            A training method of ``clinfair.trainers.methods.METHODS``.
         recipe (`str`):
             A recipe file, or the name of a recipe shipped with clinfair (``trainers/recipes/``).
     """
@@ -73,11 +73,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainers.recipes import load_recipe
+    from clinfair.trainers.recipes import load_recipe
 
     train = from_namespace(TrainArguments, args)
     recipe = load_recipe(train.recipe, train.method, args.overrides)
-    from trainers.build import build_trainer
+    from clinfair.trainers.build import build_trainer
 
     trainer = build_trainer(recipe)
     trainer.train(resume_from_checkpoint=recipe.config.resume_from_checkpoint)

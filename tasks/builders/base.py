@@ -3,7 +3,7 @@
 A builder reads one dataset's official raw download from a local folder. It implements
 :meth:`Builder.records`, yielding :class:`RawRecord` (source file, row number, fields),
 and :meth:`Builder.to_example`, turning one record into a schema row (see
-``tasks.schema.make_example``). :meth:`Builder.examples` drives the two and turns any
+``clinfair.tasks.schema.make_example``). :meth:`Builder.examples` drives the two and turns any
 problem into a :class:`RowError` naming file, row and field; with ``skip_bad=True`` the
 row is skipped and counted instead. Nothing is dropped silently: a row whose ``id`` was
 already built (a duplicate in the raw source) is a row error too, so ``--skip-bad`` keeps
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import ClinfairError
-from tasks.registry import TaskSpec
-from tasks.schema import FieldError, make_example
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.registry import TaskSpec
+from clinfair.tasks.schema import FieldError, make_example
 
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 

@@ -43,8 +43,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tasks.builders.base import Builder, BuildError, RawRecord, assign_split, load_image
-from tasks.schema import FieldError
+from clinfair.tasks.builders.base import Builder, BuildError, RawRecord, assign_split, load_image
+from clinfair.tasks.schema import FieldError
 
 PATH_COLUMN = "Path"
 SEX_COLUMN = "Sex"

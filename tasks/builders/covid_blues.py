@@ -37,9 +37,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from tasks.builders.base import Builder, BuildError, RawRecord, assign_split, encode_png, require_extra
-from tasks.schema import FieldError
+from clinfair.tasks.builders.base import (
+    Builder,
+    BuildError,
+    RawRecord,
+    assign_split,
+    encode_png,
+    require_extra,
+)
+from clinfair.tasks.schema import FieldError
 
 CLINICAL_FILE = "clinical_variables.csv"
 VIDEO_DIR = "lus_videos"

@@ -37,8 +37,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tasks.builders.base import Builder, BuildError, RawRecord, RowError, assign_split, load_image, reading
-from tasks.schema import FieldError
+from clinfair.tasks.builders.base import (
+    Builder,
+    BuildError,
+    RawRecord,
+    RowError,
+    assign_split,
+    load_image,
+    reading,
+)
+from clinfair.tasks.schema import FieldError
 
 DIAGNOSIS_FILES = ("hemorrhage_diagnosis.csv", "hemorrhage_diagnosis_raw_ct.csv")
 DEMOGRAPHICS_FILE = "patient_demographics.csv"

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tasks.builders.base import Builder, RawRecord, assign_split, load_image
-from tasks.schema import FieldError
+from clinfair.tasks.builders.base import Builder, RawRecord, assign_split, load_image
+from clinfair.tasks.schema import FieldError
 
 METADATA_FILES = ("HAM10000_metadata.csv", "HAM10000_metadata")
 #: Folders searched for ``<image_id>.jpg``, in order ("." is the raw folder itself).

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tasks.builders.base import Builder, BuildError, RawRecord, assign_split, load_image
-from tasks.schema import FieldError
+from clinfair.tasks.builders.base import Builder, BuildError, RawRecord, assign_split, load_image
+from clinfair.tasks.schema import FieldError
 
 CSV_FILES = ("train.csv", "ISIC_2020_Training_GroundTruth_v2.csv", "ISIC_2020_Training_GroundTruth.csv")
 IMAGE_FOLDERS = ("train", "jpeg/train", "ISIC_2020_Training_JPEG/train", "ISIC_2020_Training_JPEG")

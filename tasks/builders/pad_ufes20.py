@@ -35,8 +35,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tasks.builders.base import Builder, RawRecord, assign_split, load_image
-from tasks.schema import FieldError
+from clinfair.tasks.builders.base import Builder, RawRecord, assign_split, load_image
+from clinfair.tasks.schema import FieldError
 
 METADATA_FILE = "metadata.csv"
 IMAGE_SUFFIX = ".png"

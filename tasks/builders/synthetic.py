@@ -31,9 +31,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-
-from tasks.builders.base import Builder, RawRecord, assign_split, encode_png
-from tasks.schema import AGE_GROUPS
+from clinfair.tasks.builders.base import Builder, RawRecord, assign_split, encode_png
+from clinfair.tasks.schema import AGE_GROUPS
 
 #: Age range (years) drawn uniformly inside each of the paper's bins.
 _AGE_RANGES = {"A1": (18, 25), "A2": (26, 50), "A3": (51, 75), "A4": (76, 90)}

@@ -1,6 +1,6 @@
 """A task read from a table: a CSV / parquet / JSONL file, a ``datasets`` folder or a Hub dataset.
 
-A user task is a YAML file in a folder given to ``--include-path`` (see ``tasks.registry``)
+A user task is a YAML file in a folder given to ``--include-path`` (see ``clinfair.tasks.registry``)
 whose ``table:`` mapping says where the rows are and which column holds what::
 
     table:
@@ -47,12 +47,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.builders.base import ROW_PROBLEM, Builder, BuildError, RawRecord, assign_split, load_image
-from tasks.errors import one_line
-from tasks.io import HUB_ID
-from tasks.registry import TABLE_BUILDER, TaskConfigError, TaskSpec
-from tasks.schema import SPLITS, FieldError
-from tasks.yamlio import load_yaml, merge_mappings
+from clinfair.tasks.builders.base import ROW_PROBLEM, Builder, BuildError, RawRecord, assign_split, load_image
+from clinfair.tasks.errors import one_line
+from clinfair.tasks.io import HUB_ID
+from clinfair.tasks.registry import TABLE_BUILDER, TaskConfigError, TaskSpec
+from clinfair.tasks.schema import SPLITS, FieldError
+from clinfair.tasks.yamlio import load_yaml, merge_mappings
 
 HUB_PREFIX = "hf:"
 SOURCE_SPLIT_COLUMN = "_split"  # the source split of a row of a datasets folder or Hub dataset

@@ -11,14 +11,14 @@ One recipe serves every method: a key that belongs to another method's config is
 (and reported) for this one. A key no config knows is an error naming it. Command-line
 ``key=value`` overrides are read as YAML values (``max_steps=10``, ``tasks=[ham10000]``);
 ``a.b=value`` sets one entry of a mapping (``fair_advantage.window=batch``). Numbers may be
-written as ``1e-6`` (``tasks.yamlio``); a value of the wrong type is an error naming it (the
-types are the dataclass fields', read by ``tasks.arguments``, which also builds ``clinfair``'s
+written as ``1e-6`` (``clinfair.tasks.yamlio``); a value of the wrong type is an error naming it (the
+types are the dataclass fields', read by ``clinfair.tasks.arguments``, which also builds ``clinfair``'s
 flags: a number-valued field given text, a switch given anything but true/false), and so is a
 value no run can use (``learning_rate=-1``, ``num_generations=1``, see :data:`VALUE_RULES`). Errors name where the key came from: the recipe file, or the
 command-line override. ``resume_from_checkpoint`` is checked before training starts: the
-folder must exist and its saved advantage state must be readable (``trainers.gathered``).
+folder must exist and its saved advantage state must be readable (``clinfair.trainers.gathered``).
 
-A method may set recipe keys of its own (``Method.recipe_defaults`` in ``trainers.methods``);
+A method may set recipe keys of its own (``Method.recipe_defaults`` in ``clinfair.trainers.methods``);
 the recipe and the overrides win over them.
 
 The recipes shipped with clinfair are package data of this package (``trainers/recipes/*.yaml``,
@@ -36,16 +36,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-
-from tasks.arguments import field_specs
-from tasks.errors import ClinfairError
-from tasks.prepare import default_data_dir
-from tasks.registry import TaskConfigError, include_paths
-from tasks.yamlio import load_yaml, merge_mappings
-from trainers.methods import METHODS, UnknownMethodError, get_method
+from clinfair.tasks.arguments import field_specs
+from clinfair.tasks.errors import ClinfairError
+from clinfair.tasks.prepare import default_data_dir
+from clinfair.tasks.registry import TaskConfigError, include_paths
+from clinfair.tasks.yamlio import load_yaml, merge_mappings
+from clinfair.trainers.methods import METHODS, UnknownMethodError, get_method
 
 if TYPE_CHECKING:
-    from trainers.grpo import GRPOConfig
+    from clinfair.trainers.grpo import GRPOConfig
 
 #: The folder of the shipped recipes (this package's data files).
 RECIPE_DIR = Path(__file__).resolve().parent
@@ -140,7 +139,7 @@ class RecipeArguments:
         group_attributes (`list[str]`, *optional*, defaults to `["sex", "age_group"]`):
             Demographic fields whose values form a prompt's group.
         rewards (`list`, *optional*, defaults to `["accuracy"]`):
-            Reward names (``trainers.rewards.REWARDS``) or mappings ``{name, weight, **parameters}``.
+            Reward names (``clinfair.trainers.rewards.REWARDS``) or mappings ``{name, weight, **parameters}``.
         eval_split (`str` or `None`, *optional*, defaults to `"validation"`):
             Split the fairness callback scores during training; null turns the callback off.
         eval_limit (`int` or `None`, *optional*):
@@ -153,9 +152,9 @@ class RecipeArguments:
             Prompts per generation batch in the fairness evaluation.
         select_by (`str` or `None`, *optional*):
             Keep a ``best/`` copy of the checkpoint best on this validation metric
-            (``trainers.callbacks.SELECTABLE``); needs ``eval_split``.
+            (``clinfair.trainers.callbacks.SELECTABLE``); needs ``eval_split``.
         include_path (`list[str]` or `str`, *optional*):
-            Folder(s) of your own task YAMLs (``tasks.registry.include_path``), as ``--include-path``
+            Folder(s) of your own task YAMLs (``clinfair.tasks.registry.include_path``), as ``--include-path``
             on the command line.
     """
 
@@ -188,7 +187,7 @@ class RecipeArguments:
     include_path: list[str] | str | None = field(
         default=None,
         metadata={
-            "help": "folder(s) of your own task YAMLs (tasks.registry.include_path), as --include-path "
+            "help": "folder(s) of your own task YAMLs (clinfair.tasks.registry.include_path), as --include-path "
             "on the command line"
         },
     )
@@ -207,7 +206,7 @@ class Recipe:
 
 def reward_specs(entries: Sequence[Any]) -> list[tuple[str, float | None, dict[str, Any]]]:
     """``rewards`` entries as (name, weight or None, parameters); names are checked."""
-    from trainers.rewards import REWARDS
+    from clinfair.trainers.rewards import REWARDS
 
     if isinstance(entries, str | dict):
         entries = [entries]
@@ -265,9 +264,8 @@ def _check_values(dataclass_type: type, values: dict[str, Any], where) -> None:
 
 def _check_resume(config: GRPOConfig, where) -> None:
     """``resume_from_checkpoint``: the folder exists and its advantage state can be loaded."""
+    from clinfair.trainers.gathered import AdvantageStateError, read_advantage_state
     from transformers.trainer_utils import get_last_checkpoint
-
-    from trainers.gathered import AdvantageStateError, read_advantage_state
 
     resume = config.resume_from_checkpoint
     if resume in (None, False, ""):
@@ -362,7 +360,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     _check_values(RecipeArguments, our_values, where)
     arguments = RecipeArguments(**our_values)
     if arguments.select_by is not None:
-        from trainers.callbacks import SELECTABLE
+        from clinfair.trainers.callbacks import SELECTABLE
 
         if arguments.select_by not in SELECTABLE:
             raise RecipeError(

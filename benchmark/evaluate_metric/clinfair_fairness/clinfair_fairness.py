@@ -1,8 +1,8 @@
 """``clinfair_fairness``: the FairGRPO paper's fairness protocol as a Hugging Face ``evaluate`` metric.
 
 ``evaluate.load(<hub name>)`` needs the Hub; this module loads from its local folder
-(``evaluate.load(benchmark.evaluate_metric.METRIC_PATH)``), offline. It only gathers the
-inputs into a predictions table and calls ``benchmark.metrics.paper_protocol``, so the
+(``evaluate.load(clinfair.benchmark.evaluate_metric.METRIC_PATH)``), offline. It only gathers the
+inputs into a predictions table and calls ``clinfair.benchmark.metrics.paper_protocol``, so the
 numbers are those of ``clinfair eval`` and ``clinfair metrics``. No label space is needed:
 the protocol averages over the labels present in the ground truth.
 """
@@ -24,7 +24,7 @@ has at least two groups with rows.
 _KWARGS_DESCRIPTION = """\
 Args:
     predictions: one list of predicted labels per example, or None for an invalid answer
-        (parse completions with `tasks.prompts.parse_answer`); invalid answers score as wrong.
+        (parse completions with `clinfair.tasks.prompts.parse_answer`); invalid answers score as wrong.
     references: one list of ground-truth labels per example.
     dataset: the task key of each example (e.g. "synthetic", "chexpert").
     sex: "F", "M" or None per example.
@@ -35,7 +35,7 @@ Returns:
     `by_dataset`: {dataset: the same keys}.
 Examples:
     >>> import evaluate
-    >>> from benchmark.evaluate_metric import METRIC_PATH
+    >>> from clinfair.benchmark.evaluate_metric import METRIC_PATH
     >>> fairness = evaluate.load(METRIC_PATH)
     >>> result = fairness.compute(predictions=[["benign"], None], references=[["benign"], ["malignant"]],
     ...                           dataset=["synthetic"] * 2, sex=["F", "M"], age_group=["A1", "A2"])
@@ -55,7 +55,7 @@ _CITATION = """\
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class ClinfairFairness(evaluate.Metric):
-    """The paper protocol of ``benchmark.metrics``, fed from ``evaluate``'s inputs."""
+    """The paper protocol of ``clinfair.benchmark.metrics``, fed from ``evaluate``'s inputs."""
 
     def _info(self):
         labels = datasets.Sequence(datasets.Value("string"))
@@ -92,8 +92,7 @@ class ClinfairFairness(evaluate.Metric):
 
     def _compute(self, predictions, references, dataset, sex, age_group):
         import pandas as pd
-
-        from benchmark.metrics import paper_protocol
+        from clinfair.benchmark.metrics import paper_protocol
 
         frame = pd.DataFrame(
             {
