@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clinfair.benchmark.metrics import DEFAULT_ATTRIBUTES
-from clinfair.tasks.errors import ClinfairError
 from clinfair.tasks.registry import TaskSpec, check_attributes
+
+from clinfair.core.errors import ClinfairError
 
 INTERSECTION = "*"
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.generation import Backend, GenerationInputError, GenerationSettings, HFBackend
-from clinfair.tasks.errors import ClinfairError, one_line
 from clinfair.tasks.prompts import parse_answer
+
+from clinfair.core.errors import ClinfairError, one_line
 
 
 class CheckFailed(ClinfairError):

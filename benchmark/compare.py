@@ -45,8 +45,9 @@ from clinfair.benchmark.metrics import (
 )
 from clinfair.benchmark.metrics.registry import PAPER
 from clinfair.benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
-from clinfair.tasks.errors import ClinfairError
 from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES
+
+from clinfair.core.errors import ClinfairError
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")

@@ -15,8 +15,9 @@ from typing import Any
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.generation import SettingsError
 from clinfair.benchmark.runner import EvalRequest, run_eval
-from clinfair.tasks.errors import ClinfairError
 from clinfair.tasks.registry import get_task
+
+from clinfair.core.errors import ClinfairError
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from clinfair.tasks.errors import ClinfairError, one_line
 from clinfair.tasks.prompts import build_messages, format_answer
+
+from clinfair.core.errors import ClinfairError, one_line
 
 SCORE_MODES = ("direct", "after_reasoning", "none")
 

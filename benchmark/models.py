@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clinfair.tasks.errors import ClinfairError, one_line
+from clinfair.core.errors import ClinfairError, one_line
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",

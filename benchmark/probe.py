@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.tasks.errors import ClinfairError
 from clinfair.tasks.prompts import is_correct, parse_answer, state_demographics
 from clinfair.tasks.schema import AGE_GROUPS
+
+from clinfair.core.errors import ClinfairError
 
 PROBE_ATTRIBUTES = ("sex", "age_group")
 COUNTERFACTUALS = {

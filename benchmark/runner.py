@@ -44,13 +44,15 @@ from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsError
-from clinfair.tasks.errors import ClinfairError, one_line
-from clinfair.tasks.io import atomic_write_json, atomic_write_parquet, public_model_name
 from clinfair.tasks.manifest import check_split, rows_fingerprint
 from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import prediction_record
 from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import TOP_LEVEL_DEMOGRAPHICS
+
+from clinfair.core.errors import ClinfairError, one_line
+from clinfair.core.hub import public_model_name
+from clinfair.core.io import atomic_write_json, atomic_write_parquet
 
 RESULTS_SCHEMA_VERSION = 1
 PREDICTIONS_FILE = "predictions.parquet"
@@ -459,9 +461,10 @@ def build_results(
     ``split_hashes``: per task, the content hash of the rows evaluated (``clinfair.tasks.manifest``),
     recorded as ``tasks.<task>.split_sha256``.
     """
-    from clinfair.benchmark import __version__
     from clinfair.benchmark.attributes import default_attributes
     from clinfair.benchmark.metrics import build_report
+
+    from clinfair.core.version import __version__
 
     label_spaces = {spec.key: list(spec.choices) for spec in specs}
     chosen = list(attributes) if attributes is not None else default_attributes(specs)

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.models import SPECIAL_TOKENS, build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
-from clinfair.tasks.errors import ClinfairError
+
+from clinfair.core.errors import ClinfairError
 
 #: Text sizes shared by every family: small enough for a few CPU training steps a second.
 HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 4, 600

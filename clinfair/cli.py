@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.errors import ClinfairError
 
 #: Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -32,7 +32,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from clinfair.benchmark import __version__
+    from clinfair.core.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="clinfair",

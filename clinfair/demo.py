@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clinfair.benchmark.metrics.registry import PAPER, RUN, get_metric, select_metrics
-from clinfair.tasks.arguments import add_dataclass_arguments, from_namespace
-from clinfair.tasks.errors import ClinfairError
-from clinfair.tasks.io import atomic_write_json, atomic_write_text
+from clinfair.core.arguments import add_dataclass_arguments, from_namespace
+from clinfair.core.errors import ClinfairError
+from clinfair.core.io import atomic_write_json, atomic_write_text
 from clinfair.trainers.methods import METHODS
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ TABLE_METRICS = (  # (row key, column label); labels from the metric registry
 
 @dataclass
 class DemoSettings:
-    """The demo's settings; every field is a ``clinfair demo`` flag (``clinfair.tasks.arguments``).
+    """The demo's settings; every field is a ``clinfair demo`` flag (``clinfair.core.arguments``).
 
     Parameters:
         out (`Path`, *optional*, defaults to `demo_out`):

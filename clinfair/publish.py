@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from clinfair.core.errors import ClinfairError
+from clinfair.core.hub import HUB_ID
 from clinfair.leaderboard.hub import CARD_FILE, Commit, PushPlan, find_local_paths, front_matter
-from clinfair.tasks.errors import ClinfairError
-from clinfair.tasks.io import HUB_ID
 from clinfair.tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest, read_manifest
 from clinfair.tasks.prepare import SUMMARY_FILE, load_prepared
 from clinfair.tasks.registry import TaskSpec
@@ -55,7 +55,7 @@ def split_card(
     repo_id: str, spec: TaskSpec, manifest: Mapping[str, Any], summary: Mapping[str, Any] | None, shards: dict
 ) -> str:
     """The dataset card of a prepared task's splits."""
-    from clinfair.benchmark import __version__
+    from clinfair.core.version import __version__
 
     front = {
         "pretty_name": f"{spec.name} (clinfair splits)",

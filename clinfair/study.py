@@ -45,8 +45,8 @@ from tqdm.auto import tqdm
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.metrics.registry import PAPER, STUDY, select_metrics
-from clinfair.tasks.errors import ClinfairError
-from clinfair.tasks.io import atomic_write_json, atomic_write_text
+from clinfair.core.errors import ClinfairError
+from clinfair.core.io import atomic_write_json, atomic_write_text
 
 #: paper-protocol overall values reported for every run (fractions)
 PAPER_METRICS = ("accuracy", "f1", "acc_gap", "f1_gap", "tpr_gap", "fpr_gap", "fdr_gap")
@@ -117,7 +117,7 @@ def load_config(path: str | Path) -> StudyConfig:
     """Read a study YAML; an unknown key or a wrong type is a ClinfairError naming the file and key."""
     import yaml
 
-    from clinfair.tasks.yamlio import load_yaml
+    from clinfair.core.yamlio import load_yaml
 
     path = Path(path)
     if not path.is_file():

@@ -16,12 +16,12 @@ The output folder (the *build*) is what ``push`` uploads and what the Space app 
     dynamics/<label>.jsonl  each training-dynamics file (one line per step)
     manifest.json         how it was built: runs, settings, mixing report, metric definitions, figures
 
-The folder appears atomically (``clinfair.tasks.io.atomic_folder``): everything is written into
+The folder appears atomically (``clinfair.core.io.atomic_folder``): everything is written into
 a temporary sibling folder that is renamed into place at the end, so a failure leaves the
 previous build (or nothing); an existing folder is replaced only if it is an earlier build.
 
 Nothing in the build names a local path: a model evaluated from a local folder is named by
-its Hub id when known, else by the folder's name (``clinfair.tasks.io.public_model_name``), in the
+its Hub id when known, else by the folder's name (``clinfair.core.io.public_model_name``), in the
 tables, the page, the manifest and the runs' results.json (``clinfair.leaderboard.runs.load_runs``).
 """
 
@@ -53,7 +53,8 @@ from clinfair.leaderboard.tables import (
     metric_definitions,
     paper_markdown,
 )
-from clinfair.tasks.io import (
+
+from clinfair.core.io import (
     atomic_folder,
     atomic_write_bytes,
     atomic_write_json,
@@ -232,7 +233,7 @@ def build_leaderboard(
     is picked up as well, labelled with the run's name. Raises :class:`LeaderboardError`
     for any bad input, before anything is written.
     """
-    from clinfair.benchmark import __version__
+    from clinfair.core.version import __version__
 
     if n_bootstrap < 0:
         raise LeaderboardError("--n-bootstrap must be >= 0")

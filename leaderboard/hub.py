@@ -45,8 +45,10 @@ import yaml
 from clinfair.leaderboard.build import read_manifest
 from clinfair.leaderboard.runs import LeaderboardError
 from clinfair.leaderboard.tables import METRICS, OVERALL, markdown_table
-from clinfair.tasks.errors import one_line
-from clinfair.tasks.io import HUB_ID, atomic_folder, atomic_write_bytes, atomic_write_json, is_hub_id
+
+from clinfair.core.errors import one_line
+from clinfair.core.hub import HUB_ID, is_hub_id
+from clinfair.core.io import atomic_folder, atomic_write_bytes, atomic_write_json
 
 OPERATIONS_FILE = "operations.json"
 CARD_FILE = "README.md"

@@ -49,8 +49,9 @@ from clinfair.benchmark.runner import (
     RESULTS_SCHEMA_VERSION,
     duplicate_examples,
 )
-from clinfair.tasks.errors import ClinfairError, one_line
-from clinfair.tasks.io import public_model_name
+
+from clinfair.core.errors import ClinfairError, one_line
+from clinfair.core.hub import public_model_name
 
 #: A training-dynamics file found in a result folder is read with the run (``clinfair.leaderboard.dynamics``).
 DYNAMICS_FILE = "fairness.jsonl"
@@ -232,7 +233,7 @@ def public_results(results: Mapping[str, Any]) -> dict[str, Any]:
     """``results`` with every local path of its model replaced by the model's public name.
 
     The public name is the Hub id when known, else the model folder's last component
-    (``clinfair.tasks.io.public_model_name``). A run name that is the model path or an absolute
+    (``clinfair.core.io.public_model_name``). A run name that is the model path or an absolute
     path is replaced the same way.
     """
     models = {str(results["model"].get("model") or ""), str(results["request"].get("model") or "")}

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.errors import ClinfairError
 
 MANIFEST_FILE = "split_manifest.json"
 MANIFEST_FORMAT = "clinfair.split_manifest/1"

@@ -3,7 +3,7 @@
 Rows go straight from the builder's generator into one Arrow writer per split, so peak
 memory does not grow with the size of the dataset. The folder appears atomically: it is
 written in a hidden folder next to its final place and renamed when complete
-(``clinfair.tasks.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
+(``clinfair.core.io.atomic_folder``), with a ``prepare_summary.json`` (rows per split and group,
 nulls per demographic field, skipped rows and why, each split's hash) and a
 ``split_manifest.json`` (per split: rows, ids in order and the content hash of
 ``clinfair.tasks.manifest``, computed from the rows as written).
@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.tasks.builders.base import SkipReport
-from clinfair.tasks.errors import ClinfairError
-from clinfair.tasks.io import atomic_folder
 from clinfair.tasks.manifest import MANIFEST_FILE, build_manifest
 from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import SPLITS, group_key, to_arrow_row
+
+from clinfair.core.errors import ClinfairError
+from clinfair.core.io import atomic_folder
 
 SHARD_NAME = "data-00000-of-00001.arrow"  # the file name Dataset.save_to_disk gives one shard
 WRITER_BATCH_SIZE = 64  # rows buffered before a write: bounds memory for image-heavy rows

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from clinfair.tasks.errors import ClinfairError, one_line
-from clinfair.tasks.yamlio import load_yaml
+
+from clinfair.core.errors import ClinfairError, one_line
+from clinfair.core.yamlio import load_yaml
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 TASK_TYPES = ("binary", "multiclass", "multilabel")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.errors import ClinfairError
 
 SEXES = ("F", "M")
 #: The paper's four age bins: <=25, (25, 50], (50, 75], >75 years.

@@ -1,4 +1,4 @@
-"""Flags from dataclasses (``clinfair.tasks.arguments``), and a command line that imports no torch or TRL."""
+"""Flags from dataclasses (``clinfair.core.arguments``), and a command line that imports no torch or TRL."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from clinfair.benchmark.generation import GenerationSettings
-from clinfair.tasks.arguments import add_dataclass_arguments, field_specs, from_namespace
 from clinfair.trainers.methods import METHODS
 
 from clinfair.cli import build_parser
 from clinfair.commands.eval import EvalArguments
 from clinfair.commands.train import TrainArguments
+from clinfair.core.arguments import add_dataclass_arguments, field_specs, from_namespace
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "trl", "transformers")

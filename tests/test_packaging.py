@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -58,7 +57,8 @@ def fresh_venv(wheel, tmp_path_factory) -> Path:
     )
     # The dependencies come from this environment's site-packages. A path line in a .pth file is only
     # added to sys.path: that folder's own .pth files (this checkout's editable install) are not run.
-    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    site_folders = [path for path in sys.path if path.endswith("site-packages")]
+    (site / "dependencies.pth").write_text("\n".join(site_folders) + "\n")
     installed = _run(
         sys.executable,
         "-m",

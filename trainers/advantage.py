@@ -34,12 +34,13 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
-from clinfair.tasks.errors import ClinfairError
 from clinfair.tasks.schema import UNKNOWN_GROUP
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
+
+from clinfair.core.errors import ClinfairError
 
 UNK = UNKNOWN_GROUP  # the group (and domain) of a prompt whose demographics are unknown
 TRL_GRPO_EPS = 1e-4  # TRL 1.16 hard-codes `advantages / (std_rewards + 1e-4)`

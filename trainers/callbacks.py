@@ -52,8 +52,9 @@ from typing import Any
 from clinfair.benchmark.generation import GenerationSettings, HFBackend, _rgb
 from clinfair.benchmark.metrics import PAPER_GROUP_METRICS, select_metrics
 from clinfair.benchmark.metrics.registry import PAPER, VALIDATION
-from clinfair.tasks.io import atomic_write_text
 from transformers import Trainer, TrainerCallback
+
+from clinfair.core.io import atomic_write_text
 
 #: The paper protocol's per-group values written under ``groups``.
 GROUP_METRICS = PAPER_GROUP_METRICS
@@ -280,7 +281,7 @@ class FairnessCallback(TrainerCallback):
             best_dir = Path(self.trainer.args.output_dir) / "best"
             self.trainer.save_model(str(best_dir))
             if self.trainer.accelerator.is_main_process:
-                from clinfair.tasks.io import atomic_write_json
+                from clinfair.core.io import atomic_write_json
 
                 atomic_write_json(
                     best_dir / "selection.json",

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate.utils import gather_object
-from clinfair.tasks.io import atomic_write_json
 from clinfair.trainers.advantage import (
     AdvantageStateError,
     advantage_state_from_json,
@@ -48,6 +47,8 @@ from clinfair.trainers.advantage import (
 )
 from clinfair.trainers.grpo import GRPOTrainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from clinfair.core.io import atomic_write_json
 
 STATE_FILE = "clinfair_advantage_state.json"
 LEGACY_STATE_FILE = "clinfair_advantage_state.pkl"  # clinfair <= 0.1.0; never loaded

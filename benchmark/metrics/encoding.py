@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from clinfair.tasks.errors import ClinfairError
+
+from clinfair.core.errors import ClinfairError
 
 REQUIRED_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
 #: Label names taken as the negative class of a binary task when no positive label is given.

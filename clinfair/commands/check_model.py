@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.compare import compare_runs, load_run, markdown_report
-    from clinfair.tasks.io import atomic_write_json, atomic_write_text
+    from clinfair.core.io import atomic_write_json, atomic_write_text
 
     folders = list(dict.fromkeys(path.resolve() for path in args.runs))
     baseline_folder = (args.baseline or args.runs[0]).resolve()

@@ -10,8 +10,8 @@ from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.generation import SCORE_MODES, GenerationSettings
-from clinfair.tasks.arguments import add_dataclass_arguments, from_namespace
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.arguments import add_dataclass_arguments, from_namespace
+from clinfair.core.errors import ClinfairError
 from clinfair.tasks.prepare import default_data_dir
 
 

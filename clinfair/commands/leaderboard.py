@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from clinfair.core.errors import ClinfairError
 from clinfair.leaderboard.defaults import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CI_LEVEL,
     DEFAULT_MAX_INVALID,
     DEFAULT_TITLE,
 )
-from clinfair.tasks.errors import ClinfairError
 
 DEFAULT_PORT = 7860
 

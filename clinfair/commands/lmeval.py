@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from clinfair.benchmark.lmeval.harness import TASK_PREFIX, write_task_folder
-    from clinfair.tasks.errors import ClinfairError
+    from clinfair.core.errors import ClinfairError
     from clinfair.tasks.registry import list_tasks
 
     apply_include_paths(args)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.tasks.errors import one_line
+from clinfair.core.errors import one_line
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.metrics import MetricsInputError, build_report
     from clinfair.benchmark.runner import duplicate_examples
-    from clinfair.tasks.errors import ClinfairError
+    from clinfair.core.errors import ClinfairError
 
     if args.n_bootstrap < 0:
         raise ClinfairError("--n-bootstrap must be >= 0")
@@ -100,7 +100,7 @@ def _attributes(path: Path, df, chosen: str) -> list[str]:
     """The attributes to report: ``chosen``, each part checked to be a column of the file or a key
     of its ``attributes`` column, or by default (``auto``) those of :func:`default_attributes`."""
     from clinfair.benchmark.attributes import INTERSECTION, parse_attributes
-    from clinfair.tasks.errors import ClinfairError
+    from clinfair.core.errors import ClinfairError
 
     available = _available_attributes(df)
     if chosen == "auto":
@@ -187,7 +187,7 @@ def _stored_attributes(path: Path) -> list[str]:
 
 
 def _parse_positive_labels(items: list[str]) -> dict[str, str]:
-    from clinfair.tasks.errors import ClinfairError
+    from clinfair.core.errors import ClinfairError
 
     labels = {}
     for item in items:
@@ -208,7 +208,7 @@ def load_predictions(path: Path):
     """
     import pandas as pd
 
-    from clinfair.tasks.errors import ClinfairError
+    from clinfair.core.errors import ClinfairError
 
     if not path.exists():
         raise ClinfairError(f"{path}: no such file")
@@ -234,7 +234,7 @@ def _read_parquet(path: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from clinfair.tasks.errors import ClinfairError
+    from clinfair.core.errors import ClinfairError
 
     def list_as_arrow(arrow_type: pa.DataType):
         import pandas as pd
@@ -251,7 +251,7 @@ def _read_parquet(path: Path):
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    from clinfair.tasks.errors import ClinfairError
+    from clinfair.core.errors import ClinfairError
 
     records = []
     try:
@@ -296,8 +296,8 @@ def _is_results_file(path: Path) -> bool:
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write the report atomically (temporary file in the same folder, then ``os.replace``)."""
-    from clinfair.tasks.errors import ClinfairError
-    from clinfair.tasks.io import atomic_write_json
+    from clinfair.core.errors import ClinfairError
+    from clinfair.core.io import atomic_write_json
 
     if path.is_dir():
         raise ClinfairError(f"--out {path} is a folder; give a file name")

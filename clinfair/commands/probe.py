@@ -7,7 +7,7 @@ from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.errors import ClinfairError
 from clinfair.tasks.prepare import default_data_dir
 
 
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     from clinfair.benchmark.generation import GenerationSettings, make_backend
     from clinfair.benchmark.probe import probe_questions, run_probe
-    from clinfair.tasks.io import atomic_write_json, atomic_write_parquet
+    from clinfair.core.io import atomic_write_json, atomic_write_parquet
     from clinfair.tasks.prepare import task_rows
     from clinfair.tasks.registry import resolve_tasks
 

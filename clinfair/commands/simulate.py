@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clinfair.tasks.io import atomic_write_json, atomic_write_text
+    from clinfair.core.io import atomic_write_json, atomic_write_text
     from clinfair.trainers.simulate import default_study, report, run_study
 
     if min(args.seeds, args.nd_seeds) < 2 or args.steps < 1 or args.workers < 1:

@@ -7,7 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from clinfair.tasks.errors import ClinfairError
+from clinfair.core.errors import ClinfairError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -131,7 +131,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def parse_options(pairs: list[str]) -> dict:
-    from clinfair.tasks.yamlio import load_yaml
+    from clinfair.core.yamlio import load_yaml
 
     options = {}
     for pair in pairs:
@@ -143,9 +143,9 @@ def parse_options(pairs: list[str]) -> dict:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
+    from clinfair.core.io import OutputFolderError, check_replaceable
     from clinfair.tasks.builders.base import BuildError, RowError
     from clinfair.tasks.builders.table import with_table_source
-    from clinfair.tasks.io import OutputFolderError, check_replaceable
     from clinfair.tasks.prepare import SUMMARY_FILE, prepare
     from clinfair.tasks.registry import get_task
 

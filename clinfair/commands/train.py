@@ -18,7 +18,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clinfair.tasks.arguments import add_dataclass_arguments, field_specs, from_namespace
+from clinfair.core.arguments import add_dataclass_arguments, field_specs, from_namespace
 from clinfair.trainers.methods import METHODS
 from clinfair.trainers.recipes import RecipeArguments, shipped_recipes
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clinfair.tasks.errors import ClinfairError
 from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import FieldError, make_example
+
+from clinfair.core.errors import ClinfairError
 
 DEFAULT_SPLIT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 

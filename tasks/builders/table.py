@@ -48,11 +48,12 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.tasks.builders.base import ROW_PROBLEM, Builder, BuildError, RawRecord, assign_split, load_image
-from clinfair.tasks.errors import one_line
-from clinfair.tasks.io import HUB_ID
 from clinfair.tasks.registry import TABLE_BUILDER, TaskConfigError, TaskSpec
 from clinfair.tasks.schema import SPLITS, FieldError
-from clinfair.tasks.yamlio import load_yaml, merge_mappings
+
+from clinfair.core.errors import one_line
+from clinfair.core.hub import HUB_ID
+from clinfair.core.yamlio import load_yaml, merge_mappings
 
 HUB_PREFIX = "hf:"
 SOURCE_SPLIT_COLUMN = "_split"  # the source split of a row of a datasets folder or Hub dataset

@@ -11,8 +11,8 @@ One recipe serves every method: a key that belongs to another method's config is
 (and reported) for this one. A key no config knows is an error naming it. Command-line
 ``key=value`` overrides are read as YAML values (``max_steps=10``, ``tasks=[ham10000]``);
 ``a.b=value`` sets one entry of a mapping (``fair_advantage.window=batch``). Numbers may be
-written as ``1e-6`` (``clinfair.tasks.yamlio``); a value of the wrong type is an error naming it (the
-types are the dataclass fields', read by ``clinfair.tasks.arguments``, which also builds ``clinfair``'s
+written as ``1e-6`` (``clinfair.core.yamlio``); a value of the wrong type is an error naming it (the
+types are the dataclass fields', read by ``clinfair.core.arguments``, which also builds ``clinfair``'s
 flags: a number-valued field given text, a switch given anything but true/false), and so is a
 value no run can use (``learning_rate=-1``, ``num_generations=1``, see :data:`VALUE_RULES`). Errors name where the key came from: the recipe file, or the
 command-line override. ``resume_from_checkpoint`` is checked before training starts: the
@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from clinfair.tasks.arguments import field_specs
-from clinfair.tasks.errors import ClinfairError
 from clinfair.tasks.prepare import default_data_dir
 from clinfair.tasks.registry import TaskConfigError, include_paths
-from clinfair.tasks.yamlio import load_yaml, merge_mappings
 from clinfair.trainers.methods import METHODS, UnknownMethodError, get_method
+
+from clinfair.core.arguments import field_specs
+from clinfair.core.errors import ClinfairError
+from clinfair.core.yamlio import load_yaml, merge_mappings
 
 if TYPE_CHECKING:
     from clinfair.trainers.grpo import GRPOConfig
