@@ -1,4 +1,5 @@
-"""The one YAML reader for what users write: task configs, recipes and ``key=value`` options.
+"""The one YAML reader for what users write (task configs, recipes, studies, ``key=value`` options),
+and the one way a mapping becomes a dataclass (:func:`load_dataclass`, with one unknown-key error).
 
 PyYAML follows YAML 1.1, which wants a dot in a float (``1.0e-6``) and reads ``1e-6`` as a
 string; learning rates and other small numbers are usually written that way, and a
@@ -8,11 +9,17 @@ loader (no arbitrary objects) that also reads ``1e-6`` / ``5E+3`` as floats.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import yaml
+
+from clinfair.core.errors import ClinfairError
+
+T = TypeVar("T")
 
 
 class _Loader(yaml.SafeLoader):
@@ -42,3 +49,44 @@ def merge_mappings(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[st
             else value
         )
     return merged
+
+
+def check_keys(
+    keys: Iterable[str], known: Sequence[str], where: str, error: type[Exception] = ClinfairError
+) -> None:
+    """The one unknown-key error of every YAML clinfair reads (task configs, table maps, recipes,
+    study configs, ``fair_advantage``): each unknown key with its closest known one, then all known.
+
+    >>> check_keys(["windw"], ["window", "temperature"], "recipe.yaml: fair_advantage")
+    Traceback (most recent call last):
+    ...
+    clinfair.core.errors.ClinfairError: recipe.yaml: fair_advantage: unknown key(s) 'windw' (did you mean 'window'?); known: window, temperature
+    """
+    unknown = [key for key in keys if key not in known]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), [str(k) for k in known], 1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise error(f"{where}: unknown key(s) {', '.join(hints)}; known: {', '.join(map(str, known))}")
+
+
+def load_dataclass(
+    cls: type[T], values: Mapping[str, Any] | None, where: str, error: type[Exception] = ClinfairError
+) -> T:
+    """``cls(**values)`` for a mapping read from YAML, with :func:`check_keys`' error for a key that is
+    not one of ``cls``'s init fields and one line (``where``: the message) for a value ``cls`` refuses
+    (its ``__post_init__`` raising ``ValueError``/``TypeError``)."""
+    if values is None:
+        values = {}
+    if not isinstance(values, Mapping):
+        raise error(f"{where}: a mapping of {cls.__name__} fields, got {type(values).__name__}")
+    known = [field.name for field in dataclasses.fields(cls) if field.init]
+    check_keys(values, known, where, error)
+    try:
+        return cls(**values)
+    except error:
+        raise
+    except (TypeError, ValueError) as failure:
+        raise error(f"{where}: {failure}") from None
