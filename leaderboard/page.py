@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from clinfair.leaderboard.tables import COLUMNS, DEFAULT_MAX_INVALID, OVERALL, format_value
+from clinfair.leaderboard.defaults import DEFAULT_MAX_INVALID
+from clinfair.leaderboard.markdown import format_value
+from clinfair.leaderboard.statistics import COLUMNS, OVERALL
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ def _metric_cell(row: Mapping[str, Any], scope: str, metric) -> str:
         text += f'<span class="ci">[{format_value(low, metric)}, {format_value(high, metric)}]</span>'
     hidden = "" if scope == OVERALL else " hidden"
     # shown greyed, never best, sorted after the ranked runs; other rows: on every column
-    if (metric.fairness or row.get("other_split")) and row.get("unranked"):
-        reason = escape(f"not ranked{'' if row.get('other_split') else ' on fairness'}: {row['unranked']}")
+    if row.get("unranked"):  # clinfair.leaderboard.ranking: an excluded run is ranked on no column
+        reason = escape(f"not ranked: {row['unranked']}")
         return (
             f'<td class="unranked" data-scope="{escape(scope)}" data-value="{data}" title="{reason}"'
             f"{hidden}>{text}</td>"

@@ -31,8 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="result folders -> tables, index.html, plots",
         description="Check the result folders, compute the paper-protocol values with bootstrap intervals and write "
         "the leaderboard folder (atomically): leaderboard.parquet/.md, paper_table.md, index.html, plots/*.png, "
-        "and the runs' files. Runs evaluated differently (clinfair version, protocol, schema, tasks, split, rows) "
-        "are refused unless --allow-mixed.",
+        "and the runs' files. Every number is recomputed from each run's predictions.parquet; a run whose "
+        "results.json disagrees is refused. Runs evaluated differently (clinfair version, protocol, schema, tasks, "
+        "split, rows, or a setting that changes the numbers, e.g. max new tokens) are refused unless --allow-mixed. "
+        "Paths without a results.json are skipped, one line each.",
     )
     build.add_argument("results", nargs="*", metavar="RESULT_DIR", help="output folders of `clinfair eval`")
     build.add_argument(
@@ -50,7 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--allow-mixed",
         action="store_true",
-        help="build even when the runs were evaluated differently; such rows are flagged ⚠",
+        help="build even when the runs were evaluated differently; such rows are flagged ⚠ and not ranked "
+        "with the others",
     )
     build.add_argument(
         "--n-bootstrap",
@@ -77,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=DEFAULT_MAX_INVALID,
         help="a run with more invalid answers than this share (or exact accuracy not above the "
-        f"majority-class baseline) is shown but not ranked on gap and fairness metrics (default {DEFAULT_MAX_INVALID})",
+        f"majority-class baseline) is shown greyed and ranked on no column; a group cell above it is marked "
+        f"(default {DEFAULT_MAX_INVALID})",
     )
     build.set_defaults(func=run_build)
 
@@ -144,8 +148,11 @@ def run_build(args: argparse.Namespace) -> int:
         max_invalid=args.max_invalid,
         baseline=args.baseline,
     )
+    for line in result.skipped:
+        print(line, file=sys.stderr)
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
+    print(f"found {len(result.runs)} run(s) in {len(args.results)} path(s) given", file=sys.stderr)
     if result.comparison["mixed"]:
         print(
             "warning: mixed evaluation setups, flagged rows: " + "; ".join(result.comparison["differences"]),
