@@ -333,6 +333,8 @@ def accuracy_gap_scatter_figure(
             )
             if not hollow:  # runs that do not really answer cannot be a trade-off
                 means.append((px[0], py[0]))
+            # the limits hold the whole interval (an offset transform keeps it out of autoscaling)
+            ax.update_datalim([(np.nanmin(px), np.nanmin(py)), (np.nanmax(px), np.nanmax(py))])
         front = [means[i] for i in pareto_front(means)]
         if len(front) > 1:
             ax.step(
@@ -349,6 +351,7 @@ def accuracy_gap_scatter_figure(
         ax.set_ylabel(y_label)
         ax.grid(alpha=0.3)
         ax.margins(0.15)
+        ax.autoscale_view()
         _within(ax, x_bounds, y_bounds)
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:

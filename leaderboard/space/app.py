@@ -196,7 +196,9 @@ def group_figure(data: pd.DataFrame, metric: str):
     ax.set_ylim(0, 1.05)  # every per-group metric is a rate
     ax.set_ylabel(plot_text(metric))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(
+        fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1)
+    )  # beside, never on the bars
     renderer = figure.canvas.get_renderer()
     for rotation in (0, 45, 90):  # turn the labels until no two overlap
         for label in ax.get_xticklabels():
