@@ -71,11 +71,11 @@ def _metric_cell(row: Mapping[str, Any], scope: str, metric) -> str:
         text += f'<span class="ci">[{format_value(low, metric)}, {format_value(high, metric)}]</span>'
     hidden = "" if scope == OVERALL else " hidden"
     # shown greyed, never best, sorted after the ranked runs; other rows: on every column
-    if (metric.fairness or row.get("other_split")) and row.get("unranked"):
-        reason = html_text(f"not ranked{'' if row.get('other_split') else ' on fairness'}: {row['unranked']}")
+    reason = _exclusion(row)
+    if (metric.fairness or row.get("other_split")) and reason:
         return (
-            f'<td class="unranked" data-scope="{html_text(scope)}" data-value="{data}" title="{reason}"'
-            f"{hidden}>{text}</td>"
+            f'<td class="unranked" data-scope="{html_text(scope)}" data-value="{data}" '
+            f'title="{html_text(reason)}"{hidden}>{text}</td>'
         )
     return f'<td data-scope="{html_text(scope)}" data-value="{data}"{hidden}>{text}</td>'
 
