@@ -40,7 +40,8 @@ class _Elements(HTMLParser):
 
 
 def _render(markdown: str) -> _Elements:
-    markdown_it = pytest.importorskip("markdown_it")
+    import markdown_it
+
     parser = _Elements()
     parser.feed(markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown))
     return parser
@@ -74,7 +75,6 @@ def test_dataset_card_shows_a_hostile_title_and_difference_as_text(monkeypatch):
 def test_model_results_notes_show_a_hostile_run_name_as_text():
     from clinfair.leaderboard.hub import model_results_yaml
 
-    pytest.importorskip("huggingface_hub")
     scores = pd.DataFrame([{"run": HOSTILE, "metric": "f1_es", "scope": "overall", "value": 0.5}])
     run = {"run": HOSTILE, "method": "grpo", "unranked": None}
     (entry,) = yaml.safe_load(model_results_yaml("org/board", run, scores))
@@ -87,14 +87,12 @@ def test_model_results_notes_show_a_hostile_run_name_as_text():
 
 @pytest.mark.parametrize("name", [HOSTILE, "$x$", "a\\$b", "x\u202ey", "tab\there", "plain"])
 def test_the_spaces_plot_escaper_is_the_core_one(name):
-    pytest.importorskip("gradio")
     from clinfair.leaderboard.space.app import plot_text as space_plot_text
 
     assert space_plot_text(name) == plot_text(name)
 
 
 def test_the_spaces_group_figure_leaves_out_empty_groups_and_draws_names_as_written():
-    pytest.importorskip("gradio")
     import matplotlib.pyplot as plt
     from clinfair.leaderboard.space.app import group_figure
 
