@@ -8,9 +8,7 @@ every cell marked † and is never bold; the notes under the tables give each re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,8 @@ from clinfair.benchmark.metrics.registry import PAPER
 from clinfair.leaderboard.ranking import best, is_ranked
 from clinfair.leaderboard.statistics import COLUMNS, METRICS, VALIDITY_METRICS
 from clinfair.leaderboard.tables import Tables
+
+from clinfair.core.text import markdown_text as _escape  # user text: one line, no markup
 
 #: The columns of ``paper_table.md`` and of the dataset card: the run-level ones, then the paper's.
 PAPER_TABLE_COLUMNS = VALIDITY_METRICS + METRICS
@@ -38,12 +38,6 @@ def _cell(row: Mapping[str, Any], scope: str, metric: Metric, with_ci: bool) -> 
     if with_ci and text != "–" and low is not None and not np.isnan(low):
         text += f" [{format_value(low, metric)}, {format_value(high, metric)}]"
     return text
-
-
-def _escape(text: Any) -> str:
-    """User text (run and method names) as one Markdown table cell: one line, no markup, pipes escaped.
-    (To be replaced by the page's shared ``markdown_cell`` once it lands.)"""
-    return escape(re.sub(r"\s+", " ", str(text)).strip(), quote=False).replace("|", "\\|")
 
 
 def header(metric: Metric) -> str:

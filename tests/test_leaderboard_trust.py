@@ -333,3 +333,27 @@ def test_folders_without_results_are_skipped_with_one_line_each(eval_results, tm
     assert_one_line_error(code, err, "leaderboard", "none of the 1 path(s) given holds a results.json")
     code, _, err = build(capsys, eval_results[0], tmp_path / "typo", "--out", tmp_path / "board3")
     assert_one_line_error(code, err, "leaderboard", f"{tmp_path / 'typo'}: no such folder")
+
+
+def test_a_hostile_run_name_stays_text_in_the_markdown_tables(eval_results, tmp_path, capsys):
+    """A run name with HTML, a newline, a heading and pipes: one row of as many cells as the header,
+    no element, no heading (rendered by markdown-it-py, an independent CommonMark renderer)."""
+    markdown_it = pytest.importorskip("markdown_it")
+    hostile = "evil <img src=http://127.0.0.1:9/x onerror=alert(1)>\n## heading | a | b"
+    named = tmp_path / "named"
+    shutil.copytree(eval_results[1], named)
+    edit_results(named, lambda r: r["run"].update(name=hostile))
+    code, _, err = build(capsys, eval_results[0], named, "--out", tmp_path / "board")
+    assert code == 0, err
+    for file in ("leaderboard.md", "paper_table.md"):
+        html = (
+            markdown_it.MarkdownIt("commonmark")
+            .enable("table")
+            .render((tmp_path / "board" / file).read_text())
+        )
+        assert "<img" not in html and "<h2>heading" not in html
+        for table in html.split("<table>")[1:]:
+            head = table.split("</thead>")[0].count("<th>") + table.split("</thead>")[0].count("<th ")
+            rows = table.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+            assert len(rows) in (2, 3) and all(row.count("<td") == head for row in rows)
+        assert "evil &lt;img src=http://127.0.0.1:9/x onerror=alert(1)&gt; ## heading | a | b" in html
