@@ -21,7 +21,8 @@ from a local folder becomes its Hub id when known, else the folder's name, in ev
 same rows. :func:`comparability` describes a run by its *evaluation setup*: clinfair
 version, results and metrics schema versions, protocol, task set, split, per task the
 number of rows and a digest of their ids, and the settings that change the numbers
-(:func:`run_settings`: max new tokens, sampling, templates, backend, ...). Runs whose setups
+(:func:`compared_settings`: backend, max new tokens, sampling, clinfair's prompt template, scores
+mode, image limit; a setting one run records and another does not differs). Runs whose setups
 differ are refused, naming each difference and the runs on each side, unless ``allow_mixed``
 is set: then the most common setup is the reference and each other run is flagged with what
 differs (the ``flags`` column of the table, a banner on the page, the dataset card) and not
@@ -384,17 +385,43 @@ def _ids_digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256(ids.encode("utf-8")).hexdigest()[:12]
 
 
+#: The settings that must agree for runs to be ranked together: how the evaluator generated and
+#: scored, not what was evaluated. The chat template (its hash and source) and the dtype are shown
+#: but not compared: they come with the checkpoint, so a board of model families differs there by
+#: design (a resume that changes them is refused by ``clinfair eval`` itself).
+COMPARED_SETTINGS = (
+    "backend",
+    "max_new_tokens",
+    "temperature",
+    "do_sample",
+    "top_p",
+    "seed",
+    "prompt_template_sha256",
+    "scores",
+    "max_images_per_prompt",
+)
+#: Compared only between runs that sample: greedy decoding does not read them.
+SAMPLING_SETTINGS = ("top_p", "seed")
+#: Keys of ``results.json``'s settings that are the run's identity or its rows, not settings: the
+#: table shows them in their own columns, and the rows and split rules compare them.
+IDENTITY_SETTINGS = ("model", "revision", "split", "limit", "data_sha256")
+
+
 def run_settings(results: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of a run that change its numbers, flat (``{"max_new_tokens": 64, ...}``).
 
-    ``results.json``'s ``settings`` block when it has one (nested keys joined with dots),
-    else what older results record: the backend, the generation settings (max new tokens,
-    temperature, do_sample; top-p and the seed only when sampling, where they matter) and the
-    scores mode. Settings a run does not record are absent, and differ from any recorded value.
+    ``results.json``'s ``settings`` block when it has one (``clinfair eval`` records it; nested keys
+    joined with dots, the run's identity and rows left out), else what older results record: the
+    backend, the generation settings (max new tokens, temperature, do_sample; top-p and the seed
+    only when sampling) and the scores mode.
     """
     recorded = results.get("settings")
     if isinstance(recorded, Mapping):
-        return _flat(recorded)
+        return {
+            name: value
+            for name, value in _flat(recorded).items()
+            if name.split(".")[0] not in IDENTITY_SETTINGS
+        }
     request = results.get("request") or {}
     generation = request.get("generation") or {}
     temperature = generation.get("temperature")
@@ -409,6 +436,17 @@ def run_settings(results: Mapping[str, Any]) -> dict[str, Any]:
         "scores": request.get("scores"),
     }
     return {name: value for name, value in settings.items() if value is not None}
+
+
+def compared_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run's settings (:func:`run_settings`) that must agree across a ranking
+    (:data:`COMPARED_SETTINGS`; top-p and seed only when the run samples)."""
+    sampling = bool(settings.get("do_sample"))
+    return {
+        name: settings[name]
+        for name in COMPARED_SETTINGS
+        if name in settings and (sampling or name not in SAMPLING_SETTINGS)
+    }
 
 
 def _flat(block: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -445,7 +483,7 @@ def evaluation_setup(run: Run) -> dict[str, Any]:
             f"{task}:{len(rows)}:{_ids_digest(rows)}"
             for task, rows in sorted(run.predictions.groupby("dataset", sort=True))
         ),
-    } | {f"setting:{name}": value for name, value in run.settings.items()}
+    } | {f"setting:{name}": value for name, value in compared_settings(run.settings).items()}
 
 
 def comparability(runs: Sequence[Run], allow_mixed: bool) -> dict[str, Any]:

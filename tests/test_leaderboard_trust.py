@@ -165,7 +165,12 @@ def test_runs_with_other_max_new_tokens_are_refused_then_flagged_and_not_ranked(
 ):
     longer = tmp_path / "longer"
     shutil.copytree(eval_results[1], longer)
-    edit_results(longer, lambda r: r["request"]["generation"].update(max_new_tokens=64))
+
+    def longer_answers(results: dict) -> None:  # as `clinfair eval --max-new-tokens 64` records it
+        results["request"]["generation"].update(max_new_tokens=64)
+        results["settings"].update(max_new_tokens=64)
+
+    edit_results(longer, longer_answers)
     code, _, err = build(capsys, eval_results[0], longer, "--out", tmp_path / "board")
     assert_one_line_error(
         code, err, "leaderboard", "max_new_tokens: 4 (tiny-grpo); 64 (tiny-fairgrpo)", "--allow-mixed"
@@ -195,21 +200,40 @@ def test_runs_with_other_max_new_tokens_are_refused_then_flagged_and_not_ranked(
     assert settings["tiny-grpo"]["max_new_tokens"] == 4 and settings["tiny-fairgrpo"]["max_new_tokens"] == 64
 
 
-def test_a_recorded_settings_block_is_compared_key_by_key(eval_results, tmp_path, capsys):
-    """Results that record a ``settings`` block (templates as hashes) are compared on it."""
+def test_settings_compared_are_the_evaluators_not_the_checkpoints(eval_results, tmp_path, capsys):
+    """clinfair's prompt template is compared; the chat template and dtype come with the checkpoint
+    (shown, not compared); results written before the settings block are read from their request."""
     runs = [tmp_path / "a", tmp_path / "b"]
-    for source, folder, digest in zip(eval_results, runs, ("aaa", "bbb")):
+    for source, folder in zip(eval_results, runs):
         shutil.copytree(source, folder)
-        edit_results(
-            folder, lambda r, d=digest: r.update(settings={"max_new_tokens": 4, "chat_template_sha256": d})
-        )
+    assert json.loads((runs[0] / "results.json").read_text())["settings"]["max_new_tokens"] == 4
+    edit_results(runs[1], lambda r: r["settings"].update(prompt_template_sha256="0" * 64))
     code, _, err = build(capsys, *runs, "--out", tmp_path / "board")
-    assert_one_line_error(
-        code, err, "leaderboard", "chat_template_sha256: aaa (tiny-grpo); bbb (tiny-fairgrpo)"
+    assert_one_line_error(code, err, "leaderboard", "prompt_template_sha256: ", f"{'0' * 64} (tiny-fairgrpo)")
+    original = json.loads((Path(eval_results[1]) / "results.json").read_text())["settings"]
+    edit_results(
+        runs[1],
+        lambda r: r["settings"].update(
+            prompt_template_sha256=original["prompt_template_sha256"],
+            chat_template_sha256="1" * 64,
+            dtype="bf16",
+        ),
     )
-    edit_results(runs[1], lambda r: r["settings"].update(chat_template_sha256="aaa"))
     code, _, err = build(capsys, *runs, "--out", tmp_path / "board")
     assert code == 0, err
+    board = pd.read_parquet(tmp_path / "board" / "leaderboard.parquet").set_index("run")
+    assert f"chat_template_sha256={'1' * 64}" in board.loc["tiny-fairgrpo", "settings"]
+    assert board["flags"].tolist() == ["", ""] and board["settings"].str.contains("max_new_tokens=4").all()
+    # results.json without a settings block (an older clinfair): the request's generation settings
+    for folder, tokens in zip(runs, (4, 16)):
+
+        def older(results: dict, tokens=tokens) -> None:
+            del results["settings"]
+            results["request"]["generation"].update(max_new_tokens=tokens)
+
+        edit_results(folder, older)
+    code, _, err = build(capsys, *runs, "--out", tmp_path / "board")
+    assert_one_line_error(code, err, "leaderboard", "max_new_tokens: 4 (tiny-grpo); 16 (tiny-fairgrpo)")
 
 
 # --------------------------------------------------------------------------------------
