@@ -168,7 +168,8 @@ def test_runs_with_other_max_new_tokens_are_refused_then_flagged_and_not_ranked(
 
     def longer_answers(results: dict) -> None:  # as `clinfair eval --max-new-tokens 64` records it
         results["request"]["generation"].update(max_new_tokens=64)
-        results["settings"].update(max_new_tokens=64)
+        if "settings" in results:  # the settings block clinfair eval records (older results lack it)
+            results["settings"].update(max_new_tokens=64)
 
     edit_results(longer, longer_answers)
     code, _, err = build(capsys, eval_results[0], longer, "--out", tmp_path / "board")
@@ -201,29 +202,39 @@ def test_runs_with_other_max_new_tokens_are_refused_then_flagged_and_not_ranked(
 
 
 def test_settings_compared_are_the_evaluators_not_the_checkpoints(eval_results, tmp_path, capsys):
-    """clinfair's prompt template is compared; the chat template and dtype come with the checkpoint
-    (shown, not compared); results written before the settings block are read from their request."""
+    """A results.json settings block: clinfair's prompt template is compared; the chat template and
+    dtype come with the checkpoint (shown, not compared), and so does the model; results without
+    the block are read from their request."""
     runs = [tmp_path / "a", tmp_path / "b"]
-    for source, folder in zip(eval_results, runs):
+    for source, folder, model in zip(eval_results, runs, ("m-a", "m-b")):
         shutil.copytree(source, folder)
-    assert json.loads((runs[0] / "results.json").read_text())["settings"]["max_new_tokens"] == 4
-    edit_results(runs[1], lambda r: r["settings"].update(prompt_template_sha256="0" * 64))
+        block = {"model": model, "backend": "hf", "max_new_tokens": 4, "temperature": 0.0, "do_sample": False}
+        block |= {"top_p": 1.0, "seed": 0, "prompt_template_sha256": "p" * 64, "scores": "direct"}
+        block |= {"chat_template_sha256": "c" * 64, "dtype": "float32", "data_sha256": {"synthetic": "d"}}
+        edit_results(folder, lambda r, b=block: r.update(settings=b))
+    edit_results(runs[1], lambda r: r["settings"].update(prompt_template_sha256="q" * 64))
     code, _, err = build(capsys, *runs, "--out", tmp_path / "board")
-    assert_one_line_error(code, err, "leaderboard", "prompt_template_sha256: ", f"{'0' * 64} (tiny-fairgrpo)")
-    original = json.loads((Path(eval_results[1]) / "results.json").read_text())["settings"]
-    edit_results(
-        runs[1],
-        lambda r: r["settings"].update(
-            prompt_template_sha256=original["prompt_template_sha256"],
-            chat_template_sha256="1" * 64,
-            dtype="bf16",
-        ),
+    assert_one_line_error(
+        code, err, "leaderboard", f"prompt_template_sha256: {'p' * 64} (tiny-grpo); {'q' * 64}"
     )
+    changes = {
+        "prompt_template_sha256": "p" * 64,
+        "chat_template_sha256": "e" * 64,
+        "dtype": "bfloat16",
+        "seed": 7,
+    }
+    edit_results(runs[1], lambda r: r["settings"].update(changes))  # greedy: the seed is not read
     code, _, err = build(capsys, *runs, "--out", tmp_path / "board")
     assert code == 0, err
     board = pd.read_parquet(tmp_path / "board" / "leaderboard.parquet").set_index("run")
-    assert f"chat_template_sha256={'1' * 64}" in board.loc["tiny-fairgrpo", "settings"]
+    assert f"chat_template_sha256={'e' * 64}" in board.loc["tiny-fairgrpo", "settings"]
+    assert "model=" not in board.loc["tiny-fairgrpo", "settings"]  # the run's identity has its own column
     assert board["flags"].tolist() == ["", ""] and board["settings"].str.contains("max_new_tokens=4").all()
+    edit_results(runs[1], lambda r: r["settings"].update(do_sample=True, temperature=0.7))
+    code, _, err = build(capsys, *runs, "--out", tmp_path / "board")
+    assert_one_line_error(
+        code, err, "leaderboard", "do_sample: False (tiny-grpo); True (tiny-fairgrpo)", "seed: "
+    )
     # results.json without a settings block (an older clinfair): the request's generation settings
     for folder, tokens in zip(runs, (4, 16)):
 
