@@ -32,8 +32,8 @@ from clinfair.core.hub import HUB_ID
 from clinfair.leaderboard.hub import CARD_FILE, Commit, PushPlan, find_local_paths, front_matter
 from clinfair.tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest, read_manifest
 from clinfair.tasks.prepare import SUMMARY_FILE, load_prepared
-from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import AGE_BIN_UPPER_EDGES, AGE_GROUPS
+from clinfair.tasks.spec import TaskSpec
 
 MAX_SHARD_BYTES = 500 * 1024**2  # the Hub's recommended Parquet shard size (datasets' push_to_hub default)
 

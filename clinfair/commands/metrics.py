@@ -158,7 +158,8 @@ def default_attributes(path: Path, df, available: list[str]) -> list[str]:
     and every key of an ``attributes`` dict column; each only where the file has it."""
     from clinfair.benchmark.attributes import INTERSECTION
     from clinfair.benchmark.attributes import default_attributes as task_default
-    from clinfair.tasks.registry import UnknownTaskError, get_task
+    from clinfair.tasks.registry import get_task
+    from clinfair.tasks.spec import UnknownTaskError
 
     specs = []
     for key in dict.fromkeys(df["dataset"].dropna().astype(str)) if "dataset" in df.columns else ():

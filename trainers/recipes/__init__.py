@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from clinfair.tasks.prepare import default_data_dir
-from clinfair.tasks.registry import TaskConfigError, include_paths
+from clinfair.tasks.registry import include_paths
+from clinfair.tasks.spec import TaskConfigError
 from clinfair.trainers.methods import METHODS, UnknownMethodError, get_method
 
 from clinfair.core.arguments import field_specs
