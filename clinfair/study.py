@@ -117,7 +117,7 @@ def load_config(path: str | Path) -> StudyConfig:
     """Read a study YAML; an unknown key or a wrong type is a ClinfairError naming the file and key."""
     import yaml
 
-    from clinfair.core.yamlio import load_yaml
+    from clinfair.core.yamlio import check_keys, load_yaml
 
     path = Path(path)
     if not path.is_file():
@@ -128,10 +128,7 @@ def load_config(path: str | Path) -> StudyConfig:
         raise ClinfairError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(values, dict):
         raise ClinfairError(f"{path}: a study config is a YAML mapping")
-    known = {f.name: f for f in dataclasses.fields(StudyConfig)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ClinfairError(f"{path}: unknown key(s) {unknown}; known: {', '.join(known)}")
+    check_keys(values, [f.name for f in dataclasses.fields(StudyConfig)], str(path))
     for key in ("task_options", "overrides", "minority"):
         if key in values and not isinstance(values[key], dict):
             raise ClinfairError(f"{path}: {key} must be a mapping")
