@@ -154,7 +154,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     if args.dry_run and not args.push_to_hub:
         raise ClinfairError("--dry-run writes what --push-to-hub would send: give --push-to-hub REPO_ID too")
     if args.push_to_hub:  # before the long part: a mistyped id or dry-run folder fails at once
-        from clinfair.leaderboard.hub import OPERATIONS_FILE
+        from clinfair.core.hub import OPERATIONS_FILE
         from clinfair.publish import check_dataset_repo
 
         check_dataset_repo(args.push_to_hub)
