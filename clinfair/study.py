@@ -379,14 +379,15 @@ def run_study(config: StudyConfig, out: Path, progress: bool = True, bar: Any = 
 
 def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str, float | None]:
     """Paper-protocol overall values, plus the minority's accuracy and gap from the predictions."""
-    import pandas as pd
+    from clinfair.benchmark.eval_result import EvalResult
 
-    results = json.loads((eval_dir / "results.json").read_text())
+    result = EvalResult.load(eval_dir)
+    results = result.results
     paper = results["metrics"]["paper"]["overall"]
     values: dict[str, float | None] = {key: paper.get(key) for key in PAPER_METRICS}
     if minority:
         ((attribute, group),) = minority.items()
-        rows = pd.read_parquet(eval_dir / "predictions.parquet", columns=["dataset", attribute, "correct"])
+        rows = result.read_predictions(columns=["dataset", attribute, "correct"])
         rows = rows[rows["dataset"] == task]
         inside = rows[attribute].astype(str) == str(group)
         if inside.any() and (~inside).any():
