@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.metrics.registry import PAPER, STUDY, select_metrics
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text
 
@@ -598,18 +599,40 @@ def _fmt_p(p: float | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(kw_only=True)
+class StudyArguments:
+    """The arguments of ``clinfair study``.
+
+    Parameters:
+        config (`str`):
+            The study YAML (e.g. ``configs/studies/group_shift.yaml``); positional.
+        out (`Path`, *optional*):
+            Output folder (default: ``study_out/<config name>``).
+        seeds (`int`, *optional*):
+            Overrides the config's number of seeds.
+        methods (`str`, *optional*):
+            Overrides the config's methods (comma-separated).
+    """
+
+    config: str = field(
+        metadata={"help": "study YAML (e.g. configs/studies/group_shift.yaml)", "positional": True}
+    )
+    out: Path | None = field(
+        default=None, metadata={"help": "output folder (default: study_out/<config name>)"}
+    )
+    seeds: int | None = field(default=None, metadata={"help": "override the config's number of seeds"})
+    methods: str | None = field(
+        default=None, metadata={"help": "override the config's methods (comma-separated)"}
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "study",
         help="methods x seeds on one task and budget, paired by seed: intervals and paired tests",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("config", help="study YAML (e.g. configs/studies/group_shift.yaml)")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: study_out/<config name>)"
-    )
-    parser.add_argument("--seeds", type=int, default=None, help="override the config's number of seeds")
-    parser.add_argument("--methods", default=None, help="override the config's methods (comma-separated)")
+    add_dataclass_arguments(parser, StudyArguments)
     parser.set_defaults(func=run)
 
 
