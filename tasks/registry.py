@@ -16,13 +16,17 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+from clinfair.tasks.attributes import (  # noqa: F401  (the attribute check and its error, re-exported)
+    DEMOGRAPHICS,
+    UnknownAttributeError,
+    check_attributes,
+)
 
 from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.yamlio import load_yaml
@@ -34,8 +38,6 @@ TABLE_BUILDER = "clinfair.tasks.builders.table:TableBuilder"
 TASK_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: Fields set by the loader, never by the YAML.
 _LOADER_FIELDS = ("origin",)
-#: Top-level demographics every task's rows can be grouped by (``age`` is a number, not a group).
-GROUPABLE_DEMOGRAPHICS = ("sex", "age_group")
 
 
 class TaskConfigError(ClinfairError, ValueError):
@@ -71,8 +73,9 @@ class TaskSpec:
 
     @property
     def groupable_attributes(self) -> tuple[str, ...]:
-        """Every attribute its rows can be grouped by: sex, age_group, then the task's own."""
-        return (*GROUPABLE_DEMOGRAPHICS, *self.attributes)
+        """Every attribute its rows can be grouped by: the demographics (sex, age_group; ``age`` is a
+        number, not a group), then the task's own."""
+        return (*DEMOGRAPHICS, *self.attributes)
 
     def builder_class(self) -> type:
         module_name, _, class_name = self.builder.partition(":")
@@ -211,21 +214,3 @@ def resolve_tasks(names: str | list[str]) -> list[TaskSpec]:
     if names == ["all"]:
         return [spec for spec in _builtin().values() if spec.needs_raw]
     return [get_task(name) for name in names]
-
-
-class UnknownAttributeError(ClinfairError):
-    """A demographic attribute that none of the chosen tasks has."""
-
-
-def check_attributes(names: Iterable[str], specs: Sequence[TaskSpec], option: str) -> None:
-    """Raise :class:`UnknownAttributeError` for the first name no task in ``specs`` can group by.
-
-    An attribute one task has and another lacks is accepted: the other task's rows hold null
-    there (in no group; ``UNK`` in a trainer's group key). The message names the attribute,
-    the option it came from and each task's attributes.
-    """
-    known = {name for spec in specs for name in spec.groupable_attributes}
-    for name in names:
-        if name not in known:
-            available = "; ".join(f"{spec.key} has {', '.join(spec.groupable_attributes)}" for spec in specs)
-            raise UnknownAttributeError(f"unknown attribute {name!r} in {option}: {available}")

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any
 # Names resolve on first use (PEP 562), so importing the registry alone (``clinfair --help``
 # reads it for the demo and study tables) does not import pandas and pyarrow.
 _EXPORTS = {
-    "named_rng": "clinfair.benchmark.bootstrap",
+    "named_rng": "clinfair.benchmark.resampling",
     "METRICS_SCHEMA": "clinfair.benchmark.metrics.results",
     "NEGATIVE_LABEL_NAMES": "clinfair.benchmark.metrics.encoding",
     "OUTSIDE_LABEL": "clinfair.benchmark.metrics.encoding",
@@ -69,9 +69,7 @@ _EXPORTS = {
     "paper_protocol": "clinfair.benchmark.metrics.frame",
     "score_layer": "clinfair.benchmark.metrics.frame",
     "standard_layer": "clinfair.benchmark.metrics.frame",
-    "DEFAULT_ATTRIBUTES": "clinfair.benchmark.metrics.groups",
     "PAPER_ATTRIBUTES": "clinfair.benchmark.metrics.groups",
-    "parse_attribute_spec": "clinfair.benchmark.metrics.groups",
     "paired_difference": "clinfair.benchmark.metrics.paired",
     "METRICS": "clinfair.benchmark.metrics.registry",
     "PAPER_GROUP_METRICS": "clinfair.benchmark.metrics.registry",
@@ -98,7 +96,6 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from clinfair.benchmark.metrics.bootstrap import named_rng
     from clinfair.benchmark.metrics.encoding import (
         NEGATIVE_LABEL_NAMES,
         OUTSIDE_LABEL,
@@ -113,7 +110,7 @@ if TYPE_CHECKING:
         score_layer,
         standard_layer,
     )
-    from clinfair.benchmark.metrics.groups import DEFAULT_ATTRIBUTES, PAPER_ATTRIBUTES, parse_attribute_spec
+    from clinfair.benchmark.metrics.groups import PAPER_ATTRIBUTES
     from clinfair.benchmark.metrics.paired import paired_difference
     from clinfair.benchmark.metrics.registry import (
         METRICS,
@@ -141,6 +138,7 @@ if TYPE_CHECKING:
         as_json,
     )
     from clinfair.benchmark.metrics.scores import has_scores
+    from clinfair.benchmark.resampling import named_rng
 
 
 def __getattr__(name: str) -> Any:
@@ -157,7 +155,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DEFAULT_ATTRIBUTES",
     "METRICS",
     "METRICS_SCHEMA",
     "NEGATIVE_LABEL_NAMES",
@@ -192,7 +189,6 @@ __all__ = [
     "paired_bootstrap",
     "paired_difference",
     "paper_protocol",
-    "parse_attribute_spec",
     "score_layer",
     "standard_layer",
 ]

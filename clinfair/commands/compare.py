@@ -2,9 +2,9 @@
 
 Each RUN is a ``clinfair eval`` output folder. Every run other than the baseline is compared
 with it on the same rows (matched by dataset and id; runs on different rows or task sets are
-refused): the paper keys (PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy) and the standard
-per-group metrics, each with the difference, its paired-bootstrap interval and a p-value
-(see :mod:`clinfair.benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
+refused): exact accuracy and invalid rate first, then the paper keys (PP, EOD, FPR gap, F1, ΔF1,
+σF1, accuracy) and the standard per-group metrics, each with the difference, its paired-bootstrap
+interval and a p-value (see :mod:`clinfair.benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
 ``comparison.json`` and ``comparison.md`` there.
 """
 
@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.tasks.attributes import DEFAULT_HELP
 
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
 
@@ -39,7 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument("--ci-level", type=float, default=0.95, help="interval level (default 0.95)")
     parser.add_argument(
-        "--attributes", default="sex,age_group", help="comma list of attributes for the per-group metrics"
+        "--attributes",
+        default=None,
+        help="comma list of attributes for the per-group metrics, '*' making an intersection "
+        f"(default: {DEFAULT_HELP}, as the baseline's eval reported them, where its predictions have them)",
     )
     parser.set_defaults(func=run)
 
@@ -52,7 +56,6 @@ def run(args: argparse.Namespace) -> int:
     baseline_folder = (args.baseline or args.runs[0]).resolve()
     if baseline_folder not in folders:
         folders.insert(0, baseline_folder)
-    attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
     runs = [load_run(folder) for folder in folders]
     baseline = runs[folders.index(baseline_folder)]
     report = compare_runs(
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap,
         seed=args.seed,
         ci_level=args.ci_level,
-        attributes=attributes,
+        attributes=args.attributes,
     )
     text = markdown_report(report)
     print(text, end="")

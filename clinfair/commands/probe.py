@@ -8,6 +8,7 @@ from pathlib import Path
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
 from clinfair.core.errors import ClinfairError
+from clinfair.tasks.attributes import DEFAULT_HELP, DEMOGRAPHICS
 from clinfair.tasks.prepare import default_data_dir
 
 
@@ -25,7 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--tasks", default="synthetic", help="comma-separated task keys (default: synthetic)")
     parser.add_argument(
-        "--attributes", default="sex,age_group", help="attributes to probe (default: sex,age_group)"
+        "--attributes",
+        default=None,
+        help="attributes to probe, of those the probe can state: "
+        f"{', '.join(DEMOGRAPHICS)} (default: those of the default spec, {DEFAULT_HELP})",
     )
     parser.add_argument(
         "--data",
@@ -50,6 +54,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def probe_attributes(chosen: str | None, specs) -> list[str]:
+    """``--attributes`` parsed (``clinfair.tasks.attributes.parse_attributes``), or by default the
+    items of the default spec the probe can state (sex, age_group; not an intersection)."""
+    from clinfair.benchmark.probe import PROBE_ATTRIBUTES
+    from clinfair.tasks.attributes import default_attributes, parse_attributes
+
+    if chosen is None:
+        return [item for item in default_attributes(specs) if item in PROBE_ATTRIBUTES]
+    return parse_attributes(chosen)
+
+
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -61,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
-    attributes = [name.strip() for name in args.attributes.split(",") if name.strip()]
+    attributes = probe_attributes(args.attributes, specs)
     for spec in specs:  # age_group is binned from the source's age
         available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}
         missing = [name for name in attributes if not available.get(name, True)]
