@@ -44,10 +44,11 @@ is one multinomial draw over its types, which has exactly the distribution of re
 its rows with replacement. No Python loop runs over rows or resamples.
 
 The package, by concern: ``registry`` (every metric declared once), ``encoding`` (table ->
-row types), ``groups`` (attribute values -> group codes), ``paper`` (paper protocol),
-``standard`` (standard layer), ``scores`` (score-based AUROC / Brier / ECE), ``bootstrap``
-(seeded resampling helpers and the across-group summary both layers share), ``paired``
-(paired comparison), ``results`` (typed results and their JSON form) and ``frame``
+row types), ``groups`` (attribute values -> group codes; the attribute spec itself is
+``clinfair.tasks.attributes``), ``paper`` (paper protocol), ``standard`` (standard layer),
+``scores`` (score-based AUROC / Brier / ECE), ``bootstrap`` (reductions over bootstrap samples
+and the across-group summary both layers share; the draws are ``clinfair.benchmark.resampling``),
+``paired`` (paired comparison), ``results`` (typed results and their JSON form) and ``frame``
 (:class:`MetricFrame` and the functions over it).
 """
 
