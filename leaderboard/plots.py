@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 from clinfair.benchmark.metrics import get_metric  # noqa: E402
 from clinfair.benchmark.metrics.registry import PAPER  # noqa: E402
 from clinfair.benchmark.seedstats import t_interval  # noqa: E402
+from clinfair.tasks.attributes import DEMOGRAPHICS  # noqa: E402
 
 DPI = 110
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
@@ -231,7 +232,7 @@ def accuracy_gap_scatter(
 
 
 def reliability_diagrams(
-    scores_block: dict, run: str, task: str, attributes: Sequence[str] = ("sex", "age_group")
+    scores_block: dict, run: str, task: str, attributes: Sequence[str] = DEMOGRAPHICS
 ) -> bytes:
     """Per-group reliability diagrams of one run on one task (``results.json``'s score-based section):
     observed frequency against mean predicted probability in 15 equal-width bins, one line per
