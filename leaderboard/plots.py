@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 from clinfair.benchmark.metrics import get_metric  # noqa: E402
 from clinfair.benchmark.metrics.registry import PAPER  # noqa: E402
 from clinfair.benchmark.seedstats import t_interval  # noqa: E402
+from clinfair.tasks.attributes import DEMOGRAPHICS  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
 from clinfair.core.text import plot_text  # noqa: E402
@@ -366,15 +367,13 @@ def accuracy_gap_scatter_figure(
 
 
 def reliability_diagrams(
-    scores_block: dict, run: str, task: str, attributes: Sequence[str] = ("sex", "age_group")
+    scores_block: dict, run: str, task: str, attributes: Sequence[str] = DEMOGRAPHICS
 ) -> bytes:
     """The PNG of :func:`reliability_figure`."""
     return _png(reliability_figure(scores_block, run, task, attributes))
 
 
-def reliability_figure(
-    scores_block: dict, run: str, task: str, attributes: Sequence[str] = ("sex", "age_group")
-):
+def reliability_figure(scores_block: dict, run: str, task: str, attributes: Sequence[str] = DEMOGRAPHICS):
     """Per-group reliability diagrams of one run on one task (``results.json``'s score-based section):
     observed frequency against mean predicted probability in 15 equal-width bins, one line per
     group, a panel per attribute; the dotted diagonal is perfect calibration. Both axes span the

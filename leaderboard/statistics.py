@@ -40,11 +40,11 @@ from clinfair.benchmark.metrics import (
     as_json,
     build_report,
     get_metric,
-    named_rng,
     select_metrics,
 )
 from clinfair.benchmark.metrics.groups import Groupings, parse_attribute_spec
 from clinfair.benchmark.metrics.registry import PAPER, RUN, SCORE_GROUP, SCORE_SUMMARY
+from clinfair.benchmark.resampling import named_rng, stratified_rows
 from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, majority_baseline
 from clinfair.leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL
 from clinfair.leaderboard.runs import MATCH_TOLERANCE
@@ -52,7 +52,7 @@ from clinfair.tasks.prompts import is_correct
 
 OVERALL = "overall"
 _NULL = "<null>"  # the stratum level of a missing demographic
-_PAPER_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
+_PAPER_COLUMNS = ("dataset", "answer", "prediction", *PAPER_ATTRIBUTES)
 
 #: Run-level columns, first in every table: the exact-match accuracy (an invalid answer is wrong)
 #: and the share of invalid answers, over the scope's rows (overall: every row of the run).
@@ -81,7 +81,7 @@ SCORE_METRICS = tuple(
 )
 #: The leaderboard's columns: exact accuracy and invalid rate, the paper protocol's, the score-based ones.
 COLUMNS = VALIDITY_METRICS + METRICS + SCORE_METRICS
-_SCORE_ATTRIBUTES = ("sex", "age_group")
+_SCORE_ATTRIBUTES = tuple(PAPER_ATTRIBUTES)
 _DEFINITION_FIELDS = ("key", "label", "higher_is_better", "percent", "description", "fairness")
 
 
@@ -201,7 +201,7 @@ def disagreement_message(folder: Any, found: Sequence[tuple[str, Any, Any]]) -> 
 
 
 def _strata(frame: pd.DataFrame) -> list[np.ndarray]:
-    keys = [frame[c].astype(object).where(frame[c].notna(), _NULL) for c in ("dataset", "sex", "age_group")]
+    keys = [frame[c].astype(object).where(frame[c].notna(), _NULL) for c in ("dataset", *PAPER_ATTRIBUTES)]
     return list(frame.groupby(keys, sort=True).indices.values())
 
 
@@ -286,7 +286,7 @@ def paper_bootstrap(
     rng = named_rng(seed, name)  # the run's name only: adding a run leaves the others alone
     strata = _strata(frame)
     for _ in range(n_bootstrap):
-        rows = np.concatenate([rng.choice(members, size=len(members)) for members in strata])
+        rows = stratified_rows(strata, rng)
         resampled = _flatten(as_json(metrics.paper(rows)), tasks) | validity.values(rows)
         for key, value in resampled.items():
             if value is not None and key in samples:

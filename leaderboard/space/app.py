@@ -151,7 +151,8 @@ def leaderboard_frame(board: Board) -> pd.DataFrame:
 
 
 def run_status(run: dict[str, Any]) -> str:
-    """ "ranked", or why the run is not (too many invalid answers, another split): the page greys it."""
+    """The Status column: "ranked", or why the run is not (too many invalid answers, another
+    split), as the page greys it."""
     reason = run.get("unranked")
     if not reason:
         return "ranked"
