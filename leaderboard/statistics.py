@@ -42,7 +42,7 @@ from clinfair.benchmark.metrics import (
     get_metric,
     select_metrics,
 )
-from clinfair.benchmark.metrics.groups import Groupings, parse_attribute_spec
+from clinfair.benchmark.metrics.groups import Groupings, grouping_spec
 from clinfair.benchmark.metrics.registry import PAPER, RUN, SCORE_GROUP, SCORE_SUMMARY
 from clinfair.benchmark.resampling import named_rng, stratified_rows
 from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, majority_baseline
@@ -363,7 +363,7 @@ def group_invalid_rates(predictions: pd.DataFrame, attributes: Sequence[str]) ->
     rates: dict[tuple, float] = {}
     for attribute in dict.fromkeys(attributes):
         try:
-            grouping = groupings.get(parse_attribute_spec(attribute))
+            grouping = groupings.get(grouping_spec(attribute))
         except MetricsInputError:  # an attribute the file cannot group by has no group to mark
             continue
         for task in dict.fromkeys(datasets):
