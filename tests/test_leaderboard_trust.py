@@ -145,6 +145,7 @@ def test_the_table_the_page_reads_starts_with_exact_accuracy_and_invalid_rate(si
     assert [m["key"] for m in manifest["metrics"]][:3] == ["exact_match", "invalid", "accuracy"]
     page = (silent_board / "index.html").read_text()
     assert page.count('class="unranked"') >= 2  # the silent run's exact accuracy and invalid rate cells
+    assert "100% invalid answers in this group (more than 10%)" in page  # its per-group cells, marked
     groups = pd.read_parquet(silent_board / "groups.parquet")
     empty = groups["rows"] == 0  # a schema group without rows has no rate and is not marked
     assert groups.loc[empty, "invalid_rate"].isna().all() and groups.loc[empty, "invalid_note"].isna().all()
