@@ -1,6 +1,6 @@
 """``clinfair eval``: generate answers for prepared tasks, score them, write the results files.
 
-An evaluation writes into one folder (DESIGN.md section 5):
+An evaluation writes into one folder (docs/design.md section 5):
 
 * ``predictions.parquet`` — one row per example: ids, dataset, demographics, raw
   completion, parsed answer (``prediction``, null when invalid) and correctness;

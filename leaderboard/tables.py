@@ -531,7 +531,7 @@ def _notes(
 ) -> list[str]:
     notes = [
         "",
-        "Paper protocol (DESIGN.md section 4): Acc, F1, ΔFPR, σF1, ΔF1 and F1_ES are fractions; "
+        "Paper protocol (docs/design.md section 4): Acc, F1, ΔFPR, σF1, ΔF1 and F1_ES are fractions; "
         "PP = 100 × FDR gap and EOD = 100 × TPR gap. "
         f"Intervals: {ci_level:.0%} percentile bootstrap over {n_bootstrap} resamples of the prediction rows "
         "within dataset × sex × age-group strata.",

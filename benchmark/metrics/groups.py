@@ -17,7 +17,7 @@ import pandas as pd
 from clinfair.benchmark.metrics.encoding import EncodedDataset, MetricsInputError
 from clinfair.tasks.schema import AGE_GROUPS, SEXES
 
-#: The paper protocol's attributes and the groups it compares (DESIGN.md section 4).
+#: The paper protocol's attributes and the groups it compares (docs/design.md section 4).
 PAPER_ATTRIBUTES: dict[str, tuple[str, ...]] = {"sex": SEXES, "age_group": AGE_GROUPS}
 #: The attributes ``"auto"`` starts from (each key of an ``attributes`` dict column is added).
 DEFAULT_ATTRIBUTES: tuple[tuple[str, ...], ...] = (("sex",), ("age_group",), ("sex", "age_group"))
