@@ -6,19 +6,23 @@
         train --method fairgrpo --recipe medgemma-4b-it                     # several GPUs
 
 The run happens in this process, so ``accelerate launch`` starts one per device. It writes
-to the recipe's ``output_dir``: the trained model and processor, ``recipe.yaml`` (the keys
-used, overrides included) and ``fairness.jsonl`` (``clinfair.trainers.callbacks``).
+to the recipe's ``output_dir`` (by default ``runs/<recipe>-<method>-seed<N>``): the trained
+model and processor, ``recipe.yaml`` (the keys used, overrides included) and ``fairness.jsonl``
+(``clinfair.trainers.callbacks``). A folder that already holds a run is never replaced
+silently: ``resume_from_checkpoint=true`` continues it, ``--overwrite`` replaces it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.core.arguments import add_dataclass_arguments, field_specs, from_namespace
+from clinfair.core.errors import ClinfairError
 from clinfair.trainers.methods import METHODS
 from clinfair.trainers.recipes import RecipeArguments, shipped_recipes
 
@@ -32,6 +36,8 @@ class TrainArguments:
             A training method of ``clinfair.trainers.methods.METHODS``.
         recipe (`str`):
             A recipe file, or the name of a recipe shipped with clinfair (``trainers/recipes/``).
+        overwrite (`bool`, defaults to `False`):
+            Replace an earlier ``clinfair train`` run in ``output_dir`` instead of refusing it.
     """
 
     method: str = field(
@@ -39,6 +45,55 @@ class TrainArguments:
     )
     recipe: str = field(
         metadata={"help": "a recipe file, or the name of a shipped one (listed below, e.g. tiny-cpu)"}
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "replace an earlier clinfair train run in output_dir (default: refuse it)"},
+    )
+
+
+#: What ``clinfair train`` leaves in its output folder; a folder holding any of them holds a run.
+RUN_MARKERS = ("recipe.yaml", "fairness.jsonl", "config.json", "tiny-model", "best")
+
+
+def existing_run(output_dir: Path) -> str | None:
+    """What in OUTPUT_DIR shows an earlier run (a file name or a checkpoint), or None."""
+    if not output_dir.is_dir():
+        return None
+    for name in RUN_MARKERS:
+        if (output_dir / name).exists():
+            return name
+    checkpoints = sorted(p.name for p in output_dir.glob("checkpoint-*"))
+    return checkpoints[-1] if checkpoints else None
+
+
+def check_output_dir(output_dir: Path, *, resume: object, overwrite: bool) -> bool:
+    """Refuse to train into a folder that holds something, unless resuming it or told to replace it.
+
+    Returns whether the folder is to be replaced (``--overwrite`` on an earlier run). A folder
+    that holds files but no run is never replaced: it may be anything of the user's."""
+    if not output_dir.exists() or resume not in (None, False, ""):
+        return False  # resume_from_checkpoint is checked by the recipe loader
+    if not output_dir.is_dir():
+        raise ClinfairError(f"output_dir {output_dir} is a file, not a folder; choose another output_dir=")
+    found = existing_run(output_dir)
+    if found is None:
+        if any(output_dir.iterdir()):
+            raise ClinfairError(
+                f"output_dir {output_dir} is not empty and holds no clinfair train run; choose another output_dir="
+            )
+        return False
+    if overwrite:
+        return True
+    has_checkpoint = any(output_dir.glob("checkpoint-*"))
+    resume_hint = (
+        "resume_from_checkpoint=true to continue it, or "
+        if has_checkpoint
+        else "(it has no checkpoint to resume) "
+    )
+    raise ClinfairError(
+        f"output_dir {output_dir} already holds a training run ({found}); pass {resume_hint}--overwrite to "
+        "replace it, or choose another output_dir="
     )
 
 
@@ -77,7 +132,20 @@ def run(args: argparse.Namespace) -> int:
 
     train = from_namespace(TrainArguments, args)
     recipe = load_recipe(train.recipe, train.method, args.overrides)
+    output_dir = Path(recipe.config.output_dir)
+    replace = check_output_dir(
+        output_dir, resume=recipe.config.resume_from_checkpoint, overwrite=train.overwrite
+    )
+    from accelerate import PartialState
+
     from clinfair.trainers.build import build_trainer
+
+    state = PartialState()
+    state.wait_for_everyone()  # every process has checked the folder before the main one replaces it
+    if replace and state.is_main_process:
+        print(f"clinfair train: --overwrite: replacing the earlier run in {output_dir}")
+        shutil.rmtree(output_dir)
+    state.wait_for_everyone()
 
     trainer = build_trainer(recipe)
     trainer.train(resume_from_checkpoint=recipe.config.resume_from_checkpoint)
