@@ -499,3 +499,18 @@ def make_backend(
             vllm_backend.llm.get_tokenizer().chat_template = chat_template
         return vllm_backend
     raise ValueError(f"unknown backend {name!r}; choose hf or vllm")
+
+
+#: ``max_new_tokens`` when none is given, by task kind: a short reasoning and one ``\boxed{}``;
+#: a multi-label answer names several findings. A reasoning (thinking-mode) model needs more and
+#: is given it explicitly (``--max-new-tokens 1024``): the budget is paid in full by a model that
+#: never closes its answer, which an untrained one does on every row.
+DEFAULT_MAX_NEW_TOKENS = {"binary": 128, "multiclass": 128, "multilabel": 256}
+
+
+def default_max_new_tokens(task_types) -> int:
+    """The default budget for a run over tasks of these kinds: the largest of theirs."""
+    return max(
+        (DEFAULT_MAX_NEW_TOKENS.get(kind, max(DEFAULT_MAX_NEW_TOKENS.values())) for kind in task_types),
+        default=128,
+    )
