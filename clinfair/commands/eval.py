@@ -178,11 +178,14 @@ def use_task_kind_default(parser: argparse.ArgumentParser) -> None:
 def run(namespace: argparse.Namespace) -> int:
     from clinfair.benchmark.evaluate import ModelLoading, evaluate
     from clinfair.benchmark.generation import default_max_new_tokens
+    from clinfair.benchmark.locate import locate_model
     from clinfair.benchmark.runner import EvalRequest
     from clinfair.commands.check_model import read_chat_template
     from clinfair.tasks.registry import include_paths, resolve_tasks
 
     args = from_namespace(EvalArguments, namespace)
+    if args.overwrite or not (Path(args.out) / "results.json").is_file():  # a finished run re-scores alone
+        locate_model(args.model, revision=args.revision)
     chat_template = read_chat_template(args.chat_template)
     include_paths(args.include_path)
     specs = resolve_tasks(args.tasks)

@@ -65,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from clinfair.benchmark.locate import locate_model
+
+    locate_model(args.model)  # the cause in one line, before torch is imported
     import pandas as pd
 
     from clinfair.benchmark.generation import GenerationSettings, default_max_new_tokens, make_backend

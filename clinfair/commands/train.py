@@ -127,10 +127,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def recipe_model(recipe: str, overrides: list[str]) -> str | None:
+    """The recipe's ``model``, read without building the method's config (which imports TRL); None
+    when the recipe cannot be read this way (``load_recipe`` then says why)."""
+    from clinfair.core.yamlio import load_yaml
+    from clinfair.trainers.recipes import parse_overrides, resolve_recipe_path
+
+    try:
+        values = load_yaml(resolve_recipe_path(recipe).read_text()) or {}
+        model = parse_overrides(overrides).get("model", values.get("model"))
+    except Exception:  # noqa: BLE001 - any problem is load_recipe's to report, with its context
+        return None
+    return str(model) if model else None
+
+
 def run(args: argparse.Namespace) -> int:
+    from clinfair.benchmark.locate import locate_model
     from clinfair.trainers.recipes import load_recipe
 
     train = from_namespace(TrainArguments, args)
+    model = recipe_model(train.recipe, args.overrides)
+    if model and model != "tiny":  # the cause in one line, before TRL and torch are imported
+        locate_model(model)
     recipe = load_recipe(train.recipe, train.method, args.overrides)
     output_dir = Path(recipe.config.output_dir)
     replace = check_output_dir(
