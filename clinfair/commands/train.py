@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,15 +168,152 @@ def run(args: argparse.Namespace) -> int:
     state.wait_for_everyone()
 
     trainer = build_trainer(recipe)
+    log = use_compact_log(trainer)
+    started = time.perf_counter()
     trainer.train(resume_from_checkpoint=recipe.config.resume_from_checkpoint)
     trainer.save_model(recipe.config.output_dir)
     if trainer.accelerator.is_main_process:
-        print(f"clinfair train: {recipe.method} model saved to {recipe.config.output_dir}")
-        selection = Path(recipe.config.output_dir) / "best" / "selection.json"
+        for line in training_summary(
+            recipe.method,
+            trainer.state.global_step,
+            log.rewards,
+            time.perf_counter() - started,
+            output_dir,
+        ):
+            print(line)
+        selection = output_dir / "best" / "selection.json"
         if recipe.arguments.select_by and selection.is_file():
             best = json.loads(selection.read_text())
             print(
-                f"clinfair train: best on validation {best['select_by']} = {best['value']:.4f} at step "
+                f"  best on validation {best['select_by']} = {best['value']:.4f} at step "
                 f"{best['step']}, kept in {selection.parent}"
             )
     return 0
+
+
+# -- what training prints: one compact line per logging step, then a summary ------------------------------
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def compact_log_line(logs: dict, step: int, max_steps: int, seconds_per_step: float | None) -> str | None:
+    """One line for one of the trainer's log dictionaries: the training values that say how it goes
+    (loss, mean reward and its spread, completion length, seconds per step) or, for the fairness
+    callback's evaluation, the validation accuracy, F1 and F1 gap; None for the final totals (the
+    summary reports them)."""
+    if "train_runtime" in logs:
+        return None
+    where = f"step {step}/{max_steps}" if max_steps and max_steps > 0 else f"step {step}"
+    if any(key.startswith("fairness/") for key in logs):
+        parts = [
+            f"{label} {value:.3f}"
+            for key, label in (
+                ("fairness/overall/accuracy", "accuracy"),
+                ("fairness/overall/f1", "F1"),
+                ("fairness/overall/f1_gap", "F1 gap"),
+            )
+            if (value := _number(logs.get(key))) is not None
+        ]
+        return f"{where}  validation: " + (", ".join(parts) or "no values")
+    parts = []
+    if (loss := _number(logs.get("loss"))) is not None:
+        parts.append(f"loss {loss:.4g}")
+    if (reward := _number(logs.get("reward"))) is not None:
+        spread = _number(logs.get("reward_std"))
+        parts.append(f"reward {reward:.3f}" + (f" ± {spread:.3f}" if spread is not None else ""))
+    if (length := _number(logs.get("completions/mean_length"))) is not None:
+        parts.append(f"{length:.0f} tokens")
+    if seconds_per_step is not None:
+        parts.append(f"{seconds_per_step:.1f} s/step")
+    return f"{where}  " + ", ".join(parts) if parts else None
+
+
+def use_compact_log(trainer):
+    """Replace the trainer's log printing (raw dictionaries) by :func:`compact_log_line`, keeping the
+    progress bar; returns the callback, whose ``rewards`` lists (step, mean reward) as logged."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class CompactLog(ProgressCallback):
+        def __init__(self):
+            super().__init__()
+            self.rewards: list[tuple[int, float]] = []
+            self._last: tuple[int, float] | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            if (reward := _number(logs.get("reward"))) is not None:
+                self.rewards.append((state.global_step, reward))
+            now, per_step = time.perf_counter(), None
+            if "loss" in logs:
+                if self._last is not None and state.global_step > self._last[0]:
+                    per_step = (now - self._last[1]) / (state.global_step - self._last[0])
+                self._last = (state.global_step, now)
+            if not state.is_world_process_zero:
+                return
+            line = compact_log_line(logs, state.global_step, state.max_steps, per_step)
+            if line is None:
+                return
+            if self.training_bar is not None:
+                self.training_bar.write(line)
+            else:
+                print(line)
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.remove_callback(PrinterCallback)
+    callback = CompactLog()
+    if trainer.args.disable_tqdm:  # keep the lines, without the bar
+        callback.on_train_begin = lambda *a, **k: None
+        callback.on_step_end = lambda *a, **k: None
+        callback.on_prediction_step = lambda *a, **k: None
+    trainer.add_callback(callback)
+    return callback
+
+
+def training_summary(
+    method: str, steps: int, rewards: list[tuple[int, float]], seconds: float, output_dir: Path
+) -> list[str]:
+    """The end of a training run in a few lines: steps and time, the mean reward over the run and
+    its last quarter, the last fairness evaluation per group (``fairness.jsonl``), where the model is."""
+    lines = [f"clinfair train: {method} done: {steps} steps in {seconds:.0f} s"]
+    if rewards:
+        values = [reward for _, reward in rewards]
+        tail = values[-max(1, len(values) // 4) :]
+        lines.append(
+            f"  mean reward {sum(values) / len(values):.3f} over the run, {sum(tail) / len(tail):.3f} "
+            f"over its last {len(tail)} logged step(s)"
+        )
+    record = _last_fairness_record(output_dir / "fairness.jsonl")
+    if record is not None:
+        overall = record.get("overall") or {}
+        shown = ", ".join(
+            f"{label} {overall[key]:.3f}"
+            for key, label in (("accuracy", "accuracy"), ("f1", "F1"), ("f1_gap", "F1 gap"))
+            if isinstance(overall.get(key), int | float)
+        )
+        lines.append(
+            f"  last fairness evaluation (step {record.get('step')}, {record.get('split')}, {record.get('rows')} rows, "
+            f"{record.get('invalid')} invalid answers): {shown or 'no values'}"
+        )
+        for dataset, attributes in (record.get("groups") or {}).items():
+            for attribute, groups in attributes.items():
+                cells = [
+                    f"{group} {values['accuracy']:.2f} (n={values['rows']})"
+                    for group, values in groups.items()
+                    if values.get("rows") and isinstance(values.get("accuracy"), int | float)
+                ]
+                if cells:
+                    lines.append(f"    {dataset} {attribute} accuracy: " + ", ".join(cells))
+    lines.append(f"  model: {output_dir}")
+    return lines
+
+
+def _last_fairness_record(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        return None
