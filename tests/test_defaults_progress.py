@@ -53,3 +53,44 @@ def test_eval_records_the_default_budget_and_hints_after_a_slow_first_batch(
     hints = [line for line in capsys.readouterr().err.splitlines() if "first batch" in line]
     assert len(hints) == 1 and hints[0].startswith("clinfair eval: the first batch of 2 rows took")
     assert "for the 2 rows left at up to 128 new tokens" in hints[0]
+
+
+def test_heartbeat_prints_while_a_step_runs_and_stops_after():
+    import io
+    import time
+
+    from clinfair.core.progress import heartbeat
+
+    stream = io.StringIO()
+    with heartbeat("clinfair x", every=0.05, stream=stream):
+        time.sleep(0.3)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 2 and all(line.startswith("clinfair x: still working (") for line in lines)
+    count = len(lines)
+    time.sleep(0.15)
+    assert len(stream.getvalue().splitlines()) == count  # nothing after the block
+
+
+def test_simulate_shows_a_progress_bar(capsys):
+    """A tiny study: the bar over its chunks goes to stderr, the report to stdout."""
+    assert (
+        main(
+            [
+                "simulate",
+                "--seeds",
+                "2",
+                "--nd-seeds",
+                "2",
+                "--questions",
+                "a",
+                "--steps",
+                "2",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    assert "simulate: 100%" in captured.err
+    assert "(a)" in captured.out

@@ -39,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="processes (default: 2 or the CPU count if smaller)",
     )
     parser.add_argument("--out", type=Path, default=None, help="also write report.md and summary.json here")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     study = default_study(args.seeds, args.questions, args.nd_seeds)
     study.training = replace(study.training, steps=args.steps)
     start = time.perf_counter()
-    results = run_study(study, args.workers)
+    results = run_study(study, args.workers, progress=not args.no_progress)
     seconds = time.perf_counter() - start
     text, summary = report(study, results)
     runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})

@@ -116,6 +116,7 @@ def warm_start(folder: Path, data_dir: Path, steps: int, seed: int) -> None:
     many of a few validation answers now parse."""
     from clinfair.benchmark.generation import GenerationSettings, HFBackend
     from clinfair.benchmark.models import load_model_and_processor
+    from clinfair.core.progress import heartbeat
     from clinfair.tasks.prepare import task_rows
     from clinfair.tasks.prompts import parse_answer
     from clinfair.tasks.registry import get_task
@@ -126,9 +127,10 @@ def warm_start(folder: Path, data_dir: Path, steps: int, seed: int) -> None:
     check = task_rows(spec, data_dir, "validation", FORMAT_CHECK_ROWS)
     print(f"clinfair zoo: teaching the answer format on {len(train)} synthetic rows ({steps} steps)")
     model, processor = load_model_and_processor(folder, dtype="float32")
-    losses = format_warm_start(
-        model, processor, [train[i] for i in range(len(train))], steps=steps, seed=seed
-    )
+    with heartbeat("clinfair zoo: warm start"):
+        losses = format_warm_start(
+            model, processor, [train[i] for i in range(len(train))], steps=steps, seed=seed
+        )
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     rows = [check[i] for i in range(len(check))]
