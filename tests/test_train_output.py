@@ -68,7 +68,14 @@ def test_compact_line_of_a_training_log():
         == "step 3/10  loss 0.01234, reward 0.400 ± 0.200, 12 tokens, 1.2 s/step"
     )
     fairness = {"fairness/overall/accuracy": 0.5, "fairness/overall/f1": 1 / 3, "fairness/synthetic/f1": 0.2}
-    assert compact_log_line(fairness, 4, 10, None) == "step 4/10  validation: accuracy 0.500, F1 0.333"
+    assert (
+        compact_log_line(fairness, 4, 10, None)
+        == "step 4/10  validation: paper protocol accuracy 0.500, F1 0.333"
+    )
+    assert (
+        compact_log_line(fairness, 4, 10, None, {"rows": 8, "invalid": 8})
+        == "step 4/10  validation: 8/8 answers invalid; paper protocol accuracy 0.500, F1 0.333"
+    )
     assert compact_log_line({"train_runtime": 3.0, "train_loss": 0.1}, 10, 10, None) is None
     assert compact_log_line({"loss": float("nan")}, 1, 0, None) is None
 
@@ -100,8 +107,9 @@ def test_summary_reads_the_last_fairness_evaluation(tmp_path):
     assert lines == [
         "clinfair train: grpo done: 4 steps in 12 s",
         "  mean reward 0.500 over the run, 1.000 over its last 1 logged step(s)",
-        "  last fairness evaluation (step 4, validation, 8 rows, 2 invalid answers): accuracy 0.625, F1 0.500",
-        "    synthetic sex accuracy: F 0.25 (n=4)",
+        "  last fairness evaluation (step 4, validation split): 2/8 answers invalid; paper protocol accuracy 0.625, "
+        "F1 0.500",
+        "    synthetic sex accuracy (paper protocol): F 0.25 (n=4)",
         f"  model: {tmp_path}",
     ]
 
@@ -119,5 +127,8 @@ def test_train_prints_step_lines_and_a_summary_not_log_dicts(tiny_vlm, data_dir,
     assert "{'loss'" not in text and "'reward':" not in text  # no raw log dictionaries
     assert "step 1/2  loss " in text and "step 2/2  loss " in text
     assert "clinfair train: grpo done: 2 steps in " in text
-    assert "  last fairness evaluation (step 2, validation, 4 rows, " in text
+    assert (
+        "  last fairness evaluation (step 2, validation split): " in text and "/4 answers invalid; " in text
+    )
+    assert "validation: " in text and "/4 answers invalid; paper protocol accuracy" in text
     assert f"  model: {out}" in text

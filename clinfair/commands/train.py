@@ -198,11 +198,18 @@ def _number(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
-def compact_log_line(logs: dict, step: int, max_steps: int, seconds_per_step: float | None) -> str | None:
+def compact_log_line(
+    logs: dict,
+    step: int,
+    max_steps: int,
+    seconds_per_step: float | None,
+    evaluation: dict | None = None,
+) -> str | None:
     """One line for one of the trainer's log dictionaries: the training values that say how it goes
     (loss, mean reward and its spread, completion length, seconds per step) or, for the fairness
-    callback's evaluation, the validation accuracy, F1 and F1 gap; None for the final totals (the
-    summary reports them)."""
+    callback's evaluation, how many answers were invalid (from its ``fairness.jsonl`` record,
+    ``evaluation``) and the paper protocol's accuracy, F1 and F1 gap; None for the final totals
+    (the summary reports them)."""
     if "train_runtime" in logs:
         return None
     where = f"step {step}/{max_steps}" if max_steps and max_steps > 0 else f"step {step}"
@@ -216,7 +223,8 @@ def compact_log_line(logs: dict, step: int, max_steps: int, seconds_per_step: fl
             )
             if (value := _number(logs.get(key))) is not None
         ]
-        return f"{where}  validation: " + (", ".join(parts) or "no values")
+        invalid = _invalid_text(evaluation)
+        return f"{where}  validation: {invalid}paper protocol " + (", ".join(parts) or "no values")
     parts = []
     if (loss := _number(logs.get("loss"))) is not None:
         parts.append(f"loss {loss:.4g}")
@@ -252,7 +260,10 @@ def use_compact_log(trainer):
                 self._last = (state.global_step, now)
             if not state.is_world_process_zero:
                 return
-            line = compact_log_line(logs, state.global_step, state.max_steps, per_step)
+            evaluation = None
+            if any(key.startswith("fairness/") for key in logs):
+                evaluation = _last_fairness_record(Path(args.output_dir) / "fairness.jsonl")
+            line = compact_log_line(logs, state.global_step, state.max_steps, per_step, evaluation)
             if line is None:
                 return
             if self.training_bar is not None:
@@ -293,8 +304,8 @@ def training_summary(
             if isinstance(overall.get(key), int | float)
         )
         lines.append(
-            f"  last fairness evaluation (step {record.get('step')}, {record.get('split')}, {record.get('rows')} rows, "
-            f"{record.get('invalid')} invalid answers): {shown or 'no values'}"
+            f"  last fairness evaluation (step {record.get('step')}, {record.get('split')} split): "
+            f"{_invalid_text(record)}paper protocol {shown or 'no values'}"
         )
         for dataset, attributes in (record.get("groups") or {}).items():
             for attribute, groups in attributes.items():
@@ -304,9 +315,17 @@ def training_summary(
                     if values.get("rows") and isinstance(values.get("accuracy"), int | float)
                 ]
                 if cells:
-                    lines.append(f"    {dataset} {attribute} accuracy: " + ", ".join(cells))
+                    lines.append(f"    {dataset} {attribute} accuracy (paper protocol): " + ", ".join(cells))
     lines.append(f"  model: {output_dir}")
     return lines
+
+
+def _invalid_text(record: dict | None) -> str:
+    """ "3/8 answers invalid; " from a fairness.jsonl record, first: a model that never answers has a
+    paper-protocol accuracy of 0.5 on a balanced binary task."""
+    if not record or not isinstance(record.get("rows"), int) or not isinstance(record.get("invalid"), int):
+        return ""
+    return f"{record['invalid']}/{record['rows']} answers invalid; "
 
 
 def _last_fairness_record(path: Path) -> dict | None:
