@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clinfair.benchmark.metrics import DEFAULT_ATTRIBUTES
-from clinfair.tasks.registry import TaskSpec, check_attributes
+from clinfair.tasks.registry import check_attributes
+from clinfair.tasks.spec import TaskSpec
 
 from clinfair.core.errors import ClinfairError
 
@@ -49,7 +50,7 @@ def resolve_attributes(
     chosen: str | Sequence[str] | None, specs: Sequence[TaskSpec], option: str = "--attributes"
 ) -> list[str]:
     """The attributes a run on ``specs`` reports: ``chosen`` checked against the tasks (an
-    :class:`~clinfair.tasks.registry.UnknownAttributeError` names an unknown one and each task's
+    :class:`~clinfair.tasks.spec.UnknownAttributeError` names an unknown one and each task's
     attributes), or :func:`default_attributes` when ``chosen`` is None."""
     if chosen is None:
         return default_attributes(specs)

@@ -25,7 +25,6 @@ The report is JSON (``comparison.json``) and Markdown (``comparison.md``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP, named_rng
+from clinfair.benchmark.eval_result import EvalResult, ResultFolderError
 from clinfair.benchmark.metrics import (
     STANDARD_METRICS,
     MetricFrame,
@@ -44,7 +44,6 @@ from clinfair.benchmark.metrics import (
     paired_difference,
 )
 from clinfair.benchmark.metrics.registry import PAPER
-from clinfair.benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
 from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES
 
 from clinfair.core.errors import ClinfairError
@@ -71,39 +70,18 @@ class EvalRun:
 
 
 def load_run(folder: str | Path) -> EvalRun:
-    """Read a result folder: ``results.json`` (name, method, label spaces) and the predictions."""
-    folder = Path(folder)
-    results_path, predictions_path = folder / RESULTS_FILE, folder / PREDICTIONS_FILE
-    for path in (results_path, predictions_path):
-        if not path.is_file():
-            raise CompareError(f"{path}: not found (is {folder} a finished `clinfair eval` output folder?)")
+    """Read a result folder (``clinfair.benchmark.eval_result.EvalResult``): name, method, label spaces
+    and the predictions."""
     try:
-        results = json.loads(results_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CompareError(f"{results_path}: not valid JSON ({error})") from None
-    tasks = results.get("tasks") if isinstance(results, dict) else None
-    if not isinstance(tasks, dict) or not all(
-        isinstance(t, dict) and "label_space" in t for t in tasks.values()
-    ):
-        raise CompareError(
-            f"{results_path}: no 'tasks' with a 'label_space' each (not a clinfair results file)"
-        )
-    try:
-        predictions = pd.read_parquet(predictions_path)
-    except Exception as error:  # pyarrow raises several types for a damaged file
-        raise CompareError(f"{predictions_path}: cannot be read as parquet ({error})") from None
-    missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
-    if missing:
-        raise CompareError(f"{predictions_path}: missing column(s) {', '.join(missing)}")
-    repeated = duplicate_examples(predictions)
-    if repeated:
-        raise CompareError(f"{predictions_path}: {repeated}")
-    run = results.get("run") or {}
+        result = EvalResult.load(folder)
+        predictions = result.predictions
+    except ResultFolderError as error:
+        raise CompareError(str(error)) from None
     return EvalRun(
-        folder=folder,
-        name=str(run.get("name") or folder.name),
-        method=run.get("method"),
-        label_spaces={task: list(info["label_space"]) for task, info in tasks.items()},
+        folder=result.folder,
+        name=result.name,
+        method=result.method,
+        label_spaces=result.label_spaces,
         predictions=predictions,
     )
 

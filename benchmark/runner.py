@@ -49,8 +49,8 @@ from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsE
 from clinfair.tasks.manifest import check_split, rows_fingerprint
 from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import prediction_record
-from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import TOP_LEVEL_DEMOGRAPHICS
+from clinfair.tasks.spec import TaskSpec
 
 from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.hub import public_model_name

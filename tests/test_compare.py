@@ -114,7 +114,7 @@ def test_runs_on_different_rows_or_tasks_are_refused(eval_results, tmp_path, cap
     )
 
     assert main(["compare", eval_results[0], str(tmp_path / "missing")]) == 2
-    assert "results.json: not found" in capsys.readouterr().err
+    assert f"{tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
     assert main(["compare", eval_results[0]]) == 2
     assert "at least two runs" in capsys.readouterr().err
 

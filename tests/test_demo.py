@@ -16,12 +16,21 @@ def _results(folder, method, accuracy, exact, invalid, rows=10):
     (folder / "results.json").write_text(
         json.dumps(
             {
+                "schema_version": 1,
                 "run": {"name": folder.name, "method": method},
-                "tasks": {"synthetic": {"accuracy_exact": exact, "invalid_answers": invalid, "rows": rows}},
+                "tasks": {
+                    "synthetic": {
+                        "accuracy_exact": exact,
+                        "invalid_answers": invalid,
+                        "rows": rows,
+                        "label_space": ["benign", "malignant"],
+                    }
+                },
                 "metrics": {"paper": {"overall": overall}},
             }
         )
     )
+    (folder / "predictions.parquet").touch()  # a result folder holds both files; the table reads results.json
     return folder
 
 
@@ -133,6 +142,7 @@ def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
     for name, predictions in answers.items():
         (tmp_path / name / "eval").mkdir(parents=True)
         pd.DataFrame({"prediction": predictions}).to_parquet(tmp_path / name / "eval" / "predictions.parquet")
+        (tmp_path / name / "eval" / "results.json").write_text('{"schema_version": 1, "tasks": {}}')
     runs = [tmp_path / name for name in answers]
     assert collapsed_runs(runs) == ["one-label"]
 

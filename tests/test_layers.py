@@ -42,3 +42,25 @@ def test_import_contract_holds():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "1 kept, 0 broken" in result.stdout
+
+
+def _tasks_imports(path: Path) -> set[str]:
+    """The ``clinfair.tasks`` modules a file imports, anywhere in it (inside functions too)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.startswith("clinfair.tasks")}
+
+
+def test_task_spec_and_table_config_sit_below_the_registry_and_the_builders():
+    """registry -> builders -> spec runs one way: the spec imports nothing else of tasks, the table
+    config only the spec, and no builder imports the registry."""
+    assert _tasks_imports(ROOT / "tasks" / "spec.py") == set()
+    assert _tasks_imports(ROOT / "tasks" / "table_config.py") == {"clinfair.tasks.spec"}
+    for builder in sorted((ROOT / "tasks" / "builders").glob("*.py")):
+        assert "clinfair.tasks.registry" not in _tasks_imports(builder), builder.name

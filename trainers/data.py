@@ -72,7 +72,7 @@ def build_grpo_dataset(
 
     ``limit`` keeps the first N rows of each task. ``group_attributes`` may name any attribute
     a task has (``sex``, ``age_group``, or one of its own, e.g. ``fitzpatrick``); a name that no
-    task has is an :class:`~clinfair.tasks.registry.UnknownAttributeError`, never a silent ``UNK`` key.
+    task has is an :class:`~clinfair.tasks.spec.UnknownAttributeError`, never a silent ``UNK`` key.
     """
     from clinfair.tasks.registry import check_attributes, get_task
     from datasets import concatenate_datasets

@@ -11,11 +11,49 @@ per-group metrics, each with the difference, its paired-bootstrap interval and a
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.core.arguments import add_dataclass_arguments
 
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
+
+
+@dataclass(kw_only=True)
+class CompareArguments:
+    """The arguments of ``clinfair compare``.
+
+    Parameters:
+        runs (`list[Path]`):
+            ``clinfair eval`` output folders; positional, one or more.
+        baseline (`Path`, *optional*):
+            The run the others are compared with (default: the first of ``runs``).
+        out (`Path`, *optional*):
+            Folder for ``comparison.json`` and ``comparison.md`` (default: print the report only).
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
+            Paired bootstrap resamples (0: none).
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the bootstrap.
+        ci_level (`float`, *optional*, defaults to `0.95`):
+            Level of the intervals.
+        attributes (`str`, *optional*, defaults to `"sex,age_group"`):
+            Comma list of attributes for the per-group metrics.
+    """
+
+    runs: list[Path] = field(
+        metadata={"help": "`clinfair eval` output folders", "positional": True, "metavar": "RUN"}
+    )
+    baseline: Path | None = field(
+        default=None, metadata={"help": "the run the others are compared with (default: the first RUN)"}
+    )
+    out: Path | None = field(default=None, metadata={"help": f"folder for {JSON_FILE} and {MARKDOWN_FILE}"})
+    n_bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "paired bootstrap resamples (0: none)"})
+    seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
+    ci_level: float = field(default=0.95, metadata={"help": "interval level (default 0.95)"})
+    attributes: str = field(
+        default="sex,age_group", metadata={"help": "comma list of attributes for the per-group metrics"}
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,22 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Compare `clinfair eval` result folders with a baseline on the same rows: difference, "
         "paired-bootstrap interval and p-value of every paper key and standard per-group metric.",
     )
-    parser.add_argument("runs", nargs="+", metavar="RUN", type=Path, help="`clinfair eval` output folders")
-    parser.add_argument(
-        "--baseline",
-        type=Path,
-        default=None,
-        help="the run the others are compared with (default: the first RUN)",
-    )
-    parser.add_argument("--out", type=Path, default=None, help=f"folder for {JSON_FILE} and {MARKDOWN_FILE}")
-    parser.add_argument(
-        "--n-bootstrap", type=int, default=N_BOOTSTRAP, help="paired bootstrap resamples (0: none)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--ci-level", type=float, default=0.95, help="interval level (default 0.95)")
-    parser.add_argument(
-        "--attributes", default="sex,age_group", help="comma list of attributes for the per-group metrics"
-    )
+    add_dataclass_arguments(parser, CompareArguments)
     parser.set_defaults(func=run)
 
 

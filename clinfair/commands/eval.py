@@ -10,6 +10,7 @@ from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.generation import DEFAULT_MAX_NEW_TOKENS, SCORE_MODES, GenerationSettings
+from clinfair.commands.tasks import include_path_field
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
 from clinfair.tasks.prepare import default_data_dir
@@ -130,16 +131,7 @@ class EvalArguments:
         default=False, metadata={"help": "discard a previous run in --out instead of resuming"}
     )
     progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
-    include_path: list[str] = field(
-        default_factory=list,
-        # one folder per flag, repeatable: as on prepare, probe and tasks list (which take a positional)
-        metadata={
-            "help": "also register the task YAMLs (*.yaml) of this folder, e.g. your own table tasks (repeatable)",
-            "action": "append",
-            "nargs": None,
-            "metavar": "DIR",
-        },
-    )
+    include_path: list[str] = include_path_field()
     attributes: str | None = field(
         default=None,
         metadata={

@@ -14,13 +14,67 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import one_line
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@dataclass(kw_only=True)
+class MetricsArguments:
+    """The arguments of ``clinfair metrics``.
+
+    Parameters:
+        predictions (`Path`):
+            A parquet or JSON Lines predictions file; positional.
+        out (`Path`):
+            Where to write the report (JSON).
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
+            Bootstrap resamples for the confidence intervals (0: none).
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the bootstrap.
+        attributes (`str`, *optional*, defaults to `"auto"`):
+            Comma list of attributes for the per-group metrics, ``*`` making an intersection; ``auto``:
+            sex, age_group, their intersection and every attribute of the file's tasks.
+        min_group_size (`int`, *optional*, defaults to `30`):
+            Groups with fewer rows are flagged as small.
+        positive_label (`list[str]`, *optional*):
+            ``DATASET=LABEL``, the positive label of a binary dataset, one per flag (default: guessed
+            from the label names).
+    """
+
+    predictions: Path = field(
+        metadata={"help": "parquet or JSONL predictions file", "positional": True, "metavar": "PREDICTIONS"}
+    )
+    out: Path = field(metadata={"help": "where to write the report (JSON)"})
+    n_bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "bootstrap resamples for CIs (0: none)"})
+    seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
+    attributes: str = field(
+        default="auto",
+        metadata={
+            "help": "comma list of attributes for the per-group metrics; '*' makes an intersection, "
+            "e.g. 'sex,age_group,sex*age_group' (default: those plus every attribute column of the file's "
+            "tasks, e.g. fitzpatrick for pad_ufes20, those a results.json beside the file lists, and every "
+            "key of an 'attributes' column)"
+        },
+    )
+    min_group_size: int = field(
+        default=30, metadata={"help": "groups with fewer rows are flagged as small (default 30)"}
+    )
+    positive_label: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "positive label of a binary dataset (repeatable); default: guessed from the label names",
+            "action": "append",
+            "nargs": None,
+            "metavar": "DATASET=LABEL",
+        },
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,35 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fairness report (paper protocol + per-group metrics with CIs) of a predictions file",
         description="Score a predictions file (parquet or JSONL) and write the metrics report as JSON.",
     )
-    parser.add_argument(
-        "predictions", metavar="PREDICTIONS", type=Path, help="parquet or JSONL predictions file"
-    )
-    parser.add_argument("--out", required=True, type=Path, help="where to write the report (JSON)")
-    parser.add_argument(
-        "--n-bootstrap", type=int, default=N_BOOTSTRAP, help="bootstrap resamples for CIs (0: none)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument(
-        "--attributes",
-        default="auto",
-        help="comma list of attributes for the per-group metrics; '*' makes an intersection, "
-        "e.g. 'sex,age_group,sex*age_group' (default: those plus every attribute column of the file's "
-        "tasks, e.g. fitzpatrick for pad_ufes20, those a results.json beside the file lists, and every "
-        "key of an 'attributes' column)",
-    )
-    parser.add_argument(
-        "--min-group-size",
-        type=int,
-        default=30,
-        help="groups with fewer rows are flagged as small (default 30)",
-    )
-    parser.add_argument(
-        "--positive-label",
-        action="append",
-        default=[],
-        metavar="DATASET=LABEL",
-        help="positive label of a binary dataset (repeatable); default: guessed from the label names",
-    )
+    add_dataclass_arguments(parser, MetricsArguments)
     parser.set_defaults(func=run)
 
 
@@ -158,7 +184,8 @@ def default_attributes(path: Path, df, available: list[str]) -> list[str]:
     and every key of an ``attributes`` dict column; each only where the file has it."""
     from clinfair.benchmark.attributes import INTERSECTION
     from clinfair.benchmark.attributes import default_attributes as task_default
-    from clinfair.tasks.registry import UnknownTaskError, get_task
+    from clinfair.tasks.registry import get_task
+    from clinfair.tasks.spec import UnknownTaskError
 
     specs = []
     for key in dict.fromkeys(df["dataset"].dropna().astype(str)) if "dataset" in df.columns else ():

@@ -3,13 +3,97 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.probe import MIN_VALID_PAIRS
-from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
+from clinfair.commands.tasks import apply_include_paths, include_path_field
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
 from clinfair.tasks.prepare import default_data_dir
+
+
+@dataclass(kw_only=True)
+class ProbeArguments:
+    """The flags of ``clinfair probe``.
+
+    Parameters:
+        model (`str`):
+            Local folder or Hub id of an image-text-to-text model.
+        tasks (`str`, *optional*, defaults to `"synthetic"`):
+            Comma-separated task keys.
+        attributes (`str`, *optional*, defaults to `"sex,age_group"`):
+            The attributes whose stated value is changed (sex, age_group).
+        data (`str`, *optional*, defaults to `$CLINFAIR_DATA` or `"data"`):
+            Folder of prepared tasks, ``DATA/<task>``.
+        out (`str`):
+            Output folder (``probe.json``, ``probe_rows.parquet``).
+        include_path (`list[str]`, *optional*):
+            Folders of your own task YAMLs to register.
+        split (`str`, *optional*, defaults to `"test"`):
+            Split probed.
+        limit (`int`, *optional*):
+            Probe only the first N rows of each task.
+        batch_size (`int`, *optional*, defaults to `8`):
+            Rows per generation batch.
+        max_new_tokens (`int`, *optional*):
+            Tokens generated per answer (default: by task kind, as ``clinfair eval``:
+            ``clinfair.benchmark.generation.DEFAULT_MAX_NEW_TOKENS``).
+        min_valid_pairs (`int`, *optional*, defaults to `clinfair.benchmark.probe.MIN_VALID_PAIRS`):
+            Fewer pairs whose two answers are valid and the verdict is "cannot tell".
+        progress (`bool`, *optional*, defaults to `True`):
+            Show a progress bar (``--no-progress`` hides it).
+        scores (`bool`, *optional*, defaults to `False`):
+            Also score the labels (the true label's probability change).
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
+            Bootstrap resamples for the confidence intervals.
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the generation and the bootstrap.
+        dtype (`str`, *optional*, defaults to `"auto"`):
+            Weights dtype.
+        trust_remote_code (`bool`, *optional*, defaults to `False`):
+            Allow the checkpoint's own code.
+    """
+
+    model: str = field(metadata={"help": "local folder or Hub id of an image-text-to-text model"})
+    tasks: str = field(
+        default="synthetic", metadata={"help": "comma-separated task keys (default: synthetic)"}
+    )
+    attributes: str = field(
+        default="sex,age_group", metadata={"help": "attributes to probe (default: sex,age_group)"}
+    )
+    data: str = field(
+        default_factory=default_data_dir,
+        metadata={"help": "folder of prepared tasks, DATA/<task> (default: $CLINFAIR_DATA or ./data)"},
+    )
+    out: str = field(metadata={"help": "output folder"})
+    include_path: list[str] = include_path_field()
+    split: str = field(
+        default="test", metadata={"help": "split probed", "choices": ["train", "validation", "test"]}
+    )
+    limit: int | None = field(default=None, metadata={"help": "probe only the first N rows of each task"})
+    batch_size: int = field(default=8, metadata={"help": "rows per generation batch"})
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "tokens generated per answer (default: by task kind, as clinfair eval; more for a reasoning model)"
+        },
+    )
+    min_valid_pairs: int = field(
+        default=MIN_VALID_PAIRS,
+        metadata={"help": "fewer pairs with two valid answers and the verdict is 'cannot tell'"},
+    )
+    progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
+    scores: bool = field(
+        default=False, metadata={"help": "also score labels (true-label probability change)"}
+    )
+    n_bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "bootstrap resamples for the intervals"})
+    seed: int = field(default=0, metadata={"help": "seed of the generation and the bootstrap"})
+    dtype: str = field(default="auto", metadata={"help": "auto, float32, bfloat16, float16"})
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "allow the checkpoint's own code (off by default)"}
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,44 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "for inspection) to --out. The flip rate counts only pairs whose two answers are valid; with fewer "
         f"than {MIN_VALID_PAIRS} such pairs the verdict is 'cannot tell'.",
     )
-    parser.add_argument(
-        "--model", required=True, help="local folder or Hub id of an image-text-to-text model"
-    )
-    parser.add_argument("--tasks", default="synthetic", help="comma-separated task keys (default: synthetic)")
-    parser.add_argument(
-        "--attributes", default="sex,age_group", help="attributes to probe (default: sex,age_group)"
-    )
-    parser.add_argument(
-        "--data",
-        default=default_data_dir(),
-        help="folder of prepared tasks, DATA/<task> (default: $CLINFAIR_DATA or ./data)",
-    )
-    parser.add_argument("--out", required=True, help="output folder")
-    add_include_path_argument(parser)
-    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    parser.add_argument("--limit", type=int, help="probe only the first N rows of each task")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument(
-        "--max-new-tokens",
-        type=int,
-        help="new tokens per answer (default: by task kind, as clinfair eval; more for a reasoning model)",
-    )
-    parser.add_argument(
-        "--min-valid-pairs",
-        type=int,
-        default=MIN_VALID_PAIRS,
-        help=f"fewer pairs with two valid answers and the verdict is 'cannot tell' (default {MIN_VALID_PAIRS})",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument(
-        "--scores", action="store_true", help="also score labels (true-label probability change)"
-    )
-    parser.add_argument("--n-bootstrap", type=int, default=N_BOOTSTRAP)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow the checkpoint's own code (off by default)"
-    )
+    add_dataclass_arguments(parser, ProbeArguments)
     parser.set_defaults(func=run)
 
 
@@ -103,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     report, records = {"tasks": {}}, []
     for spec in specs:
         split = rows[spec.key]
-        bar = tqdm(desc=f"probe {spec.key}", unit="question", disable=args.no_progress, dynamic_ncols=True)
+        bar = tqdm(desc=f"probe {spec.key}", unit="question", disable=not args.progress, dynamic_ncols=True)
 
         def advance(done: int, total: int, bar=bar) -> None:
             bar.total = total

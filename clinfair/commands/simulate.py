@@ -8,10 +8,48 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+
+
+@dataclass(kw_only=True)
+class SimulateArguments:
+    """The flags of ``clinfair simulate``.
+
+    Parameters:
+        seeds (`int`, *optional*, defaults to `100`):
+            Seeds per method and setting.
+        nd_seeds (`int`, *optional*, defaults to `20`):
+            Seeds of question (c), whose K-means every step is slow.
+        questions (`str`, *optional*, defaults to `"abcd"`):
+            Which of the questions a, b, c, d to run.
+        steps (`int`, *optional*, defaults to `100`):
+            Policy-gradient steps.
+        workers (`int`, *optional*, defaults to `min(2, os.cpu_count())`):
+            Processes.
+        out (`Path`, *optional*):
+            Also write ``report.md`` and ``summary.json`` to this folder.
+        progress (`bool`, *optional*, defaults to `True`):
+            Show a progress bar over the runs (``--no-progress`` hides it).
+    """
+
+    seeds: int = field(default=100, metadata={"help": "seeds per method and setting (default: 100)"})
+    nd_seeds: int = field(
+        default=20, metadata={"help": "seeds of question (c), whose K-means every step is slow (default: 20)"}
+    )
+    questions: str = field(
+        default="abcd", metadata={"help": "which of the questions a, b, c, d to run (default: abcd)"}
+    )
+    steps: int = field(default=100, metadata={"help": "policy-gradient steps (default: 100)"})
+    workers: int = field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        metadata={"help": "processes (default: 2 or the CPU count if smaller)"},
+    )
+    out: Path | None = field(default=None, metadata={"help": "also write report.md and summary.json here"})
+    progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,25 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The advantage estimators of every method on a small softmax policy, isolated from the VLM: "
         "(a) minority share, (b) temperature/window ablations, (c) groups vs clusters, (d) noise stress test.",
     )
-    parser.add_argument("--seeds", type=int, default=100, help="seeds per method and setting (default: 100)")
-    parser.add_argument(
-        "--nd-seeds",
-        type=int,
-        default=20,
-        help="seeds of question (c), whose K-means every step is slow (default: 20)",
-    )
-    parser.add_argument(
-        "--questions", default="abcd", help="which of the questions a, b, c, d to run (default: abcd)"
-    )
-    parser.add_argument("--steps", type=int, default=100, help="policy-gradient steps (default: 100)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="processes (default: 2 or the CPU count if smaller)",
-    )
-    parser.add_argument("--out", type=Path, default=None, help="also write report.md and summary.json here")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_dataclass_arguments(parser, SimulateArguments)
     parser.set_defaults(func=run)
 
 
@@ -55,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     study = default_study(args.seeds, args.questions, args.nd_seeds)
     study.training = replace(study.training, steps=args.steps)
     start = time.perf_counter()
-    results = run_study(study, args.workers, progress=not args.no_progress)
+    results = run_study(study, args.workers, progress=args.progress)
     seconds = time.perf_counter() - start
     text, summary = report(study, results)
     runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
 from clinfair.tasks.prepare import default_data_dir
 
@@ -25,6 +27,60 @@ from clinfair.tasks.prepare import default_data_dir
 WARM_START_STEPS = 100
 #: Validation rows the warm-started model answers, to report how many answers parse.
 FORMAT_CHECK_ROWS = 16
+
+
+@dataclass(kw_only=True)
+class ZooListArguments:
+    """``clinfair zoo list`` takes no flags."""
+
+
+@dataclass(kw_only=True)
+class ZooBuildArguments:
+    """The flags of ``clinfair zoo build``.
+
+    Parameters:
+        family (`str`):
+            A key of ``clinfair.benchmark.zoo.ZOO`` (``clinfair zoo list``); positional.
+        out (`str`):
+            Output folder, a checkpoint folder.
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the random weights.
+        warm_start (`int`, *optional*, defaults to `0`):
+            Supervised steps teaching the answer format on the synthetic task; ``--warm-start``
+            alone means :data:`WARM_START_STEPS`, 0 none.
+        data (`str`, *optional*, defaults to `$CLINFAIR_DATA` or `"data"`):
+            Folder of prepared tasks for the warm start; ``DATA/synthetic`` is generated when missing.
+        overwrite (`bool`, *optional*, defaults to `False`):
+            Replace ``out`` if it holds a checkpoint.
+    """
+
+    family: str = field(
+        metadata={
+            "help": "zoo key, e.g. gemma3 (see `clinfair zoo list`)",
+            "positional": True,
+            "metavar": "FAMILY",
+        }
+    )
+    out: str = field(metadata={"help": "output folder (a checkpoint folder)"})
+    seed: int = field(default=0, metadata={"help": "seed of the random weights"})
+    warm_start: int = field(
+        default=0,
+        metadata={
+            "help": "teach the answer format on the synthetic task for STEPS supervised steps "
+            f"(--warm-start alone: {WARM_START_STEPS}; about 3 CPU-minutes)",
+            "nargs": "?",
+            "const": WARM_START_STEPS,
+            "metavar": "STEPS",
+        },
+    )
+    data: str = field(
+        default_factory=default_data_dir,
+        metadata={
+            "help": "folder of prepared tasks for --warm-start; DATA/synthetic is generated when missing "
+            "($CLINFAIR_DATA or ./data)"
+        },
+    )
+    overwrite: bool = field(default=False, metadata={"help": "replace --out if it holds a checkpoint"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,7 +91,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "seconds), e.g. to try eval, probe, train and the leaderboard before using a real model.",
     )
     actions = zoo.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="the families: zoo key, name, model type, notes")
+    listing = actions.add_parser("list", help="the families: zoo key, name, notes")
+    add_dataclass_arguments(listing, ZooListArguments)
     listing.set_defaults(func=run_list)
     build = actions.add_parser(
         "build",
@@ -44,25 +101,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "A random model never answers in the \\boxed{} format; --warm-start teaches it the format on the "
         "synthetic task (random labels: it answers at chance, but its answers parse).",
     )
-    build.add_argument("family", metavar="FAMILY", help="zoo key, e.g. gemma3 (see `clinfair zoo list`)")
-    build.add_argument("--out", required=True, help="output folder (a checkpoint folder)")
-    build.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
-    build.add_argument(
-        "--warm-start",
-        type=int,
-        nargs="?",
-        const=WARM_START_STEPS,
-        default=0,
-        metavar="STEPS",
-        help=f"teach the answer format on the synthetic task for STEPS supervised steps (default {WARM_START_STEPS})",
-    )
-    build.add_argument(
-        "--data",
-        default=default_data_dir(),
-        help="folder of prepared tasks for --warm-start; DATA/synthetic is generated when missing "
-        "(default: $CLINFAIR_DATA or ./data)",
-    )
-    build.add_argument("--overwrite", action="store_true", help="replace --out if it holds a checkpoint")
+    add_dataclass_arguments(build, ZooBuildArguments)
     build.set_defaults(func=run_build)
 
 
