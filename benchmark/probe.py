@@ -29,20 +29,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+
+# numpy (and the resampling that needs it) is imported where used: `clinfair probe`'s flags read
+# MIN_VALID_PAIRS, and `clinfair --help` stays light
+from clinfair.tasks.attributes import DEMOGRAPHIC_GROUPS
 from clinfair.tasks.prompts import is_correct, parse_answer, state_demographics
-from clinfair.tasks.schema import AGE_GROUPS
 
 from clinfair.core.errors import ClinfairError
 
-PROBE_ATTRIBUTES = ("sex", "age_group")
 #: Fewer valid pairs than this and the probe cannot tell: a flip-rate interval over, say, 8
 #: pairs of a binary task spans most of [0, 1], and 0 flips of 8 is what a coin gives 1 time in
 #: 256. 30 pairs is the usual floor for a normal-approximation interval of a proportion.
 MIN_VALID_PAIRS = 30
+#: Per attribute the probe can state (the demographics) and per group, the counterfactual groups
+#: asked: sex F <-> M; age_group: each other bin.
 COUNTERFACTUALS = {
-    "sex": {"F": ("M",), "M": ("F",)},
-    "age_group": {g: tuple(o for o in AGE_GROUPS if o != g) for g in AGE_GROUPS},
+    name: {group: tuple(other for other in groups if other != group) for group in groups}
+    for name, groups in DEMOGRAPHIC_GROUPS.items()
 }
+PROBE_ATTRIBUTES = tuple(COUNTERFACTUALS)
 
 
 class ProbeInputError(ClinfairError, ValueError):
@@ -190,13 +195,14 @@ def _ask(
 
 def _mean_with_ci(values, rng, n_bootstrap: int, level: float) -> dict[str, Any]:
     import numpy as np
+    from clinfair.benchmark.resampling import plain_rows
 
     if values.size == 0:
         return {"value": None, "ci": None, "reason": "no rows"}
     value = float(values.mean())
     if n_bootstrap <= 0:
         return {"value": value, "ci": None, "reason": None}
-    means = values[rng.integers(0, values.size, size=(n_bootstrap, values.size))].mean(axis=1)
+    means = values[plain_rows(values.size, n_bootstrap, rng)].mean(axis=1)
     low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
     return {"value": value, "ci": [float(low), float(high)], "reason": None}
 
@@ -216,8 +222,9 @@ def summarise(
     The flip rate is over the pairs valid in both arms; below ``min_valid_pairs`` it is null with
     the reason "cannot tell: N valid pairs"."""
     import numpy as np
+    from clinfair.benchmark.resampling import named_rng
 
-    rng = np.random.default_rng(seed)
+    rng = named_rng(seed)  # one stream for every attribute and group, in report order
     report: dict[str, Any] = {
         "level": level,
         "n_bootstrap": n_bootstrap,

@@ -46,6 +46,7 @@ from clinfair.leaderboard.tables import METRICS, OVERALL, markdown_table
 
 from clinfair.core import hub
 from clinfair.core.hub import CARD_FILE, HUB_ID, Commit, front_matter, is_hub_id
+from clinfair.core.text import markdown_text
 
 EVAL_FILE = "eval.yaml"
 HEADLINE_METRIC = "f1_es"
@@ -131,7 +132,7 @@ def dataset_card(
     lines = [
         *front_matter(front),
         "",
-        f"# {manifest['title']}",
+        f"# {markdown_text(manifest['title'])}",
         "",
         f"Group-fairness results of clinical vision-language models, built with clinfair {manifest['clinfair_version']} "
         "(`clinfair leaderboard build`). Values follow the evaluation protocol of the FairGRPO paper's authors "
@@ -146,7 +147,7 @@ def dataset_card(
     ]
     if comparison["mixed"]:
         lines += ["**Mixed evaluation setups** (built with `--allow-mixed`); rows marked ⚠ differ:", ""]
-        lines += [f"- {line}" for line in comparison["differences"]] + [""]
+        lines += [f"- {markdown_text(line)}" for line in comparison["differences"]] + [""]
     lines += ["## Metrics", ""]
     lines += [
         f"- **{m.label}** ({'higher' if m.higher_is_better else 'lower'} is better): {m.description}"
@@ -232,8 +233,10 @@ def model_results_yaml(repo_id: str, run: Mapping[str, Any], scores: pd.DataFram
             value=round(float(row.value), 4),
             source_url=f"https://huggingface.co/datasets/{repo_id}",
             source_name="clinfair leaderboard",
-            notes=f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
-            + (f"; {_not_ranked(run)}: {run['unranked']}" if run.get("unranked") else ""),
+            notes=markdown_text(
+                f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
+                + (f"; {_not_ranked(run)}: {run['unranked']}" if run.get("unranked") else "")
+            ),
         )
         for row in rows.itertuples()
     ]

@@ -14,11 +14,15 @@ except that ``--tasks all`` keeps meaning the built-in clinical tasks.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
 import yaml
+from clinfair.tasks.attributes import (  # noqa: F401  (the attribute check and its error, re-exported)
+    UnknownAttributeError,
+    check_attributes,
+)
 from clinfair.tasks.spec import (
     CONFIG_DIR,
     LOADER_FIELDS,
@@ -26,7 +30,6 @@ from clinfair.tasks.spec import (
     TASK_TYPES,
     TaskConfigError,
     TaskSpec,
-    UnknownAttributeError,
     UnknownTaskError,
 )
 from clinfair.tasks.table_config import TableConfig, table_defaults
@@ -143,15 +146,12 @@ def resolve_tasks(names: str | list[str]) -> list[TaskSpec]:
     return [get_task(name) for name in names]
 
 
-def check_attributes(names: Iterable[str], specs: Sequence[TaskSpec], option: str) -> None:
-    """Raise :class:`UnknownAttributeError` for the first name no task in ``specs`` can group by.
-
-    An attribute one task has and another lacks is accepted: the other task's rows hold null
-    there (in no group; ``UNK`` in a trainer's group key). The message names the attribute,
-    the option it came from and each task's attributes.
-    """
-    known = {name for spec in specs for name in spec.groupable_attributes}
-    for name in names:
-        if name not in known:
-            available = "; ".join(f"{spec.key} has {', '.join(spec.groupable_attributes)}" for spec in specs)
-            raise UnknownAttributeError(f"unknown attribute {name!r} in {option}: {available}")
+def registered_tasks(keys: Iterable[str]) -> list[TaskSpec]:
+    """The registered tasks among ``keys`` (a table may hold rows of a task not registered here)."""
+    specs = []
+    for key in dict.fromkeys(keys):
+        try:
+            specs.append(get_task(key))
+        except UnknownTaskError:
+            continue
+    return specs

@@ -1,6 +1,7 @@
 """What a task is: :class:`TaskSpec` (one task YAML, read) and the errors of the task registry.
 
-This module imports nothing else of ``clinfair.tasks``: the registry (``clinfair.tasks.registry``)
+This module imports nothing else of ``clinfair.tasks`` but the attribute spec
+(``clinfair.tasks.attributes``, which imports only the schema): the registry (``clinfair.tasks.registry``)
 reads YAML files into specs, the builders (``clinfair.tasks.builders``) read a spec, and both
 import it from here, so ``registry -> builders -> spec`` runs one way.
 """
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clinfair.tasks.attributes import DEMOGRAPHICS
+
 from clinfair.core.errors import ClinfairError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -22,8 +25,6 @@ TABLE_BUILDER = "clinfair.tasks.builders.table:TableBuilder"
 TASK_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: Fields set by the loader, never by the YAML.
 LOADER_FIELDS = ("origin",)
-#: Top-level demographics every task's rows can be grouped by (``age`` is a number, not a group).
-GROUPABLE_DEMOGRAPHICS = ("sex", "age_group")
 
 
 class TaskConfigError(ClinfairError, ValueError):
@@ -60,7 +61,7 @@ class TaskSpec:
     @property
     def groupable_attributes(self) -> tuple[str, ...]:
         """Every attribute its rows can be grouped by: sex, age_group, then the task's own."""
-        return (*GROUPABLE_DEMOGRAPHICS, *self.attributes)
+        return (*DEMOGRAPHICS, *self.attributes)
 
     def builder_class(self) -> type:
         module_name, _, class_name = self.builder.partition(":")
@@ -80,7 +81,3 @@ class TaskSpec:
 
 class UnknownTaskError(ClinfairError):
     """A task key that no registered task has."""
-
-
-class UnknownAttributeError(ClinfairError):
-    """A demographic attribute that none of the chosen tasks has."""

@@ -351,7 +351,7 @@ def test_every_command_builds_its_flags_from_documented_dataclasses():
                 "predictions": Path("p.parquet"),
                 "out": Path("r.json"),
                 "positive_label": ["a=b"],
-                "attributes": "auto",
+                "attributes": None,  # every command's default spec (clinfair.tasks.attributes)
             },
         ),
         (

@@ -44,7 +44,10 @@ def test_compare_writes_json_and_markdown(compared, eval_results):
     for entry in comparison["paper"]["overall"].values():
         assert set(entry) >= {"run", "baseline", "difference", "ci", "p_value", "significant"}
     standard = comparison["standard"]["synthetic"]
-    assert set(standard) == {"sex", "age_group"} and set(standard["sex"]) == set(STANDARD_METRICS)
+    # the default attributes, as every command's: sex, age_group and their intersection (synthetic has no own)
+    assert set(standard) == {"sex", "age_group", "sex*age_group"} and set(standard["sex"]) == set(
+        STANDARD_METRICS
+    )
     assert set(standard["sex"]["accuracy"]["groups"]) <= {"F", "M"} and "gap" in standard["sex"]["accuracy"]
     markdown = (out / "comparison.md").read_text()
     assert "# Paired comparison against tiny-grpo" in markdown and "| PP (×100) |" in markdown

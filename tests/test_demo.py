@@ -79,7 +79,7 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capfd):
     assert "| untrained | 1 |" in printed and "| fairgrpo | 1 |" in printed
     # one progress display and the final report: no per-run metrics tables, no library chatter
     terminal = captured.out + captured.err
-    assert "dataset    rows  invalid" not in terminal
+    assert "dataset    Exact acc  Invalid" not in terminal
     for chatter in ("Loading weights", "Writing model shards", "tokenizer has new PAD", "GRPO prompts"):
         assert chatter not in terminal, chatter
     assert "clinfair demo" in captured.err  # the one bar
@@ -91,7 +91,7 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capfd):
     assert (out / "demo_table.md").read_text().startswith("| method | seeds |")
     for folder in ("eval/untrained", "eval/warm-start", "runs/grpo-seed0/eval", "runs/fairgrpo-seed0/eval"):
         assert (out / folder / "results.json").is_file()
-        assert (out / folder / "summary.txt").read_text().startswith("dataset    rows  invalid")
+        assert (out / folder / "summary.txt").read_text().startswith("dataset    Exact acc  Invalid")
     assert (out / "runs" / "fairgrpo-seed0" / "train" / "fairness.jsonl").is_file()
     assert list((out / "leaderboard" / "plots").glob("*.png"))
     timings = json.loads((out / "demo_timings.json").read_text())

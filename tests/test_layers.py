@@ -58,9 +58,16 @@ def _tasks_imports(path: Path) -> set[str]:
 
 
 def test_task_spec_and_table_config_sit_below_the_registry_and_the_builders():
-    """registry -> builders -> spec runs one way: the spec imports nothing else of tasks, the table
-    config only the spec, and no builder imports the registry."""
-    assert _tasks_imports(ROOT / "tasks" / "spec.py") == set()
+    """registry -> builders -> spec runs one way: the spec imports nothing else of tasks but the
+    attribute spec (which imports only the schema), the table config only the spec, and no builder
+    imports the registry."""
+    assert _tasks_imports(ROOT / "tasks" / "spec.py") == {"clinfair.tasks.attributes"}
+    # the attribute spec: the schema, and the spec's type for its hints only (under TYPE_CHECKING)
+    assert _tasks_imports(ROOT / "tasks" / "attributes.py") == {
+        "clinfair.tasks.schema",
+        "clinfair.tasks.spec",
+    }
+    assert "if TYPE_CHECKING:" in (ROOT / "tasks" / "attributes.py").read_text()
     assert _tasks_imports(ROOT / "tasks" / "table_config.py") == {"clinfair.tasks.spec"}
     for builder in sorted((ROOT / "tasks" / "builders").glob("*.py")):
         assert "clinfair.tasks.registry" not in _tasks_imports(builder), builder.name

@@ -2,9 +2,9 @@
 
 Each RUN is a ``clinfair eval`` output folder. Every run other than the baseline is compared
 with it on the same rows (matched by dataset and id; runs on different rows or task sets are
-refused): the paper keys (PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy) and the standard
-per-group metrics, each with the difference, its paired-bootstrap interval and a p-value
-(see :mod:`clinfair.benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
+refused): exact accuracy and invalid rate first, then the paper keys (PP, EOD, FPR gap, F1, ΔF1,
+σF1, accuracy) and the standard per-group metrics, each with the difference, its paired-bootstrap
+interval and a p-value (see :mod:`clinfair.benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
 ``comparison.json`` and ``comparison.md`` there.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.core.arguments import add_dataclass_arguments
+from clinfair.tasks.attributes import DEFAULT_HELP
 
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
 
@@ -37,8 +38,9 @@ class CompareArguments:
             Seed of the bootstrap.
         ci_level (`float`, *optional*, defaults to `0.95`):
             Level of the intervals.
-        attributes (`str`, *optional*, defaults to `"sex,age_group"`):
-            Comma list of attributes for the per-group metrics.
+        attributes (`str`, *optional*):
+            Comma list of attributes for the per-group metrics, ``*`` making an intersection (default:
+            every command's default, as the baseline's eval reported them, where its predictions have them).
     """
 
     runs: list[Path] = field(
@@ -51,8 +53,12 @@ class CompareArguments:
     n_bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "paired bootstrap resamples (0: none)"})
     seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
     ci_level: float = field(default=0.95, metadata={"help": "interval level (default 0.95)"})
-    attributes: str = field(
-        default="sex,age_group", metadata={"help": "comma list of attributes for the per-group metrics"}
+    attributes: str | None = field(
+        default=None,
+        metadata={
+            "help": "comma list of attributes for the per-group metrics, '*' making an intersection "
+            f"(default: {DEFAULT_HELP}, as the baseline's eval reported them, where its predictions have them)"
+        },
     )
 
 
@@ -75,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     baseline_folder = (args.baseline or args.runs[0]).resolve()
     if baseline_folder not in folders:
         folders.insert(0, baseline_folder)
-    attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
     runs = [load_run(folder) for folder in folders]
     baseline = runs[folders.index(baseline_folder)]
     report = compare_runs(
@@ -84,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap,
         seed=args.seed,
         ci_level=args.ci_level,
-        attributes=attributes,
+        attributes=args.attributes,
     )
     text = markdown_report(report)
     print(text, end="")

@@ -11,6 +11,7 @@ from clinfair.benchmark.probe import MIN_VALID_PAIRS
 from clinfair.commands.tasks import apply_include_paths, include_path_field
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+from clinfair.tasks.attributes import DEFAULT_HELP, DEMOGRAPHICS
 from clinfair.tasks.prepare import default_data_dir
 
 
@@ -23,8 +24,9 @@ class ProbeArguments:
             Local folder or Hub id of an image-text-to-text model.
         tasks (`str`, *optional*, defaults to `"synthetic"`):
             Comma-separated task keys.
-        attributes (`str`, *optional*, defaults to `"sex,age_group"`):
-            The attributes whose stated value is changed (sex, age_group).
+        attributes (`str`, *optional*):
+            The attributes whose stated value is changed, of those a sentence can state (default: those
+            of every command's default attribute spec).
         data (`str`, *optional*, defaults to `$CLINFAIR_DATA` or `"data"`):
             Folder of prepared tasks, ``DATA/<task>``.
         out (`str`):
@@ -60,8 +62,12 @@ class ProbeArguments:
     tasks: str = field(
         default="synthetic", metadata={"help": "comma-separated task keys (default: synthetic)"}
     )
-    attributes: str = field(
-        default="sex,age_group", metadata={"help": "attributes to probe (default: sex,age_group)"}
+    attributes: str | None = field(
+        default=None,
+        metadata={
+            "help": "attributes to probe, of those the probe can state: "
+            f"{', '.join(DEMOGRAPHICS)} (default: those of the default spec, {DEFAULT_HELP})"
+        },
     )
     data: str = field(
         default_factory=default_data_dir,
@@ -111,6 +117,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def probe_attributes(chosen: str | None, specs) -> list[str]:
+    """``--attributes`` parsed (``clinfair.tasks.attributes.parse_attributes``), or by default the
+    items of the default spec the probe can state (sex, age_group; not an intersection)."""
+    from clinfair.benchmark.probe import PROBE_ATTRIBUTES
+    from clinfair.tasks.attributes import default_attributes, parse_attributes
+
+    if chosen is None:
+        return [item for item in default_attributes(specs) if item in PROBE_ATTRIBUTES]
+    return parse_attributes(chosen)
+
+
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.locate import locate_model
 
@@ -125,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
     apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
-    attributes = [name.strip() for name in args.attributes.split(",") if name.strip()]
+    attributes = probe_attributes(args.attributes, specs)
     for spec in specs:  # age_group is binned from the source's age
         available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}
         missing = [name for name in attributes if not available.get(name, True)]

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from clinfair.tasks.prepare import default_data_dir
 from clinfair.tasks.registry import include_paths
+from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES
 from clinfair.tasks.spec import TaskConfigError
 from clinfair.trainers.methods import METHODS, UnknownMethodError, get_method
 
@@ -169,7 +170,8 @@ class RecipeArguments:
     train_split: str = field(default="train", metadata={"help": "split trained on"})
     train_limit: int | None = field(default=None, metadata={"help": "first N training rows of each task"})
     group_attributes: list[str] = field(
-        default_factory=lambda: ["sex", "age_group"], metadata={"help": "fields forming a prompt's group"}
+        default_factory=lambda: list(DEFAULT_GROUP_ATTRIBUTES),
+        metadata={"help": "fields forming a prompt's group"},
     )
     rewards: list[Any] = field(
         default_factory=lambda: ["accuracy"],
