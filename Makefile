@@ -5,6 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clinfair-installed
 PYTEST_ARGS ?=
+# pip prints what it collects and downloads, so a first install (minutes) is visibly working;
+# `make install PIP_QUIET=--quiet` hides it.
+PIP_QUIET ?=
 
 .PHONY: install browser test demo lint format clean
 
@@ -12,8 +15,10 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "== installing torch 2.13.0 into $(VENV) (1/2; pinned, first)"
+	$(PY) -m pip install $(PIP_QUIET) torch==2.13.0
+	@echo "== installing clinfair and its dependencies into $(VENV) (2/2)"
+	$(PY) -m pip install $(PIP_QUIET) -e '.[dev]'
 	touch $(STAMP)
 
 # The leaderboard's browser tests drive headless Chromium. Where /usr/bin/chromium is missing and

@@ -499,3 +499,36 @@ def make_backend(
             vllm_backend.llm.get_tokenizer().chat_template = chat_template
         return vllm_backend
     raise ValueError(f"unknown backend {name!r}; choose hf or vllm")
+
+
+#: ``max_new_tokens`` when none is given, by task kind: a short reasoning and one ``\boxed{}``;
+#: a multi-label answer names several findings. A reasoning (thinking-mode) model needs more and
+#: is given it explicitly (``--max-new-tokens 1024``): the budget is paid in full by a model that
+#: never closes its answer, which an untrained one does on every row.
+DEFAULT_MAX_NEW_TOKENS = {"binary": 128, "multiclass": 128, "multilabel": 256}
+
+
+def default_max_new_tokens(task_types) -> int:
+    """The default budget for a run over tasks of these kinds: the largest of theirs."""
+    return max(
+        (DEFAULT_MAX_NEW_TOKENS.get(kind, max(DEFAULT_MAX_NEW_TOKENS.values())) for kind in task_types),
+        default=128,
+    )
+
+
+#: A first generation batch slower than this (seconds) gets a one-line hint on how to go faster.
+SLOW_FIRST_BATCH_S = 10.0
+
+
+def slow_start_hint(seconds: float, rows_done: int, rows_left: int, max_new_tokens: int) -> str | None:
+    """After the first batch: how long the run will take at this pace, and what shortens it; None
+    when the batch was fast or nothing is left."""
+    if seconds < SLOW_FIRST_BATCH_S or rows_done <= 0 or rows_left <= 0:
+        return None
+    left = seconds / rows_done * rows_left
+    eta = f"{left:.0f} s" if left < 90 else f"{left / 60:.0f} min"
+    return (
+        f"the first batch of {rows_done} rows took {seconds:.0f} s: about {eta} for the "
+        f"{rows_left} rows left at up to {max_new_tokens} new tokens each; --max-new-tokens, --limit, "
+        "--scores none or a GPU make it shorter"
+    )

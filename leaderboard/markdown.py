@@ -101,7 +101,7 @@ def _notes(
         "",
         "Exact acc: share of answers whose labels are exactly the true ones (an invalid answer is wrong); "
         "Invalid: share of answers that did not parse. Columns marked (paper) follow the FairGRPO paper's "
-        "protocol (DESIGN.md section 4): one-vs-rest per label, averaged over groups, so a model that never "
+        "protocol (docs/design.md section 4): one-vs-rest per label, averaged over groups, so a model that never "
         "answers still gets Acc (paper) 0.5 on a binary task. Acc, F1, ΔFPR, σF1, ΔF1 and F1_ES are "
         "fractions; PP = 100 × FDR gap and EOD = 100 × TPR gap. "
         f"Intervals: {ci_level:.0%} percentile bootstrap over {n_bootstrap} resamples of the prediction rows "

@@ -253,7 +253,7 @@ def test_a_given_chat_template_replaces_the_plain_prompt(zoo, tmp_path, capsys):
 
 def test_readme_support_table_lists_every_zoo_family():
     text = README.read_text()
-    section = text[text.index("### Supported model families") :]
+    section = text[text.index("## Supported model families") :]
     rows = [
         line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| family")
     ]

@@ -227,20 +227,22 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from clinfair.core.progress import heartbeat
     from clinfair.leaderboard.build import build_leaderboard
 
-    result = build_leaderboard(
-        args.results,
-        args.out,
-        dynamics=args.dynamics,
-        allow_mixed=args.allow_mixed,
-        n_bootstrap=args.n_bootstrap,
-        seed=args.seed,
-        ci_level=args.ci_level,
-        title=args.title,
-        max_invalid=args.max_invalid,
-        baseline=args.baseline,
-    )
+    with heartbeat("clinfair leaderboard build"):  # tables, bootstrap and figures: no unit to count
+        result = build_leaderboard(
+            args.results,
+            args.out,
+            dynamics=args.dynamics,
+            allow_mixed=args.allow_mixed,
+            n_bootstrap=args.n_bootstrap,
+            seed=args.seed,
+            ci_level=args.ci_level,
+            title=args.title,
+            max_invalid=args.max_invalid,
+            baseline=args.baseline,
+        )
     for line in result.skipped:
         print(line, file=sys.stderr)
     for line in result.warnings:

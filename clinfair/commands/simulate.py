@@ -32,6 +32,8 @@ class SimulateArguments:
             Processes.
         out (`Path`, *optional*):
             Also write ``report.md`` and ``summary.json`` to this folder.
+        progress (`bool`, *optional*, defaults to `True`):
+            Show a progress bar over the runs (``--no-progress`` hides it).
     """
 
     seeds: int = field(default=100, metadata={"help": "seeds per method and setting (default: 100)"})
@@ -47,6 +49,7 @@ class SimulateArguments:
         metadata={"help": "processes (default: 2 or the CPU count if smaller)"},
     )
     out: Path | None = field(default=None, metadata={"help": "also write report.md and summary.json here"})
+    progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     study = default_study(args.seeds, args.questions, args.nd_seeds)
     study.training = replace(study.training, steps=args.steps)
     start = time.perf_counter()
-    results = run_study(study, args.workers)
+    results = run_study(study, args.workers, progress=args.progress)
     seconds = time.perf_counter() - start
     text, summary = report(study, results)
     runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})
