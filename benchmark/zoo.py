@@ -25,8 +25,9 @@ from clinfair.benchmark.models import SPECIAL_TOKENS, build_tiny_tokenizer, buil
 
 from clinfair.core.errors import ClinfairError
 
-#: Text sizes shared by every family: small enough for a few CPU training steps a second.
-HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 4, 600
+#: Text sizes shared by every family: small enough for a few CPU training steps a second. Two heads
+#: give head_dim 32: vLLM's CPU attention takes head sizes of 32, 64, 80 and up (16 is refused).
+HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 2, 600
 IMAGE_SIZE = 112  # pixels per side the image processors resize to
 
 
@@ -46,6 +47,31 @@ def _tokenizer(specials: Sequence[str], eos: str, pad: str, bos: str | None = No
     ``named`` sets e.g. ``image_token``."""
     tokenizer = build_tiny_tokenizer(VOCAB, specials=specials, eos=eos, pad=pad, bos=bos, named=named)
     return tokenizer, {token: tokenizer.convert_tokens_to_ids(token) for token in specials}
+
+
+def _with_newline_token(tokenizer) -> None:
+    """Gemma's real tokenizers have ``"\\n"`` as a token of its own (vLLM's Gemma3 and PaliGemma
+    processors look it up); a byte-level BPE spells it ``Ċ``, so add it as Gemma has it."""
+    from tokenizers import AddedToken
+
+    tokenizer.add_tokens([AddedToken("\n", normalized=False, special=False)])
+
+
+def _hub_weight_names(out_dir: Path, renames: dict[str, str]) -> None:
+    """Rename weights of the saved ``model.safetensors`` by prefix to the names the family's Hub
+    checkpoints use (transformers loads either; vLLM's loaders want the Hub's)."""
+    from safetensors.torch import load_file, save_file
+
+    path = out_dir / "model.safetensors"
+    tensors = load_file(path)
+    renamed = {}
+    for name, tensor in tensors.items():
+        for old, new in renames.items():
+            if name.startswith(old) and not name.startswith(new):
+                name = new + name[len(old) :]
+                break
+        renamed[name] = tensor
+    save_file(renamed, path, metadata={"format": "pt"})
 
 
 def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_id: int | None) -> None:
@@ -206,6 +232,7 @@ def _build_gemma3(out_dir: Path, seed: int) -> None:
         eoi_token="<end_of_image>",
         image_token="<image_soft_token>",
     )
+    _with_newline_token(tokenizer)
     image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     processor = Gemma3Processor(
         image_processor, tokenizer, chat_template=trl_chat_template("gemma3"), image_seq_length=16
@@ -242,6 +269,7 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
 
     specials = ["<pad>", "<eos>", "<bos>", "<image>"]
     tokenizer, ids = _tokenizer(specials, eos="<eos>", pad="<pad>", bos="<bos>", image_token="<image>")
+    _with_newline_token(tokenizer)
     image_processor = SiglipImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     image_processor.image_seq_length = 64  # 8x8 patches of 14, no pooling
     processor = PaliGemmaProcessor(image_processor, tokenizer)  # pt/mix checkpoints ship no chat template
@@ -260,6 +288,9 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
 # -- LLaVA-1.5 and LLaVA-NeXT -----------------------------------------------------------------------------
 
 LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<image>"]
+#: transformers 5 saves the CLIP tower as ``vision_tower.embeddings...``; the Hub's llava-hf checkpoints
+#: (and vLLM's loader) have ``vision_tower.vision_model.embeddings...``.
+LLAVA_HUB_NAMES = {"vision_tower.": "vision_tower.vision_model."}
 
 
 def _llava_text(tokenizer, ids) -> dict[str, Any]:
@@ -304,6 +335,7 @@ def _build_llava(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
+    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
 
 
 def _build_llava_next(out_dir: Path, seed: int) -> None:
@@ -333,6 +365,7 @@ def _build_llava_next(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
+    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
 
 
 # -- Idefics3 (the architecture of SmolVLM's first releases) ----------------------------------------------
