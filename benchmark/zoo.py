@@ -74,6 +74,22 @@ def _hub_weight_names(out_dir: Path, renames: dict[str, str]) -> None:
     save_file(renamed, path, metadata={"format": "pt"})
 
 
+def _save_video_processor(out_dir: Path, class_name: str, **settings: Any) -> None:
+    """Save the family's video processor settings as its Hub checkpoints do.
+
+    Video processors need torchvision, which clinfair's CPU environment lacks (it loads an
+    image-only processor and ignores this file); vLLM loads the family's full processor, video
+    processor included, and fails on a checkpoint without one. The file is what
+    ``save_pretrained`` writes: the class name and the settings that differ from its defaults.
+    """
+    import json
+
+    config = {"video_processor_type": class_name, "processor_class": class_name.replace("Video", "")}
+    (out_dir / "video_preprocessor_config.json").write_text(
+        json.dumps({**config, **settings}, indent=2) + "\n"
+    )
+
+
 def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_id: int | None) -> None:
     from transformers import GenerationConfig
 
@@ -138,13 +154,7 @@ def _build_qwen(
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     tokenizer, ids = _tokenizer(SPECIAL_TOKENS, eos="<|im_end|>", pad="<|endoftext|>")
-    pixels = (4 * patch_size) ** 2
-    image_processor = Qwen2VLImageProcessorPil(
-        size={"shortest_edge": pixels, "longest_edge": pixels},
-        patch_size=patch_size,
-        merge_size=2,
-        temporal_patch_size=2,
-    )
+    image_processor = Qwen2VLImageProcessorPil(**_qwen_pixels(patch_size))
     processor = image_only_processor_class(model_type)(image_processor, tokenizer, chat_template=template)
     section = HIDDEN // HEADS // 2  # mrope sections (temporal, height, width) sum to head_dim / 2
     rope = {
@@ -173,6 +183,19 @@ def _build_qwen(
     )
     eos = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     _save(out_dir, _model(config, seed), processor, eos, ids["<|endoftext|>"], None)
+    video_class = "Qwen3VLVideoProcessor" if model_type == "qwen3_vl" else "Qwen2VLVideoProcessor"
+    _save_video_processor(out_dir, video_class, **_qwen_pixels(patch_size))
+
+
+def _qwen_pixels(patch_size: int) -> dict[str, Any]:
+    """The Qwen image and video processors' settings: 4x4 patches, merged 2x2 into 4 tokens."""
+    pixels = (4 * patch_size) ** 2
+    return {
+        "size": {"shortest_edge": pixels, "longest_edge": pixels},
+        "patch_size": patch_size,
+        "merge_size": 2,
+        "temporal_patch_size": 2,
+    }
 
 
 def _build_qwen2_vl(out_dir: Path, seed: int) -> None:
@@ -423,10 +446,130 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
     )
 
 
+def _build_smolvlm(out_dir: Path, seed: int) -> None:
+    """SmolVLM2 (``model_type: smolvlm``): Idefics3's architecture with SmolVLM's processor."""
+    from clinfair.benchmark.models import image_only_processor_class
+    from transformers import SmolVLMConfig
+    from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
+
+    specials = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<end_of_utterance>",
+        "<fake_token_around_image>",
+        "<image>",
+        "<global-img>",
+    ]
+    tokenizer, ids = _tokenizer(
+        specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
+    )
+    side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
+    image_processor = SmolVLMImageProcessorPil(
+        size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
+    )
+    processor = image_only_processor_class("smolvlm")(
+        image_processor, tokenizer, image_seq_len=4, chat_template=trl_chat_template("smolvlm")
+    )
+    config = SmolVLMConfig(
+        text_config=_text_config(
+            tokenizer,
+            ids["<end_of_utterance>"],
+            ids["<|endoftext|>"],
+            ids["<|im_start|>"],
+            model_type="llama",
+        ),
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": side,
+            "patch_size": 16,
+        },
+        image_token_id=ids["<image>"],
+        scale_factor=2,
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<end_of_utterance>"]],
+        ids["<|endoftext|>"],
+        ids["<|im_start|>"],
+    )
+    _save_video_processor(
+        out_dir,
+        "SmolVLMVideoProcessor",
+        size={"longest_edge": side},
+        max_image_size={"longest_edge": side},
+        do_image_splitting=False,
+    )
+
+
+def _build_mllama(out_dir: Path, seed: int) -> None:
+    """Llama-3.2-Vision (``model_type: mllama``): images reach the text model through cross-attention."""
+    from clinfair.benchmark.models import clinfair_chat_template
+    from transformers import MllamaConfig, MllamaProcessor
+    from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
+
+    specials = [
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eot_id|>",
+        "<|finetune_right_pad_id|>",
+        "<|python_tag|>",
+        "<|image|>",
+    ]
+    tokenizer, ids = _tokenizer(
+        specials,
+        eos="<|eot_id|>",
+        pad="<|finetune_right_pad_id|>",
+        bos="<|begin_of_text|>",
+        image_token="<|image|>",
+    )
+    image_processor = MllamaImageProcessorPil(size={"height": 56, "width": 56}, max_image_tiles=1)
+    processor = MllamaProcessor(image_processor, tokenizer, chat_template=clinfair_chat_template("mllama"))
+    text = _text_config(
+        tokenizer, ids["<|eot_id|>"], ids["<|finetune_right_pad_id|>"], ids["<|begin_of_text|>"]
+    )
+    text.update(
+        cross_attention_layers=[1], num_hidden_layers=LAYERS + 1
+    )  # one self- and one cross-attention layer
+    config = MllamaConfig(
+        text_config=text,
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_global_layers": 1,
+            "attention_heads": 2,
+            "vision_output_dim": 64,  # hidden_size x (1 + len(intermediate_layers_indices))
+            "intermediate_layers_indices": [0],
+            "image_size": 56,
+            "patch_size": 14,
+            "max_num_tiles": 1,
+            "supported_aspect_ratios": [[1, 1]],
+        },
+        image_token_index=ids["<|image|>"],
+    )
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<|eot_id|>"], ids["<|end_of_text|>"]],
+        ids["<|finetune_right_pad_id|>"],
+        ids["<|begin_of_text|>"],
+    )
+
+
 def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
     from clinfair.benchmark.models import TinyVLMConfig
 
     build_tiny_vlm(out_dir, TinyVLMConfig(seed=seed))
+    _save_video_processor(out_dir, "Qwen2VLVideoProcessor", **_qwen_pixels(14))
 
 
 ZOO: dict[str, ZooFamily] = {
@@ -467,6 +610,20 @@ ZOO: dict[str, ZooFamily] = {
         ZooFamily("llava_next", "LLaVA-NeXT", "llava_next", _build_llava_next, ""),
         ZooFamily(
             "paligemma", "PaliGemma", "paligemma", _build_paligemma, "no chat template: plain-prompt fallback"
+        ),
+        ZooFamily(
+            "smolvlm",
+            "SmolVLM2",
+            "smolvlm",
+            _build_smolvlm,
+            "image-only processor on CPU (its video processor needs torchvision)",
+        ),
+        ZooFamily(
+            "mllama",
+            "Llama-3.2-Vision (Mllama)",
+            "mllama",
+            _build_mllama,
+            "cross-attention to the image; clinfair's Llama-3 chat template in the zoo",
         ),
     )
 }
