@@ -271,6 +271,22 @@ def _tokenizer_corpus() -> list[str]:
     return corpus
 
 
+def save_video_processor(out_dir: Path, class_name: str, **settings: Any) -> None:
+    """Save the family's video processor settings as its Hub checkpoints do.
+
+    Video processors need torchvision, which clinfair's CPU environment lacks (it loads an
+    image-only processor and ignores this file); vLLM loads the family's full processor, video
+    processor included, and fails on a checkpoint without one. The file is what
+    ``save_pretrained`` writes: the class name and the settings that differ from its defaults.
+    """
+    import json
+
+    config = {"video_processor_type": class_name, "processor_class": class_name.replace("Video", "")}
+    (out_dir / "video_preprocessor_config.json").write_text(
+        json.dumps({**config, **settings}, indent=2) + "\n"
+    )
+
+
 def build_tiny_tokenizer(
     vocab_size: int = 600,
     *,
@@ -390,4 +406,12 @@ def build_tiny_vlm(out_dir: str | Path, config: TinyVLMConfig = TinyVLMConfig())
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
+    save_video_processor(
+        out_dir,
+        "Qwen2VLVideoProcessor",
+        size={"shortest_edge": pixels, "longest_edge": pixels},
+        patch_size=14,
+        merge_size=2,
+        temporal_patch_size=2,
+    )
     return out_dir

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clinfair.benchmark.models import SPECIAL_TOKENS, build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
+from clinfair.benchmark.models import (
+    SPECIAL_TOKENS,
+    build_tiny_tokenizer,
+    build_tiny_vlm,
+    save_video_processor,
+    trl_chat_template,
+)
 
 from clinfair.core.errors import ClinfairError
 
@@ -72,22 +78,6 @@ def _hub_weight_names(out_dir: Path, renames: dict[str, str]) -> None:
                 break
         renamed[name] = tensor
     save_file(renamed, path, metadata={"format": "pt"})
-
-
-def _save_video_processor(out_dir: Path, class_name: str, **settings: Any) -> None:
-    """Save the family's video processor settings as its Hub checkpoints do.
-
-    Video processors need torchvision, which clinfair's CPU environment lacks (it loads an
-    image-only processor and ignores this file); vLLM loads the family's full processor, video
-    processor included, and fails on a checkpoint without one. The file is what
-    ``save_pretrained`` writes: the class name and the settings that differ from its defaults.
-    """
-    import json
-
-    config = {"video_processor_type": class_name, "processor_class": class_name.replace("Video", "")}
-    (out_dir / "video_preprocessor_config.json").write_text(
-        json.dumps({**config, **settings}, indent=2) + "\n"
-    )
 
 
 def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_id: int | None) -> None:
@@ -184,7 +174,7 @@ def _build_qwen(
     eos = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     _save(out_dir, _model(config, seed), processor, eos, ids["<|endoftext|>"], None)
     video_class = "Qwen3VLVideoProcessor" if model_type == "qwen3_vl" else "Qwen2VLVideoProcessor"
-    _save_video_processor(out_dir, video_class, **_qwen_pixels(patch_size))
+    save_video_processor(out_dir, video_class, **_qwen_pixels(patch_size))
 
 
 def _qwen_pixels(patch_size: int) -> dict[str, Any]:
@@ -498,7 +488,7 @@ def _build_smolvlm(out_dir: Path, seed: int) -> None:
         ids["<|endoftext|>"],
         ids["<|im_start|>"],
     )
-    _save_video_processor(
+    save_video_processor(
         out_dir,
         "SmolVLMVideoProcessor",
         size={"longest_edge": side},
@@ -568,8 +558,7 @@ def _build_mllama(out_dir: Path, seed: int) -> None:
 def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
     from clinfair.benchmark.models import TinyVLMConfig
 
-    build_tiny_vlm(out_dir, TinyVLMConfig(seed=seed))
-    _save_video_processor(out_dir, "Qwen2VLVideoProcessor", **_qwen_pixels(14))
+    build_tiny_vlm(out_dir, TinyVLMConfig(num_heads=HEADS, seed=seed))  # the zoo's head_dim (32)
 
 
 ZOO: dict[str, ZooFamily] = {
