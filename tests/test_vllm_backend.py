@@ -64,7 +64,9 @@ class StandInVLLM:
 
         module.LLM, module.SamplingParams, module.ModelRegistry = LLM, SamplingParams, ModelRegistry
         platforms = types.ModuleType("vllm.platforms")
-        platforms.current_platform = types.SimpleNamespace(device_type="cuda")  # the stand-in stands for a GPU
+        platforms.current_platform = types.SimpleNamespace(
+            device_type="cuda"
+        )  # the stand-in stands for a GPU
         self.module, self.platforms = module, platforms
 
 
@@ -86,7 +88,11 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     assert code == 0
     (engine,) = stand_in.engines
     assert engine["model"] == tiny_vlm and engine["tensor_parallel_size"] == 2
-    assert engine["limit_mm_per_prompt"] == {"image": 3, "video": 0} and engine["seed"] == 7 and engine["dtype"] == "auto"
+    assert (
+        engine["limit_mm_per_prompt"] == {"image": 3, "video": 0}
+        and engine["seed"] == 7
+        and engine["dtype"] == "auto"
+    )
     assert engine.get("trust_remote_code") is False
     generation = [
         (requests, sampling) for requests, sampling in stand_in.calls if "prompt_logprobs" not in sampling

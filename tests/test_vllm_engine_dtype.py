@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from clinfair.trainers.grpo import colocated_engine_dtype
 
 
