@@ -374,7 +374,7 @@ class VLLMBackend:
         trust_remote_code: bool = False,
         max_images: int = 4,
         tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.85,
+        gpu_memory_utilization: float | None = None,
     ):
         try:
             from vllm import LLM, SamplingParams
@@ -396,7 +396,7 @@ class VLLMBackend:
                 # clinfair's tasks send images only: no video inputs, so the engine profiles none at start
                 limit_mm_per_prompt={"image": max_images, "video": 0},
                 tensor_parallel_size=tensor_parallel_size,
-                gpu_memory_utilization=gpu_memory_utilization,
+                gpu_memory_utilization=gpu_memory_utilization or default_memory_utilization(),
             )
         except (ValueError, RuntimeError, KeyError, OSError, NotImplementedError) as error:
             raise ModelLoadError(
@@ -476,6 +476,13 @@ class VLLMBackend:
             "device": vllm_device(),
             "tensor_parallel_size": self.tensor_parallel_size,
         }
+
+
+def default_memory_utilization() -> float:
+    """The fraction of device memory vLLM reserves: 0.85 of a GPU; on CPU the same flag reserves
+    host memory for the KV cache, which clinfair's short prompts need little of (0.85 of the host
+    fails to start beside any other process)."""
+    return 0.1 if vllm_device() == "cpu" else 0.85
 
 
 def vllm_device() -> str:
