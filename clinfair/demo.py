@@ -406,7 +406,7 @@ def simulated_group_shift(seeds: int, methods: tuple[str, str] = ("grpo", "fairg
 
 def primary_report(result: dict[str, Any]) -> str:
     """The primary result's Markdown: the verdict line (with its power), then a small table."""
-    from clinfair.study.report import fmt_p, interval_text, power_text, sign_flip_name
+    from clinfair.study.report import fmt_p, interval_text, power_text, sign_flip_text
     from clinfair.study.statistics import significant
 
     test, base, method = result["test"], result["baseline"], result["method"]
@@ -419,18 +419,19 @@ def primary_report(result: dict[str, Any]) -> str:
         else f"no significant difference between {method} and {base}"
     )
     power = result["power"]
-    weak = "" if (power.get("power") or 0) >= 0.8 else "UNDERPOWERED: "
+    weak = "" if (power.get("power") or 0) >= 0.8 else " (UNDERPOWERED, see its power)"
     lines = [
         f"## Primary result: group shift in the simulator's world ({result['seeds']} paired seeds)",
         "",
-        f"**Verdict** ({weak}{power_text(power)}): age-group accuracy gap, {method} − {base}: "
-        f"{interval_text(test['diff'])} points; paired t p = {fmt_p(test['p'])}, {sign_flip_name(result['seeds'])} = "
-        f"{fmt_p(test['p_sign_flip'])}: {call}.",
+        f"**Verdict**{weak}: age-group accuracy gap, {method} − {base}: {interval_text(test['diff'])} points; "
+        f"paired t p = {fmt_p(test['p'])}, {sign_flip_text(result['seeds'], test['p_sign_flip'])}: {call}; "
+        f"{power_text(power)}.",
         "",
         "| method | seeds | age-group gap | A4 accuracy | accuracy |",
         "|---|---|---|---|---|",
     ]
-    for name, entry in result["methods"].items():
+    for name in (base, method):  # in this order: a JSON round trip may sort the keys
+        entry = result["methods"][name]
         cells = [interval_text(entry[k]) for k in ("age_gap", "a4_accuracy", "accuracy")]
         lines.append(f"| {name} | {result['seeds']} | " + " | ".join(cells) + " |")
     lines += [

@@ -174,13 +174,13 @@ def interval_text(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
     return Interval(**interval).text(scale) if interval else "–"
 
 
-def sign_flip_name(seeds: int) -> str:
-    """How the sign-flip p-value was found: exactly, or from random sign patterns."""
+def sign_flip_text(seeds: int, p: float | None) -> str:
+    """The sign-flip p-value and how it was found: exactly, or from random sign patterns."""
     from clinfair.benchmark.seedstats import EXACT_SIGN_FLIP_SEEDS
 
-    return (
-        "exact sign-flip p" if seeds <= EXACT_SIGN_FLIP_SEEDS else "sign-flip p (100000 random sign patterns)"
-    )
+    if seeds <= EXACT_SIGN_FLIP_SEEDS:
+        return f"exact sign-flip p = {fmt_p(p)}"
+    return f"sign-flip p = {fmt_p(p)} (100000 random sign patterns)"
 
 
 def fmt_p(p: float | None) -> str:
@@ -198,7 +198,7 @@ def power_text(power: dict[str, Any]) -> str:
         return f"no power: {power['seeds']} paired seed(s), at least 2 are needed for a test"
     needed = power.get("seeds_needed")
     return (
-        f"power {power['power'] * 100:.0f} % (at α = {power['alpha']:.3g}) for a "
+        f"power {power['power'] * 100:.0f} % at α = {power['alpha']:.3g} for a "
         f"{points(power['target_effect'])}-point difference "
         f"(SD of the per-seed differences {points(power['sd'])} points, {power['seeds']} seeds; "
         f"minimum detectable at 80 %: {points(power['minimum_detectable'])} points; "
@@ -242,7 +242,7 @@ def verdict_lines(summary: dict[str, Any]) -> list[str]:
             call = f"no significant difference to {baseline}"
         lines.append(
             f"- {method}: {shown} over {len(e['seeds'])} paired seeds{boot}; paired t p = {fmt_p(e.get('p'))}, "
-            f"{sign_flip_name(len(e['seeds']))} = {fmt_p(e.get('p_sign_flip'))} (Holm over the {size} primary test(s): "
+            f"{sign_flip_text(len(e['seeds']), e.get('p_sign_flip'))} (Holm over the {size} primary test(s): "
             f"{fmt_p(e.get('p_holm'))}, {fmt_p(e.get('p_sign_flip_holm'))}): {call}; {power_text(e['power'])}."
         )
     seeds = min(len(e["seeds"]) for e in entries.values())
