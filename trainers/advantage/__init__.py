@@ -17,8 +17,8 @@ over their rollouts, N_{d,g}, r̄_{d,g} the same inside group g, and a temperatu
     a = s / max(T(N_d, r̄_d) · T(N_{d,g}, r̄_{d,g}), eps)      then re-normalised over the batch
 
 Small or poorly performing groups get small temperatures, so their signal is amplified. See
-``FairAdvantageConfig`` for the options and ``FairAdvantageConfig.reference()`` for the exact
-behaviour of the authors' code (DDVD233/mirl, ``compute_fair_grpo_outcome_advantage``) and
+``FairAdvantageConfig`` for the options and ``FairAdvantageConfig.reference()`` for the
+behaviour of the authors' code (its docstring lists what is not reproduced) (DDVD233/mirl, ``compute_fair_grpo_outcome_advantage``) and
 ``FairAdvantageConfig.reference_nd()`` for their FairGRPO_ND (DDVD233/qoq_med3,
 ``compute_fair_grpo_nd_outcome_advantage``). The other baselines of the paper's table (RLOO,
 REINFORCE++, REINFORCE++-baseline) are in ``baselines``.

@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 
-def choose_k_elbow(inertias: Sequence[float], tol: float = 0.10) -> int:
+def choose_k_elbow(inertias: Sequence[float], tol: float = 0.10, dtype: str = "float64") -> int:
     """The authors' elbow rule (``_select_k_elbow``), given inertias for k = 1, 2, ..., k_cap.
 
     drops[i] = inertia(k=i+1) - inertia(k=i+2). Scanning i = 1, 2, ...: the first i with
@@ -26,7 +26,7 @@ def choose_k_elbow(inertias: Sequence[float], tol: float = 0.10) -> int:
     """
     if len(inertias) == 0:
         raise ValueError("choose_k_elbow needs at least one inertia")
-    drops = -np.diff(np.asarray(inertias, dtype=np.float64))
+    drops = -np.diff(np.asarray(inertias, dtype=np.dtype(dtype)))  # the authors': float32 inertias
     for i in range(1, len(drops)):
         if drops[i] < tol * drops[i - 1]:
             return i + 1
@@ -56,6 +56,7 @@ def cluster_reward_vectors(
     elbow_tol: float = 0.10,
     random_state: int = 0,
     merge_identical: bool = True,
+    dtype: str = "float64",
 ) -> ClusterResult:
     """K-means on per-prompt reward vectors, k by ``choose_k_elbow`` over k = 1..k_cap.
 
@@ -69,8 +70,13 @@ def cluster_reward_vectors(
     directly. Vectors distinct but numerically indistinguishable can leave a cluster empty
     (sklearn's ConvergenceWarning, silenced here): empty clusters are dropped, so k counts
     the non-empty ones.
+
+    ``dtype``: the precision K-means runs in. "float32" is the authors' (their vectors are
+    float32 arrays); then, as in their code, the k = 1 inertia also comes from
+    ``KMeans(n_clusters=1)``, the elbow rule compares float32 inertia drops, and a cluster's
+    mean reward is its float32 centroid's mean, so k and every statistic come from the same numbers.
     """
-    x = np.asarray(vectors, dtype=np.float64)
+    x = np.asarray(vectors, dtype=np.dtype(dtype))
     w = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if merge_identical:
         points, inverse = np.unique(x, axis=0, return_inverse=True)
@@ -80,22 +86,32 @@ def cluster_reward_vectors(
     else:
         points, inverse, point_w = x, np.arange(len(x)), w
         distinct = len(np.unique(x, axis=0))
-    centre = np.average(points, axis=0, weights=point_w)
-    inertias = [float((point_w * ((points - centre) ** 2).sum(axis=1)).sum())]
+    authors_precision = x.dtype == np.float32
+    inertias: list[float] = []
+    if not authors_precision:
+        centre = np.average(points, axis=0, weights=point_w)
+        inertias.append(float((point_w * ((points - centre) ** 2).sum(axis=1)).sum()))
     label_sets = [np.zeros(len(points), dtype=int)]
+    centroid_sets: list[np.ndarray] = []  # float32 mode: each fit's centroids, k = 1 first
     # One OpenMP thread: the data are small, and thread start-up costs more than it saves
     # (about 4x slower with 2 threads on a busy 2-core host).
     with _openmp_controller().limit(limits=1, user_api="openmp"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for k in range(2, min(max_k, distinct) + 1):
+        for k in range(1 if authors_precision else 2, min(max_k, distinct) + 1):
             km = KMeans(n_clusters=k, n_init="auto", random_state=random_state)
             km.fit(points, sample_weight=point_w)
             inertias.append(float(km.inertia_))
-            label_sets.append(km.labels_)
-    _, point_labels = np.unique(label_sets[choose_k_elbow(inertias, elbow_tol) - 1], return_inverse=True)
+            centroid_sets.append(km.cluster_centers_)
+            if k > 1:
+                label_sets.append(km.labels_)
+    chosen = choose_k_elbow(inertias, elbow_tol, dtype)
+    used, point_labels = np.unique(label_sets[chosen - 1], return_inverse=True)
     k = int(point_labels.max()) + 1
     sizes = np.bincount(point_labels, weights=point_w, minlength=k)
-    means = np.bincount(point_labels, weights=point_w * points.mean(axis=1), minlength=k) / sizes
+    if authors_precision:  # their m_c: the float32 centroid's mean
+        means = centroid_sets[chosen - 1][used].mean(axis=1).astype(np.float64)
+    else:
+        means = np.bincount(point_labels, weights=point_w * points.mean(axis=1), minlength=k) / sizes
     order = np.argsort(means, kind="stable")
     relabel = np.empty(k, dtype=int)
     relabel[order] = np.arange(k)

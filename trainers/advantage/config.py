@@ -16,6 +16,7 @@ DOMAIN_MEANS = ("rollouts", "clusters")
 ND_FACTOR_MAX = 1e6  # the authors' FairGRPO_ND clamps its scaling factor to [eps, 1e6]
 GROUPINGS = ("explicit", "clusters", "explicit_with_clusters_for_unk")
 FEATURES = ("raw", "sorted")
+CLUSTER_DTYPES = ("float64", "float32")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ class FairAdvantageConfig:
             ``choose_k_elbow``; sklearn KMeans(n_init="auto", random_state).
         max_history: most reward vectors kept per clustered domain; None = unbounded (the
             authors re-cluster the whole history). See ``VectorHistory`` for the subsampling.
+        cluster_dtype: "float64" | "float32", the precision of the vectors K-means sees. The
+            authors cluster float32 vectors (``np.asarray(v, dtype=np.float32)``), and on the
+            same data float64 K-means can pick another k or other clusters (not rounding noise:
+            the advantages then differ by O(1)), so their presets use "float32"; with float32 every
+            inertia, k = 1 included, comes from sklearn's KMeans, as in their elbow rule.
         merge_identical: cluster identical vectors as one weighted point (same objective, much
             faster); False clusters every copy, as the authors (see ``cluster_reward_vectors``).
     """
@@ -87,6 +93,7 @@ class FairAdvantageConfig:
     random_state: int = 0
     max_history: int | None = 2048
     merge_identical: bool = True
+    cluster_dtype: str = "float64"
 
     def __post_init__(self) -> None:
         choices = {
@@ -98,6 +105,7 @@ class FairAdvantageConfig:
             "grouping": GROUPINGS,
             "cluster_feature": FEATURES,
             "domain_mean": DOMAIN_MEANS,
+            "cluster_dtype": CLUSTER_DTYPES,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -144,13 +152,15 @@ class FairAdvantageConfig:
         where that is NaN/inf; then every score divided by the batch std (ddof = 1) + 1e-6, no
         mean subtraction; ε = 1e-6; UNK prompts clustered per domain on raw rollout vectors,
         k ∈ 1..3 by the elbow rule, the whole history re-clustered every step (unbounded, every
-        copy of a repeated vector clustered).
+        copy of a repeated vector clustered), on float32 vectors as theirs (``cluster_dtype``).
         ``overrides`` replace single fields. The authors' FairGRPO_ND is :meth:`reference_nd`, not
         ``reference(grouping="clusters")``.
 
         Not reproduced: their UNK prompt takes the cluster of the *first* history entry with its
         question id (a repeated question reuses an old assignment); here it takes the cluster
-        of its current reward vector. K-means runs in float64 (theirs float32).
+        of its current reward vector. Outside K-means the arithmetic is float64 (theirs: torch
+        float32 scores), a rounding-level difference (~1e-7 relative); the clustering itself is
+        float32 like theirs, which is not rounding-level (see ``cluster_dtype``).
         """
         base = cls(
             window="cumulative",
@@ -167,6 +177,7 @@ class FairAdvantageConfig:
             random_state=0,
             max_history=None,
             merge_identical=False,
+            cluster_dtype="float32",
         )
         return replace(base, **overrides)
 
@@ -179,7 +190,7 @@ class FairAdvantageConfig:
         Every prompt is unlabelled. Its G-vector of raw rewards (rollout order) joins its
         domain's history, never reset; s = (r - mean_p)/(std_p + 1e-6), sample std (G = 1:
         s = r / (1 + 1e-6)). Per domain, K-means on the whole history (k ≤ 3 by the elbow rule,
-        tol 0.1, ``KMeans(n_init="auto", random_state=0)``, every copy clustered); with cluster
+        tol 0.1, ``KMeans(n_init="auto", random_state=0)`` on float32 vectors, every copy clustered); with cluster
         sizes n_c and mean rewards m_c, μ_d = Σ_c (m_c/n_c) / Σ_c (1/n_c); T_d = max(√N_d·μ_d, ε)
         with N_d the history size; the prompt's cluster c gives the factor
         clip(T_d·√n_c·max(m_c, ε), ε, 1e6); a = s / factor, the raw reward where that is NaN or
@@ -187,8 +198,9 @@ class FairAdvantageConfig:
         ε = 1e-6. ``overrides`` replace single fields.
 
         Not reproduced, as in ``reference()``: a repeated question takes the cluster of its
-        current reward vector (theirs: of its first history entry); K-means in float64 (theirs
-        float32); unscorable (None/NaN) rewards are excluded and get advantage 0 (theirs has none).
+        current reward vector (theirs: of its first history entry); the arithmetic outside
+        K-means is float64 (theirs torch float32, a rounding-level difference); unscorable
+        (None/NaN) rewards are excluded and get advantage 0 (theirs has none).
         """
         base = replace(cls.reference(), grouping="clusters", guard="authors_nd", domain_mean="clusters")
         return replace(base, **overrides)

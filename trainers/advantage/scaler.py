@@ -243,7 +243,7 @@ class FairAdvantageScaler:
                 history = self._histories.setdefault(d, VectorHistory(cfg.max_history, self._rng))
                 x, w = history.with_batch(vectors[idx])
                 result = cluster_reward_vectors(
-                    x, w, cfg.max_k, cfg.elbow_tol, cfg.random_state, cfg.merge_identical
+                    x, w, cfg.max_k, cfg.elbow_tol, cfg.random_state, cfg.merge_identical, cfg.cluster_dtype
                 )
                 history.add(vectors[idx])
                 batch_labels = result.labels[len(x) - len(idx) :]
