@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from clinfair.trainers.advantage.grpo import GRPO_SCALES, TRL_GRPO_EPS
+
+from clinfair.core.errors import ClinfairError
+from clinfair.core.yamlio import load_dataclass
 
 WINDOWS = ("batch", "cumulative", "exponential")
 TEMPERATURES = ("sqrt_n_times_r", "sqrt_n_times_mean", "n", "r")
@@ -17,6 +21,11 @@ ND_FACTOR_MAX = 1e6  # the authors' FairGRPO_ND clamps its scaling factor to [ep
 GROUPINGS = ("explicit", "clusters", "explicit_with_clusters_for_unk")
 FEATURES = ("raw", "sorted")
 CLUSTER_DTYPES = ("float64", "float32")
+FAIR_MODES = ("paper", "reference")  # the methods' ``fair_mode``: the paper's formula, or the authors' code
+
+
+class FairAdvantageError(ClinfairError, ValueError):
+    """A ``fair_advantage`` setting that cannot be used (unknown field, refused value)."""
 
 
 @dataclass(frozen=True)
@@ -209,3 +218,46 @@ class FairAdvantageConfig:
     def window_decay(self) -> float:
         """Factor applied to the old window statistics each step: 0 batch, 1 cumulative."""
         return {"batch": 0.0, "cumulative": 1.0, "exponential": float(self.decay)}[self.window]
+
+
+def mode_config(fair_mode: str, clusters: bool = False, grpo_scale: str = "group") -> FairAdvantageConfig:
+    """The configuration a FairGRPO (``clusters=False``) or FairGRPO_ND (``clusters=True``) mode
+    starts from, before any ``fair_advantage`` setting.
+
+    "paper": the defaults (K-means groups for FairGRPO_ND), with the GRPO base advantage scaled
+    as the run's TRL ``scale_rewards`` (``grpo_scale``); "reference": the authors' code,
+    :meth:`FairAdvantageConfig.reference` or :meth:`FairAdvantageConfig.reference_nd`.
+    """
+    if fair_mode not in FAIR_MODES:
+        raise FairAdvantageError(f"fair_mode must be one of {FAIR_MODES}, got {fair_mode!r}")
+    if fair_mode == "reference":
+        return FairAdvantageConfig.reference_nd() if clusters else FairAdvantageConfig.reference()
+    if clusters:
+        return FairAdvantageConfig(grpo_scale=grpo_scale, grouping="clusters")
+    return FairAdvantageConfig(grpo_scale=grpo_scale)
+
+
+def resolve_fair_advantage(
+    base: FairAdvantageConfig,
+    fair_advantage: FairAdvantageConfig | Mapping[str, Any] | None,
+    where: str = "fair_advantage",
+) -> FairAdvantageConfig:
+    """The ``fair_advantage`` setting of a method, as one ``FairAdvantageConfig``.
+
+    None: ``base`` (the mode's configuration). A ``FairAdvantageConfig``: itself. A mapping (a
+    recipe's ``fair_advantage:`` block, ``fair_advantage.window=batch``): ``base`` with those fields
+    replaced, read by ``clinfair.core.yamlio.load_dataclass``, so an unknown key is the one shared
+    unknown-key error and a refused value one line, both a :class:`FairAdvantageError` naming ``where``.
+    """
+    if fair_advantage is None:
+        return base
+    if isinstance(fair_advantage, FairAdvantageConfig):
+        return fair_advantage
+    if not isinstance(fair_advantage, Mapping):
+        raise FairAdvantageError(
+            f"{where}: a mapping of FairAdvantageConfig fields, got {type(fair_advantage).__name__}"
+        )
+    known = {f.name for f in fields(FairAdvantageConfig)}
+    values = {name: getattr(base, name) for name in known if name not in fair_advantage}
+    values.update(fair_advantage)  # unknown keys stay in, for load_dataclass's error
+    return load_dataclass(FairAdvantageConfig, values, where, FairAdvantageError)

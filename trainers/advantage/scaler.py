@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from clinfair.trainers.advantage.clustering import VectorHistory, cluster_reward_vectors
 from clinfair.trainers.advantage.common import UNK, AdvantageWarning, _as_rewards, _per_prompt, _prompt_sums
-from clinfair.trainers.advantage.config import ND_FACTOR_MAX, TEMPERATURES, FairAdvantageConfig
+from clinfair.trainers.advantage.config import ND_FACTOR_MAX, RENORMS, TEMPERATURES, FairAdvantageConfig
 from clinfair.trainers.advantage.grpo import grpo_advantages
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
@@ -29,6 +29,27 @@ def temperature(n: float, mean: float, kind: str) -> float:
         if kind == "r":
             return float(mean)
     raise ValueError(f"temperature must be one of {TEMPERATURES}, got {kind!r}")
+
+
+def renormalise(a: np.ndarray, valid: np.ndarray, kind: str, eps: float) -> np.ndarray:
+    """FairGRPO's batch re-normalisation over the scorable rows (``valid``), sample std (ddof = 1):
+    "zscore" (a - mean)/(std + eps), "std" a/(std + eps), "none" a. Unscorable rows get 0; with
+    fewer than 2 scorable rows nothing is rescaled (with an ``AdvantageWarning``)."""
+    if kind not in RENORMS:
+        raise ValueError(f"renorm must be one of {RENORMS}, got {kind!r}")
+    if kind == "none":
+        return np.where(valid, a, 0.0)
+    if valid.sum() < 2:
+        warnings.warn(
+            "fewer than 2 scorable rewards in the batch: re-normalisation skipped",
+            AdvantageWarning,
+            stacklevel=3,
+        )
+        return np.where(valid, a, 0.0)
+    values = a[valid]
+    std = float(values.std(ddof=1))
+    centre = float(values.mean()) if kind == "zscore" else 0.0
+    return np.where(valid, (a - centre) / (std + eps), 0.0)
 
 
 class FairAdvantageScaler:
@@ -322,21 +343,7 @@ class FairAdvantageScaler:
         return scaled
 
     def _renormalise(self, a: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """zscore: (a - mean)/(std + eps); std: a/(std + eps); over scorable rows, ddof = 1."""
-        cfg = self.config
-        if cfg.renorm == "none":
-            return np.where(valid, a, 0.0)
-        if valid.sum() < 2:
-            warnings.warn(
-                "fewer than 2 scorable rewards in the batch: re-normalisation skipped",
-                AdvantageWarning,
-                stacklevel=3,
-            )
-            return np.where(valid, a, 0.0)
-        values = a[valid]
-        std = float(values.std(ddof=1))
-        centre = float(values.mean()) if cfg.renorm == "zscore" else 0.0
-        return np.where(valid, (a - centre) / (std + cfg.eps), 0.0)
+        return renormalise(a, valid, self.config.renorm, self.config.eps)
 
     @staticmethod
     def _finish_stats(stats: dict[str, Any], clustering: dict[str, dict[str, Any]]) -> None:
