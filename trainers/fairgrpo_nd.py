@@ -8,9 +8,10 @@ logged as ``fair/ari`` and ``fair/nmi``, and written to ``fairness.jsonl``), nev
 advantages.
 
 ``fair_mode="paper"`` (default): the paper's formula made robust, with sorted reward vectors
-and a bounded history. ``fair_mode="reference"``: the authors' FairGRPO_ND exactly
+and a bounded history. ``fair_mode="reference"``: the authors' FairGRPO_ND
 (``FairAdvantageConfig.reference_nd()``: inverse-cluster-size-weighted domain mean, floored
-and clamped factor, raw-reward fallback, whole-history clustering), for reproducing the paper.
+and clamped factor, raw-reward fallback, whole-history K-means on float32 vectors as theirs;
+its docstring lists the remaining, rounding-level or edge-case, differences), for reproducing the paper.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
+import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -33,12 +35,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--steps", type=int, default=100, help="policy-gradient steps (default: 100)")
     parser.add_argument(
+        "--optimizer",
+        choices=("adam", "sgd"),
+        default="adam",
+        help="update rule: adam (as the trainers' AdamW: lr 0.02, betas 0.9/0.999, eps 1e-8) or sgd "
+        "(plain steps at lr 1, whose size grows with the advantages' scale) (default: adam)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=min(2, os.cpu_count() or 1),
         help="processes (default: 2 or the CPU count if smaller)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="also write report.md and summary.json here")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="also write report.md and summary.json (every seed's values, the settings, commit, machine, "
+        "wall time) here",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,16 +67,53 @@ def run(args: argparse.Namespace) -> int:
     if bad or not args.questions:
         raise ClinfairError(f"--questions takes letters from 'abcd', got {args.questions!r}")
     study = default_study(args.seeds, args.questions, args.nd_seeds)
-    study.training = replace(study.training, steps=args.steps)
+    study.training = replace(study.training, steps=args.steps, optimizer=args.optimizer)
     start = time.perf_counter()
     results = run_study(study, args.workers)
     seconds = time.perf_counter() - start
     text, summary = report(study, results)
     runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})
+    families = ", ".join(f"({q}) {n}" for q, n in summary["holm_family_sizes"].items())
+    text += f"\nHolm family sizes (tests per question): {families}.\n"
     text += f"\n{runs} runs in {seconds:.1f} s with {args.workers} worker(s).\n"
     summary["wall_s"] = seconds
+    summary["runs"] = runs
+    summary["workers"] = args.workers
+    summary["command"] = "clinfair simulate " + " ".join(
+        [f"--seeds {args.seeds}", f"--nd-seeds {args.nd_seeds}", f"--questions {args.questions}"]
+        + [f"--steps {args.steps}", f"--optimizer {args.optimizer}", f"--workers {args.workers}"]
+    )
+    summary["machine"] = _machine()
+    summary["commit"] = _commit()
     print(text)
     if args.out:
         atomic_write_text(args.out / "report.md", text)
         atomic_write_json(args.out / "summary.json", summary)
     return 0
+
+
+def _machine() -> dict[str, object]:
+    """Where the study ran (its wall time depends on it)."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _commit() -> str | None:
+    """The git commit of the clinfair source that ran (None outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
