@@ -105,6 +105,7 @@ def test_flags_override_the_config_and_plan_prints_the_seeds_needed(tmp_path, ca
         (["--plan", "--sd", "0"], "--sd must be a positive number"),
         (["--plan", "--pilot", "nowhere"], "--pilot nowhere: no report.json"),
         (["--steps", "0"], "--steps must be at least 1, got 0"),
+        (["--sd", "0.1"], "--sd only go with --plan"),
         (["--seeds", "0"], "--seeds must be at least 1, got 0"),
     ],
 )

@@ -65,9 +65,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from clinfair.core.errors import ClinfairError
     from clinfair.study.config import CommandOverrides, apply_overrides, load_config
 
     flags = from_namespace(StudyFlags, args)
+    stray = [
+        f"--{name.replace('_', '-')}"
+        for name in ("pilot", "sd", "seconds_per_run")
+        if getattr(flags, name) is not None
+    ]
+    if stray and not flags.plan:
+        raise ClinfairError(f"{', '.join(stray)} only go with --plan")
     config = load_config(args.config)
     methods = [m.strip() for m in flags.methods.split(",") if m.strip()] if flags.methods else None
     config = apply_overrides(
