@@ -1,7 +1,7 @@
 """The README's Findings rest on artifacts: every subsection names its artifact folder (or, for
 a study too slow for CI time, its command and its last artifact), and every interval a
 subsection with an artifact quotes (``a ± b`` and ``[a, b]``, in the text and its tables) is
-in that artifact's ``report.md``."""
+in that artifact's ``report.md``, and so is every other decimal number it quotes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACT = re.compile(r"Artifact: `(docs/findings/[\w-]+)/?`")
 NOT_IN_CI = re.compile(r"Not regenerated in CI time: `clinfair [^`]+`; last artifact:\s")
+DECIMALS = re.compile(r"(?<![\w.])\d+\.\d+")
 INTERVALS = re.compile(r"[-+]?\d+(?:\.\d+)? ± \d+(?:\.\d+)?|\[[-+]?\d+(?:\.\d+)?, [-+]?\d+(?:\.\d+)?\]")
 
 
@@ -53,6 +54,9 @@ def test_every_interval_quoted_is_the_artifacts(title):
     assert quoted, f"'{title}' quotes no interval: nothing to check"
     missing = [q for q in quoted if _normalise(q) not in report]
     assert not missing, f"'{title}' quotes {missing}, not in {folder / 'report.md'}"
+    numbers = set(DECIMALS.findall(report))
+    stray = [n for n in DECIMALS.findall(body) if n not in numbers]
+    assert not stray, f"'{title}' quotes {stray}, not in {folder / 'report.md'}"
 
 
 def test_the_demo_simulation_artifact_is_its_own_per_seed_results():
