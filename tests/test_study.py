@@ -278,3 +278,10 @@ def test_study_runs_reports_and_resumes(tmp_path, capsys):
     # the same folder with other data is refused
     other = _config(tmp_path, task_options={"n": 90})
     assert main(["study", other, "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize("command", [["study"], ["findings", "regenerate"], ["demo"]])
+def test_help_prints(command, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        main([*command, "--help"])
+    assert exit_code.value.code == 0 and "usage: clinfair" in capsys.readouterr().out

@@ -40,7 +40,7 @@ class StudyFlags:
     warm_start_steps: int | None = field(default=None, metadata={"help": "override the warm-start steps"})
     plan: bool = field(
         default=False,
-        metadata={"help": "print the seeds the config's target effect needs (80 % power); run nothing"},
+        metadata={"help": "print the seeds the config's target effect needs (80 %% power); run nothing"},
     )
     pilot: Path | None = field(
         default=None, metadata={"help": "with --plan: a finished study folder (SD, time)"}
