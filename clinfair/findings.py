@@ -61,11 +61,9 @@ def _vlm_study(folder: Path, work: Path) -> dict[str, Any]:
     summary = run_study(config, study, leaderboard=False)
     atomic_write_json(folder / "report.json", summary)
     atomic_write_text(folder / "report.md", render(summary))
-    for run in sorted((study / "runs").glob("*/eval/results.json")):
-        target = folder / "runs" / run.parent.parent.name
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run, target / "results.json")
-        shutil.copyfile(run.parent.parent / "run.json", target / "run.json")
+    # report.json holds every run's values (per method, per seed) and timings; each run's full
+    # results.json (about 110 kB) stays in the work folder
+    shutil.rmtree(folder / "runs", ignore_errors=True)
     return config.to_dict()
 
 
