@@ -17,11 +17,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text
 
@@ -162,6 +163,35 @@ def regenerate(name: str, out: Path = FINDINGS_DIR, work: Path = Path("findings_
     return folder
 
 
+@dataclass(kw_only=True)
+class FindingsListArguments:
+    """The arguments of ``clinfair findings list`` (none).
+
+    Parameters:
+    """
+
+
+@dataclass(kw_only=True)
+class FindingsRegenerateArguments:
+    """The arguments of ``clinfair findings regenerate``.
+
+    Parameters:
+        names (`list[str]`, *optional*):
+            Findings to re-run; positional (default: every one CI time allows).
+        out (`Path`, *optional*, defaults to `docs/findings`):
+            Artifact folder.
+        work (`Path`, *optional*, defaults to `findings_work`):
+            Scratch folder for the runs (a study resumes from it).
+    """
+
+    names: list[str] = field(
+        default_factory=list,
+        metadata={"help": f"findings to re-run (any of: {', '.join(FINDINGS)})", "positional": True},
+    )
+    out: Path = field(default=FINDINGS_DIR, metadata={"help": "artifact folder"})
+    work: Path = field(default=Path("findings_work"), metadata={"help": "scratch folder for runs"})
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "findings",
@@ -170,13 +200,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="the findings, their commands and whether CI time allows them")
+    add_dataclass_arguments(listing, FindingsListArguments)
     listing.set_defaults(func=_list)
     again = actions.add_parser("regenerate", help="re-run findings (default: every one CI time allows)")
-    again.add_argument("names", nargs="*", help=f"findings to re-run (any of: {', '.join(FINDINGS)})")
-    again.add_argument(
-        "--out", type=Path, default=FINDINGS_DIR, help="artifact folder (default: docs/findings)"
-    )
-    again.add_argument("--work", type=Path, default=Path("findings_work"), help="scratch folder for runs")
+    add_dataclass_arguments(again, FindingsRegenerateArguments)
     again.set_defaults(func=_regenerate)
 
 
@@ -187,7 +214,8 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _regenerate(args: argparse.Namespace) -> int:
+def _regenerate(namespace: argparse.Namespace) -> int:
+    args = from_namespace(FindingsRegenerateArguments, namespace)
     unknown = sorted(set(args.names) - set(FINDINGS))
     if unknown:
         raise ClinfairError(f"unknown finding(s) {unknown}; choose from {', '.join(FINDINGS)}")

@@ -156,7 +156,16 @@ def _fake_run(folder, correct, age, invalid=0):
     ).to_parquet(folder / "eval" / "predictions.parquet")
     accuracy = float(sum(correct) / n)
     results = {
-        "tasks": {"synthetic": {"accuracy_exact": accuracy, "invalid_answers": invalid, "rows": n}},
+        "schema_version": 1,
+        "run": {"name": folder.name, "method": folder.name.split("-seed")[0]},
+        "tasks": {
+            "synthetic": {
+                "accuracy_exact": accuracy,
+                "invalid_answers": invalid,
+                "rows": n,
+                "label_space": ["benign", "malignant"],
+            }
+        },
         "metrics": {"paper": {"overall": {"accuracy": accuracy, "f1": accuracy / 2}}},
     }
     (folder / "eval" / "results.json").write_text(json.dumps(results))

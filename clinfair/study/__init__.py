@@ -8,7 +8,7 @@
 * :mod:`clinfair.study.command`: the command line.
 """
 
-from clinfair.study.command import register, run
+from clinfair.study.command import StudyArguments, register, run
 from clinfair.study.config import PrimaryEndpoint, StudyConfig, load_config
 
-__all__ = ["PrimaryEndpoint", "StudyConfig", "load_config", "register", "run"]
+__all__ = ["PrimaryEndpoint", "StudyArguments", "StudyConfig", "load_config", "register", "run"]

@@ -9,23 +9,38 @@ from pathlib import Path
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 
 
-@dataclass
-class StudyFlags:
-    """The flags of ``clinfair study``; the size flags override the config.
+@dataclass(kw_only=True)
+class StudyArguments:
+    """The arguments of ``clinfair study``; the size flags override the config.
 
     Parameters:
-        out (`Path`, *optional*): output folder (default: ``study_out/<config name>``).
-        seeds (`int`, *optional*): number of seeds (0..N-1) instead of the config's.
-        methods (`str`, *optional*): comma-separated methods instead of the config's.
-        steps (`int`, *optional*): training steps per run (the recipe's ``max_steps``).
-        rows (`int`, *optional*): the task's rows over all splits (its ``n`` option).
-        warm_start_steps (`int`, *optional*): supervised warm-start steps of the tiny model.
-        plan (`bool`): print the seeds needed for the config's target effect, run nothing.
-        pilot (`Path`, *optional*): with ``--plan``: a finished study folder to take the SD and the time from.
-        sd (`float`, *optional*): with ``--plan``: the SD of the per-seed differences (a fraction).
-        seconds_per_run (`float`, *optional*): with ``--plan``: seconds per run (train + eval).
+        config (`str`):
+            The study YAML (e.g. ``configs/studies/group_shift.yaml``); positional.
+        out (`Path`, *optional*):
+            Output folder (default: ``study_out/<config name>``).
+        seeds (`int`, *optional*):
+            Number of seeds (0..N-1) instead of the config's.
+        methods (`str`, *optional*):
+            Comma-separated methods instead of the config's.
+        steps (`int`, *optional*):
+            Training steps per run (the recipe's ``max_steps``).
+        rows (`int`, *optional*):
+            The task's rows over all splits (its ``n`` option).
+        warm_start_steps (`int`, *optional*):
+            Supervised warm-start steps of the tiny model.
+        plan (`bool`, *optional*, defaults to `False`):
+            Print the seeds needed for the config's target effect; run nothing.
+        pilot (`Path`, *optional*):
+            With ``--plan``: a finished study folder to take the SD and the time from.
+        sd (`float`, *optional*):
+            With ``--plan``: the SD of the per-seed differences (a fraction).
+        seconds_per_run (`float`, *optional*):
+            With ``--plan``: seconds per run (train + eval).
     """
 
+    config: str = field(
+        metadata={"help": "study YAML (e.g. configs/studies/group_shift.yaml)", "positional": True}
+    )
     out: Path | None = field(
         default=None, metadata={"help": "output folder (default: study_out/<config name>)"}
     )
@@ -59,8 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train and evaluate every method for every seed (paired by seed), then report the verdict on "
         "the config's primary endpoint with seed-level tests and its power; --plan: the seeds needed.",
     )
-    parser.add_argument("config", help="study YAML (e.g. configs/studies/group_shift.yaml)")
-    add_dataclass_arguments(parser, StudyFlags)
+    add_dataclass_arguments(parser, StudyArguments)
     parser.set_defaults(func=run)
 
 
@@ -68,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from clinfair.core.errors import ClinfairError
     from clinfair.study.config import CommandOverrides, apply_overrides, load_config
 
-    flags = from_namespace(StudyFlags, args)
+    flags = from_namespace(StudyArguments, args)
     stray = [
         f"--{name.replace('_', '-')}"
         for name in ("pilot", "sd", "seconds_per_run")
@@ -76,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     if stray and not flags.plan:
         raise ClinfairError(f"{', '.join(stray)} only go with --plan")
-    config = load_config(args.config)
+    config = load_config(flags.config)
     methods = [m.strip() for m in flags.methods.split(",") if m.strip()] if flags.methods else None
     config = apply_overrides(
         config, CommandOverrides(flags.steps, flags.rows, flags.warm_start_steps, flags.seeds, methods)
@@ -90,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from clinfair.study.report import render
     from clinfair.study.runner import run_study
 
-    out = flags.out or Path("study_out") / Path(args.config).stem
+    out = flags.out or Path("study_out") / Path(flags.config).stem
     summary = run_study(config, out)
     print(render(summary))
     print(f"[study] report: {out / 'report.md'}; leaderboard: {out / 'leaderboard' / 'index.html'}")

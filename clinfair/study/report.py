@@ -43,9 +43,10 @@ UNIT = (
 def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str, float | None]:
     """Exact accuracy and invalid rate, the paper-protocol overall values, and the minority's
     accuracy and gap from the predictions."""
-    import pandas as pd
+    from clinfair.benchmark.eval_result import EvalResult
 
-    results = json.loads((eval_dir / "results.json").read_text())
+    result = EvalResult.load(eval_dir)
+    results = result.results
     paper = results["metrics"]["paper"]["overall"]
     info = results["tasks"][task]
     values: dict[str, float | None] = {
@@ -55,7 +56,7 @@ def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str
     }
     if minority:
         ((attribute, group),) = minority.items()
-        rows = pd.read_parquet(eval_dir / "predictions.parquet", columns=["dataset", attribute, "correct"])
+        rows = result.read_predictions(columns=["dataset", attribute, "correct"])
         rows = rows[rows["dataset"] == task]
         inside = rows[attribute].astype(str) == str(group)
         if inside.any() and (~inside).any():
@@ -66,15 +67,12 @@ def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str
 
 def endpoint_rows(eval_dir: Path, task: str, endpoint: PrimaryEndpoint):
     """Per row of the task, sorted by id: the id, the endpoint's 1/0 value and the group ('' for none)."""
-    import pandas as pd
+    from clinfair.benchmark.eval_result import EvalResult
 
     columns = ["dataset", "id", "correct", "valid", *([endpoint.attribute] if endpoint.attribute else [])]
-    rows = pd.read_parquet(eval_dir / "predictions.parquet", columns=columns)
+    # a column the file lacks (the endpoint's attribute, say) is one line naming the folder
+    rows = EvalResult.load(eval_dir).read_predictions(columns=columns)
     rows = rows[rows["dataset"] == task].sort_values("id", kind="stable")
-    if endpoint.attribute is not None and endpoint.attribute not in rows:
-        raise ClinfairError(
-            f"{eval_dir}: the primary endpoint's attribute {endpoint.attribute!r} is not a column"
-        )
     values = (rows["correct"] if endpoint.metric == "accuracy" else ~rows["valid"].astype(bool)).to_numpy(
         float
     )
