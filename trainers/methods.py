@@ -154,13 +154,6 @@ METHODS: dict[str, Method] = _methods(
         "REINFORCE++-baseline: prompt-mean-centred rewards whitened over the batch",
         advantage=f"{_ESTIMATORS}:REINFORCEPPBaselineAdvantage",
     ),
-    Method(
-        "grpo_clipped",
-        "clinfair.trainers.grpo_clipped:ClippedGRPOConfig",
-        "clinfair.trainers.grpo_clipped:ClippedGRPOTrainer",
-        "GRPO with advantages clipped to [-1, 1] (a throwaway example)",
-        advantage="clinfair.trainers.advantage.clipped:ClippedGRPOAdvantage",
-    ),
 )
 
 
