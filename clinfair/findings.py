@@ -83,9 +83,29 @@ def _vlm_power(folder: Path, work: Path) -> dict[str, Any]:
     return {"config": "configs/studies/group_shift.yaml", "pilot": str(pilot), "methods": config.methods}
 
 
+def _simulator(folder: Path, work: Path) -> dict[str, Any]:
+    """The simulator's default study under Adam (``folder``) and SGD (``folder/sgd``): report.md and
+    summary.json each (``clinfair simulate --out``); ``readme_section.py`` there then writes the README
+    section and its ``quoted.json`` (``tests/test_findings_simulator.py`` checks them)."""
+    from clinfair.cli import main
+
+    for optimizer, target in (("adam", folder), ("sgd", folder / "sgd")):
+        if main(["simulate", "--optimizer", optimizer, "--out", str(target)]) != 0:
+            raise ClinfairError(f"clinfair simulate --optimizer {optimizer} failed")
+    return {"command": "clinfair simulate --out DIR", "optimizers": ["adam", "sgd"]}
+
+
 FINDINGS = {
     f.name: f
     for f in (
+        Finding(
+            "simulator",
+            "Advantage estimators in isolation: the simulator's default study, Adam and SGD",
+            "clinfair findings regenerate simulator; python docs/findings/simulator/readme_section.py "
+            "docs/findings/simulator",
+            False,
+            _simulator,
+        ),
         Finding(
             "demo_simulation",
             "The demo's primary result: group shift in the simulator's world (8 sex x age groups, 30 seeds)",

@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise ClinfairError(f"--questions takes letters from 'abcd', got {args.questions!r}")
     study = default_study(args.seeds, args.questions, args.nd_seeds)
     study.training = replace(study.training, steps=args.steps, optimizer=args.optimizer)
+    commit = _commit()  # before the run: the code that ran
     start = time.perf_counter()
     results = run_study(study, args.workers)
     seconds = time.perf_counter() - start
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         + [f"--steps {args.steps}", f"--optimizer {args.optimizer}", f"--workers {args.workers}"]
     )
     summary["machine"] = _machine()
-    summary["commit"] = _commit()
+    summary["commit"] = commit
     print(text)
     if args.out:
         atomic_write_text(args.out / "report.md", text)
@@ -127,16 +128,20 @@ def _machine() -> dict[str, object]:
 
 
 def _commit() -> str | None:
-    """The git commit of the clinfair source that ran (None outside a git checkout)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    """The git commit of the clinfair source that runs, "+dirty" when tracked files differ from it
+    (None outside a git checkout)."""
+    outputs = []
+    for command in (["git", "rev-parse", "HEAD"], ["git", "status", "--porcelain", "--untracked-files=no"]):
+        try:
+            out = subprocess.run(
+                command,
+                cwd=Path(__file__).resolve().parent,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        outputs.append(out.stdout.strip())
+    return (outputs[0] + ("+dirty" if outputs[1] else "")) or None
