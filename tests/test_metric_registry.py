@@ -74,8 +74,8 @@ def test_report_keys_follow_the_registry_order():
 
 
 def test_leaderboard_columns_are_registry_metrics():
-    from clinfair.leaderboard.tables import COLUMNS, SCORE_METRICS, metric_definitions
-    from clinfair.leaderboard.tables import METRICS as PAPER_COLUMNS
+    from clinfair.leaderboard.statistics import COLUMNS, SCORE_METRICS, metric_definitions
+    from clinfair.leaderboard.statistics import METRICS as PAPER_COLUMNS
 
     assert all(column is get_metric(PAPER, column.key) for column in PAPER_COLUMNS)
     for column in SCORE_METRICS:  # the leaderboard only says how it reduces them over attributes
