@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "clinfair.demo",  # demo
     "clinfair.commands.simulate",  # simulate
     "clinfair.study",  # study
+    "clinfair.findings",  # findings list, regenerate
     "clinfair.commands.lmeval",  # lm-eval-tasks
 )
 

@@ -3,7 +3,9 @@
 Prints (1) the time per seed-run of each method on the 10 %-minority world, 25 seeds stepped
 together, and its ratio to GRPO's; (2) GRPO one seed at a time over 25 seeds stepped
 together (what the seed axis buys); (3) the wall time of the default study with the given
-workers. Run ``uptime`` beside it: the machine is shared, and load inflates every number.
+workers under the Adam rule (the default) and under plain SGD (the earlier rule, the
+baseline), measured in the same run, and their ratio. The load average is printed before
+and after: the machine is shared, and load inflates every number.
 
     .venv/bin/python perf/simulate_speed.py [--workers 2] [--seeds 100] [--nd-seeds 20] [--skip-study]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 
 from clinfair.trainers.simulate import (
     METHODS,
@@ -46,23 +49,36 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     baseline = per_seed_ms("grpo")
     print(f"{'method':<22} ms/seed-run  ratio to grpo")
-    for method in ("grpo", "dr_grpo", "resampling", "dro", "fairgrpo", "fairgrpo_reference", "fairgrpo_nd"):
+    for method in (
+        "grpo",
+        "grpo_renorm",
+        "dr_grpo",
+        "resampling",
+        "dro",
+        "fairgrpo",
+        "fairgrpo_reference",
+        "fairgrpo_nd",
+    ):
         ms = baseline if method == "grpo" else per_seed_ms(method, 5 if "nd" in method else 25)
         print(f"{method:<22} {ms:10.1f}  {ms / baseline:8.2f}")
     alone = per_seed_ms("grpo", together=False)
     print(f"grpo one seed at a time: {alone:.1f} ms/seed-run, {alone / baseline:.2f}x the stacked seeds")
     if not args.skip_study:
-        study = default_study(args.seeds, "abcd", args.nd_seeds)
-        start = time.perf_counter()
-        run_study(study, args.workers)
-        wall = time.perf_counter() - start
-        runs = len(
-            {(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))}
-        )
-        print(
-            f"default study: {runs} runs ({args.seeds} seeds, {args.nd_seeds} for (c)) in {wall:.1f} s "
-            f"with {args.workers} workers; goal < 60 s"
-        )
+        walls = {}
+        for optimizer in ("sgd", "adam"):  # the baseline first
+            study = default_study(args.seeds, "abcd", args.nd_seeds)
+            study.training = replace(study.training, optimizer=optimizer)
+            start = time.perf_counter()
+            run_study(study, args.workers)
+            walls[optimizer] = time.perf_counter() - start
+            runs = len(
+                {(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))}
+            )
+            print(
+                f"default study, {optimizer}: {runs} runs ({args.seeds} seeds, {args.nd_seeds} for (c)) in "
+                f"{walls[optimizer]:.1f} s with {args.workers} workers; goal < 60 s"
+            )
+        print(f"default study time adam / sgd: {walls['adam'] / walls['sgd']:.2f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

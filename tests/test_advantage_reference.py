@@ -66,7 +66,7 @@ class AuthorsSimulation:
 
         clusters = {}
         for d, vectors in self.unk.items():
-            x = np.array(vectors)
+            x = np.array(vectors, dtype=np.float32)  # the authors' precision
             km = KMeans(n_clusters=elbow_k(x), n_init="auto", random_state=0).fit(x)
             clusters[d] = km
 

@@ -129,10 +129,10 @@ class AuthorsNDSimulation:
             self.history[dom[p]].append(vec[p])
         fitted = {}
         for d, vectors in self.history.items():
-            x = np.array(vectors)
+            x = np.array(vectors, dtype=np.float32)  # the authors' precision
             km = KMeans(n_clusters=self.elbow(x), n_init="auto", random_state=0).fit(x)
             sizes = np.bincount(km.labels_).astype(float)
-            means = km.cluster_centers_.mean(axis=1)
+            means = km.cluster_centers_.mean(axis=1).astype(float)  # theirs: float(centroid.mean())
             mu = float((means / sizes).sum() / (1 / sizes).sum())
             fitted[d] = (km.labels_, sizes, means, max(math.sqrt(len(vectors)) * mu, EPS))
         scores = []

@@ -273,6 +273,7 @@ def _argument_classes() -> dict[str, tuple[type, ...]]:
     from clinfair.commands.tasks import PrepareArguments, TasksListArguments
     from clinfair.commands.zoo import ZooBuildArguments, ZooListArguments
     from clinfair.demo import DemoSettings
+    from clinfair.findings import FindingsListArguments, FindingsRegenerateArguments
     from clinfair.study import StudyArguments
 
     return {
@@ -290,6 +291,8 @@ def _argument_classes() -> dict[str, tuple[type, ...]]:
         "demo": (DemoSettings,),
         "simulate": (SimulateArguments,),
         "study": (StudyArguments,),
+        "findings list": (FindingsListArguments,),
+        "findings regenerate": (FindingsRegenerateArguments,),
         "lm-eval-tasks": (LmEvalTasksArguments,),
         "zoo list": (ZooListArguments,),
         "zoo build": (ZooBuildArguments,),

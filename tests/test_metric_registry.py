@@ -142,11 +142,11 @@ def test_lmeval_aggregations_come_from_the_registry():
 def test_application_tables_read_the_registry():
     from clinfair.commands.metrics import HEADLINE_KEYS, SUMMARY_KEYS, summary_table
     from clinfair.demo import PERCENT_KEYS, TABLE_METRICS
-    from clinfair.study import LABELS, PAPER_METRICS
+    from clinfair.study.report import LABELS, PAPER_METRICS, RUN_METRICS
 
-    assert LABELS == {m.key: m.label for m in METRICS if (m.layer == PAPER and m.key in PAPER_METRICS)} | {
-        m.key: m.label for m in METRICS if m.layer == STUDY
-    }
+    assert LABELS == {m.key: m.label for m in METRICS if (m.layer == RUN and m.key in RUN_METRICS)} | {
+        m.key: m.label for m in METRICS if (m.layer == PAPER and m.key in PAPER_METRICS)
+    } | {m.key: m.label for m in METRICS if m.layer == STUDY}
     labels = dict(TABLE_METRICS)
     assert (
         labels["exact"] == get_metric(RUN, "exact_match").label

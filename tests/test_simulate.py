@@ -20,7 +20,7 @@ from clinfair.trainers.simulate import (
 )
 from scipy.special import softmax
 
-QUICK = Training(steps=60)
+QUICK = Training(steps=60, optimizer="sgd")  # the world's tests below were calibrated on the SGD rule
 
 
 def test_t_interval_by_hand():
@@ -126,3 +126,121 @@ def test_the_simulated_reference_methods_are_the_authors_presets():
     assert METHODS["fairgrpo_reference"].fair_config() == FairAdvantageConfig.reference()
     assert METHODS["fairgrpo_nd_reference"].fair_config() == FairAdvantageConfig.reference_nd()
     assert FairAdvantageConfig.reference_nd() != FairAdvantageConfig.reference(grouping="clusters")
+
+
+# -- the method registry drives the simulator ------------------------------------------------------
+
+
+def test_every_simulated_method_runs_its_registry_estimator():
+    from clinfair.trainers.methods import METHODS as REGISTRY
+
+    assert set(REGISTRY) <= set(METHODS)  # every registry method is simulated under its own name
+    for method in METHODS.values():
+        estimator = method.estimator(Training())
+        assert type(estimator) is REGISTRY[method.method].advantage_class(), method.name
+
+
+def test_grpo_renorm_is_grpo_advantages_z_scored_over_the_batch():
+    from clinfair.trainers.advantage import grpo_advantages
+
+    rewards = np.array([1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1], dtype=float)  # 3 prompts x 4
+    base = grpo_advantages(rewards, 4)
+    expected = (base - base.mean()) / (np.std(base, ddof=1) + 1e-6)
+    got = METHODS["grpo_renorm"].estimator(Training(generations=4))(rewards)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert dict(METHODS["grpo_renorm"].options) == {"renorm": "zscore"}  # and no group weights
+
+
+# -- the learning rule -------------------------------------------------------------------------------
+
+
+def test_adam_steps_by_hand():
+    from clinfair.trainers.simulate import _Optimiser
+
+    w = np.zeros(2)
+    training = Training(learning_rate=0.1, optimizer="adam")
+    optimiser = _Optimiser(training, (w,))
+    optimiser.step((np.array([2.0, -0.5]),))
+    # step 1: m̂ = g, v̂ = g², so each weight moves by lr·g/(|g| + ε) ≈ ±lr
+    np.testing.assert_allclose(w, [0.1 * 2 / (2 + 1e-8), -0.1 * 0.5 / (0.5 + 1e-8)], rtol=1e-12)
+    before = w.copy()
+    optimiser.step((np.array([1.0, 1.0]),))
+    m = 0.9 * 0.1 * np.array([2.0, -0.5]) + 0.1 * np.array([1.0, 1.0])
+    v = 0.999 * 0.001 * np.array([4.0, 0.25]) + 0.001 * np.array([1.0, 1.0])
+    m_hat, v_hat = m / (1 - 0.9**2), v / (1 - 0.999**2)
+    np.testing.assert_allclose(w - before, 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8), rtol=1e-12)
+
+
+def test_adam_removes_the_step_size_confound_and_sgd_has_it():
+    """Advantages c times larger give c times larger gradients: SGD steps c times further,
+    Adam's steps do not change (up to its ε)."""
+    from clinfair.trainers.simulate import _Optimiser
+
+    grads = [np.random.default_rng(k).normal(size=(3, 2)) for k in range(5)]
+    for optimizer, same in (("adam", True), ("sgd", False)):
+        finals = []
+        for scale in (1.0, 7.0):
+            w = np.zeros((3, 2))
+            optimiser = _Optimiser(Training(optimizer=optimizer), (w,))
+            for g in grads:
+                optimiser.step((scale * g,))
+            finals.append(w)
+        if same:
+            np.testing.assert_allclose(finals[0], finals[1], rtol=1e-6)
+        else:
+            np.testing.assert_allclose(finals[1], 7.0 * finals[0], rtol=1e-12)
+
+
+def test_training_refuses_an_unknown_optimizer():
+    with pytest.raises(ValueError, match="optimizer"):
+        Training(optimizer="rmsprop")
+    assert Training().lr == 0.02 and Training(optimizer="sgd").lr == 1.0
+
+
+# -- multiplicity: Holm over each question's whole family ---------------------------------------------
+
+
+def test_holm_runs_over_each_questions_whole_family():
+    from clinfair.trainers.simulate import comparisons, default_study, report, run_study
+
+    study = default_study(seeds=4, questions="cd", nd_seeds=3)
+    study.training = Training(steps=3)
+    text, summary = report(study, run_study(study, workers=1))
+    expected_sizes = {}
+    for setting in study.settings:
+        expected_sizes[setting.question] = expected_sizes.get(setting.question, 0) + 2 * len(
+            comparisons(setting)
+        )
+    assert summary["holm_family_sizes"] == expected_sizes == {"c": 2 * (3 + 2), "d": 2 * 2 * (3 + 1)}
+    for question, size in expected_sizes.items():
+        assert f"Holm over this question's family of {size} tests." in text
+        raw, adjusted = [], []
+        for entry in summary["settings"]:
+            if entry["question"] != question:
+                continue
+            for stats in entry["methods"].values():
+                for suffix in ("grpo", "control"):
+                    if f"p_vs_{suffix}" in stats:
+                        raw += [stats[f"p_vs_{suffix}"][k] for k in ("accuracy", "gap")]
+                        adjusted += [stats[f"holm_p_vs_{suffix}"][k] for k in ("accuracy", "gap")]
+        assert len(raw) == size and adjusted == holm(raw)
+    fair_vs_control = summary["settings"][0]["methods"]["fairgrpo"]["diff_vs_control"]
+    assert set(fair_vs_control) == {"accuracy", "gap", "minority acc"}
+    assert len(summary["settings"][0]["per_seed"]["fairgrpo"]["accuracy"]) == 3  # (c) runs nd_seeds
+
+
+def test_every_registry_method_names_a_pure_estimator_that_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from clinfair.trainers.methods import METHODS\n"
+        "from clinfair.trainers.advantage.estimators import AdvantageEstimator\n"
+        "for m in METHODS.values():\n"
+        "    assert m.advantage is not None, m.name\n"
+        "    assert issubclass(m.advantage_class(), AdvantageEstimator), m.name\n"
+        "loaded = sorted({'torch', 'trl', 'transformers'} & set(sys.modules))\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

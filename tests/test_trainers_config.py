@@ -46,7 +46,8 @@ def test_fair_modes_and_overrides():
     assert batch_scaled.grpo_scale == "batch"  # the base advantage follows TRL's scale_rewards
     ref = FairGRPOConfig(output_dir="x", fair_mode="reference", fair_advantage={"window": "batch"}, **CPU)
     assert ref.fair_advantage_config().guard == "authors" and ref.fair_advantage_config().window == "batch"
-    with pytest.raises(ValueError, match="unknown key.*'windw'"):
+    # an unknown field is the one shared unknown-key error (clinfair.core.yamlio.check_keys)
+    with pytest.raises(ValueError, match=r"unknown key.*'windw' \(did you mean 'window'\?\)"):
         FairGRPOConfig(output_dir="x", fair_advantage={"windw": "batch"}, **CPU)
     with pytest.raises(ValueError, match="fair_mode"):
         FairGRPOConfig(output_dir="x", fair_mode="papers", **CPU)
@@ -63,6 +64,36 @@ def test_fairgrpo_nd_always_clusters():
     assert tweaked.fair_advantage_config() == FairAdvantageConfig.reference_nd(window="batch")
     with pytest.raises(ValueError, match="groups by clusters"):
         FairGRPONDConfig(output_dir="x", fair_advantage={"grouping": "explicit"}, **CPU)
+
+
+def test_fair_advantage_is_a_typed_config_read_through_the_shared_loader(tmp_path):
+    import json
+
+    from clinfair.core.errors import ClinfairError
+
+    config = FairGRPOConfig(output_dir="x", fair_mode="reference", fair_advantage={"window": "batch"}, **CPU)
+    assert config.fair_advantage == FairAdvantageConfig.reference(
+        window="batch"
+    )  # a mapping becomes the type
+    given = FairAdvantageConfig(temperature="n")
+    assert FairGRPOConfig(output_dir="x", fair_advantage=given, **CPU).fair_advantage is given  # used as is
+    # logged as JSON (TRL's to_dict), read back to the same configuration
+    logged = json.loads(json.dumps(config.to_dict()))["fair_advantage"]
+    again = FairGRPOConfig(output_dir="x", fair_mode="reference", fair_advantage=logged, **CPU)
+    assert again.fair_advantage == config.fair_advantage
+    with pytest.raises(ClinfairError, match=r"^fair_advantage: FairAdvantageConfig.window must be one of"):
+        FairGRPOConfig(output_dir="x", fair_advantage={"window": "weekly"}, **CPU)
+    # in a recipe: the one unknown-key error, naming the recipe file
+    path = tmp_path / "r.yaml"
+    path.write_text("model: tiny\nuse_cpu: true\nbf16: false\nfair_advantage:\n  windw: batch\n")
+    with pytest.raises(
+        RecipeError, match=r"r\.yaml: fair_advantage: unknown key\(s\) 'windw' \(did you mean 'window'\?\)"
+    ):
+        load_recipe(path, "fairgrpo")
+    with pytest.raises(ValueError, match="groups by clusters"):
+        FairGRPONDConfig(
+            output_dir="x", fair_mode="reference", fair_advantage={"grouping": "explicit"}, **CPU
+        )
 
 
 # -- recipes -------------------------------------------------------------------------------------

@@ -12,23 +12,21 @@ Small or poorly performing groups get small temperatures, so their signal is amp
 
 ``fair_mode="paper"`` (default) is the paper's formula made robust (floored r̄, z-score),
 ``fair_mode="reference"`` the authors' code (``FairAdvantageConfig.reference()``); any
-field of ``FairAdvantageConfig`` can be overridden through ``fair_advantage``. The
-scaler's statistics (N, r̄, T per domain and group) are logged under ``fair/``.
+field of ``FairAdvantageConfig`` can be set through ``fair_advantage`` (a recipe's mapping
+of fields is read on top of the mode into one ``FairAdvantageConfig``). The scaler's
+statistics (N, r̄, T per domain and group) are logged under ``fair/``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
+from clinfair.trainers.advantage.config import FAIR_MODES, mode_config, resolve_fair_advantage
 from clinfair.trainers.gathered import GatheredBatchTrainer
 from clinfair.trainers.grpo import GRPOConfig, default_config
-
-from clinfair.core.yamlio import check_keys
-
-FAIR_MODES = ("paper", "reference")
 
 
 @dataclass
@@ -41,9 +39,12 @@ class FairGRPOConfig(GRPOConfig):
         fair_mode (`str`, *optional*, defaults to `"paper"`):
             ``"paper"``: the paper's formula with robust defaults; ``"reference"``: the authors' code
             (``FairAdvantageConfig.reference()``).
-        fair_advantage (`dict[str, Any]` or `None`, *optional*):
-            Overrides of ``clinfair.trainers.advantage.FairAdvantageConfig`` fields applied on top of the mode,
-            e.g. ``{"window": "batch"}``; an unknown field is an error.
+        fair_advantage (`FairAdvantageConfig` or `None`, *optional*):
+            The advantage's settings (``clinfair.trainers.advantage.FairAdvantageConfig``, every field
+            documented there). None: the ``fair_mode``'s configuration. Given as a mapping (a recipe's
+            ``fair_advantage:`` block, ``fair_advantage.window=batch``), its fields replace the mode's and
+            the result is stored as a ``FairAdvantageConfig`` (read by ``clinfair.core.yamlio.load_dataclass``:
+            an unknown field is the one shared unknown-key error).
     """
 
     fair_mode: str = field(
@@ -52,33 +53,40 @@ class FairGRPOConfig(GRPOConfig):
             "help": "'paper' (the paper's formula, robust defaults) or 'reference' (the authors' code)."
         },
     )
-    fair_advantage: dict[str, Any] | None = field(
+    fair_advantage: FairAdvantageConfig | None = field(
         default=None,
         metadata={
-            "help": "Overrides of clinfair.trainers.advantage.FairAdvantageConfig fields, e.g. {'window': 'batch'}."
+            "help": "clinfair.trainers.advantage.FairAdvantageConfig; a mapping of its fields, e.g. "
+            "{'window': 'batch'}, replaces those of the fair_mode's configuration."
         },
     )
+
+    #: FairGRPO_ND clusters every prompt (its mode configurations are ``mode_config(..., clusters=True)``).
+    clusters = False
 
     def __post_init__(self):
         super().__post_init__()
         if self.fair_mode not in FAIR_MODES:
             raise ValueError(f"fair_mode must be one of {FAIR_MODES}, got {self.fair_mode!r}")
-        self.fair_advantage_config()  # a bad override fails here, not at the first step
+        # a mapping (recipe, override) becomes the typed config here, so a bad field fails now,
+        # not at the first step
+        self.fair_advantage = resolve_fair_advantage(self.mode_advantage_config(), self.fair_advantage)
 
     def fair_advantage_config(self) -> FairAdvantageConfig:
-        """The scaler's configuration: the chosen mode, then the ``fair_advantage`` overrides.
-
-        In paper mode the GRPO base advantage uses this run's ``scale_rewards``, as TRL's does.
-        """
-        overrides = dict(self.fair_advantage or {})
-        check_keys(overrides, [f.name for f in fields(FairAdvantageConfig)], "fair_advantage", ValueError)
-        return replace(self.mode_advantage_config(), **overrides)
+        """The scaler's configuration: ``fair_advantage`` (the mode's, with any fields set)."""
+        return self.fair_advantage
 
     def mode_advantage_config(self) -> FairAdvantageConfig:
-        """The ``fair_mode``'s configuration, before the ``fair_advantage`` overrides."""
-        if self.fair_mode == "reference":
-            return FairAdvantageConfig.reference()
-        return FairAdvantageConfig(grpo_scale=self.scale_rewards)
+        """The ``fair_mode``'s configuration, before any ``fair_advantage`` field (in paper mode the
+        GRPO base advantage uses this run's ``scale_rewards``, as TRL's does)."""
+        return mode_config(self.fair_mode, self.clusters, self.scale_rewards)
+
+    def to_dict(self) -> dict[str, Any]:
+        """TRL's ``to_dict`` (logged, JSON-serialised) with ``fair_advantage`` as a mapping of its
+        fields, which this class reads back to the same configuration."""
+        values = super().to_dict()
+        values["fair_advantage"] = asdict(self.fair_advantage)
+        return values
 
 
 class FairGRPOTrainer(GatheredBatchTrainer):

@@ -8,16 +8,18 @@ logged as ``fair/ari`` and ``fair/nmi``, and written to ``fairness.jsonl``), nev
 advantages.
 
 ``fair_mode="paper"`` (default): the paper's formula made robust, with sorted reward vectors
-and a bounded history. ``fair_mode="reference"``: the authors' FairGRPO_ND exactly
+and a bounded history. ``fair_mode="reference"``: the authors' FairGRPO_ND
 (``FairAdvantageConfig.reference_nd()``: inverse-cluster-size-weighted domain mean, floored
-and clamped factor, raw-reward fallback, whole-history clustering), for reproducing the paper.
+and clamped factor, raw-reward fallback, whole-history K-means on float32 vectors as theirs;
+its docstring lists the remaining, rounding-level or edge-case, differences), for reproducing the paper.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clinfair.trainers.advantage import UNK, FairAdvantageConfig
+from clinfair.trainers.advantage import UNK
 from clinfair.trainers.fairgrpo import FairGRPOConfig, FairGRPOTrainer
 from clinfair.trainers.grpo import default_config
 
@@ -30,21 +32,20 @@ class FairGRPONDConfig(FairGRPOConfig):
     ``FairAdvantageConfig.reference_nd()`` and ``fair_advantage`` may not set ``grouping``.
     """
 
-    def fair_advantage_config(self) -> FairAdvantageConfig:
-        """As ``FairGRPOConfig``'s, refusing a ``fair_advantage.grouping`` other than clusters."""
-        grouping = (self.fair_advantage or {}).get("grouping", "clusters")
-        if grouping != "clusters":
-            raise ValueError(
-                f"FairGRPO_ND groups by clusters; fair_advantage.grouping={grouping!r} is not allowed"
-            )
-        return super().fair_advantage_config()
+    clusters = True
 
-    def mode_advantage_config(self) -> FairAdvantageConfig:
-        """Paper mode: FairGRPO's paper config with K-means groups; reference mode:
-        ``FairAdvantageConfig.reference_nd()``."""
-        if self.fair_mode == "reference":
-            return FairAdvantageConfig.reference_nd()
-        return FairAdvantageConfig(grpo_scale=self.scale_rewards, grouping="clusters")
+    def __post_init__(self):
+        given = self.fair_advantage.get("grouping") if isinstance(self.fair_advantage, Mapping) else None
+        if given not in (None, "clusters"):  # said before the mode's other fields could object to it
+            raise ValueError(
+                f"FairGRPO_ND groups by clusters; fair_advantage.grouping={given!r} is not allowed"
+            )
+        super().__post_init__()
+        if self.fair_advantage.grouping != "clusters":
+            raise ValueError(
+                f"FairGRPO_ND groups by clusters; fair_advantage.grouping={self.fair_advantage.grouping!r} "
+                "is not allowed"
+            )
 
 
 class FairGRPONDTrainer(FairGRPOTrainer):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import platform
+import subprocess
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,10 +30,14 @@ class SimulateArguments:
             Which of the questions a, b, c, d to run.
         steps (`int`, *optional*, defaults to `100`):
             Policy-gradient steps.
+        optimizer (`str`, *optional*, defaults to `"adam"`):
+            Update rule: ``adam`` (as the trainers' AdamW: lr 0.02, betas 0.9/0.999, eps 1e-8) or ``sgd``
+            (plain steps at lr 1, whose size grows with the advantages' scale).
         workers (`int`, *optional*, defaults to `min(2, os.cpu_count())`):
             Processes.
         out (`Path`, *optional*):
-            Also write ``report.md`` and ``summary.json`` to this folder.
+            Also write ``report.md`` and ``summary.json`` (every seed's values, the settings, commit,
+            machine, wall time) to this folder.
         progress (`bool`, *optional*, defaults to `True`):
             Show a progress bar over the runs (``--no-progress`` hides it).
     """
@@ -44,11 +50,25 @@ class SimulateArguments:
         default="abcd", metadata={"help": "which of the questions a, b, c, d to run (default: abcd)"}
     )
     steps: int = field(default=100, metadata={"help": "policy-gradient steps (default: 100)"})
+    optimizer: str = field(
+        default="adam",
+        metadata={
+            "help": "update rule: adam (as the trainers' AdamW: lr 0.02, betas 0.9/0.999, eps 1e-8) or sgd "
+            "(plain steps at lr 1, whose size grows with the advantages' scale) (default: adam)",
+            "choices": ("adam", "sgd"),
+        },
+    )
     workers: int = field(
         default_factory=lambda: min(2, os.cpu_count() or 1),
         metadata={"help": "processes (default: 2 or the CPU count if smaller)"},
     )
-    out: Path | None = field(default=None, metadata={"help": "also write report.md and summary.json here"})
+    out: Path | None = field(
+        default=None,
+        metadata={
+            "help": "also write report.md and summary.json (every seed's values, the settings, commit, machine, "
+            "wall time) here"
+        },
+    )
     progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
 
 
@@ -73,16 +93,58 @@ def run(args: argparse.Namespace) -> int:
     if bad or not args.questions:
         raise ClinfairError(f"--questions takes letters from 'abcd', got {args.questions!r}")
     study = default_study(args.seeds, args.questions, args.nd_seeds)
-    study.training = replace(study.training, steps=args.steps)
+    study.training = replace(study.training, steps=args.steps, optimizer=args.optimizer)
+    commit = _commit()  # before the run: the code that ran
     start = time.perf_counter()
     results = run_study(study, args.workers, progress=args.progress)
     seconds = time.perf_counter() - start
     text, summary = report(study, results)
     runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})
+    families = ", ".join(f"({q}) {n}" for q, n in summary["holm_family_sizes"].items())
+    text += f"\nHolm family sizes (tests per question): {families}.\n"
     text += f"\n{runs} runs in {seconds:.1f} s with {args.workers} worker(s).\n"
     summary["wall_s"] = seconds
+    summary["runs"] = runs
+    summary["workers"] = args.workers
+    summary["command"] = "clinfair simulate " + " ".join(
+        [f"--seeds {args.seeds}", f"--nd-seeds {args.nd_seeds}", f"--questions {args.questions}"]
+        + [f"--steps {args.steps}", f"--optimizer {args.optimizer}", f"--workers {args.workers}"]
+    )
+    summary["machine"] = _machine()
+    summary["commit"] = commit
     print(text)
     if args.out:
         atomic_write_text(args.out / "report.md", text)
         atomic_write_json(args.out / "summary.json", summary)
     return 0
+
+
+def _machine() -> dict[str, object]:
+    """Where the study ran (its wall time depends on it)."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _commit() -> str | None:
+    """The git commit of the clinfair source that runs, "+dirty" when tracked files differ from it
+    (None outside a git checkout)."""
+    outputs = []
+    for command in (["git", "rev-parse", "HEAD"], ["git", "status", "--porcelain", "--untracked-files=no"]):
+        try:
+            out = subprocess.run(
+                command,
+                cwd=Path(__file__).resolve().parent,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        outputs.append(out.stdout.strip())
+    return (outputs[0] + ("+dirty" if outputs[1] else "")) or None
