@@ -23,11 +23,15 @@ from typing import Any
 
 from clinfair.benchmark.models import (
     SPECIAL_TOKENS,
+    TinyVLMConfig,
     build_tiny_tokenizer,
     build_tiny_vlm,
+    clinfair_chat_template,
+    image_only_processor_class,
     save_video_processor,
     trl_chat_template,
 )
+from tokenizers import AddedToken
 
 from clinfair.core.errors import ClinfairError
 
@@ -58,7 +62,6 @@ def _tokenizer(specials: Sequence[str], eos: str, pad: str, bos: str | None = No
 def _with_newline_token(tokenizer) -> None:
     """Gemma's real tokenizers have ``"\\n"`` as a token of its own (vLLM's Gemma3 and PaliGemma
     processors look it up); a byte-level BPE spells it ``Ċ``, so add it as Gemma has it."""
-    from tokenizers import AddedToken
 
     tokenizer.add_tokens([AddedToken("\n", normalized=False, special=False)])
 
@@ -139,7 +142,6 @@ def _build_qwen(
     **text_extra: Any,
 ) -> None:
     """A tiny Qwen-VL of ``model_type``: Qwen's special tokens, 4x4 patches merged 2x2 (4 image tokens)."""
-    from clinfair.benchmark.models import image_only_processor_class
     from transformers import AutoConfig
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
@@ -324,7 +326,6 @@ def _clip_vision() -> dict[str, Any]:
 
 
 def _build_llava(out_dir: Path, seed: int) -> None:
-    from clinfair.benchmark.models import clinfair_chat_template
     from transformers import LlavaConfig, LlavaProcessor
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
@@ -438,7 +439,6 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
 
 def _build_smolvlm(out_dir: Path, seed: int) -> None:
     """SmolVLM2 (``model_type: smolvlm``): Idefics3's architecture with SmolVLM's processor."""
-    from clinfair.benchmark.models import image_only_processor_class
     from transformers import SmolVLMConfig
     from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
 
@@ -499,7 +499,6 @@ def _build_smolvlm(out_dir: Path, seed: int) -> None:
 
 def _build_mllama(out_dir: Path, seed: int) -> None:
     """Llama-3.2-Vision (``model_type: mllama``): images reach the text model through cross-attention."""
-    from clinfair.benchmark.models import clinfair_chat_template
     from transformers import MllamaConfig, MllamaProcessor
     from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
 
@@ -556,7 +555,6 @@ def _build_mllama(out_dir: Path, seed: int) -> None:
 
 
 def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
-    from clinfair.benchmark.models import TinyVLMConfig
 
     build_tiny_vlm(out_dir, TinyVLMConfig(num_heads=HEADS, seed=seed))  # the zoo's head_dim (32)
 
