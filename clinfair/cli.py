@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from clinfair.core.errors import ClinfairError
+from clinfair.core.version import __version__
 
 #: Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -34,7 +35,6 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from clinfair.core.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="clinfair",

@@ -9,12 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.generation import DEFAULT_MAX_NEW_TOKENS, SCORE_MODES, GenerationSettings
+from clinfair.benchmark.generation import (
+    DEFAULT_MAX_NEW_TOKENS,
+    SCORE_MODES,
+    GenerationSettings,
+    default_max_new_tokens,
+)
+from clinfair.commands.check_model import read_chat_template
+from clinfair.commands.metrics import score_summary_table
+from clinfair.commands.metrics import summary_table as metrics_summary
 from clinfair.commands.tasks import include_path_field
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
 from clinfair.tasks.attributes import DEFAULT_HELP
 from clinfair.tasks.prepare import default_data_dir
+from clinfair.tasks.registry import include_paths, resolve_tasks
 
 
 @dataclass
@@ -169,11 +178,8 @@ def use_task_kind_default(parser: argparse.ArgumentParser) -> None:
 
 def run(namespace: argparse.Namespace) -> int:
     from clinfair.benchmark.evaluate import ModelLoading, evaluate
-    from clinfair.benchmark.generation import default_max_new_tokens
     from clinfair.benchmark.locate import locate_model
     from clinfair.benchmark.runner import EvalRequest
-    from clinfair.commands.check_model import read_chat_template
-    from clinfair.tasks.registry import include_paths, resolve_tasks
 
     args = from_namespace(EvalArguments, namespace)
     if args.overwrite or not (Path(args.out) / "results.json").is_file():  # a finished run re-scores alone
@@ -226,8 +232,6 @@ def run(namespace: argparse.Namespace) -> int:
 
 def summary_table(results: dict[str, Any]) -> str:
     """The metrics summary (as ``clinfair metrics`` prints it) and the null demographics per task."""
-    from clinfair.commands.metrics import score_summary_table
-    from clinfair.commands.metrics import summary_table as metrics_summary
 
     nulls = "; ".join(
         f"{task}: " + ", ".join(f"{name}={n}" for name, n in info["null_demographics"].items())
