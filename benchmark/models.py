@@ -19,6 +19,7 @@ per supported family the same way.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import json
 from collections.abc import Sequence
@@ -112,8 +113,6 @@ def image_only_processor_class(model_type: str) -> type:
 
 def _pil_image_processor_class(model_type: str) -> type:
     """The PIL (torchvision-free) image processor class of ``model_type``, imported from its module."""
-    import importlib
-
     from transformers.models.auto.configuration_auto import model_type_to_module_name
     from transformers.models.auto.image_processing_auto import (
         IMAGE_PROCESSOR_MAPPING_NAMES,
