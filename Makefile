@@ -5,15 +5,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.clinfair-installed
 PYTEST_ARGS ?=
+# pip prints what it collects and downloads, so a first install (minutes) is visibly working;
+# `make install PIP_QUIET=--quiet` hides it.
+PIP_QUIET ?=
 
-.PHONY: install browser test demo lint format clean
+.PHONY: install browser test test-vllm demo lint format clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@echo "== installing torch 2.13.0 into $(VENV) (1/2; pinned, first)"
+	$(PY) -m pip install $(PIP_QUIET) torch==2.13.0
+	@echo "== installing clinfair and its dependencies into $(VENV) (2/2)"
+	$(PY) -m pip install $(PIP_QUIET) -e '.[dev]'
 	touch $(STAMP)
 
 # The leaderboard's browser tests drive headless Chromium. Where /usr/bin/chromium is missing and
@@ -33,6 +38,15 @@ test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; fi; exit $$status
 
+# The `vllm` tier on the real engine, in its own environment (.venv-vllm: vLLM's CUDA build with a
+# GPU, its CPU build without; see .ci/vllm-venv and docs/development.md). Never part of `make test`.
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed: pyproject.toml .ci/vllm-venv
+	VLLM_VENV=$(VLLM_VENV) PYTHON=$(PYTHON) .ci/vllm-venv
+
+test-vllm: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider $(PYTEST_ARGS) tests/test_vllm_engine.py
+
 demo: $(STAMP)
 	$(VENV)/bin/clinfair demo
 
@@ -46,4 +60,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache *.egg-info

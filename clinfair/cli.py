@@ -22,11 +22,13 @@ COMMAND_MODULES = (
     "clinfair.commands.check_model",  # check-model
     "clinfair.commands.compare",  # compare
     "clinfair.commands.probe",  # probe
+    "clinfair.commands.zoo",  # zoo list, zoo build
     "clinfair.commands.train",  # train
     "clinfair.commands.leaderboard",  # leaderboard build, push, serve
     "clinfair.demo",  # demo
     "clinfair.commands.simulate",  # simulate
     "clinfair.study",  # study
+    "clinfair.findings",  # findings list, regenerate
     "clinfair.commands.lmeval",  # lm-eval-tasks
 )
 

@@ -1,6 +1,13 @@
 """``clinfair demo``: the group-shift fairness experiment, end to end, on a laptop CPU.
 
-A controlled fairness experiment (``clinfair study`` with the demo's settings). The synthetic
+The primary result is the group-shift experiment in the simulator's world
+(``clinfair.trainers.simulate``) with the demo task's 8 sex x age groups and shares, A4 reading
+the other cue: FairGRPO vs GRPO over ``--sim-seeds`` paired seeds (30 by default, seconds), on a
+primary endpoint declared here (the age-group accuracy gap, lower is better), with the paired
+t-test, the exact sign-flip test and the power of the test for a 5-point difference.
+
+The tiny-VLM study that follows is the end-to-end check of the whole loop (a few seeds: its
+own power is printed beside it, and it is low). It is ``clinfair study`` with the demo's settings. The synthetic
 task runs with ``GROUP_SHIFT`` (``tasks/builders/synthetic.py``): the oldest age bin (15 %
 of the rows, visible by its darker background) decides benign/malignant by the lesion's
 size, every other group by its colour, and each cue is uninformative where it is not the
@@ -16,10 +23,10 @@ learned from the minority's own few prompts, which is what fairness-aware RL cla
    seed: same data order);
 4. evaluate the untrained model, the warm start and every trained policy on the held-out
    test split (``clinfair eval``);
-5. build the leaderboard (``index.html``, table, plots) and print the study report: mean and
-   95 % t-interval over seeds of accuracy, F1, every gap and the minority gap, and the paired
-   differences to GRPO with their tests. Three seeds rarely separate methods on the tiny
-   model: the report says so, with the measured time per run for a larger ``clinfair study``.
+5. build the leaderboard (``index.html``, table, plots) and print the study report: its
+   verdict on the primary endpoint with its power, the mean and 95 % t-interval over seeds of
+   exact accuracy, the invalid rate, accuracy, F1, every gap and the minority gap, and the
+   secondary paired differences to GRPO. The unit of inference is the seed (training run).
 """
 
 from __future__ import annotations
@@ -37,7 +44,15 @@ from clinfair.core.io import atomic_write_json, atomic_write_text
 from clinfair.trainers.methods import METHODS
 
 if TYPE_CHECKING:
-    from clinfair.study import StudyConfig
+    from clinfair.study.config import StudyConfig
+
+#: the demo's primary endpoint, declared before it runs (the tiny-VLM check declares the same)
+PRIMARY = {"metric": "accuracy", "attribute": "age_group", "gap": True, "direction": "lower"}
+#: the difference (5 points of the age-group gap) whose power the demo reports
+TARGET_EFFECT = 0.05
+CONTROL_NOTE = (
+    "grpo_renorm: GRPO with FairGRPO's batch re-normalisation and no group weights (the control arm)."
+)
 
 #: what fits the 10-minute budget on 2 CPU cores: GRPO, the strongest baseline, FairGRPO
 #: (``clinfair study`` runs all five)
@@ -79,6 +94,8 @@ class DemoSettings:
             Tokens generated per rollout and per evaluation answer.
         eval_limit (`int`, *optional*):
             Evaluate only the first N test rows.
+        sim_seeds (`int`, *optional*, defaults to `30`):
+            Paired seeds of the primary result, the simulated group-shift experiment (0: skip it).
     """
 
     out: Path = field(default=Path("demo_out"), metadata={"help": "output folder"})
@@ -95,6 +112,10 @@ class DemoSettings:
     num_generations: int = field(default=4, metadata={"help": "rollouts per prompt"})
     max_new_tokens: int = field(default=24, metadata={"help": "tokens per rollout and per evaluation answer"})
     eval_limit: int | None = field(default=None, metadata={"help": "evaluate only the first N test rows"})
+    sim_seeds: int = field(
+        default=30,
+        metadata={"help": "paired seeds of the simulated group-shift experiment (the primary result)"},
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -117,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         raise ClinfairError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     small = [
         f"--{name.replace('_', '-')} must be at least {least}"
-        for name, least in (("seeds", 1), ("steps", 1), ("examples", 1), ("warm_steps", 0))
+        for name, least in (("seeds", 1), ("steps", 1), ("examples", 1), ("warm_steps", 0), ("sim_seeds", 0))
         if getattr(settings, name) < least
     ]
     if small:
@@ -137,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
 
 def study_config(settings: DemoSettings) -> StudyConfig:
     """The demo as a study: group-shift synthetic task, the demo recipe with the demo's budget."""
-    from clinfair.study import StudyConfig
+    from clinfair.study.config import StudyConfig
     from clinfair.tasks.builders.synthetic import GROUP_SHIFT
 
     return StudyConfig(
@@ -156,6 +177,8 @@ def study_config(settings: DemoSettings) -> StudyConfig:
         methods=list(settings.methods),
         seeds=settings.seeds,
         baseline="grpo",
+        primary=dict(PRIMARY),
+        target_effect=TARGET_EFFECT,
         minority={"age_group": "A4"},
         eval_split="test",
         eval_limit=settings.eval_limit,
@@ -172,13 +195,24 @@ def run_demo(settings: DemoSettings) -> str:
     each evaluation's own metrics table is in its folder's ``summary.txt``."""
     from tqdm.auto import tqdm
 
-    from clinfair.study import prepare_inputs, quiet_libraries, render, run_name, run_study
+    from clinfair.study.report import render
+    from clinfair.study.runner import model_folder, prepare_inputs, quiet_libraries, run_folder, run_study
 
     out = settings.out
     start, timings = time.perf_counter(), {}
     config = study_config(settings)
-    runs = [out / "runs" / run_name(m, seed) for seed in config.seed_list for m in config.methods]
-    bar = tqdm(total=len(runs) + 3, desc="clinfair demo", unit="step")
+    config.check("the demo's settings")
+    pairs = [(m, seed) for seed in config.seed_list for m in config.methods]
+    runs = [run_folder(out, m, seed) for m, seed in pairs]
+    bar = tqdm(total=len(runs) + 4, desc="clinfair demo", unit="step")
+    primary = ""
+    if settings.sim_seeds:
+        bar.set_postfix_str(f"simulated group shift ({settings.sim_seeds} seeds)")
+        simulated = simulated_group_shift(settings.sim_seeds)
+        atomic_write_json(out / "primary.json", simulated)
+        primary = primary_report(simulated)
+    timings["simulation_s"] = time.perf_counter() - start
+    bar.update()
     with quiet_libraries():
         bar.set_postfix_str("data and warm start")
         data_dir, warm = prepare_inputs(config, out)
@@ -187,19 +221,31 @@ def run_demo(settings: DemoSettings) -> str:
             bar.set_postfix_str(f"{name}: evaluating")
             eval_dirs.append(_evaluate(model, name, data_dir, out, config))
             bar.update()
-        timings["setup_s"] = time.perf_counter() - start
-        summary = run_study(config, out, bar=bar)
-        timings["runs_s"] = time.perf_counter() - start - timings["setup_s"]
+        timings["setup_s"] = time.perf_counter() - start - timings["simulation_s"]
+        summary = run_study(config, out, bar=bar, leaderboard=False)
+        timings["runs_s"] = time.perf_counter() - start - timings["setup_s"] - timings["simulation_s"]
         eval_dirs += [run / "eval" for run in runs]
         board_start = time.perf_counter()
         bar.set_postfix_str("building the leaderboard")
-        _build_leaderboard(eval_dirs, out / "leaderboard", [run / "train" / "fairness.jsonl" for run in runs])
+        _build_leaderboard(
+            eval_dirs,
+            out / "leaderboard",
+            [model_folder(out, m, seed) / "fairness.jsonl" for m, seed in pairs],
+        )
         bar.update()
         bar.close()
     timings["leaderboard_s"] = time.perf_counter() - board_start
     timings["total_s"] = time.perf_counter() - start
     table = multi_seed_table(eval_dirs, settings)
-    report = "\n".join([table, "", render(summary), verdict(summary, settings, runs)])
+    check = [
+        f"## End-to-end check: the tiny VLM ({settings.seeds} seed(s) per method)",
+        "",
+        table,
+        "",
+        render(summary),
+        verdict(summary, settings, runs),
+    ]
+    report = "\n".join([primary, *check] if primary else check)
     atomic_write_text(out / "demo_table.md", report)
     atomic_write_json(out / "demo_timings.json", timings)
     return report
@@ -220,7 +266,7 @@ def collapsed_runs(run_dirs: list[Path]) -> list[str]:
 def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path]) -> str:
     """Whether the demo's seeds separate the methods, and what a study that might would cost."""
     from clinfair.benchmark.seedstats import Interval
-    from clinfair.study import interval_text
+    from clinfair.study.report import interval_text
 
     per_run = (summary.get("seconds_per_run") or {}).get("mean")
     cost = f"{per_run:.0f} s per run on this machine" if per_run else "see the time per run above"
@@ -240,15 +286,15 @@ def verdict(summary: dict[str, Any], settings: DemoSettings, run_dirs: list[Path
             f"about fairness."
         )
     lines.append(
-        f"{settings.seeds} seeds are few for RL on the tiny model: for intervals that can separate "
-        f"methods, run `clinfair study configs/studies/group_shift.yaml --seeds 10` ({cost}; "
-        f"methods x seeds runs)."
+        f"{settings.seeds} seeds are few for RL on the tiny model (the power above): to plan a study that can "
+        f"separate methods, run `clinfair study configs/studies/group_shift.yaml --plan --pilot {settings.out}` "
+        f"({cost}; methods x seeds runs)."
     )
     return "\n".join(lines)
 
 
 def _evaluate(model: Path, name: str, data_dir: Path, out: Path, config: StudyConfig) -> Path:
-    from clinfair.study import evaluate_run
+    from clinfair.study.runner import evaluate_run
 
     folder = out / "eval" / name
     if not (folder / "results.json").exists():
@@ -259,8 +305,8 @@ def _evaluate(model: Path, name: str, data_dir: Path, out: Path, config: StudyCo
 def _build_leaderboard(eval_dirs: list[Path], out: Path, dynamics_files: list[Path]) -> None:
     from clinfair.leaderboard.build import build_leaderboard
 
-    # labelled by run (every file is called fairness.jsonl in a folder called train)
-    dynamics = [f"{p.parent.parent.name}={p}" for p in dynamics_files if p.exists()]
+    # labelled by run (every file is called fairness.jsonl, in a folder named after its run)
+    dynamics = [f"{p.parent.name}={p}" for p in dynamics_files if p.exists()]
     build_leaderboard(eval_dirs, out, dynamics=dynamics)
 
 
@@ -295,4 +341,135 @@ def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:
         f"t-interval over {settings.seeds} seed(s). {settings.steps} GRPO steps of "
         f"{settings.prompts_per_step} prompts × {settings.num_generations} rollouts per run."
     )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# The primary result: the group-shift experiment in the simulator's world
+# --------------------------------------------------------------------------------------------
+
+
+def simulated_world():
+    """The simulator's world with the demo task's 8 sex x age groups, at the task's shares; the
+    groups ``GROUP_SHIFT`` plants on the size cue (F|A4, M|A4) read the simulator's cue b."""
+    from clinfair.tasks import get_task
+    from clinfair.tasks.builders.synthetic import GROUP_SHIFT
+    from clinfair.trainers import simulate
+
+    shares = get_task("synthetic").options["group_shares"]
+    shifted = GROUP_SHIFT["group_cues"]
+    return simulate.World(
+        groups=tuple(simulate.GroupSpec(g, float(s), "b" if g in shifted else "a") for g, s in shares.items())
+    )
+
+
+def age_gap(groups: dict[str, float]) -> float:
+    """The age-group accuracy gap of one simulated run: per age bin the mean of its groups'
+    accuracies (the simulated test set has as many prompts in every group), then max - min."""
+    by_age: dict[str, list[float]] = {}
+    for name, accuracy in groups.items():
+        by_age.setdefault(name.partition("|")[2], []).append(accuracy)
+    means = [sum(v) / len(v) for v in by_age.values()]
+    return max(means) - min(means)
+
+
+def simulated_group_shift(seeds: int) -> dict[str, Any]:
+    """FairGRPO vs GRPO in :func:`simulated_world`, paired by seed, on the demo's primary endpoint;
+    secondary: FairGRPO vs the control arm (GRPO with FairGRPO's batch re-normalisation and no
+    group weights, ``simulate.CONTROL``), which separates the re-weighting from the rescaling."""
+    from clinfair.benchmark.seedstats import holm
+    from clinfair.study.statistics import ALPHA, interval, power_entry, seed_test
+    from clinfair.trainers import simulate
+
+    baseline, method, control = "grpo", "fairgrpo", simulate.CONTROL
+    methods = (baseline, control, method)
+    world, training = simulated_world(), simulate.Training()
+    runs = {m: simulate.run_seeds(world, training, simulate.METHODS[m], list(range(seeds))) for m in methods}
+    values = {m: [age_gap(r["groups"]) for r in results] for m, results in runs.items()}
+    minority = {
+        m: [(r["groups"]["F|A4"] + r["groups"]["M|A4"]) / 2 for r in results] for m, results in runs.items()
+    }
+    test = seed_test(values[method], values[baseline])
+    secondary = {f"{method} vs {control}": seed_test(values[method], values[control])}
+    for key in ("p", "p_sign_flip"):  # Holm over the secondary family (its size is printed)
+        for entry, adjusted in zip(secondary.values(), holm([e[key] for e in secondary.values()])):
+            entry[f"{key}_holm"] = adjusted
+    return {
+        "world": "demo task's 8 sex x age groups at its shares; F|A4 and M|A4 read cue b, the others cue a",
+        "training": {
+            "steps": training.steps,
+            "prompts_per_step": training.prompts_per_step,
+            "optimizer": training.optimizer,
+            "learning_rate": training.lr,
+        },
+        "seeds": seeds,
+        "baseline": baseline,
+        "method": method,
+        "order": list(methods),
+        "primary": {"name": "age_group accuracy gap", **PRIMARY},
+        "per_seed": {m: {"age_gap": values[m], "a4_accuracy": minority[m]} for m in methods},
+        "methods": {
+            m: {
+                "age_gap": interval(values[m]),
+                "a4_accuracy": interval(minority[m]),
+                "accuracy": interval([r["accuracy"] for r in runs[m]]),
+            }
+            for m in methods
+        },
+        "test": test,
+        "power": power_entry(test["sd"], seeds, TARGET_EFFECT, ALPHA),
+        "secondary": secondary,
+    }
+
+
+def primary_report(result: dict[str, Any]) -> str:
+    """The primary result's Markdown: the verdict line (with its power), then a small table."""
+    from clinfair.study.report import fmt_p, interval_text, power_text, sign_flip_text
+    from clinfair.study.statistics import significant
+
+    test, base, method = result["test"], result["baseline"], result["method"]
+    # one primary test: Holm over a family of one leaves its p-values as they are
+    decided = significant({**test, "p_holm": test["p"], "p_sign_flip_holm": test["p_sign_flip"]})
+    better = test["diff"]["mean"] < 0  # a gap: lower is better
+    call = (
+        f"{method} {'narrows' if better else 'widens'} the gap significantly"
+        if decided
+        else f"no significant difference between {method} and {base}"
+    )
+    power = result["power"]
+    weak = "" if (power.get("power") or 0) >= 0.8 else " (UNDERPOWERED, see its power)"
+    lines = [
+        f"## Primary result: group shift in the simulator's world ({result['seeds']} paired seeds)",
+        "",
+        f"**Verdict**{weak}: age-group accuracy gap, {method} − {base}: {interval_text(test['diff'])} points; "
+        f"paired t p = {fmt_p(test['p'])}, {sign_flip_text(result['seeds'], test['p_sign_flip'])}: {call}; "
+        f"{power_text(power)}.",
+        "",
+        "| method | seeds | age-group gap | A4 accuracy | accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for name in result.get("order", (base, method)):  # in this order: a JSON round trip sorts the keys
+        entry = result["methods"][name]
+        cells = [interval_text(entry[k]) for k in ("age_gap", "a4_accuracy", "accuracy")]
+        lines.append(f"| {name} | {result['seeds']} | " + " | ".join(cells) + " |")
+    secondary = result.get("secondary") or {}
+    if secondary:
+        lines += ["", f"Secondary (Holm over {len(secondary)} test(s)), age-group accuracy gap:"]
+        for label, e in secondary.items():
+            lines.append(
+                f"- {label}: {interval_text(e['diff'])} points; paired t p = {fmt_p(e['p'])}, "
+                f"{sign_flip_text(result['seeds'], e['p_sign_flip'])}; Holm p {fmt_p(e['p_holm'])}, "
+                f"{fmt_p(e['p_sign_flip_holm'])}."
+            )
+    training = result["training"]
+    lines += [
+        "",
+        f"{training['steps']} steps of {training['prompts_per_step']} prompts, optimiser "
+        f"{training['optimizer']} at learning rate {training['learning_rate']:g}; "
+        f"{CONTROL_NOTE} The simulator (`clinfair simulate`'s policy and advantage functions) with the demo "
+        "task's 8 sex x age groups at its shares, A4 reading another cue than the rest; percent, ± the 95 % "
+        "t-interval over seeds. "
+        "Unit of inference: the seed (a training run); the test is paired by seed.",
+        "",
+    ]
     return "\n".join(lines)

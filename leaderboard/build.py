@@ -38,21 +38,26 @@ import pandas as pd
 from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
 from clinfair.leaderboard import dynamics as dyn
 from clinfair.leaderboard import plots
-from clinfair.leaderboard.defaults import DEFAULT_TITLE
-from clinfair.leaderboard.page import Figure, render_page
-from clinfair.leaderboard.runs import DYNAMICS_FILE, LeaderboardError, Run, comparability, load_runs
-from clinfair.leaderboard.tables import (
+from clinfair.leaderboard.defaults import (
     DEFAULT_BOOTSTRAP,
     DEFAULT_CI_LEVEL,
     DEFAULT_MAX_INVALID,
-    OVERALL,
-    Tables,
-    compute_tables,
-    leaderboard_markdown,
-    mark_against_baseline,
-    metric_definitions,
-    paper_markdown,
+    DEFAULT_TITLE,
 )
+from clinfair.leaderboard.markdown import leaderboard_markdown, paper_markdown
+from clinfair.leaderboard.page import Figure, render_page
+from clinfair.leaderboard.ranking import mark_against_baseline
+from clinfair.leaderboard.runs import (
+    DYNAMICS_FILE,
+    LeaderboardError,
+    Run,
+    comparability,
+    find_result_folders,
+    load_runs,
+    unique_slugs,
+)
+from clinfair.leaderboard.statistics import OVERALL, metric_definitions
+from clinfair.leaderboard.tables import Tables, compute_tables
 
 from clinfair.core.io import (
     atomic_folder,
@@ -212,6 +217,7 @@ class BuildResult:
     comparison: dict[str, Any]
     files: list[str]
     warnings: list[str] = field(default_factory=list)  # input that was read with a repair, one line each
+    skipped: list[str] = field(default_factory=list)  # paths given that hold no run, one line each
 
 
 def build_leaderboard(
@@ -243,7 +249,8 @@ def build_leaderboard(
         raise LeaderboardError(f"--max-invalid must be between 0 and 1, got {max_invalid}")
     inputs = [("result", folder) for folder in folders]
     check_replaceable(out, MANIFEST, protected=inputs, error=LeaderboardError)  # before the work
-    runs = load_runs(folders)
+    found, skipped = find_result_folders(folders)
+    runs = load_runs(found)
     comparison = comparability(runs, allow_mixed)
     sources = [
         dyn.read_dynamics(run.folder / DYNAMICS_FILE, run.name)
@@ -262,6 +269,7 @@ def build_leaderboard(
         )
         tables.baseline = baseline
     curves = dyn.dynamics_frame(sources) if sources else None
+    dynamics_files = unique_slugs([s.label for s in sources])  # "x y" and "x-y" are two files
     run_names = [run.name for run in runs]
     board = tables.leaderboard
     unranked_reasons = dict(zip(board["run"], board["unranked"].where(board["unranked"].notna(), None)))
@@ -290,16 +298,17 @@ def build_leaderboard(
                 "model": run.model,
                 "method": run.method,
                 "tasks": run.tasks,
+                "settings": run.settings,  # what changes the numbers (compared across runs)
                 "flags": run.flags,
-                "unranked": unranked_reasons.get(run.name),  # not ranked on fairness columns, and why
+                "unranked": unranked_reasons.get(run.name),  # not ranked (on any column), and why
                 "other_split": bool(other_split.get(run.name)),  # ... nor on any other column
                 "files": [f"runs/{run.run_id}/{RESULTS_FILE}", f"runs/{run.run_id}/{PREDICTIONS_FILE}"],
             }
             for run in runs
         ],
         "dynamics": [
-            {"label": s.label, "file": f"dynamics/{_file_name(s.label)}.jsonl", "evaluations": len(s.records)}
-            for s in sources
+            {"label": s.label, "file": f"dynamics/{name}.jsonl", "evaluations": len(s.records)}
+            for s, name in zip(sources, dynamics_files)
         ],
         "figures": [
             {
@@ -354,7 +363,13 @@ def build_leaderboard(
         if s.dropped
     ]
     return BuildResult(
-        out=Path(out), runs=runs, tables=tables, comparison=comparison, files=files, warnings=warnings
+        out=Path(out),
+        runs=runs,
+        tables=tables,
+        comparison=comparison,
+        files=files,
+        warnings=warnings,
+        skipped=skipped,
     )
 
 

@@ -41,8 +41,9 @@ from typing import Any
 import pandas as pd
 import yaml
 from clinfair.leaderboard.build import read_manifest
+from clinfair.leaderboard.markdown import markdown_table
 from clinfair.leaderboard.runs import LeaderboardError
-from clinfair.leaderboard.tables import METRICS, OVERALL, markdown_table
+from clinfair.leaderboard.statistics import METRICS, OVERALL
 
 from clinfair.core import hub
 from clinfair.core.hub import CARD_FILE, HUB_ID, Commit, front_matter, is_hub_id
@@ -354,5 +355,5 @@ def execute(plan: PushPlan) -> dict[str, Any]:
 
 
 def _not_ranked(run: dict[str, Any]) -> str:
-    """What a run's ``unranked`` reason withholds: every column (another split), or fairness ones."""
-    return "not ranked" if run.get("other_split") else "not ranked on fairness"
+    """What a run's ``unranked`` reason withholds: every column (clinfair.leaderboard.ranking)."""
+    return "not ranked"

@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from clinfair.leaderboard.tables import COLUMNS, DEFAULT_MAX_INVALID, OVERALL, format_value
+from clinfair.leaderboard.defaults import DEFAULT_MAX_INVALID
+from clinfair.leaderboard.markdown import format_value
+from clinfair.leaderboard.statistics import COLUMNS, OVERALL
 
 from clinfair.core.text import html_text
 
@@ -72,7 +74,7 @@ def _metric_cell(row: Mapping[str, Any], scope: str, metric) -> str:
     hidden = "" if scope == OVERALL else " hidden"
     # shown greyed, never best, sorted after the ranked runs; other rows: on every column
     reason = _exclusion(row)
-    if (metric.fairness or row.get("other_split")) and reason:
+    if reason:  # clinfair.leaderboard.ranking: an excluded run is ranked on no column
         return (
             f'<td class="unranked" data-scope="{html_text(scope)}" data-value="{data}" '
             f'title="{html_text(reason)}"{hidden}>{text}</td>'
@@ -129,8 +131,7 @@ def _exclusion(row: Mapping[str, Any]) -> str | None:
     """Why a run is not ranked, as the page says it (None: ranked)."""
     if not row.get("unranked") or _is_missing(row.get("unranked")):
         return None
-    scope = "" if row.get("other_split") else " on fairness"
-    return f"not ranked{scope}: {row['unranked']}"
+    return f"not ranked: {row['unranked']}"
 
 
 def _body(frame: pd.DataFrame, scopes: Sequence[str]) -> str:

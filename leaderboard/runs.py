@@ -19,11 +19,17 @@ from a local folder becomes its Hub id when known, else the folder's name, in ev
 
 **Mixing policy.** Numbers are comparable only when they were computed the same way on the
 same rows. :func:`comparability` describes a run by its *evaluation setup*: clinfair
-version, results and metrics schema versions, protocol, task set, split, and per task the
-number of rows and a digest of their ids. Runs whose setups differ are refused, naming each
-difference and the runs on each side, unless ``allow_mixed`` is set: then the most common
-setup is the reference and each other run is flagged with what differs (the ``flags``
-column of the table, a banner on the page, the dataset card).
+version, results and metrics schema versions, protocol, task set, split, per task the
+number of rows and a digest of their ids, and the settings that change the numbers
+(:func:`compared_settings`: backend, max new tokens, sampling, clinfair's prompt template, scores
+mode, image limit; a setting one run records and another does not differs). Runs whose setups
+differ are refused, naming each difference and the runs on each side, unless ``allow_mixed``
+is set: then the most common setup is the reference and each other run is flagged with what
+differs (the ``flags`` column of the table, a banner on the page, the dataset card) and not
+ranked with the others (``clinfair.leaderboard.ranking``).
+
+Run ids are unique (:func:`unique_slugs`); paths given without ``results.json`` are skipped,
+one line each (:func:`find_result_folders`).
 """
 
 from __future__ import annotations
@@ -42,14 +48,15 @@ from typing import Any
 import pandas as pd
 from clinfair.benchmark.eval_result import EvalResult
 from clinfair.benchmark.metrics import METRICS_SCHEMA
-from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
+from clinfair.benchmark.runner import PARTIAL_FILE, PREDICTIONS_FILE, RESULTS_FILE
 
 from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.hub import public_model_name
 
 #: A training-dynamics file found in a result folder is read with the run (``clinfair.leaderboard.dynamics``).
 DYNAMICS_FILE = "fairness.jsonl"
-#: Paper-protocol values recomputed from predictions.parquet must equal results.json's to this tolerance.
+#: Values recomputed from predictions.parquet must equal results.json's to this tolerance (JSON keeps
+#: every digit of a float: a larger difference is an edit or another computation).
 MATCH_TOLERANCE = 1e-9
 #: Fields of the evaluation setup, in the order differences are reported, with readable names.
 SETUP_FIELDS = {
@@ -97,6 +104,11 @@ class Run:
     @property
     def label_spaces(self) -> dict[str, list[str]]:
         return {task: list(info["label_space"]) for task, info in self.results["tasks"].items()}
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings that change the numbers (:func:`run_settings`)."""
+        return run_settings(self.results)
 
     @property
     def probe_finding(self) -> str | None:
@@ -235,6 +247,30 @@ def _slug(text: str) -> str:
     return slug or "run"
 
 
+def unique_slugs(names: Sequence[str]) -> list[str]:
+    """A file-name-safe id per name, all distinct (also where case is ignored, as on macOS).
+
+    A name that is already safe keeps itself; the others get their slug, with ``-2``, ``-3``, ...
+    while it is taken: "x y", "x-y" and "x-y-2" become "x-y-3", "x-y" and "x-y-2", never one folder.
+    """
+    ids: list[str | None] = [name if _slug(name) == name else None for name in names]
+    taken: set[str] = set()
+    for index, slug in enumerate(ids):  # safe names first, in order; a case-twin falls to the loop below
+        if slug is not None and slug.lower() in taken:
+            ids[index] = None
+        elif slug is not None:
+            taken.add(slug.lower())
+    for index, name in enumerate(names):
+        if ids[index] is None:
+            base = candidate = _slug(name)
+            suffix = 2
+            while candidate.lower() in taken:
+                candidate, suffix = f"{base}-{suffix}", suffix + 1
+            ids[index] = candidate
+            taken.add(candidate.lower())
+    return [str(slug) for slug in ids]
+
+
 def _identity(results: Mapping[str, Any]) -> str:
     """What makes two folders the same run: run name, model and the full request."""
     return json.dumps(
@@ -243,11 +279,39 @@ def _identity(results: Mapping[str, Any]) -> str:
     )
 
 
+def find_result_folders(folders: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """The folders that hold a ``results.json``, and one line for each folder (or file) given that
+    does not and is skipped (``clinfair leaderboard build runs/*`` meets training folders too).
+
+    A path that does not exist, and an evaluation that has not finished, are refused: a typo or an
+    unfinished run must not silently leave a run off the board.
+    """
+    if not folders:
+        raise LeaderboardError("no result folders given; pass the output folders of `clinfair eval`")
+    found, skipped = [], []
+    for folder in map(Path, folders):
+        if not folder.exists():
+            raise LeaderboardError(f"{folder}: no such folder")
+        if folder.is_dir() and (folder / RESULTS_FILE).is_file():
+            found.append(folder)
+        elif folder.is_dir() and (folder / PARTIAL_FILE).exists():
+            EvalResult.load(folder)  # raises: the evaluation has not finished
+        else:
+            what = "not a folder" if not folder.is_dir() else f"no {RESULTS_FILE}"
+            skipped.append(f"skipped {folder}: {what} (not a `clinfair eval` output folder)")
+    if not found:
+        raise LeaderboardError(
+            f"none of the {len(folders)} path(s) given holds a {RESULTS_FILE}; pass the output folders "
+            "of `clinfair eval`"
+        )
+    return found, skipped
+
+
 def load_runs(folders: Sequence[str | Path]) -> list[Run]:
     """Read and check every folder; refuse duplicates and shared run names.
 
     Run ids (file-name-safe slugs of the run names, used for the dataset's ``runs/``
-    folders) are made unique by a numeric suffix.
+    folders) are unique (:func:`unique_slugs`), so every run's files reach the build.
     """
     if not folders:
         raise LeaderboardError("no result folders given; pass the output folders of `clinfair eval`")
@@ -271,11 +335,8 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
                 "give each a distinct `clinfair eval --run-name`"
             )
         seen[run.name] = run
-    used: Counter[str] = Counter()
-    for run in runs:
-        base = _slug(run.name)
-        used[base] += 1
-        run.run_id = base if used[base] == 1 else f"{base}-{used[base]}"
+    for run, run_id in zip(runs, unique_slugs([run.name for run in runs])):
+        run.run_id = run_id
     return runs
 
 
@@ -284,8 +345,92 @@ def _ids_digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256(ids.encode("utf-8")).hexdigest()[:12]
 
 
+#: The settings that must agree for runs to be ranked together: how the evaluator generated and
+#: scored, not what was evaluated. The chat template (its hash and source) and the dtype are shown
+#: but not compared: they come with the checkpoint, so a board of model families differs there by
+#: design (a resume that changes them is refused by ``clinfair eval`` itself).
+COMPARED_SETTINGS = (
+    "backend",
+    "max_new_tokens",
+    "temperature",
+    "do_sample",
+    "top_p",
+    "seed",
+    "prompt_template_sha256",
+    "scores",
+    "max_images_per_prompt",
+)
+#: Compared only between runs that sample: greedy decoding does not read them.
+SAMPLING_SETTINGS = ("top_p", "seed")
+#: Keys of ``results.json``'s settings that are the run's identity or its rows, not settings: the
+#: table shows them in their own columns, and the rows and split rules compare them.
+IDENTITY_SETTINGS = ("model", "revision", "split", "limit", "data_sha256")
+
+
+def run_settings(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a run that change its numbers, flat (``{"max_new_tokens": 64, ...}``).
+
+    ``results.json``'s ``settings`` block when it has one (``clinfair eval`` records it; nested keys
+    joined with dots, the run's identity and rows left out), else what older results record: the
+    backend, the generation settings (max new tokens, temperature, do_sample; top-p and the seed
+    only when sampling) and the scores mode.
+    """
+    recorded = results.get("settings")
+    if isinstance(recorded, Mapping):
+        return {
+            name: value
+            for name, value in _flat(recorded).items()
+            if name.split(".")[0] not in IDENTITY_SETTINGS
+        }
+    request = results.get("request") or {}
+    generation = request.get("generation") or {}
+    temperature = generation.get("temperature")
+    sampling = None if temperature is None else bool(temperature > 0)
+    settings = {
+        "backend": request.get("backend") or (results.get("model") or {}).get("backend"),
+        "max_new_tokens": generation.get("max_new_tokens"),
+        "temperature": temperature,
+        "do_sample": sampling,
+        "top_p": generation.get("top_p") if sampling else None,
+        "seed": generation.get("seed") if sampling else None,
+        "scores": request.get("scores"),
+    }
+    return {name: value for name, value in settings.items() if value is not None}
+
+
+def compared_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a run's settings (:func:`run_settings`) that must agree across a ranking
+    (:data:`COMPARED_SETTINGS`; top-p and seed only when the run samples)."""
+    sampling = bool(settings.get("do_sample"))
+    return {
+        name: settings[name]
+        for name in COMPARED_SETTINGS
+        if name in settings and (sampling or name not in SAMPLING_SETTINGS)
+    }
+
+
+def _flat(block: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in block.items():
+        if isinstance(value, Mapping):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = ",".join(map(str, value)) if isinstance(value, list) else value
+    return flat
+
+
+def settings_text(settings: Mapping[str, Any]) -> str:
+    """``backend=hf, max_new_tokens=64, ...``: a run's settings on one line (tables, page, Space)."""
+    return ", ".join(f"{name}={value}" for name, value in settings.items())
+
+
+#: What a setting not recorded by a run reads as in a comparison.
+NOT_RECORDED = "not recorded"
+
+
 def evaluation_setup(run: Run) -> dict[str, Any]:
-    """The fields that must agree for two runs' numbers to be comparable (see module docstring)."""
+    """The fields that must agree for two runs' numbers to be comparable (see module docstring);
+    the run's settings (:func:`run_settings`) follow as ``setting:<name>``."""
     results = run.results
     return {
         "clinfair_version": results.get("clinfair_version"),
@@ -298,39 +443,45 @@ def evaluation_setup(run: Run) -> dict[str, Any]:
             f"{task}:{len(rows)}:{_ids_digest(rows)}"
             for task, rows in sorted(run.predictions.groupby("dataset", sort=True))
         ),
-    }
+    } | {f"setting:{name}": value for name, value in compared_settings(run.settings).items()}
 
 
 def comparability(runs: Sequence[Run], allow_mixed: bool) -> dict[str, Any]:
-    """Check that the runs share one evaluation setup; flag the others with ``allow_mixed``.
+    """Check that the runs share one evaluation setup and settings; flag the others with ``allow_mixed``.
 
     Returns ``{"mixed": bool, "reference": setup, "differences": [line, ...]}`` and sets
-    each differing run's ``flags``. Raises :class:`LeaderboardError` listing the
+    each differing run's ``flags`` (such a run is then not ranked with the others,
+    ``clinfair.leaderboard.ranking``). Raises :class:`LeaderboardError` listing the
     differences when the setups differ and ``allow_mixed`` is false.
     """
     setups = [evaluation_setup(run) for run in runs]
-    keys = [json.dumps(setup, sort_keys=True) for setup in setups]
+    fields = {**SETUP_FIELDS}
+    for setup in setups:
+        fields |= {key: key.removeprefix("setting:") for key in setup if key.startswith("setting:")}
+    setups = [{name: setup.get(name, NOT_RECORDED) for name in fields} for setup in setups]
+    keys = [json.dumps(setup, sort_keys=True, default=str) for setup in setups]
     counts = Counter(keys)
     reference_key = max(counts, key=lambda k: (counts[k], -keys.index(k)))  # most common, then first
     reference = setups[keys.index(reference_key)]
     differences = []
-    for name, label in SETUP_FIELDS.items():
+    for name, label in fields.items():
         values: dict[Any, list[str]] = {}
         for run, setup in zip(runs, setups):
             values.setdefault(setup[name], []).append(run.name)
         if len(values) > 1:
-            sides = "; ".join(f"{value} ({', '.join(names)})" for value, names in values.items())
+            sides = "; ".join(f"{value} ({', '.join(members)})" for value, members in values.items())
             differences.append(f"{label}: {sides}")
     if differences and not allow_mixed:
         raise LeaderboardError(
             "the runs were not evaluated the same way, so their numbers are not comparable: "
             + " | ".join(differences)
-            + ". Evaluate them alike, or pass --allow-mixed to build anyway with the odd runs flagged"
+            + ". Evaluate them alike, or pass --allow-mixed to build anyway with the odd runs flagged "
+            "and not ranked with the others"
         )
     for run, setup in zip(runs, setups):
         run.flags = "; ".join(
-            f"{SETUP_FIELDS[name]} differs ({setup[name]})"
-            for name in SETUP_FIELDS
+            f"{label} differs ({setup[name]})"
+            for name, label in fields.items()
             if setup[name] != reference[name]
         )
     return {"mixed": bool(differences), "reference": reference, "differences": differences}

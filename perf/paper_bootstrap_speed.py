@@ -1,6 +1,6 @@
 """The leaderboard's paper-protocol bootstrap: re-counting an encoded table vs re-reading each resample.
 
-``clinfair.leaderboard.tables.paper_bootstrap`` (and ``clinfair compare``'s paired version) score every
+``clinfair.leaderboard.statistics.paper_bootstrap`` (and ``clinfair compare``'s paired version) score every
 resample with ``MetricFrame.paper(rows)``, which reuses the table's encoding. The baseline, timed
 in the same run on the same draws, is what they did before: ``paper_protocol`` on the drawn rows
 as a new DataFrame, parsing every answer and prediction list again. Both must give the same
@@ -17,7 +17,7 @@ import time
 
 from clinfair.benchmark.metrics import MetricFrame, as_json, paper_protocol
 from clinfair.benchmark.resampling import named_rng, stratified_rows
-from clinfair.leaderboard.tables import _PAPER_COLUMNS, _strata
+from clinfair.leaderboard.statistics import _PAPER_COLUMNS, _strata
 from metrics_speed import DATASETS, synthetic  # perf/ is on the path of a script run from it
 
 

@@ -1,4 +1,4 @@
-"""Prompts and answer parsing shared by evaluation and training (DESIGN.md section 2).
+"""Prompts and answer parsing shared by evaluation and training (docs/design.md section 2).
 
 The prompt is the question, the label space and one format instruction. The parser takes
 the *last* ``\\boxed{...}`` of a completion, splits it into labels and maps each to the

@@ -1,4 +1,4 @@
-"""The unified example schema (DESIGN.md section 2) and the demographic normalisers.
+"""The unified example schema (docs/design.md section 2) and the demographic normalisers.
 
 One row is one question about one patient study. A missing demographic is ``None``,
 never dropped and never guessed. Everything here is plain Python except

@@ -1,6 +1,6 @@
 """FairAdvantageConfig.reference() replayed over several batches against a plain-loop simulation.
 
-The simulation below is written from DESIGN.md section 3 (the authors'-code behaviour) as
+The simulation below is written from docs/design.md section 3 (the authors'-code behaviour) as
 straightforward Python loops over an explicit history, independent of clinfair.trainers.advantage:
 
 - history: per domain, per explicit group, the list of every prompt's reward vector so far;

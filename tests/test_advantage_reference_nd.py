@@ -1,6 +1,6 @@
 """FairAdvantageConfig.reference_nd(): the authors' FairGRPO_ND, by hand and replayed over several batches.
 
-The hand-computed batch and the plain-loop simulation are written from DESIGN.md section
+The hand-computed batch and the plain-loop simulation are written from docs/design.md section
 "FairGRPO_ND in the authors' code" (DDVD233/qoq_med3 ``compute_fair_grpo_nd_outcome_advantage``),
 independently of clinfair.trainers.advantage:
 
@@ -102,7 +102,7 @@ def test_reference_nd_single_rollout_uses_the_raw_reward_as_base():
 
 
 class AuthorsNDSimulation:
-    """Plain loops over an explicit history, from the DESIGN.md text."""
+    """Plain loops over an explicit history, from the docs/design.md text."""
 
     def __init__(self) -> None:
         self.history = defaultdict(list)  # domain -> [vector]

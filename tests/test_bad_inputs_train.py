@@ -14,7 +14,7 @@ from pathlib import Path
 import conftest
 import numpy as np
 import pytest
-from bad_inputs import assert_one_line_error, cases, run_cli
+from bad_inputs import assert_one_line_error, cases, run_cli, snapshot
 from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler, GroupDROWeights
 from clinfair.trainers.gathered import STATE_FILE
 
@@ -115,11 +115,38 @@ def resume_logs_each_step_once(tiny_vlm, data_dir, trained, tmp_path, capsys):
     assert {d: (v[0], v[2]) for d, v in resumed["domain_sums"]} == prompts
 
 
-def rerun_of_the_same_command_logs_each_step_once(tiny_vlm, data_dir, trained, tmp_path, capsys):
+def rerun_with_overwrite_logs_each_step_once(tiny_vlm, data_dir, trained, tmp_path, capsys):
     run = shutil.copytree(trained, tmp_path / "run")
-    code, _, err = run_cli(capsys, *train_args(tiny_vlm, data_dir, run))
+    code, _, err = run_cli(capsys, *train_args(tiny_vlm, data_dir, run), "--overwrite")
     assert code == 0, err
     assert steps(run) == [0, 1, 2]
+
+
+def second_train_into_the_same_folder_is_refused(tiny_vlm, data_dir, trained, tmp_path, capsys):
+    """The same command again (or another method into the same folder) never replaces a run unasked."""
+    run = shutil.copytree(trained, tmp_path / "run")
+    before = snapshot(run)
+    code, _, err = run_cli(capsys, *train_args(tiny_vlm, data_dir, run))
+    assert_one_line_error(
+        code,
+        err,
+        "train",
+        f"output_dir {run} already holds a training run",
+        "resume_from_checkpoint=true",
+        "--overwrite",
+    )
+    assert snapshot(run) == before
+
+
+def folder_of_other_files_is_never_replaced(tiny_vlm, data_dir, trained, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    code, _, err = run_cli(capsys, *train_args(tiny_vlm, data_dir, folder), "--overwrite")
+    assert_one_line_error(
+        code, err, "train", f"output_dir {folder} is not empty and holds no clinfair train run"
+    )
+    assert (folder / "notes.txt").read_text() == "mine"
 
 
 # -- values no run can use: one line naming the key and where it came from -----------------------------
@@ -165,7 +192,9 @@ def bad_value_in_a_recipe_file_is_blamed_on_the_file(tiny_vlm, data_dir, trained
     unknown_state_version_is_a_clear_error,
     missing_checkpoint_folder,
     resume_logs_each_step_once,
-    rerun_of_the_same_command_logs_each_step_once,
+    rerun_with_overwrite_logs_each_step_once,
+    second_train_into_the_same_folder_is_refused,
+    folder_of_other_files_is_never_replaced,
     negative_learning_rate,
     one_generation_per_prompt,
     misspelt_override_is_blamed_on_the_override,

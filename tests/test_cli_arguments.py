@@ -271,7 +271,9 @@ def _argument_classes() -> dict[str, tuple[type, ...]]:
     from clinfair.commands.probe import ProbeArguments
     from clinfair.commands.simulate import SimulateArguments
     from clinfair.commands.tasks import PrepareArguments, TasksListArguments
+    from clinfair.commands.zoo import ZooBuildArguments, ZooListArguments
     from clinfair.demo import DemoSettings
+    from clinfair.findings import FindingsListArguments, FindingsRegenerateArguments
     from clinfair.study import StudyArguments
 
     return {
@@ -289,7 +291,11 @@ def _argument_classes() -> dict[str, tuple[type, ...]]:
         "demo": (DemoSettings,),
         "simulate": (SimulateArguments,),
         "study": (StudyArguments,),
+        "findings list": (FindingsListArguments,),
+        "findings regenerate": (FindingsRegenerateArguments,),
         "lm-eval-tasks": (LmEvalTasksArguments,),
+        "zoo list": (ZooListArguments,),
+        "zoo build": (ZooBuildArguments,),
     }
 
 
@@ -359,6 +365,12 @@ def test_every_command_builds_its_flags_from_documented_dataclasses():
         (["leaderboard", "push", "d", "--repo", "a/b", "--model-pr"], {"build_dir": "d", "model_pr": []}),
         (["leaderboard", "push", "d", "--repo", "a/b"], {"model_pr": None, "no_predictions": False}),
         (["study", "c.yaml", "--seeds", "3"], {"config": "c.yaml", "seeds": 3, "out": None, "methods": None}),
+        (
+            ["zoo", "build", "gemma3", "--out", "m"],
+            {"family": "gemma3", "out": "m", "warm_start": 0, "seed": 0},
+        ),
+        (["zoo", "build", "gemma3", "--out", "m", "--warm-start"], {"warm_start": 100}),
+        (["zoo", "build", "gemma3", "--out", "m", "--warm-start", "7"], {"warm_start": 7}),
     ],
 )
 def test_command_lines_fill_their_dataclasses(argv, expected):

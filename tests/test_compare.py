@@ -139,3 +139,64 @@ def test_duplicate_rows_and_other_ground_truth_are_refused(eval_results, tmp_pat
     relabelled = copy_run(eval_results[1], tmp_path / "relabelled", flip)
     assert main(["compare", eval_results[0], str(relabelled), "--n-bootstrap", "0"]) == 2
     assert "ground truth" in capsys.readouterr().err
+
+
+def _seed_run(source: str, target: Path, name: str, method: str, flip: int) -> Path:
+    """A copy of an eval folder renamed ``name``, with the first ``flip`` rows' correctness flipped
+    (a stand-in for another training seed's run)."""
+
+    def edit(frame):
+        frame = frame.copy()
+        frame.loc[: flip - 1, "correct"] = ~frame.loc[: flip - 1, "correct"].astype(bool)
+        return frame
+
+    copy_run(source, target, edit if flip else None)
+    results = json.loads((target / "results.json").read_text())
+    results["run"] = {**results["run"], "name": name, "method": method}
+    (target / "results.json").write_text(json.dumps(results))
+    return target
+
+
+def test_compare_across_seeds_tests_with_the_training_run_as_unit(eval_results, tmp_path, capsys):
+    """Three seeds per method: the across-seeds section pairs runs by seed and tests the per-seed
+    differences (recomputed here by hand and by scipy); the row-level tables are labelled as the
+    measurement uncertainty of one pair of runs."""
+    from scipy import stats
+
+    grpo, _ = eval_results
+    flips = {"grpo": (0, 1, 2), "fairgrpo": (3, 6, 4)}
+    folders = {
+        (method, seed): _seed_run(
+            grpo, tmp_path / f"{method}-seed{seed}", f"{method}-seed{seed}", method, flip
+        )
+        for method, seeds in flips.items()
+        for seed, flip in enumerate(seeds)
+    }
+    args = [str(f) for f in folders.values()]
+    assert (
+        main(["compare", *args, "--baseline", args[0], "--n-bootstrap", "5", "--out", str(tmp_path / "c")])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    report = json.loads((tmp_path / "c" / "comparison.json").read_text())
+    section = report["across_seeds"]
+    assert section["baseline_method"] == "grpo" and list(section["methods"]) == ["fairgrpo"]
+    exact = {
+        key: pd.read_parquet(folder / "predictions.parquet")["correct"].astype(bool).mean()
+        for key, folder in folders.items()
+    }
+    fair = [exact[("fairgrpo", s)] for s in range(3)]
+    base = [exact[("grpo", s)] for s in range(3)]
+    test = section["methods"]["fairgrpo"]["keys"]["exact"]
+    assert test["diff"]["mean"] == pytest.approx(np.mean(np.subtract(fair, base)))
+    assert test["p"] == pytest.approx(stats.ttest_rel(fair, base).pvalue)
+    assert test["p_sign_flip"] == 0.25  # 3 seeds, every difference of one sign: 2 of 8 patterns
+    assert section["family_size"] >= 1
+    assert printed.index(
+        "## Across seeds: methods vs grpo (unit of inference: the training run)"
+    ) < printed.index("measurement uncertainty of each pair of trained runs")
+
+
+def test_compare_of_single_runs_has_no_across_seeds_section(compared):
+    out, _ = compared
+    assert json.loads((out / "comparison.json").read_text())["across_seeds"] is None

@@ -70,6 +70,8 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capfd):
                 "120",
                 "--warm-steps",
                 "3",
+                "--sim-seeds",
+                "3",
             ]
         )
         == 0
@@ -84,18 +86,24 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capfd):
         assert chatter not in terminal, chatter
     assert "clinfair demo" in captured.err  # the one bar
     assert (
-        "## Paired differences to grpo" in printed
-        and "clinfair study configs/studies/group_shift.yaml" in printed
+        "## Secondary: paired differences to grpo" in printed
+        and "clinfair study configs/studies/group_shift.yaml --plan" in printed
     )
+    # the primary result first, with its power; the tiny-VLM check after it, with its own
+    assert printed.index(
+        "## Primary result: group shift in the simulator's world (3 paired seeds)"
+    ) < printed.index("## End-to-end check: the tiny VLM")
+    assert printed.count("**Verdict**") == 2 and printed.count("power") >= 2
     assert (out / "leaderboard" / "index.html").is_file()
-    assert (out / "demo_table.md").read_text().startswith("| method | seeds |")
+    assert (out / "demo_table.md").read_text().startswith("## Primary result")
+    assert json.loads((out / "primary.json").read_text())["seeds"] == 3
     for folder in ("eval/untrained", "eval/warm-start", "runs/grpo-seed0/eval", "runs/fairgrpo-seed0/eval"):
         assert (out / folder / "results.json").is_file()
         assert (out / folder / "summary.txt").read_text().startswith("dataset    Exact acc  Invalid")
-    assert (out / "runs" / "fairgrpo-seed0" / "train" / "fairness.jsonl").is_file()
+    assert (out / "models" / "fairgrpo-seed0" / "fairness.jsonl").is_file()
     assert list((out / "leaderboard" / "plots").glob("*.png"))
     timings = json.loads((out / "demo_timings.json").read_text())
-    assert {"setup_s", "runs_s", "leaderboard_s", "total_s"} <= set(timings)
+    assert {"simulation_s", "setup_s", "runs_s", "leaderboard_s", "total_s"} <= set(timings)
 
 
 def test_the_demo_recipe_holds_the_demos_defaults():
@@ -119,6 +127,7 @@ def test_the_demo_and_the_shipped_study_run_the_same_group_shift_task():
 
     from clinfair.demo import study_config
     from clinfair.study import load_config
+    from clinfair.study.config import PrimaryEndpoint
 
     demo, shipped = study_config(DemoSettings()), load_config("configs/studies/group_shift.yaml")
     assert demo.task_options == shipped.task_options == {"n": DemoSettings().examples, **GROUP_SHIFT}
@@ -127,6 +136,10 @@ def test_the_demo_and_the_shipped_study_run_the_same_group_shift_task():
         shipped.warm_start_steps,
         shipped.minority,
     )
+    # and the same primary endpoint and target, declared before either runs
+    demo.check("demo")
+    assert demo.endpoint == shipped.endpoint == PrimaryEndpoint("accuracy", "age_group", None, True, "lower")
+    assert demo.target_effect == shipped.target_effect == 0.05
 
 
 def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
@@ -154,6 +167,7 @@ def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
         (["--max-new-tokens", "0"], "max_new_tokens must be a whole number >= 1"),
         (["--eval-limit", "0"], "eval_limit must be null or a whole number >= 1"),
         (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--sim-seeds", "-1"], "--sim-seeds must be at least 0"),
         (["--methods", "grpo,magic"], "unknown method(s) ['magic']"),
     ],
 )
@@ -164,3 +178,44 @@ def test_bad_demo_settings_are_refused_before_any_work(tmp_path, capsys, flags, 
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "demo").exists()
+
+
+def test_simulated_world_is_the_demo_tasks_eight_groups():
+    from clinfair.tasks import get_task
+
+    from clinfair.demo import age_gap, simulated_world
+
+    world = simulated_world()
+    shares = get_task("synthetic").options["group_shares"]
+    assert [g.name for g in world.groups] == list(shares) and len(world.groups) == 8
+    assert {g.name for g in world.groups if g.cue == "b"} == {"F|A4", "M|A4"}
+    # age bins averaged over sex, then max - min: A1 (0.9 + 0.7) / 2 = 0.8, A4 (0.5 + 0.6) / 2 = 0.55
+    assert age_gap({"F|A1": 0.9, "M|A1": 0.7, "F|A4": 0.5, "M|A4": 0.6}) == pytest.approx(0.25)
+
+
+def test_primary_result_is_paired_by_seed_with_its_power():
+    """Three seeds of the simulated experiment (cheap): the test is recomputed from the per-seed values."""
+    import numpy as np
+    from clinfair.benchmark.seedstats import paired_t_power
+    from scipy import stats
+
+    from clinfair.demo import primary_report, simulated_group_shift
+
+    result = simulated_group_shift(3)
+    grpo, fair = (result["per_seed"][m]["age_gap"] for m in ("grpo", "fairgrpo"))
+    assert result["test"]["p"] == pytest.approx(stats.ttest_rel(fair, grpo).pvalue)
+    sd = float(np.std(np.subtract(fair, grpo), ddof=1))
+    assert result["power"]["power"] == pytest.approx(paired_t_power(0.05, sd, 3))
+    text = primary_report(result)
+    verdict = next(line for line in text.splitlines() if line.startswith("**Verdict**"))
+    assert ("UNDERPOWERED" in verdict) == (result["power"]["power"] < 0.8) and "power" in verdict
+    d = np.subtract(fair, grpo)  # the 8 sign patterns of 3 seeds, by hand
+    hand = np.mean(
+        [
+            abs(a * d[0] + b * d[1] + c * d[2]) >= abs(d.sum()) - 1e-12
+            for a in (1, -1)
+            for b in (1, -1)
+            for c in (1, -1)
+        ]
+    )
+    assert f"exact sign-flip p = {hand:.2g}" in text

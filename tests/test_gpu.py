@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
-from conftest import eval_args, train_args
+from conftest import eval_args, same_completion, train_args
 
 from clinfair.cli import main
 
@@ -25,7 +26,8 @@ def test_vllm_greedy_eval_equals_hf_greedy_eval(tiny_vlm, eval_data, tmp_path):
     assert main(eval_args(tiny_vlm, eval_data, tmp_path / "hf", *common, "--device", "cuda")) == 0
     assert main(eval_args(tiny_vlm, eval_data, tmp_path / "vllm", *common, "--backend", "vllm")) == 0
     hf, vllm = (pd.read_parquet(tmp_path / name / "predictions.parquet") for name in ("hf", "vllm"))
-    same = (hf["completion"] == vllm["completion"]).mean()
+    # equal up to a trailing U+FFFD (HF decodes an incomplete final UTF-8 sequence as U+FFFD, vLLM drops it)
+    same = np.mean([same_completion(a, b) for a, b in zip(hf["completion"], vllm["completion"])])
     assert same >= 0.9, f"only {same:.0%} of greedy completions agree"  # fp32 kernels differ in rare ties
 
 

@@ -1,4 +1,4 @@
-"""The layers of DESIGN.md section 1: imports point down, and the command line starts without torch."""
+"""The layers of docs/design.md section 1: imports point down, and the command line starts without torch."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from clinfair.leaderboard import tables as tables_module
+from clinfair.leaderboard import statistics as statistics_module
 from clinfair.leaderboard.runs import load_runs
-from clinfair.leaderboard.tables import METRIC_KEYS, paper_bootstrap
+from clinfair.leaderboard.statistics import METRIC_KEYS, paper_bootstrap
 from conftest import eval_args
 from PIL import Image
 
@@ -112,9 +112,9 @@ def test_table_has_a_row_per_run_with_values_and_intervals(built, eval_results):
     assert len(paper_scores) == 2 * 2 * len(METRIC_KEYS) and set(scores["scope"]) == {"overall", "synthetic"}
     assert (paper_scores["ci_resamples"] == 40).all()
     # the score-based columns come from each run's results.json (clinfair eval --scores direct, the default)
-    from clinfair.leaderboard.tables import SCORE_METRICS
+    from clinfair.leaderboard.statistics import SCORE_METRICS, VALIDITY_KEYS
 
-    assert len(scores) == 2 * 2 * (len(METRIC_KEYS) + len(SCORE_METRICS))
+    assert len(scores) == 2 * 2 * (len(VALIDITY_KEYS) + len(METRIC_KEYS) + len(SCORE_METRICS))
     for folder, row in zip(eval_results, board.to_dict("records")):
         block = json.loads((Path(folder) / "results.json").read_text())["metrics"]["scores"]["by_dataset"]
         auroc = block["synthetic"]["overall"]["metrics"]["auroc"]["value"]
@@ -128,14 +128,19 @@ def test_table_has_a_row_per_run_with_values_and_intervals(built, eval_results):
 
 def test_markdown_tables_follow_the_paper_layout(built, eval_results):
     paper = (built / "paper_table.md").read_text()
-    header = "| Run | Method | Acc ↑ | F1 ↑ | PP ↓ | EOD ↓ | ΔFPR ↓ | σF1 ↓ | ΔF1 ↓ | F1_ES ↑ |"
+    header = (
+        "| Run | Method | Exact acc ↑ | Invalid ↓ | Acc (paper) ↑ | F1 (paper) ↑ | PP (paper) ↓ | EOD (paper) ↓ "
+        "| ΔFPR (paper) ↓ | σF1 (paper) ↓ | ΔF1 (paper) ↓ | F1_ES (paper) ↑ |"
+    )
     assert paper.count(header) == 2  # overall and synthetic
     results = json.loads((Path(eval_results[0]) / "results.json").read_text())
     values = results["metrics"]["paper"]["overall"]
+    task = results["tasks"]["synthetic"]
     row = next(line for line in paper.splitlines() if line.startswith("| tiny-grpo |"))
     cells = [cell.strip().strip("*").removesuffix(" †") for cell in row.strip("|").split("|")]
-    assert cells[2] == f"{values['accuracy']:.3f}" and cells[4] == f"{values['pp']:.1f}"
-    assert cells[5] == f"{values['eod']:.1f}" and cells[9] == f"{values['f1_es']:.3f}"
+    assert cells[2] == f"{task['accuracy_exact']:.3f}" and cells[3] == f"{task['invalid_rate']:.3f}"
+    assert cells[4] == f"{values['accuracy']:.3f}" and cells[6] == f"{values['pp']:.1f}"
+    assert cells[7] == f"{values['eod']:.1f}" and cells[11] == f"{values['f1_es']:.3f}"
     with_ci = (built / "leaderboard.md").read_text()
     assert f"{values['accuracy']:.3f} [" in with_ci and "percentile bootstrap over 40 resamples" in with_ci
 
@@ -181,14 +186,14 @@ def test_bootstrap_keeps_every_stratum_size(eval_results, monkeypatch):
     frame = run.predictions
     original = frame.groupby(["sex", "age_group"], dropna=False).size()
     seen = []
-    real = tables_module.MetricFrame.paper
+    real = statistics_module.MetricFrame.paper
 
     def spy(self, rows=None):
         drawn = self.df if rows is None else self.df.take(rows)
         seen.append(drawn.groupby(["sex", "age_group"], dropna=False).size())
         return real(self, rows)
 
-    monkeypatch.setattr(tables_module.MetricFrame, "paper", spy)
+    monkeypatch.setattr(statistics_module.MetricFrame, "paper", spy)
     result = paper_bootstrap(frame, run.label_spaces, n_bootstrap=25, seed=3, name=run.name)
     assert len(seen) == 26  # the real rows, then 25 resamples
     for sizes in seen:
@@ -283,7 +288,6 @@ def _edited_values(folder: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (_missing_results, "no results.json (is it a `clinfair eval` output folder?)"),
         (_unfinished, "the evaluation has not finished"),
         (_newer_schema, "results schema version 2, newer than this clinfair reads (1); upgrade clinfair"),
         (_not_json, "results.json is not valid JSON"),
@@ -421,13 +425,15 @@ def test_runs_that_do_not_answer_are_never_best_on_a_gap(built):
     for row in rows:
         cells = [cell.strip() for cell in row.strip("|").split("|")][2:]
         assert all(cell.endswith("†") for cell in cells[2:]) and not any("**" in cell for cell in cells[2:])
-    assert "† tiny-grpo is not ranked on gap and fairness metrics: 100% invalid answers" in paper
+    assert "† tiny-grpo is not ranked on any column: 100% invalid answers" in paper
     page = (built / "index.html").read_text()
     assert 'class="unranked"' in page and 'data-unranked="1"' in page
 
 
 def test_best_on_a_gap_is_chosen_among_ranked_runs_only():
-    from clinfair.leaderboard.tables import METRICS, markdown_table, ranking_exclusion
+    from clinfair.leaderboard.markdown import markdown_table
+    from clinfair.leaderboard.ranking import ranking_exclusion
+    from clinfair.leaderboard.statistics import METRICS
 
     assert ranking_exclusion(0.5, 0.4, 0.6, 0.1) == "50% invalid answers (more than 10%)"
     assert ranking_exclusion(0.0, 0.6, 0.6, 0.1) == (
@@ -464,6 +470,8 @@ def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path,
     results["run"]["name"] = "perfect"
     spaces = {task: info["label_space"] for task, info in results["tasks"].items()}
     results["metrics"] = build_report(frame, label_spaces=spaces, n_bootstrap=0)
+    for info in results["tasks"].values():  # what eval would have counted for these predictions
+        info.update(invalid_answers=0, invalid_rate=0.0, accuracy_exact=1.0)
     (perfect / "results.json").write_text(json.dumps(results))
     out = tmp_path / "board"
     assert (
@@ -489,7 +497,7 @@ def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path,
         for line in paper.split("## synthetic")[0].splitlines()
         if line.startswith("| tiny") or line.startswith("| perfect")
     }
-    assert rows["perfect"][2].endswith("*") and rows["perfect"][3].endswith("*")  # Acc, F1
+    assert rows["perfect"][4].endswith("*") and rows["perfect"][5].endswith("*")  # Acc (paper), F1 (paper)
     assert not any(cell.endswith("*") for cell in rows["tiny-grpo"][2:])  # the baseline itself
     assert "* differs from tiny-grpo on the same rows" in paper
     page = (out / "index.html").read_text()
@@ -502,8 +510,8 @@ def test_baseline_marks_values_that_differ_significantly(eval_results, tmp_path,
 
 
 def test_reference_split_is_the_one_most_runs_share_ties_to_the_smallest_hash():
+    from clinfair.leaderboard.ranking import split_exclusion, split_references
     from clinfair.leaderboard.runs import Run
-    from clinfair.leaderboard.tables import split_exclusion, split_references
 
     def run(**hashes):
         tasks = {task: {"split_sha256": digest} for task, digest in hashes.items()}

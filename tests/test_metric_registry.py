@@ -74,8 +74,8 @@ def test_report_keys_follow_the_registry_order():
 
 
 def test_leaderboard_columns_are_registry_metrics():
-    from clinfair.leaderboard.tables import COLUMNS, SCORE_METRICS, metric_definitions
-    from clinfair.leaderboard.tables import METRICS as PAPER_COLUMNS
+    from clinfair.leaderboard.statistics import COLUMNS, SCORE_METRICS, metric_definitions
+    from clinfair.leaderboard.statistics import METRICS as PAPER_COLUMNS
 
     assert all(column is get_metric(PAPER, column.key) for column in PAPER_COLUMNS)
     for column in SCORE_METRICS:  # the leaderboard only says how it reduces them over attributes
@@ -142,11 +142,11 @@ def test_lmeval_aggregations_come_from_the_registry():
 def test_application_tables_read_the_registry():
     from clinfair.commands.metrics import HEADLINE_KEYS, SUMMARY_KEYS, summary_table
     from clinfair.demo import PERCENT_KEYS, TABLE_METRICS
-    from clinfair.study import LABELS, PAPER_METRICS
+    from clinfair.study.report import LABELS, PAPER_METRICS, RUN_METRICS
 
-    assert LABELS == {m.key: m.label for m in METRICS if (m.layer == PAPER and m.key in PAPER_METRICS)} | {
-        m.key: m.label for m in METRICS if m.layer == STUDY
-    }
+    assert LABELS == {m.key: m.label for m in METRICS if (m.layer == RUN and m.key in RUN_METRICS)} | {
+        m.key: m.label for m in METRICS if (m.layer == PAPER and m.key in PAPER_METRICS)
+    } | {m.key: m.label for m in METRICS if m.layer == STUDY}
     labels = dict(TABLE_METRICS)
     assert (
         labels["exact"] == get_metric(RUN, "exact_match").label

@@ -57,14 +57,24 @@ class StandInVLLM:
         def SamplingParams(**kwargs):  # noqa: N802  (vLLM's name)
             return dict(kwargs)
 
-        module.LLM, module.SamplingParams = LLM, SamplingParams
-        self.module = module
+        class ModelRegistry:
+            @staticmethod
+            def get_supported_archs():
+                return ["Qwen2_5_VLForConditionalGeneration"]
+
+        module.LLM, module.SamplingParams, module.ModelRegistry = LLM, SamplingParams, ModelRegistry
+        platforms = types.ModuleType("vllm.platforms")
+        platforms.current_platform = types.SimpleNamespace(
+            device_type="cuda"
+        )  # the stand-in stands for a GPU
+        self.module, self.platforms = module, platforms
 
 
 @pytest.fixture
 def stand_in(monkeypatch, tiny_vlm) -> StandInVLLM:
     fake = StandInVLLM(tiny_vlm)
     monkeypatch.setitem(sys.modules, "vllm", fake.module)
+    monkeypatch.setitem(sys.modules, "vllm.platforms", fake.platforms)
     return fake
 
 
@@ -78,7 +88,11 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     assert code == 0
     (engine,) = stand_in.engines
     assert engine["model"] == tiny_vlm and engine["tensor_parallel_size"] == 2
-    assert engine["limit_mm_per_prompt"] == {"image": 3} and engine["seed"] == 7 and engine["dtype"] == "auto"
+    assert (
+        engine["limit_mm_per_prompt"] == {"image": 3, "video": 0}
+        and engine["seed"] == 7
+        and engine["dtype"] == "auto"
+    )
     assert engine.get("trust_remote_code") is False
     generation = [
         (requests, sampling) for requests, sampling in stand_in.calls if "prompt_logprobs" not in sampling
@@ -117,6 +131,7 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
         np.testing.assert_allclose(list(row_scores), expected_scores, rtol=1e-12)
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["backend"] == "vllm" and results["model"]["tensor_parallel_size"] == 2
+    assert results["model"]["device"] == "cuda"  # the platform vLLM selected (the stand-in's), not a constant
     assert results["tasks"]["synthetic"]["accuracy_exact"] is not None
 
 

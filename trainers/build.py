@@ -86,7 +86,13 @@ def _preflight(model, processor, arguments, verbose: bool) -> None:
     """
     from clinfair.benchmark.checks import preflight_tasks
     from clinfair.benchmark.generation import GenerationSettings, HFBackend
+    from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES
 
+    reason = UNTRAINABLE_MODEL_TYPES.get(model.config.model_type)
+    if reason:
+        raise ClinfairError(
+            f"model type {model.config.model_type!r} cannot be trained: {reason}; clinfair eval works"
+        )
     backend = HFBackend(model, processor, GenerationSettings(max_new_tokens=2, batch_size=2))
     if backend.plain_prompt and verbose:
         print(

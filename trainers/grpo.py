@@ -7,6 +7,9 @@ Advantage: A = (r - mean_p) / (std_p + 1e-4) per prompt (TRL's ``scale_rewards="
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import trl
@@ -42,6 +45,36 @@ def default_config(config_class: type[GRPOConfig], model, method: str) -> GRPOCo
 
 
 class GRPOTrainer(trl.GRPOTrainer):
-    """``trl.GRPOTrainer``, unchanged."""
+    """``trl.GRPOTrainer``; with ``use_vllm`` and ``vllm_mode="colocate"`` its vLLM engine runs in the
+    policy's dtype (:func:`colocated_engine_dtype`)."""
 
     _tag_names = ["trl", "grpo", "clinfair"]
+
+    def __init__(self, model, *args, **kwargs):
+        config = kwargs.get("args", args[1] if len(args) > 1 else None)
+        colocated = getattr(config, "use_vllm", False) and getattr(config, "vllm_mode", None) == "colocate"
+        dtype = getattr(model, "dtype", None)
+        with colocated_engine_dtype(dtype if colocated else None):
+            super().__init__(model, *args, **kwargs)
+
+
+@contextmanager
+def colocated_engine_dtype(dtype) -> Iterator[None]:
+    """Start TRL's colocated vLLM engine in ``dtype`` (a torch dtype; None leaves TRL as it is).
+
+    TRL 1.16 builds the engine with vLLM's ``dtype="auto"``, which runs a float32 policy in
+    bfloat16: rollouts and the fairness callback's completions would then not be the policy's
+    (measured: all 8 of a callback's completions differed from the policy's greedy ones). TRL has
+    no setting for it, so the engine constructor it calls gets the dtype for the time TRL builds it.
+    """
+    import trl.generation.vllm_generation as generation
+
+    if dtype is None or not hasattr(generation, "LLM"):  # no vLLM: TRL refuses use_vllm itself
+        yield
+        return
+    original = generation.LLM
+    generation.LLM = functools.partial(original, dtype=str(dtype).removeprefix("torch."))
+    try:
+        yield
+    finally:
+        generation.LLM = original

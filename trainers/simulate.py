@@ -435,9 +435,11 @@ def _run_chunk(args: tuple[World, Training, Method, list[int]]) -> list[dict[str
     return run_seeds(world, training, method, seeds)
 
 
-def run_study(study: Study, workers: int = 2) -> list[list[list[dict[str, Any]]]]:
+def run_study(study: Study, workers: int = 2, progress: bool = False) -> list[list[list[dict[str, Any]]]]:
     """results[setting][method][seed]; each distinct (world, method, seed) runs once, spread
-    over ``workers`` processes in chunks of seeds."""
+    over ``workers`` processes in chunks of seeds (``progress``: a bar over the chunks)."""
+    from tqdm.auto import tqdm
+
     unique: dict[tuple[World, Method, int], dict[str, Any] | None] = {}
     for setting in study.settings:
         for method in setting.methods:
@@ -457,9 +459,13 @@ def run_study(study: Study, workers: int = 2) -> list[list[list[dict[str, Any]]]
     )
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            outputs: Iterable[list[dict[str, Any]]] = list(pool.map(_run_chunk, chunks))
+            outputs: Iterable[list[dict[str, Any]]] = list(
+                tqdm(pool.map(_run_chunk, chunks), total=len(chunks), desc="simulate", disable=not progress)
+            )
     else:
-        outputs = map(_run_chunk, chunks)
+        outputs = list(
+            tqdm(map(_run_chunk, chunks), total=len(chunks), desc="simulate", disable=not progress)
+        )
     for (world, _, method, seeds), out in zip(chunks, outputs):
         for seed, result in zip(seeds, out):
             unique[(world, method, seed)] = result

@@ -5,7 +5,7 @@ is 0 and there is no learning signal. This step trains on targets
 ``<think>…</think>\\boxed{LABEL}`` (the prompt's tokens are masked), in one of two modes:
 
 * ``true_labels=True``: LABEL is the row's answer, a short supervised fine-tune. This is what
-  ``clinfair demo`` and ``clinfair study`` run (``clinfair.study._tiny_warm_start``): the
+  ``clinfair demo`` and ``clinfair study`` run (``clinfair.study.runner._tiny_warm_start``): the
   warm-started model already reads the images, better for some groups than others, and the
   RL runs are compared with it (the ``warm-start`` row of their tables), not with chance.
 * ``true_labels=False`` (the default): LABEL is drawn uniformly at random from the row's

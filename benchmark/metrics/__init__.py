@@ -1,4 +1,4 @@
-"""Group-fairness metrics for clinfair predictions (DESIGN.md section 4).
+"""Group-fairness metrics for clinfair predictions (docs/design.md section 4).
 
 Two layers, computed from the same table of predictions:
 

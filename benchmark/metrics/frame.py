@@ -102,7 +102,7 @@ class MetricFrame:
         return attribute_specs(self.df, attributes)
 
     def paper(self, rows: np.ndarray | None = None) -> PaperResult:
-        """The FairGRPO authors' fairness protocol (DESIGN.md section 4; :mod:`clinfair.benchmark.metrics.paper`).
+        """The FairGRPO authors' fairness protocol (docs/design.md section 4; :mod:`clinfair.benchmark.metrics.paper`).
 
         Per dataset and per attribute (sex with groups F, M; age_group with A1..A4), each group
         with rows gets its macro accuracy, F1, TPR, FPR and FDR (undefined ratios count as 0,

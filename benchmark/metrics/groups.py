@@ -25,7 +25,7 @@ from clinfair.tasks.attributes import (
     parse_attributes,
 )
 
-#: The paper protocol's attributes and the groups it compares (DESIGN.md section 4): the demographics.
+#: The paper protocol's attributes and the groups it compares (docs/design.md section 4): the demographics.
 PAPER_ATTRIBUTES: dict[str, tuple[str, ...]] = DEMOGRAPHIC_GROUPS
 
 

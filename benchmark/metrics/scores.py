@@ -1,4 +1,4 @@
-"""Score-based fairness metrics: per-group AUROC and calibration (DESIGN.md section 4).
+"""Score-based fairness metrics: per-group AUROC and calibration (docs/design.md section 4).
 
 Input is a predictions table with ``dataset``, ``choices``, ``answer``, ``scores`` and the
 demographic columns. ``scores`` holds, per row, one probability per entry of the row's

@@ -73,10 +73,13 @@ def read_chat_template(path: Path | None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clinfair.benchmark.checks import check_model
+    from clinfair.benchmark.locate import locate_model
 
     if args.images < 1:
         raise ClinfairError("--images must be at least 1")
+    locate_model(args.model, revision=args.revision)  # the cause in one line, before torch is imported
+    from clinfair.benchmark.checks import check_model
+
     check = check_model(
         args.model,
         images_per_row=args.images,

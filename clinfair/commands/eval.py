@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.generation import SCORE_MODES, GenerationSettings
+from clinfair.benchmark.generation import DEFAULT_MAX_NEW_TOKENS, SCORE_MODES, GenerationSettings
 from clinfair.commands.tasks import include_path_field
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
@@ -152,20 +152,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_dataclass_arguments(parser, EvalArguments)
     add_dataclass_arguments(parser.add_argument_group("generation"), GenerationSettings)
+    use_task_kind_default(parser)
     parser.set_defaults(func=run)
+
+
+def use_task_kind_default(parser: argparse.ArgumentParser) -> None:
+    """``--max-new-tokens`` defaults to the tasks' kind (``DEFAULT_MAX_NEW_TOKENS``), resolved in ``run``:
+    not given, the flag leaves the namespace without the attribute (the Python API keeps the
+    dataclass's own default)."""
+    for action in parser._actions:
+        if action.dest == "max_new_tokens":
+            action.default = argparse.SUPPRESS
+            kinds = ", ".join(f"{kind} {tokens}" for kind, tokens in DEFAULT_MAX_NEW_TOKENS.items())
+            action.help = f"new tokens per answer (default by task kind: {kinds}; give a reasoning model more, e.g. 1024)"
 
 
 def run(namespace: argparse.Namespace) -> int:
     from clinfair.benchmark.evaluate import ModelLoading, evaluate
+    from clinfair.benchmark.generation import default_max_new_tokens
+    from clinfair.benchmark.locate import locate_model
     from clinfair.benchmark.runner import EvalRequest
     from clinfair.commands.check_model import read_chat_template
     from clinfair.tasks.registry import include_paths, resolve_tasks
 
     args = from_namespace(EvalArguments, namespace)
-    settings = from_namespace(GenerationSettings, namespace)
+    if args.overwrite or not (Path(args.out) / "results.json").is_file():  # a finished run re-scores alone
+        locate_model(args.model, revision=args.revision)
     chat_template = read_chat_template(args.chat_template)
     include_paths(args.include_path)
     specs = resolve_tasks(args.tasks)
+    if not hasattr(namespace, "max_new_tokens"):
+        namespace.max_new_tokens = default_max_new_tokens(spec.task_type for spec in specs)
+    settings = from_namespace(GenerationSettings, namespace)
     request = EvalRequest(
         model=str(args.model),
         tasks=tuple(s.key for s in specs),

@@ -31,7 +31,8 @@ class LeaderboardBuildArguments:
             Training-dynamics JSONL files of ``clinfair train`` (``fairness.jsonl``), each ``[LABEL=]FILE``;
             a result folder's own ``fairness.jsonl`` is read too.
         allow_mixed (`bool`, *optional*, defaults to `False`):
-            Build even when the runs were evaluated differently; such rows are flagged.
+            Build even when the runs were evaluated differently (setup or settings); such rows are flagged
+            and not ranked with the others.
         n_bootstrap (`int`, *optional*, defaults to `clinfair.leaderboard.defaults.DEFAULT_BOOTSTRAP`):
             Bootstrap resamples for the intervals (0: no intervals).
         ci_level (`float`, *optional*, defaults to `clinfair.leaderboard.defaults.DEFAULT_CI_LEVEL`):
@@ -45,7 +46,7 @@ class LeaderboardBuildArguments:
             marked (paired bootstrap, as ``clinfair compare``).
         max_invalid (`float`, *optional*, defaults to `clinfair.leaderboard.defaults.DEFAULT_MAX_INVALID`):
             A run with a larger share of invalid answers (or exact accuracy not above the majority-class
-            baseline) is shown but not ranked on gap and fairness metrics.
+            baseline) is shown greyed and ranked on no column; a group cell above it is marked.
     """
 
     results: list[str] = field(
@@ -63,7 +64,10 @@ class LeaderboardBuildArguments:
     )
     allow_mixed: bool = field(
         default=False,
-        metadata={"help": "build even when the runs were evaluated differently; such rows are flagged ⚠"},
+        metadata={
+            "help": "build even when the runs were evaluated differently; such rows are flagged ⚠ and not "
+            "ranked with the others"
+        },
     )
     n_bootstrap: int = field(
         default=DEFAULT_BOOTSTRAP,
@@ -90,8 +94,8 @@ class LeaderboardBuildArguments:
         default=DEFAULT_MAX_INVALID,
         metadata={
             "help": "a run with more invalid answers than this share (or exact accuracy not above the "
-            "majority-class baseline) is shown but not ranked on gap and fairness metrics "
-            f"(default {DEFAULT_MAX_INVALID})"
+            "majority-class baseline) is shown greyed and ranked on no column; a group cell above it is "
+            f"marked (default {DEFAULT_MAX_INVALID})"
         },
     )
 
@@ -191,8 +195,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="result folders -> tables, index.html, plots",
         description="Check the result folders, compute the paper-protocol values with bootstrap intervals and write "
         "the leaderboard folder (atomically): leaderboard.parquet/.md, paper_table.md, index.html, plots/*.png, "
-        "and the runs' files. Runs evaluated differently (clinfair version, protocol, schema, tasks, split, rows) "
-        "are refused unless --allow-mixed.",
+        "and the runs' files. Every number is recomputed from each run's predictions.parquet; a run whose "
+        "results.json disagrees is refused. Runs evaluated differently (clinfair version, protocol, schema, tasks, "
+        "split, rows, or a setting that changes the numbers, e.g. max new tokens) are refused unless --allow-mixed. "
+        "Paths without a results.json are skipped, one line each.",
     )
     add_dataclass_arguments(build, LeaderboardBuildArguments)
     build.set_defaults(func=run_build)
@@ -221,22 +227,27 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from clinfair.core.progress import heartbeat
     from clinfair.leaderboard.build import build_leaderboard
 
-    result = build_leaderboard(
-        args.results,
-        args.out,
-        dynamics=args.dynamics,
-        allow_mixed=args.allow_mixed,
-        n_bootstrap=args.n_bootstrap,
-        seed=args.seed,
-        ci_level=args.ci_level,
-        title=args.title,
-        max_invalid=args.max_invalid,
-        baseline=args.baseline,
-    )
+    with heartbeat("clinfair leaderboard build"):  # tables, bootstrap and figures: no unit to count
+        result = build_leaderboard(
+            args.results,
+            args.out,
+            dynamics=args.dynamics,
+            allow_mixed=args.allow_mixed,
+            n_bootstrap=args.n_bootstrap,
+            seed=args.seed,
+            ci_level=args.ci_level,
+            title=args.title,
+            max_invalid=args.max_invalid,
+            baseline=args.baseline,
+        )
+    for line in result.skipped:
+        print(line, file=sys.stderr)
     for line in result.warnings:
         print(f"warning: {line}", file=sys.stderr)
+    print(f"found {len(result.runs)} run(s) in {len(args.results)} path(s) given", file=sys.stderr)
     if result.comparison["mixed"]:
         print(
             "warning: mixed evaluation setups, flagged rows: " + "; ".join(result.comparison["differences"]),

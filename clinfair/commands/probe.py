@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.probe import MIN_VALID_PAIRS
 from clinfair.commands.tasks import apply_include_paths, include_path_field
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
@@ -38,8 +39,13 @@ class ProbeArguments:
             Probe only the first N rows of each task.
         batch_size (`int`, *optional*, defaults to `8`):
             Rows per generation batch.
-        max_new_tokens (`int`, *optional*, defaults to `512`):
-            Tokens generated per answer.
+        max_new_tokens (`int`, *optional*):
+            Tokens generated per answer (default: by task kind, as ``clinfair eval``:
+            ``clinfair.benchmark.generation.DEFAULT_MAX_NEW_TOKENS``).
+        min_valid_pairs (`int`, *optional*, defaults to `clinfair.benchmark.probe.MIN_VALID_PAIRS`):
+            Fewer pairs whose two answers are valid and the verdict is "cannot tell".
+        progress (`bool`, *optional*, defaults to `True`):
+            Show a progress bar (``--no-progress`` hides it).
         scores (`bool`, *optional*, defaults to `False`):
             Also score the labels (the true label's probability change).
         n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
@@ -74,7 +80,17 @@ class ProbeArguments:
     )
     limit: int | None = field(default=None, metadata={"help": "probe only the first N rows of each task"})
     batch_size: int = field(default=8, metadata={"help": "rows per generation batch"})
-    max_new_tokens: int = field(default=512, metadata={"help": "tokens generated per answer"})
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "tokens generated per answer (default: by task kind, as clinfair eval; more for a reasoning model)"
+        },
+    )
+    min_valid_pairs: int = field(
+        default=MIN_VALID_PAIRS,
+        metadata={"help": "fewer pairs with two valid answers and the verdict is 'cannot tell'"},
+    )
+    progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
     scores: bool = field(
         default=False, metadata={"help": "also score labels (true-label probability change)"}
     )
@@ -93,7 +109,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Ask every row with its own sex and age bin stated in one sentence, then with each "
         "counterfactual value of the probed attributes (F<->M; every other age bin), same images. Writes "
         "probe.json (flip rate, accuracy change and true-label probability change per attribute and group, "
-        "with bootstrap CIs) and probe_rows.parquet (every question, for inspection) to --out.",
+        "with bootstrap CIs, and the invalid answers of each arm) and probe_rows.parquet (every question, "
+        "for inspection) to --out. The flip rate counts only pairs whose two answers are valid; with fewer "
+        f"than {MIN_VALID_PAIRS} such pairs the verdict is 'cannot tell'.",
     )
     add_dataclass_arguments(parser, ProbeArguments)
     parser.set_defaults(func=run)
@@ -111,9 +129,12 @@ def probe_attributes(chosen: str | None, specs) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from clinfair.benchmark.locate import locate_model
+
+    locate_model(args.model)  # the cause in one line, before torch is imported
     import pandas as pd
 
-    from clinfair.benchmark.generation import GenerationSettings, make_backend
+    from clinfair.benchmark.generation import GenerationSettings, default_max_new_tokens, make_backend
     from clinfair.benchmark.probe import probe_questions, run_probe
     from clinfair.core.io import atomic_write_json, atomic_write_parquet
     from clinfair.tasks.prepare import task_rows
@@ -132,17 +153,26 @@ def run(args: argparse.Namespace) -> int:
     try:
         probe_questions([], attributes)
         rows = {spec.key: task_rows(spec, Path(args.data), args.split, args.limit) for spec in specs}
+        max_new_tokens = args.max_new_tokens or default_max_new_tokens(spec.task_type for spec in specs)
         settings = GenerationSettings(
-            max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, seed=args.seed
+            max_new_tokens=max_new_tokens, batch_size=args.batch_size, seed=args.seed
         )
         backend = make_backend(
             "hf", args.model, settings, dtype=args.dtype, trust_remote_code=args.trust_remote_code
         )
     except FileNotFoundError as error:  # a model path that does not exist
         raise ClinfairError(str(error)) from None
+    from tqdm.auto import tqdm
+
     report, records = {"tasks": {}}, []
     for spec in specs:
         split = rows[spec.key]
+        bar = tqdm(desc=f"probe {spec.key}", unit="question", disable=not args.progress, dynamic_ncols=True)
+
+        def advance(done: int, total: int, bar=bar) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
         task_report, task_records = run_probe(
             backend,
             [split[i] for i in range(len(split))],
@@ -153,19 +183,46 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             n_bootstrap=args.n_bootstrap,
             seed=args.seed,
+            min_valid_pairs=args.min_valid_pairs,
+            progress=advance,
         )
+        bar.close()
         report["tasks"][spec.key] = task_report
         records += task_records
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_parquet(out / "probe_rows.parquet", pd.DataFrame(records))
-    atomic_write_json(out / "probe.json", {"model": args.model, "split": args.split, **report})
-    for task, task_report in report["tasks"].items():
-        for attribute, entry in task_report["attributes"].items():
-            flip = entry["flip_rate"]
-            ci = f" [{flip['ci'][0]:.3f}, {flip['ci'][1]:.3f}]" if flip["ci"] else ""
-            value = "-" if flip["value"] is None else f"{flip['value']:.3f}"
-            flag = "  FLAGGED: the answer depends on the stated " + attribute if entry["flagged"] else ""
-            print(f"{task}  {attribute}: flip rate {value}{ci} over {entry['questions']} questions{flag}")
+    atomic_write_json(
+        out / "probe.json",
+        {"model": args.model, "split": args.split, "max_new_tokens": max_new_tokens, **report},
+    )
+    for line in summary_lines(report):
+        print(line)
     print(f"wrote {out / 'probe.json'} and {out / 'probe_rows.parquet'}")
     return 0
+
+
+def summary_lines(report: dict) -> list[str]:
+    """One line per task and attribute: the flip rate over the valid pairs, or "cannot tell"."""
+    lines = []
+    for task, task_report in report["tasks"].items():
+        counts = task_report["invalid"]
+        lines.append(
+            f"{task}: invalid answers {counts['original_invalid']}/{counts['original_asked']} with the row's own "
+            f"demographics, {counts['counterfactual_invalid']}/{counts['counterfactual_asked']} counterfactual"
+        )
+        for attribute, entry in task_report["attributes"].items():
+            flip, pairs = (
+                entry["flip_rate"],
+                f"{entry['valid_pairs']} valid pairs of {entry['questions']} questions",
+            )
+            if flip["value"] is None:
+                lines.append(
+                    f"{task}  {attribute}: {entry['verdict']} of {entry['questions']} questions "
+                    f"(at least {task_report['min_valid_pairs']} needed for a flip rate)"
+                )
+                continue
+            ci = f" [{flip['ci'][0]:.3f}, {flip['ci'][1]:.3f}]" if flip["ci"] else ""
+            flag = f"  FLAGGED: {entry['verdict']}" if entry["flagged"] else ""
+            lines.append(f"{task}  {attribute}: flip rate {flip['value']:.3f}{ci} over {pairs}{flag}")
+    return lines

@@ -31,13 +31,15 @@ class SimulateArguments:
         steps (`int`, *optional*, defaults to `100`):
             Policy-gradient steps.
         optimizer (`str`, *optional*, defaults to `"adam"`):
-            The update rule: ``"adam"`` (as the trainers' AdamW: lr 0.02, betas 0.9/0.999, eps 1e-8) or
-            ``"sgd"`` (plain steps at lr 1, whose size grows with the advantages' scale).
+            Update rule: ``adam`` (as the trainers' AdamW: lr 0.02, betas 0.9/0.999, eps 1e-8) or ``sgd``
+            (plain steps at lr 1, whose size grows with the advantages' scale).
         workers (`int`, *optional*, defaults to `min(2, os.cpu_count())`):
             Processes.
         out (`Path`, *optional*):
             Also write ``report.md`` and ``summary.json`` (every seed's values, the settings, commit,
             machine, wall time) to this folder.
+        progress (`bool`, *optional*, defaults to `True`):
+            Show a progress bar over the runs (``--no-progress`` hides it).
     """
 
     seeds: int = field(default=100, metadata={"help": "seeds per method and setting (default: 100)"})
@@ -67,6 +69,7 @@ class SimulateArguments:
             "wall time) here"
         },
     )
+    progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     study.training = replace(study.training, steps=args.steps, optimizer=args.optimizer)
     commit = _commit()  # before the run: the code that ran
     start = time.perf_counter()
-    results = run_study(study, args.workers)
+    results = run_study(study, args.workers, progress=args.progress)
     seconds = time.perf_counter() - start
     text, summary = report(study, results)
     runs = len({(s.world, m, k) for s in study.settings for m in s.methods for k in range(study.seeds_of(s))})

@@ -22,7 +22,7 @@ are then blank and become null. The PNGs are found by file name anywhere under t
 folder, so every way of unpacking the archives works; an ``img_id`` written without its
 extension (as in the paper's example ``PAT_1234_123_000``) gets ``.png``.
 
-Labels follow DESIGN.md (the HAM10000 label space): ACK and SCC (which includes Bowen's
+Labels follow docs/design.md (the HAM10000 label space): ACK and SCC (which includes Bowen's
 disease) -> actinic keratosis (AKIEC), SEK -> other. Skin type goes into the row's
 ``attributes["fitzpatrick"]`` as "1".."6". There is no official split: rows are assigned
 by a stable hash of ``patient_id``, so one patient's lesions never straddle splits.

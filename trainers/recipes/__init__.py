@@ -291,6 +291,24 @@ def _check_resume(config: GRPOConfig, where) -> None:
         raise RecipeError(str(error)) from None
 
 
+#: The run folder when a recipe names none; ``output_dir`` may use the same placeholders.
+DEFAULT_OUTPUT_DIR = "runs/{recipe}-{method}-seed{seed}"
+
+
+def _output_dir(values: dict[str, Any], recipe_name: str, method: str, config_class: type, where) -> str:
+    """The recipe's ``output_dir`` (default :data:`DEFAULT_OUTPUT_DIR`) with ``{recipe}``, ``{method}``
+    and ``{seed}`` filled in, so two methods or seeds of one recipe never share a folder."""
+    template = str(values.get("output_dir") or DEFAULT_OUTPUT_DIR)
+    seed = values.get("seed", next(f.default for f in dataclasses.fields(config_class) if f.name == "seed"))
+    try:
+        return template.format(recipe=recipe_name, method=method, seed=seed)
+    except (KeyError, IndexError, ValueError) as error:
+        raise RecipeError(
+            f"{where('output_dir')}: output_dir {template!r} may use only {{recipe}}, {{method}} and {{seed}} "
+            f"({error!r})"
+        ) from None
+
+
 def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
     """``["a=1", "b.c=x"]`` -> ``{"a": 1, "b": {"c": "x"}}``; values are parsed as YAML."""
     out: dict[str, Any] = {}
@@ -319,7 +337,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     except UnknownMethodError as error:
         raise RecipeError(str(error)) from None
     if isinstance(recipe, dict):
-        values, source = dict(recipe), "recipe"
+        values, source, recipe_name = dict(recipe), "recipe", "recipe"
     else:
         path = resolve_recipe_path(recipe)
         try:
@@ -328,7 +346,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
             raise RecipeError(f"{path}: not valid YAML ({error})") from None
         if not isinstance(values, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value")
-        source = str(path)
+        source, recipe_name = str(path), path.stem
     values = merge_mappings({**spec.recipe_defaults, **values}, parse_overrides(overrides))
     # where each top-level key was set: the last override naming it, else the recipe
     given = {item.partition("=")[0].strip().split(".")[0]: item for item in overrides}
@@ -376,6 +394,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
         include_paths(arguments.include_path)
     except TaskConfigError as error:
         raise RecipeError(f"{where('include_path')}: {error}") from None
+    values["output_dir"] = _output_dir(values, recipe_name, method, config_class, where)
     config_values = {k: v for k, v in values.items() if k in theirs}
     _check_values(config_class, config_values, where)
     weights = [weight for _, weight, _ in reward_specs(arguments.rewards)]
