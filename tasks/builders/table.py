@@ -8,6 +8,7 @@ whose ``table:`` mapping says where the rows are and which column holds what::
                                   # written by Dataset.save_to_disk or readable by load_dataset,
                                   # or hf:ORG/NAME (a Hub dataset; `name` and `revision` optional)
       image_root: images          # folder of relative image paths (default: the table's folder)
+      allow_outside_root: false   # true: image paths may leave image_root (absolute, ../, symlinks)
       columns:
         id: image_id              # unique per row
         image: path               # an image path or an image (datasets Image / bytes) column;
@@ -42,6 +43,7 @@ import difflib
 import io
 import json
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +61,16 @@ HUB_PREFIX = "hf:"
 SOURCE_SPLIT_COLUMN = "_split"  # the source split of a row of a datasets folder or Hub dataset
 FILE_KINDS = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 BATCH_ROWS = 64  # rows read at a time from parquet and datasets sources (memory stays flat)
-TABLE_KEYS = ("path", "name", "revision", "image_root", "columns", "label_delimiter", "value_maps")
+TABLE_KEYS = (
+    "path",
+    "name",
+    "revision",
+    "image_root",
+    "allow_outside_root",
+    "columns",
+    "label_delimiter",
+    "value_maps",
+)
 COLUMN_KEYS = ("id", "image", "images", "label", "sex", "age", "split", "split_key", "attributes")
 #: value_maps keys besides the attribute names
 MAPPED_FIELDS = ("label", "sex", "age", "split")
@@ -115,6 +126,7 @@ class TableConfig:
     name: str | None = None
     revision: str | None = None
     image_root: str | None = None
+    allow_outside_root: bool = False  # image paths may point outside image_root
     sex: str | None = None
     age: str | None = None
     split: str | None = None
@@ -166,6 +178,9 @@ class TableConfig:
         delimiter = raw.get("label_delimiter")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise TaskConfigError(f"{where}.label_delimiter: a non-empty string, got {delimiter!r}")
+        allow_outside_root = raw.get("allow_outside_root", False)
+        if not isinstance(allow_outside_root, bool):
+            raise TaskConfigError(f"{where}.allow_outside_root: true or false, got {allow_outside_root!r}")
         path = raw.get("path")
         if path is not None and (not isinstance(path, str) or not path.strip()):
             raise TaskConfigError(f"{where}.path: a file, a folder or hf:ORG/NAME, got {path!r}")
@@ -185,6 +200,7 @@ class TableConfig:
             name=raw.get("name"),
             revision=raw.get("revision"),
             image_root=raw.get("image_root"),
+            allow_outside_root=allow_outside_root,
             sex=_column(columns.get("sex"), f"{where}.columns.sex"),
             age=_column(columns.get("age"), f"{where}.columns.age"),
             split=_column(columns.get("split"), f"{where}.columns.split"),
@@ -592,7 +608,24 @@ class TableBuilder(Builder):
                 else f"not an image path or bytes: {type(value).__name__}",
             )
         path = Path(text).expanduser()
-        return load_image(path if path.is_absolute() else self.image_root / path, column)
+        path = path if path.is_absolute() else self.image_root / path
+        if not self.config.allow_outside_root and not path.resolve().is_relative_to(
+            self.image_root.resolve()
+        ):
+            if Path(text).expanduser().is_absolute():
+                how = "an absolute path"
+            elif Path(os.path.normpath(path.absolute())).is_relative_to(
+                os.path.normpath(self.image_root.absolute())
+            ):
+                how = "a link"  # inside the root as written, outside once links are followed
+            else:
+                how = "a '..' path"
+            raise FieldError(
+                column,
+                f"image path {text!r} ({how}) points outside the image root {self.image_root}; "
+                f"set allow_outside_root: true in {self.config.where} to read it",
+            )
+        return load_image(path, column)
 
 
 def _checked_bytes(data: bytes, name: str, column: str) -> dict[str, Any]:
