@@ -170,6 +170,32 @@ def simulate_out_over_a_studys_report(tmp_path, capsys, eval_results):
     assert snapshot(study) == before
 
 
+def train_output_dir_holds_its_recipe(tmp_path, capsys, eval_results):
+    from clinfair.trainers.recipes import resolve_recipe_path
+
+    out = tmp_path / "runs" / "mine"
+    out.mkdir(parents=True)
+    recipe = out / "recipe.yaml"
+    recipe.write_text(resolve_recipe_path("tiny-cpu").read_text())
+    before = snapshot(out)
+    code, _, err = run_cli(
+        capsys, "train", "--method", "grpo", "--recipe", recipe, f"output_dir={out}", "max_steps=1"
+    )
+    assert_one_line_error(code, err, "train", "output_dir", "recipe.yaml would replace the --recipe file")
+    assert snapshot(out) == before
+
+
+def train_output_dir_is_its_model(tmp_path, capsys, eval_results):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}\n")
+    code, _, err = run_cli(
+        capsys, *conftest.train_args(model, tmp_path / "data", model, "max_steps=1", method="grpo")
+    )
+    assert_one_line_error(code, err, "train", "output_dir", "model folder")
+    assert sorted(p.name for p in model.iterdir()) == ["config.json"]
+
+
 @cases(
     metrics_out_is_its_predictions_input,
     metrics_out_is_the_input_by_another_spelling,
@@ -184,6 +210,8 @@ def simulate_out_over_a_studys_report(tmp_path, capsys, eval_results):
     probe_out_is_the_prepared_data,
     lm_eval_tasks_out_is_an_include_path,
     simulate_out_over_a_studys_report,
+    train_output_dir_holds_its_recipe,
+    train_output_dir_is_its_model,
 )
 def test_output_is_never_an_input(case, tmp_path, capsys, eval_results):
     case(tmp_path, capsys, eval_results)

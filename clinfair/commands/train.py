@@ -72,11 +72,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def check_train_output(recipe, recipe_name: str) -> None:
+    """``output_dir`` is none of the run's inputs (the recipe file, a local model, the prepared data)
+    and holds no other command's files it would overwrite (``clinfair.core.io.check_output_folder``)."""
+    from clinfair.core.io import check_output_folder
+    from clinfair.trainers.recipes import resolve_recipe_path
+
+    model, data_dir = recipe.arguments.model, Path(recipe.arguments.data_dir)
+    check_output_folder(
+        recipe.config.output_dir,
+        inputs=[
+            ("--recipe file", resolve_recipe_path(recipe_name)),
+            ("model folder", model if Path(model).exists() else None),
+            *((f"prepared {task} data", data_dir / task) for task in recipe.arguments.tasks),
+        ],
+        writes=("recipe.yaml", "fairness.jsonl"),
+        command="clinfair train",
+        flag="output_dir",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from clinfair.trainers.recipes import load_recipe
 
     train = from_namespace(TrainArguments, args)
     recipe = load_recipe(train.recipe, train.method, args.overrides)
+    check_train_output(recipe, train.recipe)
     from clinfair.trainers.build import build_trainer
 
     trainer = build_trainer(recipe)
