@@ -37,9 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from clinfair.core.io import check_output_folder
     from clinfair.tasks.registry import list_tasks
 
-    apply_include_paths(args)
-    if args.max_gen_toks < 1:
-        raise ClinfairError("--max-gen-toks must be positive")
     out = Path(args.out)
     data = Path(args.data) if args.data else None
     check_output_folder(
@@ -47,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
         inputs=[("--data folder", data)] + [("--include-path folder", path) for path in args.include_path],
         command="clinfair lm-eval-tasks",
     )
+    apply_include_paths(args)
+    if args.max_gen_toks < 1:
+        raise ClinfairError("--max-gen-toks must be positive")
     if data is not None and not data.is_dir():
         raise ClinfairError(f"--data {data}: no such folder (prepare datasets there with `clinfair prepare`)")
     written = write_task_folder(out, data, split=args.split, max_gen_toks=args.max_gen_toks)
