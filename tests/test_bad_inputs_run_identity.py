@@ -15,7 +15,7 @@ from bad_inputs import assert_one_line_error, cases, run_cli, snapshot, without_
 from clinfair.benchmark.runner import PARTIAL_FILE
 from test_bad_inputs_eval import BATCH, eval_args, interrupt_after, prepare_synthetic
 
-from clinfair.core.io import LOCK_FILE
+LOCK_FILE = ".clinfair.lock"  # the lock's documented name (README; clinfair.core.io.LOCK_FILE)
 
 
 def sha256(text: str) -> str:
