@@ -10,13 +10,15 @@ memory-mapped, not read), and names the first bad file in one line.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 
 from clinfair.core.errors import ClinfairError, one_line
 
-#: Suffixes of the files ``torch.load`` reads in a checkpoint (optimizer, scheduler, RNG, arguments).
-TORCH_SUFFIXES = (".pt", ".pth", ".bin")
+#: The files of a checkpoint that ``transformers.Trainer`` reads with ``torch.load(weights_only=True)``
+#: on resume (``training_args.bin``, a full pickle, is never loaded back, so it is not checked).
+TORCH_FILES = ("optimizer*.pt", "scheduler*.pt", "scaler*.pt", "rng_state*.pth", "pytorch_model*.bin")
 
 
 class CheckpointFileError(ClinfairError):
@@ -40,7 +42,7 @@ def _problem(path: Path) -> str | None:
     try:
         if path.suffix == ".json":
             json.loads(path.read_text(encoding="utf-8"))
-        elif path.suffix in TORCH_SUFFIXES:
+        elif any(fnmatch.fnmatch(path.name, pattern) for pattern in TORCH_FILES):
             return _torch_problem(path)
         elif path.suffix == ".safetensors":
             from safetensors import safe_open
