@@ -5,18 +5,22 @@ and one of them as the baseline, every other run is compared with the baseline o
 *same rows*: rows are matched by ``(dataset, id)``, and runs on different rows, tasks or
 ground truth are refused with a message naming the first difference.
 
-Each difference is ``run - baseline`` with a paired bootstrap: every resample draws the
-same rows for both runs (with replacement, within each dataset, so every dataset keeps its
+Each difference is ``run - baseline`` with a paired bootstrap
+(``clinfair.benchmark.resampling.stratified_rows``): every resample draws the same rows for both runs (with replacement, within each dataset, so every dataset keeps its
 size), so the spread reflects only where the two runs disagree. Reported per difference:
 the point estimate on all rows, its percentile interval (``ci_level``, default 95 %) and a
 two-sided bootstrap p-value (2 x the smaller share of resamples on either side of 0; see
 ``clinfair.benchmark.metrics.paired_difference``), and ``significant`` = the interval excludes 0. The
 p-values are per comparison, not corrected for the number of keys and runs compared.
 
+* **Exact accuracy and invalid rate** (:data:`HEADLINE_KEYS`), read first: the share of answers
+  equal to the label set and of answers that did not parse, overall (every row pooled) and per
+  dataset, resampled like the paper keys. The report's summary table shows them first for every run.
 * **Paper keys** (:data:`COMPARE_PAPER_KEYS`: PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy), the
   paper protocol (``clinfair.benchmark.metrics.MetricFrame.paper``) recomputed on every resample, overall
   and per dataset. PP and EOD are ×100, as in the paper's tables.
-* **Standard per-group metrics** (``clinfair.benchmark.metrics.STANDARD_METRICS``) for each attribute:
+* **Standard per-group metrics** (``clinfair.benchmark.metrics.STANDARD_METRICS``) for each attribute
+  (default: ``clinfair.tasks.attributes.resolve_for_table`` on the baseline's predictions):
   per group, the gap across groups and the worst group, from
   ``clinfair.benchmark.metrics.MetricFrame.paired`` (rows resampled within groups).
 
@@ -25,15 +29,15 @@ The report is JSON (``comparison.json``) and Markdown (``comparison.md``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from clinfair.benchmark.bootstrap import N_BOOTSTRAP, named_rng
+from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.eval_result import PREDICTIONS_FILE, EvalResult, ResultFolderError
 from clinfair.benchmark.metrics import (
     STANDARD_METRICS,
     MetricFrame,
@@ -43,15 +47,23 @@ from clinfair.benchmark.metrics import (
     get_metric,
     paired_difference,
 )
-from clinfair.benchmark.metrics.registry import PAPER
-from clinfair.benchmark.runner import PREDICTION_COLUMNS, PREDICTIONS_FILE, RESULTS_FILE, duplicate_examples
-from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES
+from clinfair.benchmark.metrics.encoding import to_list_array
+from clinfair.benchmark.metrics.registry import PAPER, RUN
+from clinfair.benchmark.resampling import named_rng, stratified_rows
+from clinfair.tasks.attributes import resolve_for_table
+from clinfair.tasks.registry import registered_tasks
 
 from clinfair.core.errors import ClinfairError
 
 #: The paper's fairness and performance keys compared (keys of ``paper_protocol``'s output).
 COMPARE_PAPER_KEYS = ("pp", "eod", "fpr_gap", "f1", "f1_gap", "f1_std", "accuracy")
 PAPER_KEY_LABELS = {key: get_metric(PAPER, key).scaled_label for key in COMPARE_PAPER_KEYS}
+#: Read first: the share of answers equal to the label set and of answers that did not parse (an
+#: all-invalid run has exact accuracy 0 where the paper protocol's group-averaged accuracy says 0.5).
+HEADLINE_KEYS = ("exact_match", "invalid")
+HEADLINE_LABELS = {key: get_metric(RUN, key).label for key in HEADLINE_KEYS}
+#: The paper keys the summary table shows after the headline, labelled as the paper protocol's.
+SUMMARY_PAPER_KEYS = ("accuracy", "f1")
 REPORT_SCHEMA = "clinfair.compare/1"
 
 
@@ -68,43 +80,26 @@ class EvalRun:
     method: str | None
     label_spaces: dict[str, list[str]]
     predictions: pd.DataFrame
+    #: The per-group attributes its ``results.json`` lists (what ``clinfair eval`` reported).
+    attributes: list[str] = field(default_factory=list)
 
 
 def load_run(folder: str | Path) -> EvalRun:
-    """Read a result folder: ``results.json`` (name, method, label spaces) and the predictions."""
-    folder = Path(folder)
-    results_path, predictions_path = folder / RESULTS_FILE, folder / PREDICTIONS_FILE
-    for path in (results_path, predictions_path):
-        if not path.is_file():
-            raise CompareError(f"{path}: not found (is {folder} a finished `clinfair eval` output folder?)")
+    """Read a result folder (``clinfair.benchmark.eval_result.EvalResult``): name, method, label spaces
+    and the predictions."""
     try:
-        results = json.loads(results_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CompareError(f"{results_path}: not valid JSON ({error})") from None
-    tasks = results.get("tasks") if isinstance(results, dict) else None
-    if not isinstance(tasks, dict) or not all(
-        isinstance(t, dict) and "label_space" in t for t in tasks.values()
-    ):
-        raise CompareError(
-            f"{results_path}: no 'tasks' with a 'label_space' each (not a clinfair results file)"
-        )
-    try:
-        predictions = pd.read_parquet(predictions_path)
-    except Exception as error:  # pyarrow raises several types for a damaged file
-        raise CompareError(f"{predictions_path}: cannot be read as parquet ({error})") from None
-    missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
-    if missing:
-        raise CompareError(f"{predictions_path}: missing column(s) {', '.join(missing)}")
-    repeated = duplicate_examples(predictions)
-    if repeated:
-        raise CompareError(f"{predictions_path}: {repeated}")
-    run = results.get("run") or {}
+        result = EvalResult.load(folder)
+        predictions = result.predictions
+    except ResultFolderError as error:
+        raise CompareError(str(error)) from None
+    recorded = result.results.get("attributes")
     return EvalRun(
-        folder=folder,
-        name=str(run.get("name") or folder.name),
-        method=run.get("method"),
-        label_spaces={task: list(info["label_space"]) for task, info in tasks.items()},
+        folder=result.folder,
+        name=result.name,
+        method=result.method,
+        label_spaces=result.label_spaces,
         predictions=predictions,
+        attributes=[str(item) for item in recorded] if isinstance(recorded, list) else [],
     )
 
 
@@ -157,12 +152,68 @@ def _paper_values(paper: PaperResult) -> dict[str, dict[str, float]]:
     }
 
 
-def _resample_indices(frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
-    """Row positions drawn with replacement within each dataset (each keeps its size)."""
-    parts = []
-    for _, positions in sorted(frame.groupby("dataset", sort=True).indices.items()):
-        parts.append(rng.choice(positions, size=len(positions), replace=True))
-    return np.concatenate(parts)
+def dataset_strata(frame: pd.DataFrame) -> list[np.ndarray]:
+    """Row positions of each dataset, datasets sorted by name: the strata of a paired resample."""
+    return [positions for _, positions in sorted(frame.groupby("dataset", sort=True).indices.items())]
+
+
+def row_outcomes(frame: pd.DataFrame, label_spaces: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """Per row of ``frame``: ``exact_match`` (1 when the answer equals the label set, an invalid
+    answer 0, NaN for a row the metrics cannot score) and ``invalid`` (1 when the prediction is
+    null), by the metrics' own encoding."""
+    exact = np.full(len(frame), np.nan)
+    for dataset in MetricFrame(frame, label_spaces=label_spaces).datasets:
+        exact[dataset.rows] = dataset.outcomes[0].correct[dataset.row_type]
+    invalid = to_list_array(frame["prediction"], "prediction").is_null().to_numpy(zero_copy_only=False)
+    return {"exact_match": exact, "invalid": invalid.astype(float)}
+
+
+def _scope_means(values: dict[str, np.ndarray], codes: np.ndarray, names: Sequence[str], rows: np.ndarray):
+    """{scope: {key: mean over ``rows``}} for ``overall`` (every row pooled) and each dataset."""
+    scopes = {"overall": rows, **{name: rows[codes[rows] == i] for i, name in enumerate(names)}}
+    out = {}
+    for scope, chosen in scopes.items():
+        out[scope] = {}
+        for key, array in values.items():
+            drawn = array[chosen]
+            drawn = drawn[np.isfinite(drawn)]
+            out[scope][key] = float(drawn.mean()) if drawn.size else np.nan
+    return out
+
+
+def paired_headline(
+    base: pd.DataFrame,
+    run: pd.DataFrame,
+    label_spaces: dict[str, list[str]],
+    n_bootstrap: int,
+    seed: int,
+    ci_level: float,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """{scope: {key: entry}} for :data:`HEADLINE_KEYS` (exact accuracy and invalid rate, pooled over
+    every row for ``overall``), with the paired bootstrap of the paper keys (rows within datasets)."""
+    values_base, values_run = row_outcomes(base, label_spaces), row_outcomes(run, label_spaces)
+    codes, names = pd.factorize(base["dataset"].astype(str), sort=True)
+    everything = np.arange(len(base))
+    points_base = _scope_means(values_base, codes, names, everything)
+    points_run = _scope_means(values_run, codes, names, everything)
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    rng = named_rng(seed, "compare", "headline")
+    strata = dataset_strata(base)
+    for _ in range(n_bootstrap):
+        rows = stratified_rows(strata, rng)
+        boot_base = _scope_means(values_base, codes, names, rows)
+        for scope, means in _scope_means(values_run, codes, names, rows).items():
+            for key, value in means.items():
+                samples.setdefault((scope, key), []).append((value, boot_base[scope][key]))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for scope in points_base:
+        out[scope] = {}
+        for key in HEADLINE_KEYS:
+            pairs = np.array(samples.get((scope, key), []), dtype=float).reshape(-1, 2)
+            boot = (pairs[:, 0], pairs[:, 1]) if n_bootstrap else None
+            point = (points_run[scope][key], points_base[scope][key])
+            out[scope][key] = _rename(as_json(paired_difference(point, boot, ci_level)))
+    return out
 
 
 def paired_paper_keys(
@@ -179,8 +230,9 @@ def paired_paper_keys(
     points_base, points_run = _paper_values(frame_base.paper()), _paper_values(frame_run.paper())
     samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
     rng = named_rng(seed, "compare", "paper")
+    strata = dataset_strata(base)
     for _ in range(n_bootstrap):
-        rows = _resample_indices(base, rng)
+        rows = stratified_rows(strata, rng)  # the same rows of both runs: a paired resample
         boot_base, boot_run = _paper_values(frame_base.paper(rows)), _paper_values(frame_run.paper(rows))
         for scope, values in boot_run.items():
             for key, value in values.items():
@@ -262,9 +314,13 @@ def compare_runs(
     n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     ci_level: float = 0.95,
-    attributes: Sequence[str] = DEFAULT_GROUP_ATTRIBUTES,
+    attributes: str | Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """The comparison report of every run in ``runs`` (other than ``baseline``) against ``baseline``."""
+    """The comparison report of every run in ``runs`` (other than ``baseline``) against ``baseline``.
+
+    ``attributes``: the per-group attributes, checked against the baseline's predictions; by default
+    those ``clinfair metrics`` reports for them (``clinfair.tasks.attributes.resolve_for_table``).
+    """
     if n_bootstrap < 0:
         raise CompareError("--n-bootstrap must be >= 0")
     if not 0 < ci_level < 1:
@@ -273,6 +329,15 @@ def compare_runs(
     if not others:
         raise CompareError("give at least two runs: the baseline and one to compare with it")
     aligned = [align(baseline, run) for run in others]  # refuse before any bootstrap
+    table = baseline.predictions
+    attributes = resolve_for_table(
+        attributes,
+        specs=registered_tasks(baseline.label_spaces),
+        columns=[str(column) for column in table.columns],
+        attribute_dicts=table["attributes"] if "attributes" in table.columns else (),
+        recorded=baseline.attributes,
+        where=str(baseline.folder / PREDICTIONS_FILE),
+    )
     comparisons = []
     for run, (base_rows, run_rows) in zip(others, aligned):
         try:
@@ -280,6 +345,9 @@ def compare_runs(
                 {
                     "run": _describe(run),
                     "rows": int(len(base_rows)),
+                    "headline": paired_headline(
+                        base_rows, run_rows, baseline.label_spaces, n_bootstrap, seed, ci_level
+                    ),
                     "paper": paired_paper_keys(
                         base_rows, run_rows, baseline.label_spaces, n_bootstrap, seed, ci_level
                     ),
@@ -299,6 +367,8 @@ def compare_runs(
             "attributes": list(attributes),
             "difference": "run - baseline",
             "resampling": "rows with replacement within each dataset, paired",
+            "headline": "exact_match: share of rows whose answer equals the label set (an invalid answer "
+            "is wrong); invalid: share of rows whose answer did not parse; overall: every row pooled",
             "p_value": "two-sided bootstrap, uncorrected",
             "significant": "the interval excludes 0",
         },
@@ -332,10 +402,28 @@ def _row(label: str, entry: dict[str, Any]) -> str:
     return f"| {label} | {_fmt(entry['baseline'])} | {_fmt(entry['run'])} | {difference}{mark} | {interval} | {p} |"
 
 
+def _summary_table(report: dict[str, Any]) -> list[str]:
+    """One row per run on all its rows: exact accuracy and invalid rate first, then the paper
+    protocol's (group-averaged, one-vs-rest) accuracy and F1, labelled as such."""
+    paper_labels = [f"{get_metric(PAPER, key).label} (paper protocol)" for key in SUMMARY_PAPER_KEYS]
+    columns = [HEADLINE_LABELS[key] for key in HEADLINE_KEYS] + paper_labels
+    lines = ["| run | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    first = report["comparisons"][0]
+    sides = [(report["baseline"], first, "baseline")]
+    sides += [(comparison["run"], comparison, "run") for comparison in report["comparisons"]]
+    for described, comparison, side in sides:
+        headline, paper = comparison["headline"]["overall"], comparison["paper"]["overall"]
+        cells = [_fmt(headline[key][side]) for key in HEADLINE_KEYS]
+        cells += [_fmt(paper[key][side]) for key in SUMMARY_PAPER_KEYS]
+        lines.append(f"| {described['name']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown_report(report: dict[str, Any]) -> str:
-    """The comparison as Markdown tables: the paper keys overall and per dataset, then the
-    standard metrics' gap and worst group per attribute. ``*`` marks a difference whose
-    interval excludes 0."""
+    """The comparison as Markdown tables: every run's exact accuracy and invalid rate (then the paper
+    protocol's accuracy and F1), then per run against the baseline the exact accuracy and invalid
+    rate, the paper keys overall and per dataset, and the standard metrics' gap and worst group per
+    attribute. ``*`` marks a difference whose interval excludes 0."""
     s = report["settings"]
     base = report["baseline"]
     lines = [
@@ -344,6 +432,13 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"Difference = run − baseline on the same rows; {int(s['ci_level'] * 100)} % paired bootstrap interval "
         f"({s['n_bootstrap']} resamples, seed {s['seed']}); p: two-sided bootstrap p-value, uncorrected; "
         "`*`: the interval excludes 0. Tasks: " + ", ".join(report["tasks"]) + ".",
+        "",
+        *_summary_table(report),
+        "",
+        f"{HEADLINE_LABELS['exact_match']}: answers equal to the label set (an invalid answer is wrong); "
+        f"{HEADLINE_LABELS['invalid']}: share of answers that did not parse; both over every row. The paper "
+        "protocol's values average one-vs-rest rates over labels and groups: a model that never answers "
+        "still gets Acc 0.5 on a binary task.",
     ]
     header = ["| key | baseline | run | difference | interval | p |", "|---|---|---|---|---|---|"]
     for comparison in report["comparisons"]:
@@ -355,6 +450,10 @@ def markdown_report(report: dict[str, Any]) -> str:
             f"{comparison['rows']} rows.",
             "",
         ]
+        for scope, entries in comparison["headline"].items():
+            lines += [f"**Exact accuracy and invalid rate, {scope}**", "", *header]
+            lines += [_row(HEADLINE_LABELS[key], entries[key]) for key in HEADLINE_KEYS]
+            lines.append("")
         for scope, entries in comparison["paper"].items():
             lines += [f"**Paper protocol, {scope}**", "", *header]
             lines += [_row(PAPER_KEY_LABELS[key], entries[key]) for key in COMPARE_PAPER_KEYS]

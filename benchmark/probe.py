@@ -22,16 +22,19 @@ from typing import Any
 
 import numpy as np
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.resampling import named_rng, plain_rows
+from clinfair.tasks.attributes import DEMOGRAPHIC_GROUPS
 from clinfair.tasks.prompts import is_correct, parse_answer, state_demographics
-from clinfair.tasks.schema import AGE_GROUPS
 
 from clinfair.core.errors import ClinfairError
 
-PROBE_ATTRIBUTES = ("sex", "age_group")
+#: Per attribute the probe can state (the demographics) and per group, the counterfactual groups
+#: asked: sex F <-> M; age_group: each other bin.
 COUNTERFACTUALS = {
-    "sex": {"F": ("M",), "M": ("F",)},
-    "age_group": {g: tuple(o for o in AGE_GROUPS if o != g) for g in AGE_GROUPS},
+    name: {group: tuple(other for other in groups if other != group) for group in groups}
+    for name, groups in DEMOGRAPHIC_GROUPS.items()
 }
+PROBE_ATTRIBUTES = tuple(COUNTERFACTUALS)
 
 
 class ProbeInputError(ClinfairError, ValueError):
@@ -162,7 +165,7 @@ def _mean_with_ci(
     value = float(values.mean())
     if n_bootstrap <= 0:
         return {"value": value, "ci": None, "reason": None}
-    means = values[rng.integers(0, values.size, size=(n_bootstrap, values.size))].mean(axis=1)
+    means = values[plain_rows(values.size, n_bootstrap, rng)].mean(axis=1)
     low, high = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
     return {"value": value, "ci": [float(low), float(high)], "reason": None}
 
@@ -177,7 +180,7 @@ def summarise(
     level: float = 0.95,
 ) -> dict[str, Any]:
     """Flip rate, accuracy change and true-label probability change per attribute and group, with CIs."""
-    rng = np.random.default_rng(seed)
+    rng = named_rng(seed)  # one stream for every attribute and group, in report order
     report: dict[str, Any] = {"level": level, "n_bootstrap": n_bootstrap, "attributes": {}}
     for attribute in attributes:
         mine = [r for r in records if r["attribute"] == attribute]

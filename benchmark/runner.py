@@ -49,8 +49,8 @@ from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsE
 from clinfair.tasks.manifest import check_split, rows_fingerprint
 from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import build_prompt, prediction_record
-from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import TOP_LEVEL_DEMOGRAPHICS
+from clinfair.tasks.spec import TaskSpec
 
 from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.hub import public_model_name
@@ -365,7 +365,7 @@ def run_eval(
 
     ``backend_factory()`` builds the generation backend; it is called only when rows are
     left to generate, so a finished run re-scores without loading the model.
-    ``attributes`` chooses the per-group attributes (``clinfair.benchmark.attributes``; default: sex,
+    ``attributes`` chooses the per-group attributes (``clinfair.tasks.attributes``; default: sex,
     age_group, sex*age_group and every attribute of the tasks). It only changes the scoring,
     so it is not part of the request: a finished run re-scored with other attributes is not
     refused.
@@ -404,7 +404,7 @@ def _run_eval(
     attributes: str | Sequence[str] | None,
 ) -> dict[str, Any]:
     import pandas as pd
-    from clinfair.benchmark.attributes import resolve_attributes
+    from clinfair.tasks.attributes import resolve_attributes
     from clinfair.tasks.registry import get_task
     from tqdm.auto import tqdm
 
@@ -528,12 +528,12 @@ def build_results(
     """The ``results.json`` document: settings, per-task counts and the metrics report.
 
     ``attributes``: the per-group attributes and intersections (default
-    ``clinfair.benchmark.attributes.default_attributes``); ``results["attributes"]`` records them.
+    ``clinfair.tasks.attributes.default_attributes``); ``results["attributes"]`` records them.
     ``split_hashes``: per task, the content hash of the rows evaluated (``clinfair.tasks.manifest``),
     recorded as ``tasks.<task>.split_sha256``.
     """
-    from clinfair.benchmark.attributes import default_attributes
     from clinfair.benchmark.metrics import build_report
+    from clinfair.tasks.attributes import default_attributes
 
     from clinfair.core.version import __version__
 

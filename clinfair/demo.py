@@ -25,7 +25,6 @@ learned from the minority's own few prompts, which is what fairness-aware RL cla
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,11 +207,11 @@ def run_demo(settings: DemoSettings) -> str:
 
 def collapsed_runs(run_dirs: list[Path]) -> list[str]:
     """Runs that give every test image the same answer: a collapsed policy, no fairness signal."""
-    import pandas as pd
+    from clinfair.benchmark.eval_result import EvalResult
 
     collapsed = []
     for run in run_dirs:
-        answers = pd.read_parquet(run / "eval" / "predictions.parquet", columns=["prediction"])["prediction"]
+        answers = EvalResult.load(run / "eval").read_predictions(columns=["prediction"])["prediction"]
         if answers.map(lambda a: None if a is None else tuple(a)).nunique(dropna=False) == 1:  # None: invalid
             collapsed.append(run.name)
     return collapsed
@@ -267,11 +266,12 @@ def _build_leaderboard(eval_dirs: list[Path], out: Path, dynamics_files: list[Pa
 
 def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:
     """Mean ± 95 % t-interval over seeds of the paper-protocol values, per method."""
+    from clinfair.benchmark.eval_result import EvalResult
     from clinfair.benchmark.seedstats import t_interval
 
     by_method: dict[str, list[dict[str, Any]]] = {}
     for folder in eval_dirs:
-        results = json.loads((folder / "results.json").read_text())
+        results = EvalResult.load(folder).results
         name = results["run"]["method"] or results["run"]["name"]
         task = results["tasks"]["synthetic"]
         exact = {"exact": task["accuracy_exact"], "invalid": task["invalid_answers"] / task["rows"]}

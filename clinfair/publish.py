@@ -1,7 +1,7 @@
 """``clinfair prepare --push-to-hub``: publish a prepared task's splits as a Hub dataset.
 
-What is pushed, in one commit (``clinfair.leaderboard.hub``'s ``Commit``, ``execute`` and ``write_dry_run``,
-the machinery of ``clinfair leaderboard push``):
+What is pushed, in one commit (``clinfair.core.hub``'s ``Commit``, ``push_commit`` and ``write_dry_run``,
+which ``clinfair leaderboard push`` uses too):
 
 * ``data/<split>-<i>-of-<n>.parquet``: each split's rows in their stored order, in shards of at
   most :data:`MAX_SHARD_BYTES` (``Dataset.to_parquet``; images as their stored bytes);
@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.core.errors import ClinfairError
-from clinfair.core.hub import HUB_ID
-from clinfair.leaderboard.hub import CARD_FILE, Commit, PushPlan, find_local_paths, front_matter
+from clinfair.core.hub import CARD_FILE, HUB_ID, Commit, front_matter, push_commit, write_dry_run
+from clinfair.leaderboard.hub import PushPlan, find_local_paths
 from clinfair.tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest, read_manifest
 from clinfair.tasks.prepare import SUMMARY_FILE, load_prepared
-from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import AGE_BIN_UPPER_EDGES, AGE_GROUPS
+from clinfair.tasks.spec import TaskSpec
 
 MAX_SHARD_BYTES = 500 * 1024**2  # the Hub's recommended Parquet shard size (datasets' push_to_hub default)
 
@@ -221,19 +221,17 @@ def push_splits(
     verify: bool = True,
 ) -> str:
     """Push (or, with ``dry_run``, write the would-be upload of) a prepared folder; returns what happened."""
-    from clinfair.leaderboard.hub import execute, write_dry_run
-
     prepared = Path(prepared)
     staging = Path(tempfile.mkdtemp(dir=prepared.parent, prefix=f".{prepared.name}.push."))
     try:
         plan = plan_split_push(prepared, repo_id, spec, staging, private=private, verify=verify)
         if dry_run is not None:
-            write_dry_run(plan, dry_run)
+            write_dry_run(dry_run, [("dataset", plan.dataset)], private=private)
             return (
                 f"dry run: wrote {len(plan.dataset.files)} file(s) for {repo_id} to {dry_run} "
                 "(see operations.json); nothing was pushed"
             )
-        report = execute(plan)
+        info = push_commit(plan.dataset, create_repo=True, private=private)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return f"pushed {len(plan.dataset.files)} file(s) to {repo_id} in one commit: {report['dataset_commit']}"
+    return f"pushed {len(plan.dataset.files)} file(s) to {repo_id} in one commit: {info.commit_url}"

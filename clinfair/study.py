@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.metrics.registry import PAPER, STUDY, select_metrics
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text
 
@@ -117,7 +118,7 @@ def load_config(path: str | Path) -> StudyConfig:
     """Read a study YAML; an unknown key or a wrong type is a ClinfairError naming the file and key."""
     import yaml
 
-    from clinfair.core.yamlio import load_yaml
+    from clinfair.core.yamlio import check_keys, load_yaml
 
     path = Path(path)
     if not path.is_file():
@@ -128,10 +129,7 @@ def load_config(path: str | Path) -> StudyConfig:
         raise ClinfairError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(values, dict):
         raise ClinfairError(f"{path}: a study config is a YAML mapping")
-    known = {f.name: f for f in dataclasses.fields(StudyConfig)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ClinfairError(f"{path}: unknown key(s) {unknown}; known: {', '.join(known)}")
+    check_keys(values, [f.name for f in dataclasses.fields(StudyConfig)], str(path))
     for key in ("task_options", "overrides", "minority"):
         if key in values and not isinstance(values[key], dict):
             raise ClinfairError(f"{path}: {key} must be a mapping")
@@ -382,14 +380,15 @@ def run_study(config: StudyConfig, out: Path, progress: bool = True, bar: Any = 
 
 def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str, float | None]:
     """Paper-protocol overall values, plus the minority's accuracy and gap from the predictions."""
-    import pandas as pd
+    from clinfair.benchmark.eval_result import EvalResult
 
-    results = json.loads((eval_dir / "results.json").read_text())
+    result = EvalResult.load(eval_dir)
+    results = result.results
     paper = results["metrics"]["paper"]["overall"]
     values: dict[str, float | None] = {key: paper.get(key) for key in PAPER_METRICS}
     if minority:
         ((attribute, group),) = minority.items()
-        rows = pd.read_parquet(eval_dir / "predictions.parquet", columns=["dataset", attribute, "correct"])
+        rows = result.read_predictions(columns=["dataset", attribute, "correct"])
         rows = rows[rows["dataset"] == task]
         inside = rows[attribute].astype(str) == str(group)
         if inside.any() and (~inside).any():
@@ -600,18 +599,40 @@ def _fmt_p(p: float | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(kw_only=True)
+class StudyArguments:
+    """The arguments of ``clinfair study``.
+
+    Parameters:
+        config (`str`):
+            The study YAML (e.g. ``configs/studies/group_shift.yaml``); positional.
+        out (`Path`, *optional*):
+            Output folder (default: ``study_out/<config name>``).
+        seeds (`int`, *optional*):
+            Overrides the config's number of seeds.
+        methods (`str`, *optional*):
+            Overrides the config's methods (comma-separated).
+    """
+
+    config: str = field(
+        metadata={"help": "study YAML (e.g. configs/studies/group_shift.yaml)", "positional": True}
+    )
+    out: Path | None = field(
+        default=None, metadata={"help": "output folder (default: study_out/<config name>)"}
+    )
+    seeds: int | None = field(default=None, metadata={"help": "override the config's number of seeds"})
+    methods: str | None = field(
+        default=None, metadata={"help": "override the config's methods (comma-separated)"}
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "study",
         help="methods x seeds on one task and budget, paired by seed: intervals and paired tests",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("config", help="study YAML (e.g. configs/studies/group_shift.yaml)")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="output folder (default: study_out/<config name>)"
-    )
-    parser.add_argument("--seeds", type=int, default=None, help="override the config's number of seeds")
-    parser.add_argument("--methods", default=None, help="override the config's methods (comma-separated)")
+    add_dataclass_arguments(parser, StudyArguments)
     parser.set_defaults(func=run)
 
 

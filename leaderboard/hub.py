@@ -9,7 +9,7 @@ What is pushed (:func:`plan_push`) to the dataset repository:
 * ``eval.yaml``: the benchmark's description for the Hub's eval-results system: one task
   per scope (``overall`` and each clinfair task) whose value is F1_ES.
 
-All of it goes in **one** ``create_commit``, so the repository moves from its previous
+All of it goes in **one** ``create_commit`` (``clinfair.core.hub.push_commit``), so the repository moves from its previous
 state to the new one or not at all. ``create_repo(exist_ok=True)`` runs first (``--private``
 only matters when it creates the repository; if the commit is then refused, the new
 repository stays empty).
@@ -32,9 +32,7 @@ the text columns of parquet files), and the command prints them as a warning.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,12 +44,10 @@ from clinfair.leaderboard.build import read_manifest
 from clinfair.leaderboard.runs import LeaderboardError
 from clinfair.leaderboard.tables import METRICS, OVERALL, markdown_table
 
-from clinfair.core.errors import one_line
-from clinfair.core.hub import HUB_ID, is_hub_id
-from clinfair.core.io import atomic_folder, atomic_write_bytes, atomic_write_json
+from clinfair.core import hub
+from clinfair.core.hub import CARD_FILE, HUB_ID, Commit, front_matter, is_hub_id
+from clinfair.core.text import markdown_text
 
-OPERATIONS_FILE = "operations.json"
-CARD_FILE = "README.md"
 EVAL_FILE = "eval.yaml"
 HEADLINE_METRIC = "f1_es"
 _PREDICTION_FILES = re.compile(r"(^|/)predictions\.parquet$")
@@ -60,57 +56,6 @@ _ABSOLUTE_PATH = re.compile(
     r"(?<![\w.:/+=~\\-])/[\w.@+-]+(?:/[\w.@+-]+)+|\b[A-Za-z]:\\[\w.@+ -]+(?:\\[\w.@+ -]+)+"
 )
 _BINARY_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
-
-
-def _size_and_sha256(data: bytes | Path) -> tuple[int, str]:
-    """Of bytes, or of a file read in chunks (predictions can be large)."""
-    if isinstance(data, bytes):
-        return len(data), hashlib.sha256(data).hexdigest()
-    digest, size = hashlib.sha256(), 0
-    with data.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-@dataclass
-class Commit:
-    """One commit to make: the repository, how, and every file by its path in the repo.
-
-    A file is bytes (generated: the card, eval.yaml) or the Path of a build file, which is
-    read only when uploaded or copied, so large predictions are never all held in memory.
-    """
-
-    repo_id: str
-    repo_type: str
-    message: str
-    description: str = ""
-    create_pr: bool = False
-    files: dict[str, bytes | Path] = field(default_factory=dict)
-
-    def operations(self) -> list:
-        from huggingface_hub import CommitOperationAdd
-
-        return [
-            CommitOperationAdd(path_in_repo=path, path_or_fileobj=data)
-            for path, data in sorted(self.files.items())
-        ]
-
-    def describe(self) -> dict[str, Any]:
-        """The commit as ``operations.json`` lists it: each file's path, size and SHA-256."""
-        operations = []
-        for path, data in sorted(self.files.items()):
-            size, sha256 = _size_and_sha256(data)
-            operations.append({"operation": "add", "path_in_repo": path, "size": size, "sha256": sha256})
-        return {
-            "repo_id": self.repo_id,
-            "repo_type": self.repo_type,
-            "create_pr": self.create_pr,
-            "commit_message": self.message,
-            "commit_description": self.description,
-            "operations": operations,
-        }
 
 
 @dataclass
@@ -165,11 +110,6 @@ def _yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def front_matter(metadata: Mapping[str, Any]) -> list[str]:
-    """The YAML front matter of a Hub card (its ``---`` lines included), as lines."""
-    return ["---", _yaml(dict(metadata)).rstrip(), "---"]
-
-
 def dataset_card(
     repo_id: str, manifest: Mapping[str, Any], leaderboard: pd.DataFrame, files: Sequence[str]
 ) -> str:
@@ -192,7 +132,7 @@ def dataset_card(
     lines = [
         *front_matter(front),
         "",
-        f"# {manifest['title']}",
+        f"# {markdown_text(manifest['title'])}",
         "",
         f"Group-fairness results of clinical vision-language models, built with clinfair {manifest['clinfair_version']} "
         "(`clinfair leaderboard build`). Values follow the evaluation protocol of the FairGRPO paper's authors "
@@ -207,7 +147,7 @@ def dataset_card(
     ]
     if comparison["mixed"]:
         lines += ["**Mixed evaluation setups** (built with `--allow-mixed`); rows marked ⚠ differ:", ""]
-        lines += [f"- {line}" for line in comparison["differences"]] + [""]
+        lines += [f"- {markdown_text(line)}" for line in comparison["differences"]] + [""]
     lines += ["## Metrics", ""]
     lines += [
         f"- **{m.label}** ({'higher' if m.higher_is_better else 'lower'} is better): {m.description}"
@@ -293,8 +233,10 @@ def model_results_yaml(repo_id: str, run: Mapping[str, Any], scores: pd.DataFram
             value=round(float(row.value), 4),
             source_url=f"https://huggingface.co/datasets/{repo_id}",
             source_name="clinfair leaderboard",
-            notes=f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
-            + (f"; {_not_ranked(run)}: {run['unranked']}" if run.get("unranked") else ""),
+            notes=markdown_text(
+                f"run {run['run']}, method {run['method']}; F1_ES, paper protocol"
+                + (f"; {_not_ranked(run)}: {run['unranked']}" if run.get("unranked") else "")
+            ),
         )
         for row in rows.itertuples()
     ]
@@ -388,94 +330,26 @@ def plan_push(
 
 
 def write_dry_run(plan: PushPlan, out: str | Path) -> Path:
-    """Write every file of the plan and ``operations.json`` to ``out`` (atomically)."""
+    """Write every file of the plan and ``operations.json`` to ``out`` (atomically; ``clinfair.core.hub``)."""
     commits = [("dataset", plan.dataset)] + [(f"model-{i}", c) for i, c in enumerate(plan.model_prs, start=1)]
-    with atomic_folder(out, OPERATIONS_FILE, error=LeaderboardError) as tmp:
-        for folder, commit in commits:
-            for path, data in commit.files.items():
-                target = tmp / folder / path
-                if isinstance(data, Path):
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(data, target)
-                else:
-                    atomic_write_bytes(target, data)
-        atomic_write_json(
-            tmp / OPERATIONS_FILE,
-            {
-                "create_repo": {
-                    "repo_id": plan.repo_id,
-                    "repo_type": "dataset",
-                    "private": plan.private,
-                    "exist_ok": True,
-                },
-                "commits": [{"folder": folder} | commit.describe() for folder, commit in commits],
-                "skipped_model_prs": plan.skipped,
-            },
-        )
-    return Path(out)
-
-
-def _hub_error(error: Exception, what: str) -> LeaderboardError:
-    """One line for a failed Hub call; never includes the token (huggingface_hub does not put it in messages)."""
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-
-    if isinstance(error, OfflineModeIsEnabled):
-        return LeaderboardError(f"{what}: HF_HUB_OFFLINE is set; unset it to push, or use --dry-run DIR")
-    if isinstance(error, HfHubHTTPError) and error.response is not None:
-        status = error.response.status_code
-        detail = error.server_message or error.response.reason_phrase or ""
-        hint = " (check that your token has write access to this repository)" if status in (401, 403) else ""
-        return LeaderboardError(
-            f"{what}: the Hub refused it (HTTP {status}{': ' + detail if detail else ''}){hint}"
-        )
-    return LeaderboardError(f"{what}: could not reach the Hub ({one_line(error)})")
+    return hub.write_dry_run(out, commits, private=plan.private, extra={"skipped_model_prs": plan.skipped})
 
 
 def execute(plan: PushPlan) -> dict[str, Any]:
-    """Create the dataset repository if needed, make the dataset commit, then open the model PRs.
+    """Create the dataset repository if needed, make the dataset commit, then open the model PRs
+    (each with ``clinfair.core.hub.push_commit``).
 
     Returns ``{"dataset_commit": url, "model_prs": [url, ...], "failed_prs": [line, ...]}``.
-    Raises :class:`LeaderboardError` when there is no token or the dataset push fails.
+    Raises :class:`~clinfair.core.hub.HubError` when there is no token or the dataset push fails.
     """
-    import httpx
-    from huggingface_hub import HfApi, constants, get_token
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
-
-    if constants.is_offline_mode():
-        raise LeaderboardError("HF_HUB_OFFLINE is set; unset it to push, or use --dry-run DIR")
-    token = get_token()
-    if not token:
-        raise LeaderboardError(
-            "no Hugging Face token: set HF_TOKEN or run `hf auth login` (or use --dry-run DIR)"
-        )
-    api = HfApi(token=token)
-    # ValueError: the Hub rejected the dataset card's metadata (huggingface_hub raises it for that)
-    hub_errors = (HfHubHTTPError, OfflineModeIsEnabled, httpx.HTTPError, ValueError)
-    try:
-        api.create_repo(plan.repo_id, repo_type="dataset", private=plan.private, exist_ok=True)
-        info = api.create_commit(
-            plan.repo_id,
-            operations=plan.dataset.operations(),
-            repo_type="dataset",
-            commit_message=plan.dataset.message,
-            commit_description=plan.dataset.description,
-        )
-    except hub_errors as error:
-        raise _hub_error(error, f"push to {plan.repo_id}") from None
+    info = hub.push_commit(plan.dataset, create_repo=True, private=plan.private)
     report: dict[str, Any] = {"dataset_commit": info.commit_url, "model_prs": [], "failed_prs": []}
     for commit in plan.model_prs:
         try:
-            pr = api.create_commit(
-                commit.repo_id,
-                operations=commit.operations(),
-                repo_type="model",
-                create_pr=True,
-                commit_message=commit.message,
-                commit_description=commit.description,
-            )
+            pr = hub.push_commit(commit, what=f"pull request on {commit.repo_id}")
             report["model_prs"].append(pr.pr_url)
-        except hub_errors as error:
-            report["failed_prs"].append(str(_hub_error(error, f"pull request on {commit.repo_id}")))
+        except hub.HubError as error:
+            report["failed_prs"].append(str(error))
     return report
 
 

@@ -40,15 +40,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from clinfair.benchmark.eval_result import EvalResult
 from clinfair.benchmark.metrics import METRICS_SCHEMA
-from clinfair.benchmark.runner import (
-    PARTIAL_FILE,
-    PREDICTION_COLUMNS,
-    PREDICTIONS_FILE,
-    RESULTS_FILE,
-    RESULTS_SCHEMA_VERSION,
-    duplicate_examples,
-)
+from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
 
 from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.hub import public_model_name
@@ -126,30 +120,11 @@ class Run:
         return "; ".join(found) or None
 
 
-def read_results(folder: Path) -> dict[str, Any]:
-    """``results.json`` of a result folder, checked to be one this clinfair can read."""
-    path = folder / RESULTS_FILE
-    if not path.is_file():
-        if (folder / PARTIAL_FILE).exists():
-            raise LeaderboardError(
-                f"{folder}: the evaluation has not finished ({PARTIAL_FILE} but no {RESULTS_FILE}); "
-                "re-run the same `clinfair eval` command to finish it"
-            )
-        raise LeaderboardError(f"{folder}: no {RESULTS_FILE} (is it a `clinfair eval` output folder?)")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LeaderboardError(f"{path} is not valid JSON ({one_line(error)})") from None
-    version = results.get("schema_version") if isinstance(results, dict) else None
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise LeaderboardError(f"{path} is not a clinfair results file (no integer schema_version)")
-    if version > RESULTS_SCHEMA_VERSION:
-        raise LeaderboardError(
-            f"{path} has results schema version {version}, newer than this clinfair reads "
-            f"({RESULTS_SCHEMA_VERSION}); upgrade clinfair"
-        )
-    if version < 1:
-        raise LeaderboardError(f"{path} has an unknown results schema version {version}")
+def read_results(result: EvalResult) -> dict[str, Any]:
+    """``results.json`` of a result folder (read and checked by ``EvalResult.load``), checked to hold
+    everything the leaderboard shows."""
+    path = result.folder / RESULTS_FILE
+    results = result.results
     missing = [
         key
         for key, present in (
@@ -184,21 +159,10 @@ def read_results(folder: Path) -> dict[str, Any]:
     return results
 
 
-def read_predictions(folder: Path, results: Mapping[str, Any]) -> pd.DataFrame:
-    """``predictions.parquet``, checked to be complete and to belong to ``results``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = folder / PREDICTIONS_FILE
-    if not path.is_file():
-        raise LeaderboardError(f"{folder}: no {PREDICTIONS_FILE}")
-    try:
-        frame = pq.read_table(path).to_pandas()
-    except (pa.ArrowException, OSError, ValueError) as error:
-        raise LeaderboardError(f"{path} is truncated or unreadable ({one_line(error)})") from None
-    missing = [column for column in PREDICTION_COLUMNS if column not in frame.columns]
-    if missing:
-        raise LeaderboardError(f"{path} lacks the column(s) {', '.join(missing)}")
+def read_predictions(result: EvalResult, results: Mapping[str, Any]) -> pd.DataFrame:
+    """``predictions.parquet`` (read and checked by ``EvalResult.predictions``), checked to belong to ``results``."""
+    path = result.predictions_path
+    frame = result.predictions
     counts = frame["dataset"].value_counts()
     for task, info in results["tasks"].items():
         if int(counts.get(task, 0)) != int(info["rows"]):
@@ -211,9 +175,6 @@ def read_predictions(folder: Path, results: Mapping[str, Any]) -> pd.DataFrame:
         raise LeaderboardError(
             f"{path} has rows of task(s) {', '.join(extra)} that {RESULTS_FILE} does not list"
         )
-    duplicates = duplicate_examples(frame)
-    if duplicates:
-        raise LeaderboardError(f"{path}: {duplicates}")
     return frame
 
 
@@ -292,10 +253,9 @@ def load_runs(folders: Sequence[str | Path]) -> list[Run]:
         raise LeaderboardError("no result folders given; pass the output folders of `clinfair eval`")
     runs: list[Run] = []
     for folder in map(Path, folders):
-        if not folder.is_dir():
-            raise LeaderboardError(f"{folder}: no such folder")
-        results = read_results(folder)
-        predictions = read_predictions(folder, results)
+        result = EvalResult.load(folder)
+        results = read_results(result)
+        predictions = read_predictions(result, results)
         runs.append(Run(folder=folder, results=public_results(results), predictions=predictions))
     seen: dict[str, Run] = {}
     for run in runs:

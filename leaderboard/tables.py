@@ -37,16 +37,16 @@ from clinfair.benchmark.metrics import (
     MetricFrame,
     as_json,
     get_metric,
-    named_rng,
     select_metrics,
 )
 from clinfair.benchmark.metrics.registry import PAPER, SCORE_GROUP, SCORE_SUMMARY
+from clinfair.benchmark.resampling import named_rng, stratified_rows
 from clinfair.leaderboard.defaults import DEFAULT_BOOTSTRAP, DEFAULT_CI_LEVEL, DEFAULT_MAX_INVALID
 from clinfair.leaderboard.runs import LeaderboardError, Run, check_paper_values
 
 OVERALL = "overall"
 _NULL = "<null>"  # the stratum level of a missing demographic
-_PAPER_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
+_PAPER_COLUMNS = ("dataset", "answer", "prediction", *PAPER_ATTRIBUTES)
 
 
 #: The paper protocol's columns, in the paper's order (declared in ``clinfair.benchmark.metrics.registry``).
@@ -72,7 +72,7 @@ SCORE_METRICS = tuple(
 )
 #: The leaderboard's columns: the paper protocol's, then the score-based ones.
 COLUMNS = METRICS + SCORE_METRICS
-_SCORE_ATTRIBUTES = ("sex", "age_group")
+_SCORE_ATTRIBUTES = tuple(PAPER_ATTRIBUTES)
 _DEFINITION_FIELDS = ("key", "label", "higher_is_better", "percent", "description", "fairness")
 
 
@@ -82,7 +82,7 @@ def metric_definitions() -> list[dict[str, Any]]:
 
 
 def _strata(frame: pd.DataFrame) -> list[np.ndarray]:
-    keys = [frame[c].astype(object).where(frame[c].notna(), _NULL) for c in ("dataset", "sex", "age_group")]
+    keys = [frame[c].astype(object).where(frame[c].notna(), _NULL) for c in ("dataset", *PAPER_ATTRIBUTES)]
     return list(frame.groupby(keys, sort=True).indices.values())
 
 
@@ -137,7 +137,7 @@ def paper_bootstrap(
     rng = named_rng(seed, name)  # the run's name only: adding a run leaves the others alone
     strata = _strata(frame)
     for _ in range(n_bootstrap):
-        rows = np.concatenate([rng.choice(members, size=len(members)) for members in strata])
+        rows = stratified_rows(strata, rng)
         resampled = _flatten(as_json(metrics.paper(rows)), tasks)
         for key, value in resampled.items():
             if value is not None and key in samples:

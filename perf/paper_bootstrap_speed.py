@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 from clinfair.benchmark.metrics import MetricFrame, as_json, paper_protocol
+from clinfair.benchmark.resampling import named_rng, stratified_rows
 from clinfair.leaderboard.tables import _PAPER_COLUMNS, _strata
 from metrics_speed import DATASETS, synthetic  # perf/ is on the path of a script run from it
 
@@ -30,9 +30,9 @@ def main() -> None:
     frame, _ = synthetic(args.rows, args.seed, DATASETS)
     frame = frame[list(_PAPER_COLUMNS)].reset_index(drop=True)
     spaces = {name: list(labels) for name, (labels, _, _) in DATASETS.items()}
-    rng = np.random.default_rng(args.seed)
+    rng = named_rng(args.seed)
     strata = _strata(frame)
-    draws = [np.concatenate([rng.choice(m, size=len(m)) for m in strata]) for _ in range(args.n_bootstrap)]
+    draws = [stratified_rows(strata, rng) for _ in range(args.n_bootstrap)]
 
     start = time.perf_counter()
     metrics = MetricFrame(frame, label_spaces=spaces)

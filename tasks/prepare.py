@@ -30,8 +30,9 @@ from typing import Any
 
 from clinfair.tasks.builders.base import SkipReport
 from clinfair.tasks.manifest import MANIFEST_FILE, build_manifest
-from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import SPLITS, group_key, to_arrow_row
+from clinfair.tasks.schema import features as schema_features
+from clinfair.tasks.spec import TaskSpec
 
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_folder
@@ -119,7 +120,7 @@ def prepare(
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir} already exists; pass --overwrite to replace it")
     builder = spec.builder_class()(spec, raw_dir, **(options or {}))
-    features = spec.features()
+    features = schema_features(spec.attributes)
     summary = PrepareSummary(task=spec.key, nulls={name: 0 for name in _demographic_fields(spec)})
     skips = SkipReport()
     per_group: dict[str, Counter] = {}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from clinfair.tasks.schema import group_key
 
 if TYPE_CHECKING:
-    from clinfair.tasks.registry import TaskSpec
+    from clinfair.tasks.spec import TaskSpec
 
 INSTRUCTION = (
     "Think about the question step by step inside <think></think> tags, "

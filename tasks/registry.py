@@ -14,85 +14,28 @@ except that ``--tasks all`` keeps meaning the built-in clinical tasks.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import yaml
+from clinfair.tasks.attributes import (  # noqa: F401  (the attribute check and its error, re-exported)
+    UnknownAttributeError,
+    check_attributes,
+)
+from clinfair.tasks.spec import (
+    CONFIG_DIR,
+    LOADER_FIELDS,
+    TASK_KEY,
+    TASK_TYPES,
+    TaskConfigError,
+    TaskSpec,
+    UnknownTaskError,
+)
+from clinfair.tasks.table_config import TableConfig, table_defaults
 
 from clinfair.core.errors import ClinfairError, one_line
-from clinfair.core.yamlio import load_yaml
-
-CONFIG_DIR = Path(__file__).parent / "configs"
-TASK_TYPES = ("binary", "multiclass", "multilabel")
-TABLE_BUILDER = "clinfair.tasks.builders.table:TableBuilder"
-#: A task key names a folder (DATA/<key>) and a leaderboard column: letters, digits, _ . -
-TASK_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-#: Fields set by the loader, never by the YAML.
-_LOADER_FIELDS = ("origin",)
-#: Top-level demographics every task's rows can be grouped by (``age`` is a number, not a group).
-GROUPABLE_DEMOGRAPHICS = ("sex", "age_group")
-
-
-class TaskConfigError(ClinfairError, ValueError):
-    """A task YAML that cannot be used (unknown field, bad value, clashing key, bad table map)."""
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """Everything clinfair knows about one task, read from ``tasks/configs/<key>.yaml``."""
-
-    key: str
-    name: str
-    builder: str  # "module:Class" of a clinfair.tasks.builders.base.Builder subclass
-    task_type: str
-    question: str
-    choices: tuple[str, ...]
-    demographics: tuple[str, ...]  # which of sex / age / extra attributes the source has
-    access: str  # licence and how to obtain the raw data
-    source: str  # where the official layout is documented
-    attributes: tuple[str, ...] = ()  # extra attributes stored in the row's `attributes`
-    images_per_example: int = 1
-    options: dict[str, Any] = field(default_factory=dict)  # builder defaults
-    needs_raw: bool = True
-    extra: str | None = None  # pip extra a builder's decoder needs (dicom, video)
-    # how to read the task from a table, a `datasets` folder or a Hub dataset (clinfair.tasks.builders.table):
-    # the whole source of a user task; for a built-in one, the column map of its table-shaped mirrors
-    table: dict[str, Any] | None = None
-    origin: str | None = None  # the YAML file this spec was read from (set by the loader)
-
-    @property
-    def multi_label(self) -> bool:
-        return self.task_type == "multilabel"
-
-    @property
-    def groupable_attributes(self) -> tuple[str, ...]:
-        """Every attribute its rows can be grouped by: sex, age_group, then the task's own."""
-        return (*GROUPABLE_DEMOGRAPHICS, *self.attributes)
-
-    def builder_class(self) -> type:
-        module_name, _, class_name = self.builder.partition(":")
-        return getattr(importlib.import_module(module_name), class_name)
-
-    def features(self):
-        from clinfair.tasks.schema import features
-
-        return features(self.attributes)
-
-    @property
-    def reads_table(self) -> bool:
-        """Whether the task is built by the table builder (a user task, or a built-in read from a mirror)."""
-        return self.builder == TABLE_BUILDER
-
-    def prepare_hint(self, out: str | Path) -> str:
-        """The ``clinfair prepare`` command that writes this task's data to ``out``."""
-        if self.reads_table and self.origin and Path(self.origin).parent != CONFIG_DIR:
-            return f"clinfair prepare {self.key} --include-path {Path(self.origin).parent} --out {out}"
-        return f"clinfair prepare {self.key} --raw <download> --out {out}"
+from clinfair.core.yamlio import check_keys, load_yaml
 
 
 def _load_spec(path: Path, user: bool = False) -> TaskSpec:
@@ -102,13 +45,9 @@ def _load_spec(path: Path, user: bool = False) -> TaskSpec:
         raise TaskConfigError(f"{path}: not a readable YAML file ({one_line(error)})") from None
     if not isinstance(raw, dict):
         raise TaskConfigError(f"{path}: a task YAML is a mapping of field: value")
-    known = {f.name for f in dataclasses.fields(TaskSpec)} - set(_LOADER_FIELDS)
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise TaskConfigError(f"{path}: unknown task field(s) {unknown}; known: {sorted(known)}")
+    known = [f.name for f in dataclasses.fields(TaskSpec) if f.name not in LOADER_FIELDS]
+    check_keys(raw, known, str(path), TaskConfigError)
     if raw.get("table") is not None:
-        from clinfair.tasks.builders.table import table_defaults
-
         raw = {**table_defaults(raw, path, user), **raw}  # what a table task need not spell out
     for name in ("choices", "demographics", "attributes"):
         if name in raw:
@@ -126,8 +65,6 @@ def _load_spec(path: Path, user: bool = False) -> TaskSpec:
     if spec.task_type not in TASK_TYPES:
         raise TaskConfigError(f"{path}: task_type {spec.task_type!r} is not one of {TASK_TYPES}")
     if spec.table is not None:
-        from clinfair.tasks.builders.table import TableConfig
-
         TableConfig.from_spec(spec)  # a bad column map fails here, naming the file, not at prepare
     return spec
 
@@ -187,10 +124,6 @@ def task_keys() -> list[str]:
     return sorted(_registry())
 
 
-class UnknownTaskError(ClinfairError):
-    """A task key that no registered task has."""
-
-
 def get_task(key: str) -> TaskSpec:
     """The task registered under ``key``; an :class:`UnknownTaskError` listing the known keys otherwise."""
     try:
@@ -215,19 +148,12 @@ def resolve_tasks(names: str | list[str], option: str = "--tasks") -> list[TaskS
     return [get_task(name) for name in names]
 
 
-class UnknownAttributeError(ClinfairError):
-    """A demographic attribute that none of the chosen tasks has."""
-
-
-def check_attributes(names: Iterable[str], specs: Sequence[TaskSpec], option: str) -> None:
-    """Raise :class:`UnknownAttributeError` for the first name no task in ``specs`` can group by.
-
-    An attribute one task has and another lacks is accepted: the other task's rows hold null
-    there (in no group; ``UNK`` in a trainer's group key). The message names the attribute,
-    the option it came from and each task's attributes.
-    """
-    known = {name for spec in specs for name in spec.groupable_attributes}
-    for name in names:
-        if name not in known:
-            available = "; ".join(f"{spec.key} has {', '.join(spec.groupable_attributes)}" for spec in specs)
-            raise UnknownAttributeError(f"unknown attribute {name!r} in {option}: {available}")
+def registered_tasks(keys: Iterable[str]) -> list[TaskSpec]:
+    """The registered tasks among ``keys`` (a table may hold rows of a task not registered here)."""
+    specs = []
+    for key in dict.fromkeys(keys):
+        try:
+            specs.append(get_task(key))
+        except UnknownTaskError:
+            continue
+    return specs

@@ -19,7 +19,11 @@ SEXES = ("F", "M")
 AGE_GROUPS = ("A1", "A2", "A3", "A4")
 AGE_BIN_UPPER_EDGES = (25.0, 50.0, 75.0)
 UNKNOWN_GROUP = "UNK"
-DEFAULT_GROUP_ATTRIBUTES = ("sex", "age_group")
+#: The demographics every row carries as groups, with their groups in order (the paper protocol's two
+#: attributes; ``clinfair.tasks.attributes`` builds every command's attribute spec from them).
+DEMOGRAPHIC_GROUPS: dict[str, tuple[str, ...]] = {"sex": SEXES, "age_group": AGE_GROUPS}
+#: The trainer's group key by default: every demographic, e.g. ``F|A3``.
+DEFAULT_GROUP_ATTRIBUTES = tuple(DEMOGRAPHIC_GROUPS)
 #: Fields of a row that hold demographics at top level (others live in ``attributes``).
 TOP_LEVEL_DEMOGRAPHICS = ("sex", "age", "age_group")
 SPLITS = ("train", "validation", "test")

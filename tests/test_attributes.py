@@ -214,7 +214,7 @@ def test_group_attributes_fitzpatrick_builds_groups_from_it(pad_ufes20_run):
 
 
 def test_group_attributes_unknown_is_a_clear_error(pad_ufes20_run):
-    from clinfair.tasks.registry import UnknownAttributeError
+    from clinfair.tasks.attributes import UnknownAttributeError
     from clinfair.trainers.data import build_grpo_dataset
 
     data = pad_ufes20_run.parent / "data"

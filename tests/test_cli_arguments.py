@@ -208,3 +208,165 @@ def test_a_list_flag_takes_several_values_and_repeats_and_keeps_its_default_when
     assert list(from_namespace(DemoSettings, demo.parse_args(["--methods", "rloo"])).methods) == ["rloo"]
     several = demo.parse_args(["--methods", "grpo", "rloo", "--methods", "dro"])
     assert list(from_namespace(DemoSettings, several).methods) == ["grpo", "rloo", "dro"]
+
+
+@dataclass(kw_only=True)
+class _Positional:
+    """Positional arguments, aliases, typed list items and an empty list default."""
+
+    task: str = field(metadata={"help": "required positional", "positional": True})
+    runs: list[Path] = field(default_factory=list, metadata={"help": "any number", "positional": True})
+    option: list[str] = field(
+        default_factory=list,
+        metadata={"help": "one per flag", "action": "append", "nargs": None, "aliases": ("-o",)},
+    )
+    out: Path | None = field(default=None, metadata={"help": "a path"})
+
+
+def test_helper_reads_positionals_aliases_and_item_types():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_dataclass_arguments(parser, _Positional)
+    namespace = parser.parse_args(["t", "a", "b", "-o", "x=1", "--option", "y=2", "--out", "o"])
+    assert namespace.runs == [Path("a"), Path("b")] and namespace.option == ["x=1", "y=2"]
+    assert from_namespace(_Positional, namespace) == _Positional(
+        task="t", runs=[Path("a"), Path("b")], option=["x=1", "y=2"], out=Path("o")
+    )
+    bare = parser.parse_args(["t"])
+    assert (bare.runs, bare.option, bare.out) == ([], [], None)  # an empty list default stays a list
+    assert from_namespace(_Positional, bare) == _Positional(task="t")
+    with pytest.raises(SystemExit):
+        parser.parse_args([])  # the required positional
+
+
+def _commands() -> dict:
+    """Every leaf command of ``clinfair`` (``tasks list``, ``prepare``, ``leaderboard build`` ...) by name."""
+    import argparse
+
+    found = {}
+
+    def walk(parser, prefix):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs and prefix:
+            found[" ".join(prefix)] = parser
+        for action in subs:
+            for name, sub in action.choices.items():
+                walk(sub, [*prefix, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+def _argument_classes() -> dict[str, tuple[type, ...]]:
+    from clinfair.commands.check_model import CheckModelArguments
+    from clinfair.commands.compare import CompareArguments
+    from clinfair.commands.leaderboard import (
+        LeaderboardBuildArguments,
+        LeaderboardPushArguments,
+        LeaderboardServeArguments,
+    )
+    from clinfair.commands.lmeval import LmEvalTasksArguments
+    from clinfair.commands.metrics import MetricsArguments
+    from clinfair.commands.probe import ProbeArguments
+    from clinfair.commands.simulate import SimulateArguments
+    from clinfair.commands.tasks import PrepareArguments, TasksListArguments
+    from clinfair.demo import DemoSettings
+    from clinfair.study import StudyArguments
+
+    return {
+        "tasks list": (TasksListArguments,),
+        "prepare": (PrepareArguments,),
+        "metrics": (MetricsArguments,),
+        "eval": (EvalArguments, GenerationSettings),
+        "check-model": (CheckModelArguments,),
+        "compare": (CompareArguments,),
+        "probe": (ProbeArguments,),
+        "train": (TrainArguments,),
+        "leaderboard build": (LeaderboardBuildArguments,),
+        "leaderboard push": (LeaderboardPushArguments,),
+        "leaderboard serve": (LeaderboardServeArguments,),
+        "demo": (DemoSettings,),
+        "simulate": (SimulateArguments,),
+        "study": (StudyArguments,),
+        "lm-eval-tasks": (LmEvalTasksArguments,),
+    }
+
+
+def test_every_command_builds_its_flags_from_documented_dataclasses():
+    """Each command's arguments are exactly its dataclasses' fields (train adds its KEY=VALUE
+    overrides), and every field has a help text and an entry in its class docstring."""
+    import dataclasses
+
+    classes = _argument_classes()
+    commands = _commands()
+    assert sorted(commands) == sorted(classes)
+    for name, parser in commands.items():
+        dests = {action.dest for action in parser._actions if action.dest != "help"}
+        fields = {f.name for cls in classes[name] for f in dataclasses.fields(cls)}
+        assert dests == fields | ({"overrides"} if name == "train" else set()), name
+        for cls in classes[name]:
+            for spec in field_specs(cls).values():
+                assert spec.help.strip(), f"{cls.__name__}.{spec.name} has no help"
+                assert f"{spec.name} (`" in (cls.__doc__ or ""), (
+                    f"{cls.__name__} does not document {spec.name}"
+                )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["tasks", "list", "--json", "--include-path", "a", "--include-path", "b"],
+            {"json": True, "include_path": ["a", "b"]},
+        ),
+        (
+            [
+                "prepare",
+                "--include-path",
+                "x",
+                "synthetic",
+                "--out",
+                "o",
+                "-o",
+                "n=1",
+                "--option",
+                "m=2",
+                "--no-progress",
+            ],
+            {
+                "task": "synthetic",
+                "include_path": ["x"],
+                "option": ["n=1", "m=2"],
+                "no_progress": True,
+                "num_proc": 1,
+            },
+        ),
+        (
+            ["metrics", "p.parquet", "--out", "r.json", "--positive-label", "a=b"],
+            {
+                "predictions": Path("p.parquet"),
+                "out": Path("r.json"),
+                "positive_label": ["a=b"],
+                "attributes": None,  # every command's default spec (clinfair.tasks.attributes)
+            },
+        ),
+        (
+            ["compare", "a", "b", "--baseline", "b"],
+            {"runs": [Path("a"), Path("b")], "baseline": Path("b"), "out": None},
+        ),
+        (["leaderboard", "build", "--out", "o"], {"results": [], "dynamics": [], "seed": 0}),
+        (["leaderboard", "push", "d", "--repo", "a/b", "--model-pr"], {"build_dir": "d", "model_pr": []}),
+        (["leaderboard", "push", "d", "--repo", "a/b"], {"model_pr": None, "no_predictions": False}),
+        (["study", "c.yaml", "--seeds", "3"], {"config": "c.yaml", "seeds": 3, "out": None, "methods": None}),
+    ],
+)
+def test_command_lines_fill_their_dataclasses(argv, expected):
+    """The parsed namespace, read back into the command's dataclass, holds the values given (and
+    the defaults the flags had before they came from dataclasses)."""
+    name = next(n for n in _argument_classes() if argv[: len(n.split())] == n.split())
+    (cls,) = _argument_classes()[name]
+    namespace = build_parser().parse_args(argv)
+    arguments = from_namespace(cls, namespace)
+    for key, value in expected.items():
+        assert getattr(arguments, key) == value == getattr(namespace, key), key

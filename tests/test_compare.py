@@ -44,7 +44,10 @@ def test_compare_writes_json_and_markdown(compared, eval_results):
     for entry in comparison["paper"]["overall"].values():
         assert set(entry) >= {"run", "baseline", "difference", "ci", "p_value", "significant"}
     standard = comparison["standard"]["synthetic"]
-    assert set(standard) == {"sex", "age_group"} and set(standard["sex"]) == set(STANDARD_METRICS)
+    # the default attributes, as every command's: sex, age_group and their intersection (synthetic has no own)
+    assert set(standard) == {"sex", "age_group", "sex*age_group"} and set(standard["sex"]) == set(
+        STANDARD_METRICS
+    )
     assert set(standard["sex"]["accuracy"]["groups"]) <= {"F", "M"} and "gap" in standard["sex"]["accuracy"]
     markdown = (out / "comparison.md").read_text()
     assert "# Paired comparison against tiny-grpo" in markdown and "| PP (×100) |" in markdown
@@ -114,7 +117,7 @@ def test_runs_on_different_rows_or_tasks_are_refused(eval_results, tmp_path, cap
     )
 
     assert main(["compare", eval_results[0], str(tmp_path / "missing")]) == 2
-    assert "results.json: not found" in capsys.readouterr().err
+    assert f"{tmp_path / 'missing'}: no such folder" in capsys.readouterr().err
     assert main(["compare", eval_results[0]]) == 2
     assert "at least two runs" in capsys.readouterr().err
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from clinfair.core.errors import ClinfairError
-from clinfair.core.yamlio import check_keys, load_dataclass, load_yaml
+from clinfair.core.yamlio import check_keys, load_dataclass, load_yaml, unknown_keys_message
 
 
 class OwnError(ClinfairError):
@@ -62,3 +62,21 @@ def test_not_a_mapping():
 
 def test_check_keys_accepts_known_keys():
     check_keys(["a"], ["a", "b"], "x")
+
+
+def test_check_keys_names_the_kind_and_may_leave_a_long_known_list_out():
+    with pytest.raises(OwnError) as raised:
+        check_keys(
+            ["lerning_rate"],
+            ["learning_rate", "beta"],
+            "r.yaml",
+            OwnError,
+            kind="recipe key",
+            list_known=False,
+        )
+    assert str(raised.value) == "r.yaml: unknown recipe key(s) 'lerning_rate' (did you mean 'learning_rate'?)"
+
+
+def test_unknown_keys_message_is_none_when_every_key_is_known_and_the_error_text_otherwise():
+    assert unknown_keys_message(["a"], ["a", "b"], "x") is None
+    assert unknown_keys_message([3], ["a"], "x") == "x: unknown key(s) 3; known: a"

@@ -16,12 +16,21 @@ def _results(folder, method, accuracy, exact, invalid, rows=10):
     (folder / "results.json").write_text(
         json.dumps(
             {
+                "schema_version": 1,
                 "run": {"name": folder.name, "method": method},
-                "tasks": {"synthetic": {"accuracy_exact": exact, "invalid_answers": invalid, "rows": rows}},
+                "tasks": {
+                    "synthetic": {
+                        "accuracy_exact": exact,
+                        "invalid_answers": invalid,
+                        "rows": rows,
+                        "label_space": ["benign", "malignant"],
+                    }
+                },
                 "metrics": {"paper": {"overall": overall}},
             }
         )
     )
+    (folder / "predictions.parquet").touch()  # a result folder holds both files; the table reads results.json
     return folder
 
 
@@ -70,7 +79,7 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capfd):
     assert "| untrained | 1 |" in printed and "| fairgrpo | 1 |" in printed
     # one progress display and the final report: no per-run metrics tables, no library chatter
     terminal = captured.out + captured.err
-    assert "dataset    rows  invalid" not in terminal
+    assert "dataset    Exact acc  Invalid" not in terminal
     for chatter in ("Loading weights", "Writing model shards", "tokenizer has new PAD", "GRPO prompts"):
         assert chatter not in terminal, chatter
     assert "clinfair demo" in captured.err  # the one bar
@@ -82,7 +91,7 @@ def test_demo_runs_the_whole_loop_at_toy_size(tmp_path, capfd):
     assert (out / "demo_table.md").read_text().startswith("| method | seeds |")
     for folder in ("eval/untrained", "eval/warm-start", "runs/grpo-seed0/eval", "runs/fairgrpo-seed0/eval"):
         assert (out / folder / "results.json").is_file()
-        assert (out / folder / "summary.txt").read_text().startswith("dataset    rows  invalid")
+        assert (out / folder / "summary.txt").read_text().startswith("dataset    Exact acc  Invalid")
     assert (out / "runs" / "fairgrpo-seed0" / "train" / "fairness.jsonl").is_file()
     assert list((out / "leaderboard" / "plots").glob("*.png"))
     timings = json.loads((out / "demo_timings.json").read_text())
@@ -133,6 +142,7 @@ def test_collapsed_runs_are_those_with_one_answer_for_every_image(tmp_path):
     for name, predictions in answers.items():
         (tmp_path / name / "eval").mkdir(parents=True)
         pd.DataFrame({"prediction": predictions}).to_parquet(tmp_path / name / "eval" / "predictions.parquet")
+        (tmp_path / name / "eval" / "results.json").write_text('{"schema_version": 1, "tasks": {}}')
     runs = [tmp_path / name for name in answers]
     assert collapsed_runs(runs) == ["one-label"]
 

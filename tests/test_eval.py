@@ -29,7 +29,12 @@ def test_eval_writes_results_and_predictions(tiny_vlm, eval_data, tmp_path, caps
     out = tmp_path / "run"
     assert main(_eval_args(tiny_vlm, eval_data, out, "--limit", "16")) == 0
     printed = capsys.readouterr().out
-    assert "synthetic" in printed and "invalid" in printed
+    header, *lines = printed.splitlines()
+    assert header.split()[:4] == ["dataset", "Exact", "acc", "Invalid"]
+    # every answer of the tiny model is invalid (below): exact accuracy 0 and invalid rate 1 come
+    # first, never the paper protocol's 0.5 (issue 23)
+    row = next(line for line in lines if line.startswith("synthetic")).split()
+    assert row[1:4] == ["0.000", "1.000", "16"]
     assert sorted(p.name for p in out.iterdir()) == ["predictions.parquet", "results.json", "run.json"]
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert len(predictions) == 16 and predictions["index"].tolist() == list(range(16))

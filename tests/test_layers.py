@@ -42,3 +42,32 @@ def test_import_contract_holds():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "1 kept, 0 broken" in result.stdout
+
+
+def _tasks_imports(path: Path) -> set[str]:
+    """The ``clinfair.tasks`` modules a file imports, anywhere in it (inside functions too)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name for name in names if name.startswith("clinfair.tasks")}
+
+
+def test_task_spec_and_table_config_sit_below_the_registry_and_the_builders():
+    """registry -> builders -> spec runs one way: the spec imports nothing else of tasks but the
+    attribute spec (which imports only the schema), the table config only the spec, and no builder
+    imports the registry."""
+    assert _tasks_imports(ROOT / "tasks" / "spec.py") == {"clinfair.tasks.attributes"}
+    # the attribute spec: the schema, and the spec's type for its hints only (under TYPE_CHECKING)
+    assert _tasks_imports(ROOT / "tasks" / "attributes.py") == {
+        "clinfair.tasks.schema",
+        "clinfair.tasks.spec",
+    }
+    assert "if TYPE_CHECKING:" in (ROOT / "tasks" / "attributes.py").read_text()
+    assert _tasks_imports(ROOT / "tasks" / "table_config.py") == {"clinfair.tasks.spec"}
+    for builder in sorted((ROOT / "tasks" / "builders").glob("*.py")):
+        assert "clinfair.tasks.registry" not in _tasks_imports(builder), builder.name

@@ -140,7 +140,7 @@ def test_lmeval_aggregations_come_from_the_registry():
 
 
 def test_application_tables_read_the_registry():
-    from clinfair.commands.metrics import SUMMARY_KEYS, summary_table
+    from clinfair.commands.metrics import HEADLINE_KEYS, SUMMARY_KEYS, summary_table
     from clinfair.demo import PERCENT_KEYS, TABLE_METRICS
     from clinfair.study import LABELS, PAPER_METRICS
 
@@ -153,8 +153,11 @@ def test_application_tables_read_the_registry():
         and labels["pp"] == get_metric(PAPER, "pp").label
     )
     assert PERCENT_KEYS == {m.key for m in METRICS if m.layer == PAPER and m.percent} == {"pp", "eod"}
-    header = summary_table(build_report(table(), n_bootstrap=0)).splitlines()[0].split()
-    assert [get_metric(PAPER, key).label for key in SUMMARY_KEYS] == header[3:-2]  # then "in overall"
+    header = summary_table(build_report(table(), n_bootstrap=0)).splitlines()[0].split("  ")
+    header = [cell.strip() for cell in header if cell.strip()]
+    # exact accuracy and invalid rate first (issue 23), the rows, the paper keys, then "in overall"
+    assert header[1:3] == [get_metric(RUN, key).label for key in HEADLINE_KEYS] == ["Exact acc", "Invalid"]
+    assert [get_metric(PAPER, key).label for key in SUMMARY_KEYS] == header[4:-1]
 
 
 def test_no_second_copy_of_metric_declarations():

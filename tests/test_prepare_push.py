@@ -135,3 +135,20 @@ def test_an_existing_prepared_folder_is_published_as_it_is(hub, tmp_path, capsys
     code, output = push()
     assert code == 2 and len(hub.commits) == 1, output
     assert "split_manifest.json pinned" in output.strip().splitlines()[-1], output
+
+
+def test_dataset_publishing_fails_with_the_neutral_hub_error(hub, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """The Hub push is clinfair.core.hub's, shared with the leaderboard: its errors are a HubError,
+    not a LeaderboardError, and without a token nothing is sent."""
+    import pytest
+    from clinfair.leaderboard.runs import LeaderboardError
+
+    from clinfair.core.hub import HubError
+    from clinfair.publish import push_splits
+
+    assert prepare(capsys, tmp_path)[0] == 0
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    with pytest.raises(HubError, match="no Hugging Face token") as raised:
+        push_splits(tmp_path / "data", REPO, get_task("synthetic"))
+    assert not isinstance(raised.value, LeaderboardError) and hub.requests == []

@@ -9,7 +9,7 @@ import pytest
 from clinfair.tasks import get_task, list_tasks, resolve_tasks
 from clinfair.tasks.builders.base import Builder, RawRecord, RowError, assign_split
 from clinfair.tasks.prepare import load_prepared, prepare
-from clinfair.tasks.registry import UnknownTaskError
+from clinfair.tasks.spec import UnknownTaskError
 
 from clinfair.cli import main
 

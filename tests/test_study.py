@@ -40,7 +40,7 @@ def _config(tmp_path, **changes) -> str:
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"method": ["grpo"]}, "unknown key(s) ['method']"),
+        ({"method": ["grpo"]}, "unknown key(s) 'method' (did you mean 'methods'?)"),
         ({"methods": ["grpo", "magic"]}, "['magic'] unknown"),
         ({"baseline": "dro"}, "baseline 'dro' is not one of"),
         ({"task_options": [1]}, "task_options must be"),

@@ -46,7 +46,7 @@ def test_fair_modes_and_overrides():
     assert batch_scaled.grpo_scale == "batch"  # the base advantage follows TRL's scale_rewards
     ref = FairGRPOConfig(output_dir="x", fair_mode="reference", fair_advantage={"window": "batch"}, **CPU)
     assert ref.fair_advantage_config().guard == "authors" and ref.fair_advantage_config().window == "batch"
-    with pytest.raises(ValueError, match="unknown field.*'windw'"):
+    with pytest.raises(ValueError, match="unknown key.*'windw'"):
         FairGRPOConfig(output_dir="x", fair_advantage={"windw": "batch"}, **CPU)
     with pytest.raises(ValueError, match="fair_mode"):
         FairGRPOConfig(output_dir="x", fair_mode="papers", **CPU)

@@ -88,9 +88,10 @@ def build_grpo_dataset(
 
     ``limit`` keeps the first N rows of each task. ``group_attributes`` may name any attribute
     a task has (``sex``, ``age_group``, or one of its own, e.g. ``fitzpatrick``); a name that no
-    task has is an :class:`~clinfair.tasks.registry.UnknownAttributeError`, never a silent ``UNK`` key.
+    task has is an :class:`~clinfair.tasks.attributes.UnknownAttributeError`, never a silent ``UNK`` key.
     """
-    from clinfair.tasks.registry import check_attributes, get_task
+    from clinfair.tasks.attributes import check_attributes
+    from clinfair.tasks.registry import get_task
     from datasets import concatenate_datasets
 
     check_attributes(group_attributes, [get_task(task) for task in tasks], "group_attributes")

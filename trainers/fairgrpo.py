@@ -26,6 +26,8 @@ from clinfair.trainers.advantage import FairAdvantageConfig, FairAdvantageScaler
 from clinfair.trainers.gathered import GatheredBatchTrainer
 from clinfair.trainers.grpo import GRPOConfig, default_config
 
+from clinfair.core.yamlio import check_keys
+
 FAIR_MODES = ("paper", "reference")
 
 
@@ -69,10 +71,7 @@ class FairGRPOConfig(GRPOConfig):
         In paper mode the GRPO base advantage uses this run's ``scale_rewards``, as TRL's does.
         """
         overrides = dict(self.fair_advantage or {})
-        known = {f.name for f in fields(FairAdvantageConfig)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(f"fair_advantage: unknown field(s) {unknown}; known fields: {sorted(known)}")
+        check_keys(overrides, [f.name for f in fields(FairAdvantageConfig)], "fair_advantage", ValueError)
         return replace(self.mode_advantage_config(), **overrides)
 
     def mode_advantage_config(self) -> FairAdvantageConfig:

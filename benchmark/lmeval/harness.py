@@ -219,7 +219,7 @@ dataset_kwargs:
 
 def _user_folder(spec) -> Path | None:
     """The folder of a task added with ``--include-path`` (None for a built-in task)."""
-    from clinfair.tasks.registry import CONFIG_DIR
+    from clinfair.tasks.spec import CONFIG_DIR
 
     if spec.origin is None or Path(spec.origin).parent.resolve() == CONFIG_DIR.resolve():
         return None

@@ -44,10 +44,11 @@ is one multinomial draw over its types, which has exactly the distribution of re
 its rows with replacement. No Python loop runs over rows or resamples.
 
 The package, by concern: ``registry`` (every metric declared once), ``encoding`` (table ->
-row types), ``groups`` (attribute values -> group codes), ``paper`` (paper protocol),
-``standard`` (standard layer), ``scores`` (score-based AUROC / Brier / ECE), ``bootstrap``
-(seeded resampling helpers and the across-group summary both layers share), ``paired``
-(paired comparison), ``results`` (typed results and their JSON form) and ``frame``
+row types), ``groups`` (attribute values -> group codes; the attribute spec itself is
+``clinfair.tasks.attributes``), ``paper`` (paper protocol), ``standard`` (standard layer),
+``scores`` (score-based AUROC / Brier / ECE), ``bootstrap`` (reductions over bootstrap samples
+and the across-group summary both layers share; the draws are ``clinfair.benchmark.resampling``),
+``paired`` (paired comparison), ``results`` (typed results and their JSON form) and ``frame``
 (:class:`MetricFrame` and the functions over it).
 """
 
@@ -57,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 # Names resolve on first use (PEP 562), so importing the registry alone (``clinfair --help``
 # reads it for the demo and study tables) does not import pandas and pyarrow.
 _EXPORTS = {
-    "named_rng": "clinfair.benchmark.bootstrap",
+    "named_rng": "clinfair.benchmark.resampling",
     "METRICS_SCHEMA": "clinfair.benchmark.metrics.results",
     "NEGATIVE_LABEL_NAMES": "clinfair.benchmark.metrics.encoding",
     "OUTSIDE_LABEL": "clinfair.benchmark.metrics.encoding",
@@ -69,9 +70,7 @@ _EXPORTS = {
     "paper_protocol": "clinfair.benchmark.metrics.frame",
     "score_layer": "clinfair.benchmark.metrics.frame",
     "standard_layer": "clinfair.benchmark.metrics.frame",
-    "DEFAULT_ATTRIBUTES": "clinfair.benchmark.metrics.groups",
     "PAPER_ATTRIBUTES": "clinfair.benchmark.metrics.groups",
-    "parse_attribute_spec": "clinfair.benchmark.metrics.groups",
     "paired_difference": "clinfair.benchmark.metrics.paired",
     "METRICS": "clinfair.benchmark.metrics.registry",
     "PAPER_GROUP_METRICS": "clinfair.benchmark.metrics.registry",
@@ -98,7 +97,6 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from clinfair.benchmark.metrics.bootstrap import named_rng
     from clinfair.benchmark.metrics.encoding import (
         NEGATIVE_LABEL_NAMES,
         OUTSIDE_LABEL,
@@ -113,7 +111,7 @@ if TYPE_CHECKING:
         score_layer,
         standard_layer,
     )
-    from clinfair.benchmark.metrics.groups import DEFAULT_ATTRIBUTES, PAPER_ATTRIBUTES, parse_attribute_spec
+    from clinfair.benchmark.metrics.groups import PAPER_ATTRIBUTES
     from clinfair.benchmark.metrics.paired import paired_difference
     from clinfair.benchmark.metrics.registry import (
         METRICS,
@@ -141,6 +139,7 @@ if TYPE_CHECKING:
         as_json,
     )
     from clinfair.benchmark.metrics.scores import has_scores
+    from clinfair.benchmark.resampling import named_rng
 
 
 def __getattr__(name: str) -> Any:
@@ -157,7 +156,6 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "DEFAULT_ATTRIBUTES",
     "METRICS",
     "METRICS_SCHEMA",
     "NEGATIVE_LABEL_NAMES",
@@ -192,7 +190,6 @@ __all__ = [
     "paired_bootstrap",
     "paired_difference",
     "paper_protocol",
-    "parse_attribute_spec",
     "score_layer",
     "standard_layer",
 ]

@@ -1,7 +1,6 @@
-"""What the standard, score and paired layers share about resamples.
+"""What the standard, score and paired layers share about bootstrap samples once drawn (the draws
+themselves, and their named seeded generators, are ``clinfair.benchmark.resampling``'s):
 
-* :func:`named_rng`: a generator that depends on the seed and on names only, so a result does
-  not depend on which other datasets, attributes or runs are computed beside it;
 * :func:`nanmean` and :func:`extreme`: row-wise reductions over the finite values of a
   (resamples, groups or labels) array, without warnings;
 * :func:`across_groups`: one metric across the groups of an attribute (worst group, gap,
@@ -14,11 +13,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from clinfair.benchmark.bootstrap import named_rng  # noqa: F401  (re-exported: the layers' one generator)
 from clinfair.benchmark.metrics.results import AcrossGroups, Estimate, WorstGroup
-
-#: Upper bound on resamples x row types (or rows) held in memory at once while bootstrapping.
-BOOTSTRAP_CELLS = 4_000_000
 
 
 def nanmean(values: np.ndarray) -> np.ndarray:

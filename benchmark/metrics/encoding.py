@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from clinfair.tasks.attributes import DEMOGRAPHICS
 
 from clinfair.core.errors import ClinfairError
 
-REQUIRED_COLUMNS = ("dataset", "answer", "prediction", "sex", "age_group")
+REQUIRED_COLUMNS = ("dataset", "answer", "prediction", *DEMOGRAPHICS)
 #: Label names taken as the negative class of a binary task when no positive label is given.
 NEGATIVE_LABEL_NAMES = frozenset(
     {"no", "negative", "benign", "normal", "absent", "healthy", "false", "0", "none", "no finding"}
@@ -100,28 +101,30 @@ def _first_bad_list(values: pd.Series) -> str:
     return "values are not lists"
 
 
-def to_list_array(values: pd.Series, column: str) -> pa.ListArray:
-    """The column as an Arrow ``list<string>`` array; None/NaN become null lists."""
+def to_list_array(values: pd.Series, column: str, value_type: pa.DataType | None = None) -> pa.ListArray:
+    """The column as an Arrow list array of ``value_type`` (default: strings, i.e. labels; the score
+    layer reads ``list<double>`` scores with it); None/NaN become null lists."""
+    value_type = pa.string() if value_type is None else value_type
+    what = "labels" if pa.types.is_string(value_type) else "numbers"
     try:
         array = pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         raise MetricsInputError(
-            f"column {column!r} must hold lists of labels ({_first_bad_list(values)})"
+            f"column {column!r} must hold lists of {what} ({_first_bad_list(values)})"
         ) from None
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if array.null_count == len(array):  # e.g. all None, or all NaN (a float column)
-        return pa.nulls(len(array), type=pa.list_(pa.string()))
+        return pa.nulls(len(array), type=pa.list_(value_type))
     if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
         raise MetricsInputError(
-            f"column {column!r} must hold lists of labels, found {array.type} ({_first_bad_list(values)})"
+            f"column {column!r} must hold lists of {what}, found {array.type} ({_first_bad_list(values)})"
         )
     try:
-        return array.cast(pa.list_(pa.string()))
+        return array.cast(pa.list_(value_type))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise MetricsInputError(
-            f"column {column!r} holds labels that are not strings ({array.type})"
-        ) from None
+        kind = "labels that are not strings" if what == "labels" else "values that are not numbers"
+        raise MetricsInputError(f"column {column!r} holds {kind} ({array.type})") from None
 
 
 def flatten_labels(array: pa.ListArray) -> tuple[np.ndarray, np.ndarray, list[str], int]:

@@ -33,7 +33,7 @@ from clinfair.benchmark.metrics.groups import (
     Groupings,
     attribute_specs,
     demographic_counts,
-    parse_attribute_spec,
+    grouping_spec,
 )
 from clinfair.benchmark.metrics.paired import paired_from_datasets
 from clinfair.benchmark.metrics.paper import paper_from_datasets
@@ -48,6 +48,7 @@ from clinfair.benchmark.metrics.results import (
 )
 from clinfair.benchmark.metrics.scores import SCORE_COLUMNS, has_scores, score_section
 from clinfair.benchmark.metrics.standard import standard_from_datasets
+from clinfair.tasks.attributes import DEMOGRAPHICS
 
 #: Attributes: ``"auto"``, a comma list (``"sex,sex*age_group"``) or a list of names / intersections.
 Attributes = str | Sequence[str | Sequence[str]]
@@ -82,7 +83,7 @@ class MetricFrame:
         required: Sequence[str] | None = None,
     ) -> None:
         if required is None:
-            required = ("dataset", "answer", *prediction_columns, "sex", "age_group")
+            required = ("dataset", "answer", *prediction_columns, *DEMOGRAPHICS)
         self.df = df
         self.label_spaces = dict(label_spaces or {})
         self.positive_labels = dict(positive_labels or {})
@@ -192,7 +193,7 @@ class MetricFrame:
                 self.positive_labels,
                 ("dataset", "answer", column_a, column_b),
             )
-        grouping = None if attribute is None else self.groupings.get(parse_attribute_spec(attribute))
+        grouping = None if attribute is None else self.groupings.get(grouping_spec(attribute))
         return paired_from_datasets(datasets, grouping, metric, columns, n_bootstrap, seed, ci_level)
 
     def report(
@@ -209,7 +210,7 @@ class MetricFrame:
         score layer; see :func:`build_report` for the sections."""
         _check_bootstrap(n_bootstrap, ci_level)
         specs = self.attribute_specs(attributes)
-        names = list(dict.fromkeys(["sex", "age_group", *itertools.chain.from_iterable(specs)]))
+        names = list(dict.fromkeys([*DEMOGRAPHICS, *itertools.chain.from_iterable(specs)]))
         demographics = demographic_counts(self.groupings, names)
         counts = dict(self.counts)
         counts["null_demographics"] = demographics["null"]

@@ -15,12 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from clinfair.benchmark.metrics.encoding import EncodedDataset, MetricsInputError
-from clinfair.tasks.schema import AGE_GROUPS, SEXES
+from clinfair.tasks.attributes import (
+    DEMOGRAPHIC_GROUPS,
+    DEMOGRAPHICS,
+    INTERSECTION,
+    AttributeSpecError,
+    attribute_parts,
+    default_attributes,
+    parse_attributes,
+)
 
-#: The paper protocol's attributes and the groups it compares (DESIGN.md section 4).
-PAPER_ATTRIBUTES: dict[str, tuple[str, ...]] = {"sex": SEXES, "age_group": AGE_GROUPS}
-#: The attributes ``"auto"`` starts from (each key of an ``attributes`` dict column is added).
-DEFAULT_ATTRIBUTES: tuple[tuple[str, ...], ...] = (("sex",), ("age_group",), ("sex", "age_group"))
+#: The paper protocol's attributes and the groups it compares (DESIGN.md section 4): the demographics.
+PAPER_ATTRIBUTES: dict[str, tuple[str, ...]] = DEMOGRAPHIC_GROUPS
 
 
 @dataclass(frozen=True)
@@ -31,15 +37,6 @@ class Grouping:
     codes: np.ndarray  # (N,) group index, -1 when any attribute is null
     groups: tuple[str, ...]
     expected: np.ndarray  # (n_groups,) bool: listed even when empty (schema levels)
-
-
-def parse_attribute_spec(spec: str | Sequence[str]) -> tuple[str, ...]:
-    """``"sex*age_group"`` or ``("sex", "age_group")`` -> ``("sex", "age_group")``."""
-    parts = spec.split("*") if isinstance(spec, str) else list(spec)
-    parts = [str(part).strip() for part in parts]
-    if not parts or any(not part for part in parts) or len(set(parts)) != len(parts):
-        raise MetricsInputError(f"invalid attribute specification {spec!r}")
-    return tuple(parts)
 
 
 def _group_name(value: Any) -> str | None:
@@ -105,14 +102,15 @@ class Groupings:
 
 
 def auto_attributes(df: pd.DataFrame) -> list[tuple[str, ...]]:
-    specs = list(DEFAULT_ATTRIBUTES)
+    """The default attributes (``clinfair.tasks.attributes.default_attributes``) of a bare table: the
+    tasks are unknown here, so each key of an ``attributes`` dict column stands for theirs."""
+    keys = set()
     if "attributes" in df.columns:
-        keys = set()
         for attrs in df["attributes"]:
             if isinstance(attrs, Mapping):
                 keys.update(str(key) for key in attrs)
-        specs += [(key,) for key in sorted(keys - {"_", "sex", "age_group"})]
-    return specs
+    own = sorted(keys - {"_", *DEMOGRAPHICS})
+    return [tuple(item.split(INTERSECTION)) for item in default_attributes(extra=own)]
 
 
 def group_counts(dataset: EncodedDataset, grouping: Grouping) -> tuple[np.ndarray, np.ndarray]:
@@ -132,14 +130,22 @@ def group_counts(dataset: EncodedDataset, grouping: Grouping) -> tuple[np.ndarra
 
 
 def attribute_specs(df: pd.DataFrame, attributes: Any) -> list[tuple[str, ...]]:
+    """``"auto"`` (:func:`auto_attributes`), or a comma list / list of names, intersections or part
+    tuples parsed by ``clinfair.tasks.attributes.parse_attributes``, as part tuples."""
     if isinstance(attributes, str) and attributes == "auto":
         return auto_attributes(df)
-    if isinstance(attributes, str):
-        attributes = [part for part in attributes.split(",") if part.strip()]
-    specs = list(dict.fromkeys(parse_attribute_spec(spec) for spec in attributes))
-    if not specs:
-        raise MetricsInputError("no attribute to group by")
-    return specs
+    try:
+        return [tuple(item.split(INTERSECTION)) for item in parse_attributes(attributes, "attributes")]
+    except AttributeSpecError as error:
+        raise MetricsInputError(str(error)) from None
+
+
+def grouping_spec(attribute: str | Sequence[str]) -> tuple[str, ...]:
+    """One attribute or intersection (``"sex*age_group"`` or ``("sex", "age_group")``) as parts."""
+    try:
+        return attribute_parts(attribute, "attribute")
+    except AttributeSpecError as error:
+        raise MetricsInputError(str(error)) from None
 
 
 def demographic_counts(groupings: Groupings, names: Sequence[str]) -> dict[str, Any]:

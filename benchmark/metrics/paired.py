@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from clinfair.benchmark.metrics.bootstrap import extreme, named_rng
+from clinfair.benchmark.metrics.bootstrap import extreme
 from clinfair.benchmark.metrics.encoding import EncodedDataset
 from clinfair.benchmark.metrics.groups import Grouping, group_counts
 from clinfair.benchmark.metrics.registry import STANDARD, get_metric
@@ -26,6 +26,7 @@ from clinfair.benchmark.metrics.results import (
     percentile_ci,
 )
 from clinfair.benchmark.metrics.standard import batch_metrics, bootstrap_types
+from clinfair.benchmark.resampling import named_rng
 
 
 def _paired_metric(

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from clinfair.benchmark.metrics.bootstrap import BOOTSTRAP_CELLS, across_groups, extreme, named_rng, nanmean
+from clinfair.benchmark.metrics.bootstrap import across_groups, extreme, nanmean
 from clinfair.benchmark.metrics.encoding import (
     MetricsInputError,
     flatten_labels,
@@ -69,6 +69,7 @@ from clinfair.benchmark.metrics.encoding import (
 from clinfair.benchmark.metrics.groups import Grouping
 from clinfair.benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY, get_metric, layer_keys
 from clinfair.benchmark.metrics.results import Estimate, ScoreResult, number
+from clinfair.benchmark.resampling import chunk_sizes, named_rng, stratified_counts
 
 SCORE_COLUMNS = ("dataset", "choices", "answer", "scores")
 N_BINS = 15
@@ -106,24 +107,6 @@ class _ScoredRows:
     truth: np.ndarray  # (n, K) bool
     scores: np.ndarray  # (n, K) float in [0, 1]
     counts: dict[str, Any]
-
-
-def _to_score_lists(values: pd.Series) -> pa.ListArray:
-    """The ``scores`` column as an Arrow ``list<double>`` array; None/NaN become null lists."""
-    try:
-        array = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        raise MetricsInputError("column 'scores' must hold lists of numbers") from None
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if array.null_count == len(array):
-        return pa.nulls(len(array), type=pa.list_(pa.float64()))
-    if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
-        raise MetricsInputError(f"column 'scores' must hold lists of numbers, found {array.type}")
-    try:
-        return array.cast(pa.list_(pa.float64()))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        raise MetricsInputError(f"column 'scores' holds values that are not numbers ({array.type})") from None
 
 
 def _score_matrix(
@@ -327,17 +310,6 @@ def _metric_names(kind: str) -> tuple[str, ...]:
     return GROUP_METRICS + (("tpr", "fpr") if kind == "binary" else ())
 
 
-def _stratified_weights(
-    strata: Sequence[np.ndarray], n: int, size: int, rng: np.random.Generator
-) -> np.ndarray:
-    """(size, n) resample counts: each stratum's rows drawn with replacement, its size kept."""
-    weights = np.zeros((size, n))
-    for rows in strata:
-        if len(rows):
-            weights[:, rows] = rng.multinomial(len(rows), np.full(len(rows), 1 / len(rows)), size=size)
-    return weights
-
-
 def _bootstrap(
     problems: Sequence[_GroupProblems],
     members: Sequence[np.ndarray],
@@ -348,10 +320,9 @@ def _bootstrap(
 ) -> list[dict[str, np.ndarray]]:
     """Bootstrap samples of every metric of each problem set (rows ``members[i]``), all from
     the same stratified resamples of the ``n`` rows, drawn in chunks to bound memory."""
-    chunk = max(1, BOOTSTRAP_CELLS // max(n, 1))
     parts: list[list[dict[str, np.ndarray]]] = [[] for _ in problems]
-    for start in range(0, n_bootstrap, chunk):
-        weights = _stratified_weights(strata, n, min(chunk, n_bootstrap - start), rng)
+    for size in chunk_sizes(n_bootstrap, n):
+        weights = stratified_counts(strata, n, size, rng)
         for part, problem, rows in zip(parts, problems, members):
             part.append(problem.evaluate(weights[:, rows]))
     return [{key: np.concatenate([p[key] for p in part]) for key in part[0]} for part in parts]
@@ -632,7 +603,7 @@ def score_section(
     dataset_codes, dataset_names = pd.factorize(df["dataset"], use_na_sentinel=True)
     answers = to_list_array(df["answer"], "answer")
     choices = to_list_array(df["choices"], "choices")
-    scores = _to_score_lists(df["scores"])
+    scores = to_list_array(df["scores"], "scores", pa.float64())
     label_spaces, positive_labels = dict(label_spaces or {}), dict(positive_labels or {})
     by_dataset, count_keys = {}, None
     for code in sorted(range(len(dataset_names)), key=lambda i: str(dataset_names[i])):

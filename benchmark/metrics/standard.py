@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from clinfair.benchmark.metrics.bootstrap import BOOTSTRAP_CELLS, across_groups, named_rng, nanmean
+from clinfair.benchmark.metrics.bootstrap import across_groups, nanmean
 from clinfair.benchmark.metrics.encoding import EncodedDataset, Outcomes, TaskLabels
 from clinfair.benchmark.metrics.groups import Grouping, group_counts
 from clinfair.benchmark.metrics.registry import STANDARD, STANDARD_METRICS, get_metric
@@ -33,6 +33,7 @@ from clinfair.benchmark.metrics.results import (
     StandardResult,
     number,
 )
+from clinfair.benchmark.resampling import chunk_sizes, named_rng, type_counts
 
 #: Why a one-vs-rest rate of one label is undefined in a group.
 _UNDEFINED_BECAUSE = {
@@ -125,20 +126,16 @@ def bootstrap_types(
 ) -> list[dict[str, np.ndarray]]:
     """Bootstrap samples (n_bootstrap,) of every standard metric, one dict per prediction set.
 
-    A resample draws the group's n rows with replacement; counting the drawn rows per type
-    is exactly a multinomial draw with probabilities counts / n, so we draw that (over the
-    types present in the group) instead of row indices. All prediction sets share the same
-    resamples, which is what a paired comparison needs. The cost is proportional to
-    n_bootstrap x the number of distinct types in the group.
+    A resample draws the group's n rows with replacement, counted per type present in the group
+    (``clinfair.benchmark.resampling.type_counts``: one multinomial draw). All prediction sets
+    share the same resamples, which is what a paired comparison needs. The cost is proportional
+    to n_bootstrap x the number of distinct types in the group.
     """
     present = np.flatnonzero(counts)
-    n = counts[present].sum()
-    probabilities = counts[present] / n
     local = [o.take(present) for o in outcomes]
-    chunk = max(1, BOOTSTRAP_CELLS // len(present))
     parts: list[list[dict[str, np.ndarray]]] = [[] for _ in outcomes]
-    for start in range(0, n_bootstrap, chunk):
-        weights = rng.multinomial(n, probabilities, size=min(chunk, n_bootstrap - start)).astype(float)
+    for size in chunk_sizes(n_bootstrap, len(present)):
+        weights = type_counts(counts[present], size, rng)
         for part, o in zip(parts, local):
             part.append(batch_metrics(weights, o, task)[0])
     return [{name: np.concatenate([p[name] for p in part]) for name in STANDARD_METRICS} for part in parts]

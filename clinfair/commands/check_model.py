@@ -3,9 +3,49 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError, one_line
+
+
+@dataclass(kw_only=True)
+class CheckModelArguments:
+    """The arguments of ``clinfair check-model``.
+
+    Parameters:
+        model (`str`):
+            Local folder or Hub id of an image-text-to-text model; positional.
+        images (`int`, *optional*, defaults to `2`):
+            Images per row of the test batch.
+        backend (`str`, *optional*, defaults to `"hf"`):
+            ``hf`` (transformers) or ``vllm``.
+        chat_template (`Path`, *optional*):
+            A Jinja chat template file to use instead of the checkpoint's.
+        dtype (`str`, *optional*, defaults to `"auto"`):
+            Weights dtype: auto, float32, bfloat16, float16.
+        revision (`str`, *optional*):
+            Model revision (branch, tag or commit) on the Hub.
+        trust_remote_code (`bool`, *optional*, defaults to `False`):
+            Allow the checkpoint's own code.
+    """
+
+    model: str = field(
+        metadata={"help": "local folder or Hub id of an image-text-to-text model", "positional": True}
+    )
+    images: int = field(default=2, metadata={"help": "images per row of the test batch (default: 2)"})
+    backend: str = field(default="hf", metadata={"help": "generation backend", "choices": ["hf", "vllm"]})
+    chat_template: Path | None = field(
+        default=None, metadata={"help": "a Jinja chat template file to use instead of the checkpoint's"}
+    )
+    dtype: str = field(default="auto", metadata={"help": "auto, float32, bfloat16, float16"})
+    revision: str | None = field(
+        default=None, metadata={"help": "model revision (branch, tag or commit) on the Hub"}
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "allow the checkpoint's own code (off by default)"}
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,17 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generated images, and say in a few lines whether the checkpoint works and, if not, why and what to do. "
         "Exit code 0 when it works, 2 when it does not.",
     )
-    parser.add_argument("model", help="local folder or Hub id of an image-text-to-text model")
-    parser.add_argument("--images", type=int, default=2, help="images per row of the test batch (default: 2)")
-    parser.add_argument("--backend", default="hf", choices=["hf", "vllm"])
-    parser.add_argument(
-        "--chat-template", type=Path, help="a Jinja chat template file to use instead of the checkpoint's"
-    )
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
-    parser.add_argument("--revision", help="model revision (branch, tag or commit) on the Hub")
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow the checkpoint's own code (off by default)"
-    )
+    add_dataclass_arguments(parser, CheckModelArguments)
     parser.set_defaults(func=run)
 
 

@@ -2,20 +2,64 @@
 
 Each RUN is a ``clinfair eval`` output folder. Every run other than the baseline is compared
 with it on the same rows (matched by dataset and id; runs on different rows or task sets are
-refused): the paper keys (PP, EOD, FPR gap, F1, ΔF1, σF1, accuracy) and the standard
-per-group metrics, each with the difference, its paired-bootstrap interval and a p-value
-(see :mod:`clinfair.benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
+refused): exact accuracy and invalid rate first, then the paper keys (PP, EOD, FPR gap, F1, ΔF1,
+σF1, accuracy) and the standard per-group metrics, each with the difference, its paired-bootstrap
+interval and a p-value (see :mod:`clinfair.benchmark.compare`). Prints the Markdown report; ``--out DIR`` also writes
 ``comparison.json`` and ``comparison.md`` there.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.core.arguments import add_dataclass_arguments
+from clinfair.tasks.attributes import DEFAULT_HELP
 
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
+
+
+@dataclass(kw_only=True)
+class CompareArguments:
+    """The arguments of ``clinfair compare``.
+
+    Parameters:
+        runs (`list[Path]`):
+            ``clinfair eval`` output folders; positional, one or more.
+        baseline (`Path`, *optional*):
+            The run the others are compared with (default: the first of ``runs``).
+        out (`Path`, *optional*):
+            Folder for ``comparison.json`` and ``comparison.md`` (default: print the report only).
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
+            Paired bootstrap resamples (0: none).
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the bootstrap.
+        ci_level (`float`, *optional*, defaults to `0.95`):
+            Level of the intervals.
+        attributes (`str`, *optional*):
+            Comma list of attributes for the per-group metrics, ``*`` making an intersection (default:
+            every command's default, as the baseline's eval reported them, where its predictions have them).
+    """
+
+    runs: list[Path] = field(
+        metadata={"help": "`clinfair eval` output folders", "positional": True, "metavar": "RUN"}
+    )
+    baseline: Path | None = field(
+        default=None, metadata={"help": "the run the others are compared with (default: the first RUN)"}
+    )
+    out: Path | None = field(default=None, metadata={"help": f"folder for {JSON_FILE} and {MARKDOWN_FILE}"})
+    n_bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "paired bootstrap resamples (0: none)"})
+    seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
+    ci_level: float = field(default=0.95, metadata={"help": "interval level (default 0.95)"})
+    attributes: str | None = field(
+        default=None,
+        metadata={
+            "help": "comma list of attributes for the per-group metrics, '*' making an intersection "
+            f"(default: {DEFAULT_HELP}, as the baseline's eval reported them, where its predictions have them)"
+        },
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,22 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Compare `clinfair eval` result folders with a baseline on the same rows: difference, "
         "paired-bootstrap interval and p-value of every paper key and standard per-group metric.",
     )
-    parser.add_argument("runs", nargs="+", metavar="RUN", type=Path, help="`clinfair eval` output folders")
-    parser.add_argument(
-        "--baseline",
-        type=Path,
-        default=None,
-        help="the run the others are compared with (default: the first RUN)",
-    )
-    parser.add_argument("--out", type=Path, default=None, help=f"folder for {JSON_FILE} and {MARKDOWN_FILE}")
-    parser.add_argument(
-        "--n-bootstrap", type=int, default=N_BOOTSTRAP, help="paired bootstrap resamples (0: none)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument("--ci-level", type=float, default=0.95, help="interval level (default 0.95)")
-    parser.add_argument(
-        "--attributes", default="sex,age_group", help="comma list of attributes for the per-group metrics"
-    )
+    add_dataclass_arguments(parser, CompareArguments)
     parser.set_defaults(func=run)
 
 
@@ -59,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
     baseline_folder = (args.baseline or args.runs[0]).resolve()
     if baseline_folder not in folders:
         folders.insert(0, baseline_folder)
-    attributes = [a.strip() for a in args.attributes.split(",") if a.strip()]
     runs = [load_run(folder) for folder in folders]
     baseline = runs[folders.index(baseline_folder)]
     report = compare_runs(
@@ -68,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap,
         seed=args.seed,
         ci_level=args.ci_level,
-        attributes=attributes,
+        attributes=args.attributes,
     )
     text = markdown_report(report)
     print(text, end="")

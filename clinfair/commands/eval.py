@@ -10,8 +10,10 @@ from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.generation import SCORE_MODES, GenerationSettings
+from clinfair.commands.tasks import include_path_field
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
+from clinfair.tasks.attributes import DEFAULT_HELP
 from clinfair.tasks.prepare import default_data_dir
 
 
@@ -63,8 +65,8 @@ class EvalArguments:
         include_path (`list[str]`, *optional*):
             Folders of your own task YAMLs to register (``clinfair.tasks.registry.include_path``).
         attributes (`str`, *optional*):
-            The per-group attributes, ``*`` making an intersection (default: sex, age_group,
-            sex*age_group and every attribute of the tasks). Scoring only: not part of the run's request.
+            The per-group attributes, ``*`` making an intersection (default:
+            ``clinfair.tasks.attributes.default_attributes``). Scoring only: not part of the run's request.
     """
 
     model: str = field(metadata={"help": "local folder or Hub id of an image-text-to-text model"})
@@ -130,22 +132,12 @@ class EvalArguments:
         default=False, metadata={"help": "discard a previous run in --out instead of resuming"}
     )
     progress: bool = field(default=True, metadata={"help": "hide the progress bar"})
-    include_path: list[str] = field(
-        default_factory=list,
-        # one folder per flag, repeatable: as on prepare, probe and tasks list (which take a positional)
-        metadata={
-            "help": "also register the task YAMLs (*.yaml) of this folder, e.g. your own table tasks (repeatable)",
-            "action": "append",
-            "nargs": None,
-            "metavar": "DIR",
-        },
-    )
+    include_path: list[str] = include_path_field()
     attributes: str | None = field(
         default=None,
         metadata={
             "help": "comma list of attributes for the per-group metrics, '*' making an intersection, e.g. "
-            "sex,age_group,fitzpatrick,sex*age_group (default: sex, age_group, sex*age_group and every "
-            "attribute of the tasks, e.g. fitzpatrick for pad_ufes20)"
+            f"sex,age_group,fitzpatrick,sex*age_group (default: {DEFAULT_HELP}, e.g. fitzpatrick for pad_ufes20)"
         },
     )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
 from clinfair.leaderboard.defaults import (
     DEFAULT_BOOTSTRAP,
@@ -14,6 +16,164 @@ from clinfair.leaderboard.defaults import (
 )
 
 DEFAULT_PORT = 7860
+
+
+@dataclass(kw_only=True)
+class LeaderboardBuildArguments:
+    """The arguments of ``clinfair leaderboard build``.
+
+    Parameters:
+        results (`list[str]`, *optional*):
+            Output folders of ``clinfair eval``; positional, any number.
+        out (`str`):
+            Leaderboard folder to write (replaced if it is an earlier build).
+        dynamics (`list[str]`, *optional*):
+            Training-dynamics JSONL files of ``clinfair train`` (``fairness.jsonl``), each ``[LABEL=]FILE``;
+            a result folder's own ``fairness.jsonl`` is read too.
+        allow_mixed (`bool`, *optional*, defaults to `False`):
+            Build even when the runs were evaluated differently; such rows are flagged.
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.leaderboard.defaults.DEFAULT_BOOTSTRAP`):
+            Bootstrap resamples for the intervals (0: no intervals).
+        ci_level (`float`, *optional*, defaults to `clinfair.leaderboard.defaults.DEFAULT_CI_LEVEL`):
+            Interval coverage.
+        seed (`int`, *optional*, defaults to `0`):
+            Bootstrap seed.
+        title (`str`, *optional*, defaults to `clinfair.leaderboard.defaults.DEFAULT_TITLE`):
+            The page's title.
+        baseline (`str`, *optional*):
+            A run: every paper value that differs significantly from this run's on the same rows is
+            marked (paired bootstrap, as ``clinfair compare``).
+        max_invalid (`float`, *optional*, defaults to `clinfair.leaderboard.defaults.DEFAULT_MAX_INVALID`):
+            A run with a larger share of invalid answers (or exact accuracy not above the majority-class
+            baseline) is shown but not ranked on gap and fairness metrics.
+    """
+
+    results: list[str] = field(
+        default_factory=list,
+        metadata={"help": "output folders of `clinfair eval`", "positional": True, "metavar": "RESULT_DIR"},
+    )
+    out: str = field(metadata={"help": "leaderboard folder to write (replaced if it is an earlier build)"})
+    dynamics: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "training-dynamics JSONL files of `clinfair train` (fairness.jsonl); a result folder's "
+            "own fairness.jsonl is read too",
+            "metavar": "[LABEL=]FILE",
+        },
+    )
+    allow_mixed: bool = field(
+        default=False,
+        metadata={"help": "build even when the runs were evaluated differently; such rows are flagged ⚠"},
+    )
+    n_bootstrap: int = field(
+        default=DEFAULT_BOOTSTRAP,
+        metadata={
+            "help": f"bootstrap resamples for the intervals (default {DEFAULT_BOOTSTRAP}; 0: no intervals)"
+        },
+    )
+    ci_level: float = field(
+        default=DEFAULT_CI_LEVEL, metadata={"help": f"interval coverage (default {DEFAULT_CI_LEVEL})"}
+    )
+    seed: int = field(default=0, metadata={"help": "bootstrap seed (default 0)"})
+    title: str = field(
+        default=DEFAULT_TITLE, metadata={"help": f"the page's title (default: {DEFAULT_TITLE})"}
+    )
+    baseline: str | None = field(
+        default=None,
+        metadata={
+            "help": "mark with * every paper value that differs significantly from this run's on the same "
+            "rows (paired bootstrap, as `clinfair compare`)",
+            "metavar": "RUN",
+        },
+    )
+    max_invalid: float = field(
+        default=DEFAULT_MAX_INVALID,
+        metadata={
+            "help": "a run with more invalid answers than this share (or exact accuracy not above the "
+            "majority-class baseline) is shown but not ranked on gap and fairness metrics "
+            f"(default {DEFAULT_MAX_INVALID})"
+        },
+    )
+
+
+@dataclass(kw_only=True)
+class LeaderboardPushArguments:
+    """The arguments of ``clinfair leaderboard push``.
+
+    Parameters:
+        build_dir (`str`):
+            A folder written by ``clinfair leaderboard build``; positional.
+        repo (`str`):
+            The dataset repository ``ORG/NAME`` to create or update.
+        private (`bool`, *optional*, defaults to `False`):
+            Create the repository private (if it does not exist).
+        dry_run (`str`, *optional*):
+            Write the files and ``operations.json`` to this folder instead of pushing.
+        no_predictions (`bool`, *optional*, defaults to `False`):
+            Leave out the per-example predictions (they hold demographics of the source datasets).
+        model_pr (`list[str]`, *optional*):
+            Also open a pull request adding ``.eval_results/`` to each run's model repository, each
+            ``RUN[=ORG/MODEL]``; the flag without a value: every run whose model is a Hub id; absent: none.
+    """
+
+    build_dir: str = field(
+        metadata={
+            "help": "a folder written by `clinfair leaderboard build`",
+            "positional": True,
+            "metavar": "DIR",
+        }
+    )
+    repo: str = field(metadata={"help": "dataset repository to create or update", "metavar": "ORG/NAME"})
+    private: bool = field(
+        default=False, metadata={"help": "create the repository private (if it does not exist)"}
+    )
+    dry_run: str | None = field(
+        default=None,
+        metadata={"help": "write the files and operations.json to OUT instead of pushing", "metavar": "OUT"},
+    )
+    no_predictions: bool = field(
+        default=False,
+        metadata={
+            "help": "leave out the per-example predictions (they hold demographics of the source datasets)"
+        },
+    )
+    model_pr: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "also open a PR adding .eval_results/ to each run's model repository (no value: every run "
+            "whose model is a Hub id)",
+            "nargs": "*",
+            "action": "store",
+            "metavar": "RUN[=ORG/MODEL]",
+        },
+    )
+
+
+@dataclass(kw_only=True)
+class LeaderboardServeArguments:
+    """The arguments of ``clinfair leaderboard serve``.
+
+    Parameters:
+        source (`str`):
+            A leaderboard folder, or a Hub dataset id ``ORG/NAME``; positional.
+        port (`int`, *optional*, defaults to `7860`):
+            Port of the app.
+        host (`str`, *optional*, defaults to `"127.0.0.1"`):
+            Address the app listens on (``0.0.0.0`` to share it on the network).
+    """
+
+    source: str = field(
+        metadata={
+            "help": "a leaderboard folder, or a Hub dataset id ORG/NAME",
+            "positional": True,
+            "metavar": "DIR",
+        }
+    )
+    port: int = field(default=DEFAULT_PORT, metadata={"help": "port of the app"})
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"help": "address the app listens on (0.0.0.0 to share it on the network)"},
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,51 +194,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and the runs' files. Runs evaluated differently (clinfair version, protocol, schema, tasks, split, rows) "
         "are refused unless --allow-mixed.",
     )
-    build.add_argument("results", nargs="*", metavar="RESULT_DIR", help="output folders of `clinfair eval`")
-    build.add_argument(
-        "--out", required=True, help="leaderboard folder to write (replaced if it is an earlier build)"
-    )
-    build.add_argument(
-        "--dynamics",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="[LABEL=]FILE",
-        help="training-dynamics JSONL files of `clinfair train` (fairness.jsonl); a result folder's "
-        "own fairness.jsonl is read too",
-    )
-    build.add_argument(
-        "--allow-mixed",
-        action="store_true",
-        help="build even when the runs were evaluated differently; such rows are flagged ⚠",
-    )
-    build.add_argument(
-        "--n-bootstrap",
-        type=int,
-        default=DEFAULT_BOOTSTRAP,
-        help=f"bootstrap resamples for the intervals (default {DEFAULT_BOOTSTRAP}; 0: no intervals)",
-    )
-    build.add_argument(
-        "--ci-level",
-        type=float,
-        default=DEFAULT_CI_LEVEL,
-        help=f"interval coverage (default {DEFAULT_CI_LEVEL})",
-    )
-    build.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    build.add_argument("--title", default=DEFAULT_TITLE, help=f"the page's title (default: {DEFAULT_TITLE})")
-    build.add_argument(
-        "--baseline",
-        metavar="RUN",
-        help="mark with * every paper value that differs significantly from this run's on the same "
-        "rows (paired bootstrap, as `clinfair compare`)",
-    )
-    build.add_argument(
-        "--max-invalid",
-        type=float,
-        default=DEFAULT_MAX_INVALID,
-        help="a run with more invalid answers than this share (or exact accuracy not above the "
-        f"majority-class baseline) is shown but not ranked on gap and fairness metrics (default {DEFAULT_MAX_INVALID})",
-    )
+    add_dataclass_arguments(build, LeaderboardBuildArguments)
     build.set_defaults(func=run_build)
 
     push = commands.add_parser(
@@ -87,28 +203,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Upload a leaderboard folder, a dataset card and eval.yaml to a Hub dataset repository in one "
         "commit. The token comes from HF_TOKEN or `hf auth login` and is never printed.",
     )
-    push.add_argument("build_dir", metavar="DIR", help="a folder written by `clinfair leaderboard build`")
-    push.add_argument(
-        "--repo", required=True, metavar="ORG/NAME", help="dataset repository to create or update"
-    )
-    push.add_argument(
-        "--private", action="store_true", help="create the repository private (if it does not exist)"
-    )
-    push.add_argument(
-        "--dry-run", metavar="OUT", help="write the files and operations.json to OUT instead of pushing"
-    )
-    push.add_argument(
-        "--no-predictions",
-        action="store_true",
-        help="leave out the per-example predictions (they hold demographics of the source datasets)",
-    )
-    push.add_argument(
-        "--model-pr",
-        nargs="*",
-        metavar="RUN[=ORG/MODEL]",
-        help="also open a PR adding .eval_results/ to each run's model repository (no value: every run "
-        "whose model is a Hub id)",
-    )
+    add_dataclass_arguments(push, LeaderboardPushArguments)
     push.set_defaults(func=run_push)
 
     serve = commands.add_parser(
@@ -116,11 +211,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="start the Gradio leaderboard app locally",
         description="Serve a leaderboard folder (or a Hub dataset id) with the Space app.",
     )
-    serve.add_argument("source", metavar="DIR", help="a leaderboard folder, or a Hub dataset id ORG/NAME")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="default 127.0.0.1 (0.0.0.0 to share on the network)"
-    )
+    add_dataclass_arguments(serve, LeaderboardServeArguments)
     serve.set_defaults(func=run_serve)
 
 

@@ -3,8 +3,46 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 
-from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
+from clinfair.commands.tasks import apply_include_paths, include_path_field
+from clinfair.core.arguments import add_dataclass_arguments
+
+
+@dataclass(kw_only=True)
+class LmEvalTasksArguments:
+    """The flags of ``clinfair lm-eval-tasks``.
+
+    Parameters:
+        out (`str`):
+            Folder to write the task YAMLs into.
+        data (`str`, *optional*):
+            Folder of prepared datasets, ``DATA/<task>`` (default: ``$CLINFAIR_DATA`` or ``./data``,
+            resolved when lm-eval runs).
+        include_path (`list[str]`, *optional*):
+            Folders of your own task YAMLs to register.
+        split (`str`, *optional*, defaults to `"test"`):
+            Split the tasks evaluate.
+        max_gen_toks (`int`, *optional*, defaults to `512`):
+            New tokens per answer (as ``clinfair eval``).
+    """
+
+    out: str = field(metadata={"help": "folder to write the task YAMLs into"})
+    data: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder of prepared datasets, DATA/<task> (default: $CLINFAIR_DATA or "
+            "./data, resolved when lm-eval runs)"
+        },
+    )
+    include_path: list[str] = include_path_field()
+    split: str = field(
+        default="test",
+        metadata={"help": "split the tasks evaluate", "choices": ["train", "validation", "test"]},
+    )
+    max_gen_toks: int = field(
+        default=512, metadata={"help": "new tokens per answer (default 512, as clinfair eval)"}
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,17 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out, reading the prepared datasets DATA/<task>. Run them with `lm_eval --include_path OUT ...` "
         "(see docs/lm-eval.md).",
     )
-    parser.add_argument("--out", required=True, help="folder to write the task YAMLs into")
-    parser.add_argument(
-        "--data",
-        help="folder of prepared datasets, DATA/<task> (default: $CLINFAIR_DATA or "
-        "./data, resolved when lm-eval runs)",
-    )
-    add_include_path_argument(parser)
-    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    parser.add_argument(
-        "--max-gen-toks", type=int, default=512, help="new tokens per answer (default 512, as clinfair eval)"
-    )
+    add_dataclass_arguments(parser, LmEvalTasksArguments)
     parser.set_defaults(func=run)
 
 

@@ -14,13 +14,69 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import one_line
+from clinfair.tasks.attributes import DEFAULT_HELP
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@dataclass(kw_only=True)
+class MetricsArguments:
+    """The arguments of ``clinfair metrics``.
+
+    Parameters:
+        predictions (`Path`):
+            A parquet or JSON Lines predictions file; positional.
+        out (`Path`):
+            Where to write the report (JSON).
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
+            Bootstrap resamples for the confidence intervals (0: none).
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the bootstrap.
+        attributes (`str`, *optional*):
+            Comma list of attributes for the per-group metrics, ``*`` making an intersection (default:
+            every command's default, each where the file has it, plus those a ``results.json`` beside
+            the file lists and every key of an ``attributes`` column).
+        min_group_size (`int`, *optional*, defaults to `30`):
+            Groups with fewer rows are flagged as small.
+        positive_label (`list[str]`, *optional*):
+            ``DATASET=LABEL``, the positive label of a binary dataset, one per flag (default: guessed
+            from the label names).
+    """
+
+    predictions: Path = field(
+        metadata={"help": "parquet or JSONL predictions file", "positional": True, "metavar": "PREDICTIONS"}
+    )
+    out: Path = field(metadata={"help": "where to write the report (JSON)"})
+    n_bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "bootstrap resamples for CIs (0: none)"})
+    seed: int = field(default=0, metadata={"help": "seed of the bootstrap"})
+    attributes: str | None = field(
+        default=None,
+        metadata={
+            "help": "comma list of attributes for the per-group metrics; '*' makes an intersection, "
+            f"e.g. 'sex,age_group,sex*age_group' (default: {DEFAULT_HELP}, e.g. fitzpatrick for pad_ufes20, "
+            "those a results.json beside the file lists, and every key of an 'attributes' column; each "
+            "where the file has it)"
+        },
+    )
+    min_group_size: int = field(
+        default=30, metadata={"help": "groups with fewer rows are flagged as small (default 30)"}
+    )
+    positive_label: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "positive label of a binary dataset (repeatable); default: guessed from the label names",
+            "action": "append",
+            "nargs": None,
+            "metavar": "DATASET=LABEL",
+        },
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,35 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fairness report (paper protocol + per-group metrics with CIs) of a predictions file",
         description="Score a predictions file (parquet or JSONL) and write the metrics report as JSON.",
     )
-    parser.add_argument(
-        "predictions", metavar="PREDICTIONS", type=Path, help="parquet or JSONL predictions file"
-    )
-    parser.add_argument("--out", required=True, type=Path, help="where to write the report (JSON)")
-    parser.add_argument(
-        "--n-bootstrap", type=int, default=N_BOOTSTRAP, help="bootstrap resamples for CIs (0: none)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    parser.add_argument(
-        "--attributes",
-        default="auto",
-        help="comma list of attributes for the per-group metrics; '*' makes an intersection, "
-        "e.g. 'sex,age_group,sex*age_group' (default: those plus every attribute column of the file's "
-        "tasks, e.g. fitzpatrick for pad_ufes20, those a results.json beside the file lists, and every "
-        "key of an 'attributes' column)",
-    )
-    parser.add_argument(
-        "--min-group-size",
-        type=int,
-        default=30,
-        help="groups with fewer rows are flagged as small (default 30)",
-    )
-    parser.add_argument(
-        "--positive-label",
-        action="append",
-        default=[],
-        metavar="DATASET=LABEL",
-        help="positive label of a binary dataset (repeatable); default: guessed from the label names",
-    )
+    add_dataclass_arguments(parser, MetricsArguments)
     parser.set_defaults(func=run)
 
 
@@ -77,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     duplicates = duplicate_examples(df)
     if duplicates:
         raise ClinfairError(f"{args.predictions}: {duplicates}")
-    attributes = _attributes(args.predictions, df, args.attributes)
+    attributes = table_attributes(args.predictions, df, args.attributes)
     try:
         report = build_report(
             df,
@@ -98,85 +126,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _attributes(path: Path, df, chosen: str) -> list[str]:
-    """The attributes to report: ``chosen``, each part checked to be a column of the file or a key
-    of its ``attributes`` column, or by default (``auto``) those of :func:`default_attributes`."""
-    from clinfair.benchmark.attributes import INTERSECTION, parse_attributes
-    from clinfair.core.errors import ClinfairError
+def table_attributes(path: Path, df, chosen: str | None) -> list[str]:
+    """The attributes to report on the predictions table ``df`` read from ``path``
+    (``clinfair.tasks.attributes.resolve_for_table``): ``chosen``, each part checked to be a column
+    of the file or a key of its ``attributes`` column, or by default what ``clinfair eval`` reports
+    for the file's tasks, plus those a ``results.json`` beside the file lists."""
+    from clinfair.tasks.attributes import resolve_for_table
+    from clinfair.tasks.registry import registered_tasks
 
-    available = _available_attributes(df)
-    if chosen == "auto":
-        return default_attributes(path, df, available)
-    parsed = parse_attributes(chosen)
-    for item in parsed:
-        for name in item.split(INTERSECTION):
-            if name not in available and name not in df.columns:
-                raise ClinfairError(
-                    f"{path}: unknown attribute {name!r} in --attributes; the file has {', '.join(available)}"
-                )
-    return parsed
-
-
-def _available_attributes(df) -> list[str]:
-    """The file's attribute columns (every column but those of :data:`NOT_ATTRIBUTES`), then the
-    keys of an ``attributes`` dict column."""
-    from collections.abc import Mapping
-
-    keys = set()
-    if "attributes" in df.columns:
-        for attrs in df["attributes"]:
-            if isinstance(attrs, Mapping):
-                keys.update(str(key) for key in attrs if key != "_")
-    columns = [str(c) for c in df.columns if c not in NOT_ATTRIBUTES]
-    return list(dict.fromkeys([*columns, *sorted(keys)]))
-
-
-#: Columns of a predictions file that are not demographic attributes.
-NOT_ATTRIBUTES = frozenset(
-    {
-        "id",
-        "dataset",
-        "split",
-        "index",
-        "age",
-        "group",
-        "attributes",
-        "choices",
-        "answer",
-        "completion",
-        "prediction",
-        "valid",
-        "correct",
-        "scores",
-        "run",
-    }
-)
-
-
-def default_attributes(path: Path, df, available: list[str]) -> list[str]:
-    """What ``clinfair eval`` reports by default, for the file's rows: sex, age_group,
-    sex*age_group, every attribute of the registered tasks in its ``dataset`` column, the
-    attributes a ``results.json`` beside the file lists (a run of a task not registered here),
-    and every key of an ``attributes`` dict column; each only where the file has it."""
-    from clinfair.benchmark.attributes import INTERSECTION
-    from clinfair.benchmark.attributes import default_attributes as task_default
-    from clinfair.tasks.registry import UnknownTaskError, get_task
-
-    specs = []
-    for key in dict.fromkeys(df["dataset"].dropna().astype(str)) if "dataset" in df.columns else ():
-        try:
-            specs.append(get_task(key))
-        except UnknownTaskError:
-            continue
-    chosen = task_default(specs)
-    always = set(task_default([]))  # sex, age_group and their intersection: every table has them
-    chosen += _stored_attributes(path.parent / "results.json")
-    if "attributes" in df.columns:  # keys of a dict column, as the metrics' own automatic choice
-        chosen += [name for name in available if name not in df.columns]
-    present = set(available)
-    return [
-        item for item in dict.fromkeys(chosen) if item in always or set(item.split(INTERSECTION)) <= present
-    ]
+    return resolve_for_table(
+        chosen,
+        specs=registered_tasks(df["dataset"].dropna().astype(str) if "dataset" in df.columns else ()),
+        columns=[str(column) for column in df.columns],
+        attribute_dicts=df["attributes"] if "attributes" in df.columns else (),
+        recorded=_stored_attributes(path.parent / "results.json"),
+        where=str(path),
+    )
 
 
 def _stored_attributes(path: Path) -> list[str]:
@@ -314,24 +279,59 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
 
 #: The paper keys the summary table shows, in this order (labels and scale from the metric registry).
 SUMMARY_KEYS = ("accuracy", "f1", "acc_gap", "f1_gap", "eod", "pp")
+#: Read first: exact accuracy and invalid rate (the run layer of the registry); the paper protocol's
+#: group-averaged accuracy gives a model that never answers 0.5 on a binary task.
+HEADLINE_KEYS = ("exact_match", "invalid")
+#: Names the span of the paper-protocol columns under the header.
+PAPER_PROTOCOL = "paper protocol"
+
+
+def headline_values(report: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Per dataset and ``overall``: ``exact_match`` (the standard layer's exact-match accuracy; every
+    scored row pooled for ``overall``) and ``invalid`` (invalid answers / rows) of a metrics report."""
+    counts, standard = report["counts"], report["standard"]["by_dataset"]
+    out: dict[str, dict[str, float | None]] = {}
+    correct = scored = invalid = rows = 0.0
+    for name, scope_counts in counts["by_dataset"].items():
+        exact = standard[name]["overall"]["metrics"]["accuracy"]["value"]
+        out[name] = {
+            "exact_match": exact,
+            "invalid": scope_counts["invalid_predictions"] / scope_counts["rows"]
+            if scope_counts["rows"]
+            else None,
+        }
+        if exact is not None:
+            correct += exact * scope_counts["rows_scored"]
+            scored += scope_counts["rows_scored"]
+        invalid += scope_counts["invalid_predictions"]
+        rows += scope_counts["rows"]
+    out["overall"] = {
+        "exact_match": correct / scored if scored else None,
+        "invalid": invalid / rows if rows else None,
+    }
+    return out
 
 
 def summary_table(report: dict[str, Any]) -> str:
-    """A compact text table: paper-protocol values per dataset and overall, then warnings."""
+    """A compact text table per dataset and overall: exact accuracy and invalid rate first, the rows,
+    then the paper-protocol values (the span marked under the header), then warnings."""
     from clinfair.benchmark.metrics import select_metrics
-    from clinfair.benchmark.metrics.registry import PAPER
+    from clinfair.benchmark.metrics.registry import PAPER, RUN
 
     counts = report["counts"]
     paper = report["paper"]
+    headline = headline_values(report)
     in_overall = set(report["paper_detail"]["datasets_in_overall"])
+    first = select_metrics(RUN, HEADLINE_KEYS)
     columns = select_metrics(PAPER, SUMMARY_KEYS)
-    header = ("dataset", "rows", "invalid", *(m.label for m in columns), "in overall")
+    header = ("dataset", *(m.label for m in first), "rows", *(m.label for m in columns), "in overall")
+    paper_span = range(2 + len(first), 2 + len(first) + len(columns))
 
     def row(name: str, scope_counts: dict[str, Any], values: dict[str, Any], included: str) -> tuple:
         return (
             name,
+            *(_fmt(headline[name][m.key]) for m in first),
             f"{scope_counts['rows']:,}",
-            f"{scope_counts['invalid_predictions']:,}",
             *(_fmt(values[m.key], digits=1 if m.percent else 3) for m in columns),
             included,
         )
@@ -346,9 +346,15 @@ def summary_table(report: dict[str, Any]) -> str:
         "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
         for row in [header, *lines]
     ]
-    text.insert(1, "-" * len(text[0]))
+    span_width = sum(widths[i] + 2 for i in paper_span) - 2
+    under = ["-" * w for i, w in enumerate(widths) if i not in paper_span]
+    under.insert(paper_span.start, f" {PAPER_PROTOCOL} ".center(span_width, "-"))
+    text.insert(1, "  ".join(under))  # the header's rule names the paper protocol's columns
     text.insert(-1, "-" * len(text[0]))
-    text.append("paper protocol (fractions; EOD = 100 x TPR gap, PP = 100 x FDR gap)")
+    text.append(
+        f"{first[0].label}: {first[0].description}; {first[1].label}: {first[1].description}. "
+        f"{PAPER_PROTOCOL}: group-averaged one-vs-rest values (fractions; EOD = 100 x TPR gap, PP = 100 x FDR gap)"
+    )
     return "\n".join(text + _warnings(report))
 
 

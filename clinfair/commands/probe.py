@@ -3,12 +3,87 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.commands.tasks import add_include_path_argument, apply_include_paths
+from clinfair.commands.tasks import apply_include_paths, include_path_field
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+from clinfair.tasks.attributes import DEFAULT_HELP, DEMOGRAPHICS
 from clinfair.tasks.prepare import default_data_dir
+
+
+@dataclass(kw_only=True)
+class ProbeArguments:
+    """The flags of ``clinfair probe``.
+
+    Parameters:
+        model (`str`):
+            Local folder or Hub id of an image-text-to-text model.
+        tasks (`str`, *optional*, defaults to `"synthetic"`):
+            Comma-separated task keys.
+        attributes (`str`, *optional*):
+            The attributes whose stated value is changed, of those a sentence can state (default: those
+            of every command's default attribute spec).
+        data (`str`, *optional*, defaults to `$CLINFAIR_DATA` or `"data"`):
+            Folder of prepared tasks, ``DATA/<task>``.
+        out (`str`):
+            Output folder (``probe.json``, ``probe_rows.parquet``).
+        include_path (`list[str]`, *optional*):
+            Folders of your own task YAMLs to register.
+        split (`str`, *optional*, defaults to `"test"`):
+            Split probed.
+        limit (`int`, *optional*):
+            Probe only the first N rows of each task.
+        batch_size (`int`, *optional*, defaults to `8`):
+            Rows per generation batch.
+        max_new_tokens (`int`, *optional*, defaults to `512`):
+            Tokens generated per answer.
+        scores (`bool`, *optional*, defaults to `False`):
+            Also score the labels (the true label's probability change).
+        n_bootstrap (`int`, *optional*, defaults to `clinfair.benchmark.bootstrap.N_BOOTSTRAP`):
+            Bootstrap resamples for the confidence intervals.
+        seed (`int`, *optional*, defaults to `0`):
+            Seed of the generation and the bootstrap.
+        dtype (`str`, *optional*, defaults to `"auto"`):
+            Weights dtype.
+        trust_remote_code (`bool`, *optional*, defaults to `False`):
+            Allow the checkpoint's own code.
+    """
+
+    model: str = field(metadata={"help": "local folder or Hub id of an image-text-to-text model"})
+    tasks: str = field(
+        default="synthetic", metadata={"help": "comma-separated task keys (default: synthetic)"}
+    )
+    attributes: str | None = field(
+        default=None,
+        metadata={
+            "help": "attributes to probe, of those the probe can state: "
+            f"{', '.join(DEMOGRAPHICS)} (default: those of the default spec, {DEFAULT_HELP})"
+        },
+    )
+    data: str = field(
+        default_factory=default_data_dir,
+        metadata={"help": "folder of prepared tasks, DATA/<task> (default: $CLINFAIR_DATA or ./data)"},
+    )
+    out: str = field(metadata={"help": "output folder"})
+    include_path: list[str] = include_path_field()
+    split: str = field(
+        default="test", metadata={"help": "split probed", "choices": ["train", "validation", "test"]}
+    )
+    limit: int | None = field(default=None, metadata={"help": "probe only the first N rows of each task"})
+    batch_size: int = field(default=8, metadata={"help": "rows per generation batch"})
+    max_new_tokens: int = field(default=512, metadata={"help": "tokens generated per answer"})
+    scores: bool = field(
+        default=False, metadata={"help": "also score labels (true-label probability change)"}
+    )
+    n_bootstrap: int = field(default=N_BOOTSTRAP, metadata={"help": "bootstrap resamples for the intervals"})
+    seed: int = field(default=0, metadata={"help": "seed of the generation and the bootstrap"})
+    dtype: str = field(default="auto", metadata={"help": "auto, float32, bfloat16, float16"})
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "allow the checkpoint's own code (off by default)"}
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,34 +95,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "probe.json (flip rate, accuracy change and true-label probability change per attribute and group, "
         "with bootstrap CIs) and probe_rows.parquet (every question, for inspection) to --out.",
     )
-    parser.add_argument(
-        "--model", required=True, help="local folder or Hub id of an image-text-to-text model"
-    )
-    parser.add_argument("--tasks", default="synthetic", help="comma-separated task keys (default: synthetic)")
-    parser.add_argument(
-        "--attributes", default="sex,age_group", help="attributes to probe (default: sex,age_group)"
-    )
-    parser.add_argument(
-        "--data",
-        default=default_data_dir(),
-        help="folder of prepared tasks, DATA/<task> (default: $CLINFAIR_DATA or ./data)",
-    )
-    parser.add_argument("--out", required=True, help="output folder")
-    add_include_path_argument(parser)
-    parser.add_argument("--split", default="test", choices=["train", "validation", "test"])
-    parser.add_argument("--limit", type=int, help="probe only the first N rows of each task")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
-    parser.add_argument(
-        "--scores", action="store_true", help="also score labels (true-label probability change)"
-    )
-    parser.add_argument("--n-bootstrap", type=int, default=N_BOOTSTRAP)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dtype", default="auto")
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow the checkpoint's own code (off by default)"
-    )
+    add_dataclass_arguments(parser, ProbeArguments)
     parser.set_defaults(func=run)
+
+
+def probe_attributes(chosen: str | None, specs) -> list[str]:
+    """``--attributes`` parsed (``clinfair.tasks.attributes.parse_attributes``), or by default the
+    items of the default spec the probe can state (sex, age_group; not an intersection)."""
+    from clinfair.benchmark.probe import PROBE_ATTRIBUTES
+    from clinfair.tasks.attributes import default_attributes, parse_attributes
+
+    if chosen is None:
+        return [item for item in default_attributes(specs) if item in PROBE_ATTRIBUTES]
+    return parse_attributes(chosen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         writes=("probe.json", "probe_rows.parquet"),
         command="clinfair probe",
     )
-    attributes = [name.strip() for name in args.attributes.split(",") if name.strip()]
+    attributes = probe_attributes(args.attributes, specs)
     for spec in specs:  # age_group is binned from the source's age
         available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}
         missing = [name for name in attributes if not available.get(name, True)]

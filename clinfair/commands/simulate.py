@@ -8,10 +8,45 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+
+
+@dataclass(kw_only=True)
+class SimulateArguments:
+    """The flags of ``clinfair simulate``.
+
+    Parameters:
+        seeds (`int`, *optional*, defaults to `100`):
+            Seeds per method and setting.
+        nd_seeds (`int`, *optional*, defaults to `20`):
+            Seeds of question (c), whose K-means every step is slow.
+        questions (`str`, *optional*, defaults to `"abcd"`):
+            Which of the questions a, b, c, d to run.
+        steps (`int`, *optional*, defaults to `100`):
+            Policy-gradient steps.
+        workers (`int`, *optional*, defaults to `min(2, os.cpu_count())`):
+            Processes.
+        out (`Path`, *optional*):
+            Also write ``report.md`` and ``summary.json`` to this folder.
+    """
+
+    seeds: int = field(default=100, metadata={"help": "seeds per method and setting (default: 100)"})
+    nd_seeds: int = field(
+        default=20, metadata={"help": "seeds of question (c), whose K-means every step is slow (default: 20)"}
+    )
+    questions: str = field(
+        default="abcd", metadata={"help": "which of the questions a, b, c, d to run (default: abcd)"}
+    )
+    steps: int = field(default=100, metadata={"help": "policy-gradient steps (default: 100)"})
+    workers: int = field(
+        default_factory=lambda: min(2, os.cpu_count() or 1),
+        metadata={"help": "processes (default: 2 or the CPU count if smaller)"},
+    )
+    out: Path | None = field(default=None, metadata={"help": "also write report.md and summary.json here"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,24 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="The advantage estimators of every method on a small softmax policy, isolated from the VLM: "
         "(a) minority share, (b) temperature/window ablations, (c) groups vs clusters, (d) noise stress test.",
     )
-    parser.add_argument("--seeds", type=int, default=100, help="seeds per method and setting (default: 100)")
-    parser.add_argument(
-        "--nd-seeds",
-        type=int,
-        default=20,
-        help="seeds of question (c), whose K-means every step is slow (default: 20)",
-    )
-    parser.add_argument(
-        "--questions", default="abcd", help="which of the questions a, b, c, d to run (default: abcd)"
-    )
-    parser.add_argument("--steps", type=int, default=100, help="policy-gradient steps (default: 100)")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="processes (default: 2 or the CPU count if smaller)",
-    )
-    parser.add_argument("--out", type=Path, default=None, help="also write report.md and summary.json here")
+    add_dataclass_arguments(parser, SimulateArguments)
     parser.set_defaults(func=run)
 
 

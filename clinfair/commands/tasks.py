@@ -5,9 +5,138 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+
+
+def include_path_field() -> Any:
+    """The ``--include-path DIR`` field of every command that reads tasks: one folder per flag,
+    repeatable, as lm-eval's flag (a command with a positional argument could not tell them apart)."""
+    return field(
+        default_factory=list,
+        metadata={
+            "help": "also register the task YAMLs (*.yaml) of this folder, e.g. your own table tasks (repeatable)",
+            "action": "append",
+            "nargs": None,
+            "metavar": "DIR",
+        },
+    )
+
+
+@dataclass(kw_only=True)
+class TasksListArguments:
+    """The flags of ``clinfair tasks list``.
+
+    Parameters:
+        json (`bool`, *optional*, defaults to `False`):
+            Print the tasks as JSON instead of a table.
+        include_path (`list[str]`, *optional*):
+            Folders of your own task YAMLs to register (``clinfair.tasks.registry.include_path``).
+    """
+
+    json: bool = field(default=False, metadata={"help": "print JSON instead of a table"})
+    include_path: list[str] = include_path_field()
+
+
+@dataclass(kw_only=True)
+class PrepareArguments:
+    """The arguments of ``clinfair prepare``.
+
+    Parameters:
+        task (`str`):
+            Task key (``clinfair tasks list``); positional.
+        raw (`str`, *optional*):
+            Folder of the official download (not needed for ``synthetic``), or a table: a CSV, parquet
+            or JSONL file, a ``datasets`` folder or ``hf:ORG/NAME``, read with the task's column map.
+        columns (`str`, *optional*):
+            A YAML column map (``columns:``, ``value_maps:``... as a task's ``table:``) to read ``raw`` as a table.
+        include_path (`list[str]`, *optional*):
+            Folders of your own task YAMLs to register.
+        out (`str`):
+            Output folder (a ``datasets.DatasetDict``).
+        skip_bad (`bool`, *optional*, defaults to `False`):
+            Skip bad rows (counted in the summary) instead of stopping.
+        overwrite (`bool`, *optional*, defaults to `False`):
+            Replace ``out`` if it is an earlier output of ``clinfair prepare`` (never another folder).
+        option (`list[str]`, *optional*):
+            Builder options as ``KEY=VALUE`` (YAML values), one per ``--option``/``-o``.
+        num_proc (`int`, *optional*, defaults to `1`):
+            Worker processes that read, decode and check the images; the output is the same.
+        push_to_hub (`str`, *optional*):
+            Also publish the splits to this Hub dataset repository, in one commit (``clinfair.publish``).
+        private (`bool`, *optional*, defaults to `False`):
+            With ``push_to_hub``: create a private repository.
+        dry_run (`str`, *optional*):
+            With ``push_to_hub``: write the files and ``operations.json`` to this folder instead of pushing.
+        no_progress (`bool`, *optional*, defaults to `False`):
+            Hide the progress bar.
+    """
+
+    task: str = field(metadata={"help": "task key (see `clinfair tasks list`)", "positional": True})
+    raw: str | None = field(
+        default=None,
+        metadata={
+            "help": "folder of the official download (not needed for synthetic); or a table: a CSV/parquet/JSONL "
+            "file, a datasets folder or hf:ORG/NAME, read with the task's column map (and --columns)"
+        },
+    )
+    columns: str | None = field(
+        default=None,
+        metadata={
+            "help": "a YAML column map (columns:, value_maps:... as a task's table:) to read --raw as a table",
+            "metavar": "FILE",
+        },
+    )
+    include_path: list[str] = include_path_field()
+    out: str = field(metadata={"help": "output folder (a datasets.DatasetDict)"})
+    skip_bad: bool = field(
+        default=False, metadata={"help": "skip bad rows (counted in the summary) instead of stopping"}
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata={
+            "help": "replace --out if it is an earlier output of clinfair prepare (never another folder)"
+        },
+    )
+    option: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "builder option, e.g. -o n=1000 -o uncertain_policy=ones (YAML values)",
+            "action": "append",
+            "nargs": None,
+            "metavar": "KEY=VALUE",
+            "aliases": ("-o",),
+        },
+    )
+    num_proc: int = field(
+        default=1,
+        metadata={
+            "help": "worker processes that read, decode and check the images (default 1); the output is the same",
+            "metavar": "N",
+        },
+    )
+    push_to_hub: str | None = field(
+        default=None,
+        metadata={
+            "help": "also publish the splits to this Hub dataset repo (Parquet, split manifest, dataset card with "
+            "source, licence, demographic binning and each split's hash), in one commit; a folder --out that "
+            "clinfair prepare already wrote is published as it is (no --raw needed; --overwrite rebuilds it)",
+            "metavar": "REPO_ID",
+        },
+    )
+    private: bool = field(default=False, metadata={"help": "with --push-to-hub: create a private repo"})
+    dry_run: str | None = field(
+        default=None,
+        metadata={
+            "help": "with --push-to-hub: write the files and operations.json to DIR instead of pushing",
+            "metavar": "DIR",
+        },
+    )
+    no_progress: bool = field(default=False, metadata={"help": "no progress bar"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,8 +145,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing = tasks_sub.add_parser(
         "list", help="key, label space, demographics and access note of every task"
     )
-    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    add_include_path_argument(listing)
+    add_dataclass_arguments(listing, TasksListArguments)
     listing.set_defaults(func=run_list)
 
     prepare = subparsers.add_parser(
@@ -26,68 +154,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Read a dataset's official raw download from --raw and write an Arrow DatasetDict "
         "(train/validation/test) with the unified schema to --out.",
     )
-    prepare.add_argument("task", help="task key (see `clinfair tasks list`)")
-    prepare.add_argument(
-        "--raw",
-        help="folder of the official download (not needed for synthetic); or a table: a CSV/parquet/JSONL "
-        "file, a datasets folder or hf:ORG/NAME, read with the task's column map (and --columns)",
-    )
-    prepare.add_argument(
-        "--columns",
-        metavar="FILE",
-        help="a YAML column map (columns:, value_maps:... as a task's table:) to read --raw as a table",
-    )
-    add_include_path_argument(prepare)
-    prepare.add_argument("--out", required=True, help="output folder (a datasets.DatasetDict)")
-    prepare.add_argument(
-        "--skip-bad", action="store_true", help="skip bad rows (counted in the summary) instead of stopping"
-    )
-    prepare.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace --out if it is an earlier output of clinfair prepare (never another folder)",
-    )
-    prepare.add_argument(
-        "--option",
-        "-o",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="builder option, e.g. -o n=1000 -o uncertain_policy=ones (YAML values)",
-    )
-    prepare.add_argument(
-        "--num-proc",
-        type=int,
-        default=1,
-        metavar="N",
-        help="worker processes that read, decode and check the images (default 1); the output is the same",
-    )
-    prepare.add_argument(
-        "--push-to-hub",
-        metavar="REPO_ID",
-        help="also publish the splits to this Hub dataset repo (Parquet, split manifest, dataset card with "
-        "source, licence, demographic binning and each split's hash), in one commit; a folder --out that "
-        "clinfair prepare already wrote is published as it is (no --raw needed; --overwrite rebuilds it)",
-    )
-    prepare.add_argument("--private", action="store_true", help="with --push-to-hub: create a private repo")
-    prepare.add_argument(
-        "--dry-run",
-        metavar="DIR",
-        help="with --push-to-hub: write the files and operations.json to DIR instead of pushing",
-    )
-    prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_dataclass_arguments(prepare, PrepareArguments)
     prepare.set_defaults(func=run_prepare)
-
-
-def add_include_path_argument(parser: argparse.ArgumentParser) -> None:
-    """``--include-path DIR`` (repeatable): register the task YAMLs of DIR, as lm-eval's flag does."""
-    parser.add_argument(
-        "--include-path",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="also register the task YAMLs (*.yaml) of this folder, e.g. your own table tasks (repeatable)",
-    )
 
 
 def apply_include_paths(args: argparse.Namespace) -> None:
@@ -154,7 +222,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     if args.dry_run and not args.push_to_hub:
         raise ClinfairError("--dry-run writes what --push-to-hub would send: give --push-to-hub REPO_ID too")
     if args.push_to_hub:  # before the long part: a mistyped id or dry-run folder fails at once
-        from clinfair.leaderboard.hub import OPERATIONS_FILE
+        from clinfair.core.hub import OPERATIONS_FILE
         from clinfair.publish import check_dataset_repo
 
         check_dataset_repo(args.push_to_hub)

@@ -11,7 +11,13 @@ Flags are the field names with dashes (``n_bootstrap`` -> ``--n-bootstrap``); a 
 without a default is a required flag; ``x: T | None = None`` takes a T; a bool field that
 defaults to False is a switch (``--overwrite``), one that defaults to True is turned off by
 ``--no-<name>``. A list field takes several values and may repeat (``--include-path A B
---include-path C``).
+--include-path C``); its items have the list's item type (``list[Path]``).
+
+Two metadata keys are read here and not passed on (:data:`HELPER_KEYS`): ``"positional": True``
+makes the field a positional argument (``clinfair prepare TASK``; a list one takes one or more
+values, or any number when it has a default), and ``"aliases"`` gives further option strings
+(``("-o",)`` beside ``--option``). ``HfArgumentParser`` knows neither: a dataclass using them is
+for this helper only.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class FieldSpec:
     default: Any  # dataclasses.MISSING when the field is required
     help: str
     metadata: dict[str, Any]
+    item: Any = None  # the item type of a list or tuple field (list[Path] -> Path), else None
 
     @property
     def required(self) -> bool:
@@ -73,6 +80,19 @@ def _resolve(annotation: Any) -> tuple[Any, bool]:
     return (annotation if isinstance(annotation, type) else None), False
 
 
+def _item(annotation: Any) -> Any:
+    """The item type of ``list[T]``, ``tuple[T, ...]`` or either ``| None``; None otherwise."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _item(members[0]) if len(members) == 1 else None
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if len(set(args)) == 1 and isinstance(args[0], type):
+            return args[0]
+    return None
+
+
 def _hints(cls: type) -> dict[str, Any]:
     """Each field's annotation, evaluated (``from __future__ import annotations`` leaves text);
     an annotation that cannot be evaluated counts as mixed."""
@@ -97,7 +117,8 @@ def field_specs(cls: type) -> dict[str, FieldSpec]:
     for item in dataclasses.fields(cls):
         if not item.init:
             continue
-        kind, optional = _resolve(hints.get(item.name, Any))
+        annotation = hints.get(item.name, Any)
+        kind, optional = _resolve(annotation)
         if item.default is not MISSING:
             default = item.default
         elif item.default_factory is not MISSING:
@@ -111,38 +132,58 @@ def field_specs(cls: type) -> dict[str, FieldSpec]:
             default=default,
             help=item.metadata.get("help", ""),
             metadata=dict(item.metadata),
+            item=_item(annotation),
         )
     return specs
 
 
+#: Metadata keys :func:`add_dataclass_arguments` reads itself (see the module docstring).
+HELPER_KEYS = ("positional", "aliases")
+
+
 def add_dataclass_arguments(parser: argparse._ActionsContainer, cls: type) -> None:
-    """One flag per init field of ``cls`` (see the module docstring); ``parse_args`` then fills
-    a namespace :func:`from_namespace` turns into ``cls``."""
+    """One flag (or positional argument) per init field of ``cls`` (see the module docstring);
+    ``parse_args`` then fills a namespace :func:`from_namespace` turns into ``cls``."""
     for spec in field_specs(cls).values():
-        flag = "--" + spec.name.replace("_", "-")
-        kwargs: dict[str, Any] = {**spec.metadata, "dest": spec.name}
-        if spec.kind is bool:
+        positional = bool(spec.metadata.get("positional"))
+        names = ["--" + spec.name.replace("_", "-"), *spec.metadata.get("aliases", ())]
+        kwargs: dict[str, Any] = {k: v for k, v in spec.metadata.items() if k not in HELPER_KEYS}
+        if not positional:
+            kwargs["dest"] = spec.name
+        if spec.kind is bool and not positional:
             if spec.default is True:
-                flag = "--no-" + spec.name.replace("_", "-")
+                names[0] = "--no-" + spec.name.replace("_", "-")
                 kwargs.update(action="store_false", default=True)
             else:
                 kwargs.update(action="store_true", default=False)
-            parser.add_argument(flag, **kwargs)
+            parser.add_argument(*names, **kwargs)
             continue
         sequence = spec.kind in (list, tuple)
         if sequence:  # --include-path A B, or --include-path A --include-path B
-            kwargs.setdefault("nargs", "+")
-            kwargs.setdefault("action", "extend")
+            if positional:
+                kwargs.setdefault("nargs", "+" if spec.required else "*")
+            else:
+                kwargs.setdefault("nargs", "+")
+                kwargs.setdefault("action", "extend")
+            if spec.item is not None and spec.item is not str:
+                kwargs.setdefault("type", spec.item)
         elif spec.kind is not None and spec.kind is not str:
             kwargs["type"] = spec.kind
         if spec.required:
-            kwargs["required"] = True
+            if not positional:
+                kwargs["required"] = True
         else:
-            # argparse would extend a sequence's default itself: from_namespace fills it instead
-            kwargs["default"] = None if sequence else spec.default
+            if positional and not sequence:
+                kwargs.setdefault("nargs", "?")
+            # argparse would extend a non-empty sequence default itself: from_namespace fills it instead
+            kwargs["default"] = (
+                (None if spec.default or spec.default is None else list(spec.default))
+                if sequence
+                else spec.default
+            )
             if spec.default not in (None, [], ()) and "(default" not in spec.help:
                 kwargs["help"] = f"{spec.help} (default: {_shown(spec.default)})".lstrip()
-        parser.add_argument(flag, **kwargs)
+        parser.add_argument(*([spec.name] if positional else names), **kwargs)
 
 
 def _shown(value: Any) -> str:

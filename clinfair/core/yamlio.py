@@ -81,25 +81,49 @@ def merge_mappings(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[st
     return merged
 
 
+def unknown_keys_message(
+    keys: Iterable[str], known: Sequence[str], where: str, *, kind: str = "key", list_known: bool = True
+) -> str | None:
+    """The message of :func:`check_keys` (None when every key is known), for a reader that gathers
+    several places before raising (a recipe blames each key on the file or override that set it).
+
+    ``kind`` names what the keys are (``"recipe key"``); ``list_known=False`` leaves out the list of
+    known keys where it is too long to help (a recipe accepts every field of TRL's GRPOConfig): the
+    closest known key is still named.
+    """
+    known = [str(key) for key in known]
+    unknown = [key for key in keys if key not in known]
+    if not unknown:
+        return None
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, 1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    message = f"{where}: unknown {kind}(s) {', '.join(hints)}"
+    return message + (f"; known: {', '.join(known)}" if list_known else "")
+
+
 def check_keys(
-    keys: Iterable[str], known: Sequence[str], where: str, error: type[Exception] = ClinfairError
+    keys: Iterable[str],
+    known: Sequence[str],
+    where: str,
+    error: type[Exception] = ClinfairError,
+    *,
+    kind: str = "key",
+    list_known: bool = True,
 ) -> None:
     """The one unknown-key error of every YAML clinfair reads (task configs, table maps, recipes,
-    study configs, ``fair_advantage``): each unknown key with its closest known one, then all known.
+    study configs, ``fair_advantage``): each unknown key with its closest known one, then all known
+    (see :func:`unknown_keys_message` for ``kind`` and ``list_known``).
 
     >>> check_keys(["windw"], ["window", "temperature"], "recipe.yaml: fair_advantage")
     Traceback (most recent call last):
     ...
     clinfair.core.errors.ClinfairError: recipe.yaml: fair_advantage: unknown key(s) 'windw' (did you mean 'window'?); known: window, temperature
     """
-    unknown = [key for key in keys if key not in known]
-    if not unknown:
-        return
-    hints = []
-    for key in unknown:
-        close = difflib.get_close_matches(str(key), [str(k) for k in known], 1)
-        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    raise error(f"{where}: unknown key(s) {', '.join(hints)}; known: {', '.join(map(str, known))}")
+    message = unknown_keys_message(keys, known, where, kind=kind, list_known=list_known)
+    if message is not None:
+        raise error(message)
 
 
 def load_dataclass(

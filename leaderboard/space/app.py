@@ -14,10 +14,16 @@ build has them.
 This file imports only gradio, gradio_leaderboard, pandas, matplotlib and huggingface_hub
 (``requirements.txt``), not clinfair: a Space runs it as it is. Everything it knows about
 metrics (names, direction, definitions) comes from the build's ``manifest.json``.
+
+Text is text: names from the runs (run, model, method, task, attribute, group) and the title
+are never given to a Markdown component. They go into tables, menus and captions (which Gradio
+shows as text), into HTML only through ``html.escape``, and into figures through
+:func:`plot_text` (a copy of ``clinfair.core.text.plot_text``: no mathtext).
 """
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import os
@@ -57,6 +63,26 @@ class Board:
             m["key"]: f"{m['label']} {'↑' if m['higher_is_better'] else '↓'}"
             for m in self.manifest["metrics"]
         }
+
+
+def plot_text(value: Any) -> str:
+    """``value`` as literal matplotlib text: one line (line breaks and control characters become
+    spaces, bidirectional overrides are dropped), every ``$`` escaped so no mathtext is parsed.
+    A copy of ``clinfair.core.text.plot_text`` (the Space cannot import clinfair; a test compares them)."""
+    import unicodedata
+
+    bidi = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    out = []
+    for char in str(value):
+        if char in bidi:
+            continue
+        out.append(" " if unicodedata.category(char) in ("Cc", "Zl", "Zp") else char)
+    return "".join(out).replace("$", r"\$")
+
+
+def _text(value: Any) -> str:
+    """``value`` as HTML text (for ``gr.HTML``): every markup character escaped."""
+    return html.escape(str(value), quote=True)
 
 
 def resolve_source(source: str) -> Path:
@@ -101,10 +127,17 @@ def leaderboard_frame(board: Board) -> pd.DataFrame:
     labels = board.labels
     percent = {m["key"]: m["percent"] for m in board.manifest["metrics"]}
     flags = {run["run"]: run["flags"] for run in board.manifest["runs"]}
+    status = {run["run"]: run_status(run) for run in board.manifest["runs"]}
     rows = []
     for (run, scope), block in scores.groupby(["run", "scope"], sort=False):
         first = block.iloc[0]
-        row: dict[str, Any] = {"Run": run, "Method": first["method"], "Task": scope, "Model": first["model"]}
+        row: dict[str, Any] = {
+            "Run": run,
+            "Method": first["method"],
+            "Task": scope,
+            "Status": status.get(run, ""),
+            "Model": first["model"],
+        }
         by_metric = block.set_index("metric")
         for key, label in labels.items():
             if key in by_metric.index:
@@ -115,6 +148,15 @@ def leaderboard_frame(board: Board) -> pd.DataFrame:
         row["Flags"] = flags.get(run, "")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def run_status(run: dict[str, Any]) -> str:
+    """The Status column: "ranked", or why the run is not (too many invalid answers, another
+    split), as the page greys it."""
+    reason = run.get("unranked")
+    if not reason:
+        return "ranked"
+    return f"not ranked{'' if run.get('other_split') else ' on fairness'}: {reason}"
 
 
 def group_rows(groups: pd.DataFrame, task: str, attribute: str, layer: str, metric: str) -> pd.DataFrame:
@@ -131,27 +173,42 @@ def group_rows(groups: pd.DataFrame, task: str, attribute: str, layer: str, metr
 
 
 def group_figure(data: pd.DataFrame, metric: str):
-    """Grouped bars: one bar per run in each group, with the interval as an error bar."""
+    """Grouped bars: one bar per run in each group, with the interval (clipped to [0, 1]: every
+    per-group metric is a rate) as an error bar. Groups without rows are left out; each tick
+    names its group with its rows on a second line, turned when the labels would overlap."""
     figure, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+    data = data[data["rows"].fillna(0).astype(float) > 0]
     if data.empty:
         ax.text(0.5, 0.5, "no values for this selection", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
         return figure
     groups = list(dict.fromkeys(data["group"]))
+    counts = data.drop_duplicates("group").set_index("group")["rows"]
     runs = list(dict.fromkeys(data["run"]))
     width = 0.8 / len(runs)
     for i, run in enumerate(runs):
         rows = data[data["run"] == run].set_index("group").reindex(groups)
         values = rows["value"].astype(float)
-        below = (values - rows["ci_low"].astype(float)).fillna(0).clip(lower=0)
-        above = (rows["ci_high"].astype(float) - values).fillna(0).clip(lower=0)
+        below = (values - rows["ci_low"].astype(float).clip(0, 1)).fillna(0).clip(lower=0)
+        above = (rows["ci_high"].astype(float).clip(0, 1) - values).fillna(0).clip(lower=0)
         positions = [g + (i - (len(runs) - 1) / 2) * width for g in range(len(groups))]
-        ax.bar(positions, values.fillna(0), width, yerr=[below, above], capsize=2, label=run)
-    ax.set_xticks(range(len(groups)), groups)
+        ax.bar(positions, values.fillna(0), width, yerr=[below, above], capsize=2, label=plot_text(run))
+    ax.set_xticks(range(len(groups)), [f"{plot_text(g)}\nn={int(counts[g])}" for g in groups])
     ax.set_ylim(0, 1.05)  # every per-group metric is a rate
-    ax.set_ylabel(metric)
+    ax.set_ylabel(plot_text(metric))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(
+        fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1)
+    )  # beside, never on the bars
+    renderer = figure.canvas.get_renderer()
+    for rotation in (0, 45, 90):  # turn the labels until no two overlap
+        for label in ax.get_xticklabels():
+            label.set_rotation(rotation)
+            label.set_horizontalalignment("right" if rotation == 45 else "center")
+        figure.canvas.draw()
+        boxes = [label.get_window_extent(renderer) for label in ax.get_xticklabels() if label.get_text()]
+        if not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]):
+            break
     return figure
 
 
@@ -185,17 +242,23 @@ def create_app(source: str) -> gr.Blocks:
         font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )
     with gr.Blocks(title=manifest["title"], theme=theme) as app:
-        gr.Markdown(
-            f"# {manifest['title']}\n{len(manifest['runs'])} run(s) · built by clinfair "
-            f"{manifest['clinfair_version']} · paper protocol; intervals: "
+        gr.HTML(
+            f"<h1>{_text(manifest['title'])}</h1><p>{len(manifest['runs'])} run(s) · built by clinfair "
+            f"{_text(manifest['clinfair_version'])} · exact accuracy and invalid rate first, then the "
+            "paper protocol (the FairGRPO authors'); intervals: "
             f"{manifest['settings']['ci_level']:.0%} bootstrap over {manifest['settings']['n_bootstrap']} "
-            "resamples"
+            "resamples. Status: runs not ranked (too many invalid answers, or no better than the "
+            "majority class) say why.</p>"
         )
         if manifest["comparison"]["mixed"]:
-            gr.Markdown("**⚠ Mixed evaluation setups:** " + "; ".join(manifest["comparison"]["differences"]))
+            gr.HTML(
+                "<p><strong>⚠ Mixed evaluation setups:</strong> "
+                + "; ".join(_text(line) for line in manifest["comparison"]["differences"])
+                + "</p>"
+            )
         with gr.Tabs():
             with gr.Tab("Leaderboard"):
-                main = ["Run", "Method", "Task", *metric_labels]
+                main = ["Run", "Method", "Task", "Status", *metric_labels]
                 Leaderboard(
                     value=table,
                     datatype=["str" if table[c].dtype == object else "number" for c in table.columns],
@@ -256,17 +319,30 @@ def create_app(source: str) -> gr.Blocks:
                     picked.change(curves, picked, line)
                     app.load(curves, picked, line)
             with gr.Tab("About"):
-                gr.Markdown(
-                    "\n".join(
-                        [
-                            f"- **{m['label']}** ({'higher' if m['higher_is_better'] else 'lower'} is better): "
-                            f"{m['description']}"
-                            for m in manifest["metrics"]
-                        ]
-                        + [
-                            f"\nRuns: {', '.join(r['run'] + ' (' + r['model'] + ')' for r in manifest['runs'])}"
-                        ]
+                gr.HTML(
+                    "<ul>"
+                    + "".join(
+                        f"<li><strong>{_text(m['label'])}</strong> "
+                        f"({'higher' if m['higher_is_better'] else 'lower'} is better): {_text(m['description'])}</li>"
+                        for m in manifest["metrics"]
                     )
+                    + "</ul>"
+                )
+                gr.Dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                "Run": r["run"],
+                                "Model": r["model"],
+                                "Method": r.get("method"),
+                                "Status": run_status(r),
+                            }
+                            for r in manifest["runs"]
+                        ]
+                    ),
+                    label="runs",
+                    interactive=False,
+                    datatype="str",
                 )
     return app
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clinfair.tasks.registry import TaskSpec
 from clinfair.tasks.schema import FieldError, make_example
+from clinfair.tasks.spec import TaskSpec
 
 from clinfair.core.errors import ClinfairError
 

@@ -28,7 +28,6 @@ installed with it); ``--recipe NAME`` finds ``NAME.yaml`` there, any other value
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,12 +36,20 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from clinfair.tasks.prepare import default_data_dir
-from clinfair.tasks.registry import TaskConfigError, include_paths
+from clinfair.tasks.registry import include_paths
+from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES
+from clinfair.tasks.spec import TaskConfigError
 from clinfair.trainers.methods import METHODS, UnknownMethodError, get_method
 
 from clinfair.core.arguments import field_specs
 from clinfair.core.errors import ClinfairError
-from clinfair.core.yamlio import load_yaml, load_yaml_value, merge_mappings, yaml_error_line
+from clinfair.core.yamlio import (
+    load_yaml,
+    load_yaml_value,
+    merge_mappings,
+    unknown_keys_message,
+    yaml_error_line,
+)
 
 if TYPE_CHECKING:
     from clinfair.trainers.grpo import GRPOConfig
@@ -169,7 +176,8 @@ class RecipeArguments:
     train_split: str = field(default="train", metadata={"help": "split trained on"})
     train_limit: int | None = field(default=None, metadata={"help": "first N training rows of each task"})
     group_attributes: list[str] = field(
-        default_factory=lambda: ["sex", "age_group"], metadata={"help": "fields forming a prompt's group"}
+        default_factory=lambda: list(DEFAULT_GROUP_ATTRIBUTES),
+        metadata={"help": "fields forming a prompt's group"},
     )
     rewards: list[Any] = field(
         default_factory=lambda: ["accuracy"],
@@ -341,17 +349,15 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
     config_class = spec.config_class()
     theirs = _init_fields(config_class)
     any_method = set().union(*(_init_fields(m.config_class()) for m in METHODS.values()))
-    unknown = sorted(set(values) - ours - any_method)
-    if unknown:
-        by_source: dict[str, list[str]] = {}
-        for key in unknown:
-            close = difflib.get_close_matches(key, sorted(ours | any_method), n=1)
-            by_source.setdefault(where(key), []).append(
-                f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-            )
+    known = sorted(ours | any_method)
+    by_source: dict[str, list[str]] = {}
+    for key in sorted(set(values) - set(known)):
+        by_source.setdefault(where(key), []).append(key)
+    if by_source:  # each key blamed on the file or override that set it; TRL's fields are too many to list
         raise RecipeError(
             "; ".join(
-                f"{place}: unknown recipe key(s) {', '.join(hints)}" for place, hints in by_source.items()
+                str(unknown_keys_message(keys, known, place, kind="recipe key", list_known=False))
+                for place, keys in by_source.items()
             )
         )
     ignored = sorted(set(values) - ours - theirs)
