@@ -176,7 +176,10 @@ def render_prompt(processor, row: dict[str, Any], multi_label: bool) -> str:
 
 
 def _rgb(image):
-    return image if image.mode == "RGB" else image.convert("RGB")
+    """8-bit RGB, 16-bit and float images scaled, never clipped (``clinfair.tasks.images``)."""
+    from clinfair.tasks.images import to_rgb
+
+    return to_rgb(image)
 
 
 def _flags(rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool]) -> list[bool]:

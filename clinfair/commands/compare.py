@@ -75,8 +75,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.compare import compare_runs, load_run, markdown_report
-    from clinfair.core.io import atomic_write_json, atomic_write_text
+    from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
 
+    if args.out:
+        check_output_folder(
+            args.out,
+            inputs=[("RUN folder", run) for run in [*args.runs, args.baseline] if run is not None],
+            writes=(JSON_FILE, MARKDOWN_FILE),
+            command="clinfair compare",
+        )
     folders = list(dict.fromkeys(path.resolve() for path in args.runs))
     baseline_folder = (args.baseline or args.runs[0]).resolve()
     if baseline_folder not in folders:

@@ -171,8 +171,9 @@ def run(namespace: argparse.Namespace) -> int:
     from clinfair.benchmark.evaluate import ModelLoading, evaluate
     from clinfair.benchmark.generation import default_max_new_tokens
     from clinfair.benchmark.locate import locate_model
-    from clinfair.benchmark.runner import EvalRequest
+    from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, RUN_FILE, EvalRequest
     from clinfair.commands.check_model import read_chat_template
+    from clinfair.core.io import check_output_folder
     from clinfair.tasks.registry import include_paths, resolve_tasks
 
     args = from_namespace(EvalArguments, namespace)
@@ -181,6 +182,17 @@ def run(namespace: argparse.Namespace) -> int:
     chat_template = read_chat_template(args.chat_template)
     include_paths(args.include_path)
     specs = resolve_tasks(args.tasks)
+    check_output_folder(
+        args.out,
+        inputs=[
+            ("--model folder", args.model if Path(args.model).exists() else None),
+            ("--chat-template file", args.chat_template),
+            *((f"prepared {spec.key} data", Path(args.data) / spec.key) for spec in specs),
+            *(("--include-path folder", path) for path in args.include_path),
+        ],
+        writes=(RESULTS_FILE, PREDICTIONS_FILE, RUN_FILE),
+        command="clinfair eval",
+    )
     if not hasattr(namespace, "max_new_tokens"):
         namespace.max_new_tokens = default_max_new_tokens(spec.task_type for spec in specs)
     settings = from_namespace(GenerationSettings, namespace)

@@ -93,12 +93,14 @@ def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.metrics import MetricsInputError, build_report
     from clinfair.benchmark.runner import duplicate_examples
     from clinfair.core.errors import ClinfairError
+    from clinfair.core.io import check_output_file
 
     if args.n_bootstrap < 0:
         raise ClinfairError("--n-bootstrap must be >= 0")
     if args.min_group_size < 0:
         raise ClinfairError("--min-group-size must be >= 0")
     positive_labels = _parse_positive_labels(args.positive_label)
+    check_output_file(args.out, inputs=[("PREDICTIONS file", args.predictions)], command="clinfair metrics")
     df = load_predictions(args.predictions)
     duplicates = duplicate_examples(df)
     if duplicates:
@@ -261,15 +263,14 @@ def _is_results_file(path: Path) -> bool:
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write the report atomically (temporary file in the same folder, then ``os.replace``)."""
+    from clinfair.cli import os_error_hint
     from clinfair.core.errors import ClinfairError
     from clinfair.core.io import atomic_write_json
 
-    if path.is_dir():
-        raise ClinfairError(f"--out {path} is a folder; give a file name")
     try:
         atomic_write_json(path, report)
     except OSError as error:
-        raise ClinfairError(f"cannot write {path}: {one_line(error)}") from None
+        raise ClinfairError(f"cannot write {path}: {os_error_hint(error)}") from None
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:

@@ -136,12 +136,19 @@ def run(args: argparse.Namespace) -> int:
 
     from clinfair.benchmark.generation import GenerationSettings, default_max_new_tokens, make_backend
     from clinfair.benchmark.probe import probe_questions, run_probe
-    from clinfair.core.io import atomic_write_json, atomic_write_parquet
+    from clinfair.core.io import atomic_write_json, atomic_write_parquet, check_output_folder
     from clinfair.tasks.prepare import task_rows
     from clinfair.tasks.registry import resolve_tasks
 
     apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
+    check_output_folder(
+        args.out,
+        inputs=[("--model folder", args.model if Path(args.model).exists() else None)]
+        + [(f"prepared {spec.key} data", Path(args.data) / spec.key) for spec in specs],
+        writes=("probe.json", "probe_rows.parquet"),
+        command="clinfair probe",
+    )
     attributes = probe_attributes(args.attributes, specs)
     for spec in specs:  # age_group is binned from the source's age
         available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}

@@ -199,14 +199,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def parse_options(pairs: list[str]) -> dict:
-    from clinfair.core.yamlio import load_yaml
+    from clinfair.core.yamlio import load_yaml_value
 
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ClinfairError(f"option {pair!r} is not KEY=VALUE")
-        options[key.strip()] = load_yaml(value)
+        options[key.strip()] = load_yaml_value(value, f"-o/--option {key.strip()!r}")
     return options
 
 
