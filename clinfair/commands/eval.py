@@ -168,17 +168,16 @@ def use_task_kind_default(parser: argparse.ArgumentParser) -> None:
 
 
 def run(namespace: argparse.Namespace) -> int:
-    from clinfair.benchmark.evaluate import ModelLoading, evaluate
+    from clinfair.benchmark.evaluate import ModelLoading, evaluate, missing_prepared_data
     from clinfair.benchmark.generation import default_max_new_tokens
     from clinfair.benchmark.locate import locate_model
     from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, RUN_FILE, EvalRequest
     from clinfair.commands.check_model import read_chat_template
     from clinfair.core.io import check_output_folder
+    from clinfair.tasks.prepare import MissingDataError
     from clinfair.tasks.registry import include_paths, resolve_tasks
 
     args = from_namespace(EvalArguments, namespace)
-    if args.overwrite or not (Path(args.out) / "results.json").is_file():  # a finished run re-scores alone
-        locate_model(args.model, revision=args.revision)
     chat_template = read_chat_template(args.chat_template)
     include_paths(args.include_path)
     specs = resolve_tasks(args.tasks)
@@ -193,6 +192,12 @@ def run(namespace: argparse.Namespace) -> int:
         writes=(RESULTS_FILE, PREDICTIONS_FILE, RUN_FILE),
         command="clinfair eval",
     )
+    # the flags and the data are checked first; then the model's cause in one line, before torch is imported
+    missing = missing_prepared_data([spec.key for spec in specs], args.data)
+    if missing:
+        raise MissingDataError(missing)
+    if args.overwrite or not (Path(args.out) / "results.json").is_file():  # a finished run re-scores alone
+        locate_model(args.model, revision=args.revision)
     if not hasattr(namespace, "max_new_tokens"):
         namespace.max_new_tokens = default_max_new_tokens(spec.task_type for spec in specs)
     settings = from_namespace(GenerationSettings, namespace)

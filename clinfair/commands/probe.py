@@ -130,14 +130,7 @@ def probe_attributes(chosen: str | None, specs) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.locate import locate_model
-
-    locate_model(args.model)  # the cause in one line, before torch is imported
-    import pandas as pd
-
-    from clinfair.benchmark.generation import GenerationSettings, default_max_new_tokens, make_backend
-    from clinfair.benchmark.probe import probe_questions, run_probe
     from clinfair.core.io import atomic_write_json, atomic_write_parquet, check_output_folder
-    from clinfair.tasks.prepare import task_rows
     from clinfair.tasks.registry import resolve_tasks
 
     apply_include_paths(args)
@@ -149,6 +142,13 @@ def run(args: argparse.Namespace) -> int:
         writes=("probe.json", "probe_rows.parquet"),
         command="clinfair probe",
     )
+    locate_model(args.model)  # the flags first, then the model's cause in one line, before torch is imported
+    import pandas as pd
+
+    from clinfair.benchmark.generation import GenerationSettings, default_max_new_tokens, make_backend
+    from clinfair.benchmark.probe import probe_questions, run_probe
+    from clinfair.tasks.prepare import task_rows
+
     attributes = probe_attributes(args.attributes, specs)
     for spec in specs:  # age_group is binned from the source's age
         available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}
