@@ -402,6 +402,8 @@ class VLLMBackend:
             raise ModelLoadError(
                 f"{path_or_id}: vLLM could not start an engine for it: {one_line(error)}"
             ) from None
+        # a checkpoint without a chat template (PaliGemma pt/mix) gets the plain prompt, as with HF
+        self.plain_prompt = ensure_chat_template(self.llm.get_tokenizer())
         self.sampling = SamplingParams(
             max_tokens=settings.max_new_tokens,
             temperature=settings.temperature,

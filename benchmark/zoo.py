@@ -59,11 +59,13 @@ def _tokenizer(specials: Sequence[str], eos: str, pad: str, bos: str | None = No
 
 
 def _with_newline_token(tokenizer) -> None:
-    """Gemma's real tokenizers have ``"\\n"`` and ``"\\n\\n"`` as tokens of their own (vLLM's Gemma3
-    and PaliGemma processors look them up); a byte-level BPE spells them ``Ċ``, so add them as Gemma has them."""
+    """Gemma's real tokenizers have runs of newlines (``"\\n"``, ``"\\n\\n"``, ...) as tokens of their own
+    (vLLM's Gemma3 and PaliGemma processors look them up); a byte-level BPE spells them ``Ċ``, so add
+    them as Gemma has them."""
     from tokenizers import AddedToken
 
-    tokenizer.add_tokens([AddedToken(text, normalized=False, special=False) for text in ("\n", "\n\n")])
+    newlines = ["\n" * count for count in range(1, 32)]  # Gemma has runs of 1 to 31 newlines as tokens
+    tokenizer.add_tokens([AddedToken(text, normalized=False, special=False) for text in newlines])
 
 
 def _hub_weight_names(out_dir: Path, renames: dict[str, str]) -> None:
