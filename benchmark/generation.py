@@ -171,7 +171,12 @@ def render_prompt(processor, row: dict[str, Any], multi_label: bool) -> str:
     """The text given to the model for ``row``: the conversation through the processor's chat template."""
     ensure_chat_template(processor)
     return processor.apply_chat_template(
-        conversation(row, multi_label), add_generation_prompt=True, tokenize=False
+        conversation(row, multi_label),
+        # explicit: vLLM's tokenizer wrapper keeps an attribute set on it, but its apply_chat_template
+        # reads the wrapped tokenizer's (None for a checkpoint without a template)
+        chat_template=chat_template_of(processor),
+        add_generation_prompt=True,
+        tokenize=False,
     )
 
 
