@@ -171,7 +171,12 @@ def render_prompt(processor, row: dict[str, Any], multi_label: bool) -> str:
     """The text given to the model for ``row``: the conversation through the processor's chat template."""
     ensure_chat_template(processor)
     return processor.apply_chat_template(
-        conversation(row, multi_label), add_generation_prompt=True, tokenize=False
+        conversation(row, multi_label),
+        # explicit: vLLM's tokenizer wrapper keeps an attribute set on it, but its apply_chat_template
+        # reads the wrapped tokenizer's (None for a checkpoint without a template)
+        chat_template=chat_template_of(processor),
+        add_generation_prompt=True,
+        tokenize=False,
     )
 
 
@@ -405,6 +410,8 @@ class VLLMBackend:
             raise ModelLoadError(
                 f"{path_or_id}: vLLM could not start an engine for it: {one_line(error)}"
             ) from None
+        # a checkpoint without a chat template (PaliGemma pt/mix) gets the plain prompt, as with HF
+        self.plain_prompt = ensure_chat_template(self.llm.get_tokenizer())
         self.sampling = SamplingParams(
             max_tokens=settings.max_new_tokens,
             temperature=settings.temperature,

@@ -35,6 +35,9 @@ from clinfair.core.errors import ClinfairError
 #: give head_dim 32: vLLM's CPU attention takes head sizes of 32, 64, 80 and up (16 is refused).
 HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 2, 600
 IMAGE_SIZE = 112  # pixels per side the image processors resize to
+#: transformers 5 saves a CLIP or SigLIP tower as ``vision_tower.embeddings...``; the Hub's LLaVA,
+#: Gemma3 and PaliGemma checkpoints (and vLLM's loaders) have ``vision_tower.vision_model.embeddings...``.
+VISION_TOWER_HUB_NAMES = {"vision_tower.": "vision_tower.vision_model."}
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,13 @@ def _tokenizer(specials: Sequence[str], eos: str, pad: str, bos: str | None = No
 
 
 def _with_newline_token(tokenizer) -> None:
-    """Gemma's real tokenizers have ``"\\n"`` as a token of its own (vLLM's Gemma3 and PaliGemma
-    processors look it up); a byte-level BPE spells it ``Ċ``, so add it as Gemma has it."""
+    """Gemma's real tokenizers have runs of newlines (``"\\n"``, ``"\\n\\n"``, ...) as tokens of their own
+    (vLLM's Gemma3 and PaliGemma processors look them up); a byte-level BPE spells them ``Ċ``, so add
+    them as Gemma has them."""
     from tokenizers import AddedToken
 
-    tokenizer.add_tokens([AddedToken("\n", normalized=False, special=False)])
+    newlines = ["\n" * count for count in range(1, 32)]  # Gemma has runs of 1 to 31 newlines as tokens
+    tokenizer.add_tokens([AddedToken(text, normalized=False, special=False) for text in newlines])
 
 
 def _hub_weight_names(out_dir: Path, renames: dict[str, str]) -> None:
@@ -109,6 +114,7 @@ def _text_config(tokenizer, eos_id: int, pad_id: int, bos_id: int | None, **extr
 
 def _siglip_vision(image_size: int = IMAGE_SIZE, patch_size: int = 14) -> dict[str, Any]:
     return {
+        "vision_use_head": False,  # as Gemma3's and PaliGemma's SigLIP towers (no pooling head weights)
         "hidden_size": 32,
         "intermediate_size": 64,
         "num_hidden_layers": 1,
@@ -274,6 +280,7 @@ def _build_gemma3(out_dir: Path, seed: int) -> None:
         ids["<pad>"],
         ids["<bos>"],
     )
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 def _build_paligemma(out_dir: Path, seed: int) -> None:
@@ -296,14 +303,12 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
         hidden_size=HIDDEN,
     )
     _save(out_dir, _model(config, seed), processor, [ids["<eos>"]], ids["<pad>"], ids["<bos>"])
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 # -- LLaVA-1.5 and LLaVA-NeXT -----------------------------------------------------------------------------
 
 LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<image>"]
-#: transformers 5 saves the CLIP tower as ``vision_tower.embeddings...``; the Hub's llava-hf checkpoints
-#: (and vLLM's loader) have ``vision_tower.vision_model.embeddings...``.
-LLAVA_HUB_NAMES = {"vision_tower.": "vision_tower.vision_model."}
 
 
 def _llava_text(tokenizer, ids) -> dict[str, Any]:
@@ -348,7 +353,7 @@ def _build_llava(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
-    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 def _build_llava_next(out_dir: Path, seed: int) -> None:
@@ -378,7 +383,7 @@ def _build_llava_next(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
-    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 # -- Idefics3 (the architecture of SmolVLM's first releases) ----------------------------------------------
