@@ -389,29 +389,34 @@ def _build_llava_next(out_dir: Path, seed: int) -> None:
 # -- Idefics3 (the architecture of SmolVLM's first releases) ----------------------------------------------
 
 
-def _build_idefics3(out_dir: Path, seed: int) -> None:
-    from transformers import Idefics3Config, Idefics3Processor
-    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+IDEFICS_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<end_of_utterance>",
+    "<fake_token_around_image>",
+    "<image>",
+    "<global-img>",
+]
+IDEFICS_SIDE = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
 
-    specials = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<end_of_utterance>",
-        "<fake_token_around_image>",
-        "<image>",
-        "<global-img>",
-    ]
+
+def _build_idefics(
+    out_dir: Path, seed: int, config_class, image_processor_class, processor_class, template: str
+) -> None:
+    """Idefics3's architecture, as Idefics3 and SmolVLM2 ship it (each with its own classes)."""
     tokenizer, ids = _tokenizer(
-        specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
+        IDEFICS_SPECIALS,
+        eos="<end_of_utterance>",
+        pad="<|endoftext|>",
+        bos="<|im_start|>",
+        image_token="<image>",
     )
-    side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
-    image_processor = Idefics3ImageProcessorPil(
+    side = IDEFICS_SIDE
+    image_processor = image_processor_class(
         size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
     )
-    processor = Idefics3Processor(
-        image_processor, tokenizer, image_seq_len=4, chat_template=trl_chat_template("idefics3")
-    )
-    config = Idefics3Config(
+    processor = processor_class(image_processor, tokenizer, image_seq_len=4, chat_template=template)
+    config = config_class(
         text_config=_text_config(
             tokenizer,
             ids["<end_of_utterance>"],
@@ -438,6 +443,20 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
         [ids["<end_of_utterance>"]],
         ids["<|endoftext|>"],
         ids["<|im_start|>"],
+    )
+
+
+def _build_idefics3(out_dir: Path, seed: int) -> None:
+    from transformers import Idefics3Config, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    _build_idefics(
+        out_dir,
+        seed,
+        Idefics3Config,
+        Idefics3ImageProcessorPil,
+        Idefics3Processor,
+        trl_chat_template("idefics3"),
     )
 
 
@@ -447,57 +466,15 @@ def _build_smolvlm(out_dir: Path, seed: int) -> None:
     from transformers import SmolVLMConfig
     from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
 
-    specials = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<end_of_utterance>",
-        "<fake_token_around_image>",
-        "<image>",
-        "<global-img>",
-    ]
-    tokenizer, ids = _tokenizer(
-        specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
-    )
-    side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
-    image_processor = SmolVLMImageProcessorPil(
-        size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
-    )
-    processor = image_only_processor_class("smolvlm")(
-        image_processor, tokenizer, image_seq_len=4, chat_template=trl_chat_template("smolvlm")
-    )
-    config = SmolVLMConfig(
-        text_config=_text_config(
-            tokenizer,
-            ids["<end_of_utterance>"],
-            ids["<|endoftext|>"],
-            ids["<|im_start|>"],
-            model_type="llama",
-        ),
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "image_size": side,
-            "patch_size": 16,
-        },
-        image_token_id=ids["<image>"],
-        scale_factor=2,
-        pad_token_id=ids["<|endoftext|>"],
-    )
-    _save(
-        out_dir,
-        _model(config, seed),
-        processor,
-        [ids["<end_of_utterance>"]],
-        ids["<|endoftext|>"],
-        ids["<|im_start|>"],
+    processor_class = image_only_processor_class("smolvlm")
+    _build_idefics(
+        out_dir, seed, SmolVLMConfig, SmolVLMImageProcessorPil, processor_class, trl_chat_template("smolvlm")
     )
     save_video_processor(
         out_dir,
         "SmolVLMVideoProcessor",
-        size={"longest_edge": side},
-        max_image_size={"longest_edge": side},
+        size={"longest_edge": IDEFICS_SIDE},
+        max_image_size={"longest_edge": IDEFICS_SIDE},
         do_image_splitting=False,
     )
 
