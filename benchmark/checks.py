@@ -71,10 +71,14 @@ def probe_rows(rows: int = 2, images_per_row: int = 2) -> list[dict[str, Any]]:
 
 def preflight(backend: Backend, rows: Sequence[dict[str, Any]], multi_label: bool = False) -> list[str]:
     """Generate for ``rows`` (one batch); :class:`CheckFailed` with one clear line if the model cannot."""
+    from jinja2 import TemplateError
+
     try:
         completions = backend.generate(list(rows), multi_label)
     except GenerationInputError as error:
         raise CheckFailed(str(error)) from None
+    except TemplateError as error:  # a chat template that does not parse, or fails on clinfair's conversation
+        raise CheckFailed(f"the chat template failed: {type(error).__name__}: {one_line(error)}") from None
     except (RuntimeError, ValueError, TypeError, IndexError) as error:
         model = getattr(backend, "model_id", "the model")
         raise CheckFailed(f"{model} failed on a batch of {len(rows)} rows: {one_line(error)}") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,8 @@ from clinfair.core.errors import ClinfairError
 
 @dataclass(frozen=True)
 class ModelLoading:
-    """How the checkpoint is loaded (not part of what defines a run's results)."""
+    """How the checkpoint is loaded. The chat template and the image limit change the numbers:
+    :func:`evaluate` records them in the run's request (``chat_template_sha256``, ``max_images_per_prompt``)."""
 
     chat_template: str | None = None  # Jinja text replacing or supplying the checkpoint's template
     device: str | None = (
@@ -66,7 +67,14 @@ def evaluate(
     rows are left to generate, then checked on two rows of each task before the run starts.
     ``attributes``: the per-group attributes (see :func:`clinfair.benchmark.runner.run_eval`)."""
     from clinfair.benchmark.generation import make_backend
+    from clinfair.benchmark.runner import text_sha256
 
+    # what changes the numbers is part of the run: the chat template's text and the image limit
+    request = replace(
+        request,
+        chat_template_sha256=text_sha256(loading.chat_template),
+        max_images_per_prompt=loading.max_images_per_prompt,
+    )
     message = missing_prepared_data(request.tasks, data_dir)
     if message:
         raise ClinfairError(message)

@@ -171,12 +171,20 @@ def render_prompt(processor, row: dict[str, Any], multi_label: bool) -> str:
     """The text given to the model for ``row``: the conversation through the processor's chat template."""
     ensure_chat_template(processor)
     return processor.apply_chat_template(
-        conversation(row, multi_label), add_generation_prompt=True, tokenize=False
+        conversation(row, multi_label),
+        # explicit: vLLM's tokenizer wrapper keeps an attribute set on it, but its apply_chat_template
+        # reads the wrapped tokenizer's (None for a checkpoint without a template)
+        chat_template=chat_template_of(processor),
+        add_generation_prompt=True,
+        tokenize=False,
     )
 
 
 def _rgb(image):
-    return image if image.mode == "RGB" else image.convert("RGB")
+    """8-bit RGB, 16-bit and float images scaled, never clipped (``clinfair.tasks.images``)."""
+    from clinfair.tasks.images import to_rgb
+
+    return to_rgb(image)
 
 
 def _flags(rows: Sequence[dict[str, Any]], multi_label: bool | Sequence[bool]) -> list[bool]:
@@ -401,6 +409,8 @@ class VLLMBackend:
             raise ModelLoadError(
                 f"{path_or_id}: vLLM could not start an engine for it: {one_line(error)}"
             ) from None
+        # a checkpoint without a chat template (PaliGemma pt/mix) gets the plain prompt, as with HF
+        self.plain_prompt = ensure_chat_template(self.llm.get_tokenizer())
         self.sampling = SamplingParams(
             max_tokens=settings.max_new_tokens,
             temperature=settings.temperature,

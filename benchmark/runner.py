@@ -33,6 +33,8 @@ processes then.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -47,12 +49,18 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsError, slow_start_hint
+from clinfair.benchmark.generation import (
+    Backend,
+    GenerationSettings,
+    SettingsError,
+    chat_template_of,
+    slow_start_hint,
+)
 from clinfair.benchmark.metrics import build_report
 from clinfair.tasks.attributes import default_attributes, resolve_attributes
 from clinfair.tasks.manifest import check_split, rows_fingerprint
 from clinfair.tasks.prepare import task_rows
-from clinfair.tasks.prompts import prediction_record
+from clinfair.tasks.prompts import build_prompt, prediction_record
 from clinfair.tasks.registry import get_task
 from clinfair.tasks.schema import TOP_LEVEL_DEMOGRAPHICS
 from clinfair.tasks.spec import TaskSpec
@@ -60,7 +68,7 @@ from tqdm.auto import tqdm
 
 from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.hub import public_model_name
-from clinfair.core.io import atomic_write_json, atomic_write_parquet
+from clinfair.core.io import atomic_write_json, atomic_write_parquet, output_lock
 from clinfair.core.version import __version__
 
 RESULTS_SCHEMA_VERSION = 1
@@ -83,6 +91,20 @@ class ResumeMismatch(EvalError):
     """The output folder holds a run with other settings, or started on other data."""
 
 
+def text_sha256(text: str | None) -> str | None:
+    """The sha256 (hex) of a text's UTF-8 bytes; None for None."""
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prompt_template_sha256() -> str:
+    """The hash of the prompt clinfair builds around each question (``clinfair.tasks.prompts.build_prompt``:
+    options line, answer-count sentence and format instruction), single- and multi-label, with
+    placeholders for the question and options: it changes exactly when the prompt's wording does."""
+    single = build_prompt("{question}", ["{option 1}", "{option 2}"], multi_label=False)
+    multi = build_prompt("{question}", ["{option 1}", "{option 2}"], multi_label=True)
+    return text_sha256(f"{single}\n\0\n{multi}")
+
+
 @dataclass(frozen=True)
 class EvalRequest:
     """What defines a run: two runs with equal requests produce the same files."""
@@ -100,6 +122,8 @@ class EvalRequest:
     scores: str = (
         "none"  # label probabilities per row: direct | after_reasoning | none (clinfair.benchmark.generation)
     )
+    chat_template_sha256: str | None = None  # sha256 of the --chat-template text; None: the checkpoint's own
+    max_images_per_prompt: int = 4  # the image limit per row (vLLM refuses rows with more)
 
     def __post_init__(self) -> None:
         if self.limit is not None and not (isinstance(self.limit, int) and self.limit >= 1):
@@ -118,7 +142,52 @@ class EvalRequest:
             "run_name": self.run_name,
             "method": self.method,
             "scores": self.scores,
+            "chat_template_sha256": self.chat_template_sha256,
+            "max_images_per_prompt": self.max_images_per_prompt,
+            "prompt_template_sha256": prompt_template_sha256(),
         }
+
+
+#: How a resume's refusal names each setting of :meth:`EvalRequest.to_dict` (``generation.X``: ``--X``).
+SETTING_NAMES = {
+    "chat_template_sha256": "--chat-template (its content)",
+    "prompt_template_sha256": "the prompt template (another clinfair version)",
+    "generation.greedy": "--temperature (greedy or sampled)",
+}
+
+
+def setting_name(key: str) -> str:
+    """The flag (or thing) a setting key of the run document stands for, e.g. ``--max-new-tokens``."""
+    return SETTING_NAMES.get(key) or "--" + key.split(".")[-1].replace("_", "-")
+
+
+def changed_settings(before: dict[str, Any], now: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(key, before, now)`` of every setting that differs between two run documents; the keys of
+    ``generation`` are compared one by one (``generation.max_new_tokens``). ``data`` is not a setting."""
+
+    def flat(document: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in document.items():
+            if key == "data":
+                continue
+            if key == "generation" and isinstance(value, dict):
+                out.update({f"generation.{k}": v for k, v in value.items()})
+            else:
+                out[key] = value
+        return out
+
+    old, new = flat(before), flat(now)
+    return [
+        (key, old.get(key), new.get(key))
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str) and len(value) == 64:  # a sha256
+        return value[:12]
+    return "none" if value is None else str(value)
 
 
 def duplicate_examples(frame) -> str | None:
@@ -260,12 +329,14 @@ def _earlier_rows(
         ) from None
     if not records:
         return []
-    wanted = request.to_dict()
-    changed = sorted(k for k in set(wanted) | set(existing) - {"data"} if existing.get(k) != wanted.get(k))
+    changed = changed_settings(existing, request.to_dict())
     if changed:
+        key, before, now = changed[0]
+        keys = ", ".join(k for k, _, _ in changed)
         raise ResumeMismatch(
-            f"{out_dir} holds a run with different settings ({', '.join(changed)}); "
-            "use another --out or pass --overwrite"
+            f"{out_dir} holds a run with different settings ({keys}): {setting_name(key)} was {_shown(before)}, "
+            f"now {_shown(now)}; a run is one set of settings: resume with the same ones, use another --out "
+            "or pass --overwrite"
         )
     started_on = existing.get("data") or {}  # absent in run.json files of clinfair <= 0.1.0
     unique = _unique(records)
@@ -314,17 +385,20 @@ def run_eval(
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     created = _writable_folder(out_dir)
+    # one writer per folder: the main process holds the lock (under accelerate, its peers write beside it)
+    main_process = int(os.environ.get("RANK", "0")) == 0
     try:
-        return _run_eval(
-            request,
-            backend_factory,
-            data_dir,
-            out_dir,
-            n_bootstrap=n_bootstrap,
-            overwrite=overwrite,
-            progress=progress,
-            attributes=attributes,
-        )
+        with output_lock(out_dir) if main_process else contextlib.nullcontext():
+            return _run_eval(
+                request,
+                backend_factory,
+                data_dir,
+                out_dir,
+                n_bootstrap=n_bootstrap,
+                overwrite=overwrite,
+                progress=progress,
+                attributes=attributes,
+            )
     except BaseException:
         if created and out_dir.is_dir() and not any(out_dir.iterdir()):
             out_dir.rmdir()  # a start that failed leaves no trace
@@ -373,7 +447,10 @@ def _run_eval(
                     (out_dir / name).unlink(missing_ok=True)
             atomic_write_json(out_dir / RUN_FILE, run_document)
             if backend is not None:
-                atomic_write_json(out_dir / MODEL_FILE, backend.describe())
+                description = {**backend.describe(), **_chat_template_in_use(backend, request)}
+                if resumed:
+                    _check_same_chat_template(out_dir, description)
+                atomic_write_json(out_dir / MODEL_FILE, description)
         if state:
             state.wait_for_everyone()
         if backend is not None:
@@ -508,10 +585,80 @@ def build_results(
         "model": model,
         "run": {"name": request.run_name or public_model_name(request.model), "method": request.method},
         "request": request.to_dict(),
+        "settings": run_settings(request, model, split_hashes),
         "seed": request.generation.seed,
         "attributes": chosen,
         "tasks": tasks,
         "metrics": report,
+    }
+
+
+def _chat_template_in_use(backend, request: EvalRequest) -> dict[str, Any]:
+    """The chat template the loaded backend renders with: its hash and where it came from
+    (``--chat-template``, the ``checkpoint``'s own, or the ``plain`` prompt of a checkpoint without one)."""
+
+    processor = getattr(backend, "processor", None)
+    if processor is None and getattr(backend, "llm", None) is not None:  # vLLM
+        processor = backend.llm.get_tokenizer()
+    template = chat_template_of(processor) if processor is not None else None
+    if request.chat_template_sha256:
+        source = "--chat-template"
+    elif template is None:
+        source = None
+    else:
+        source = "plain" if getattr(backend, "plain_prompt", False) else "checkpoint"
+    return {
+        "chat_template_sha256": text_sha256(template) or request.chat_template_sha256,
+        "chat_template_source": source,
+    }
+
+
+def _check_same_chat_template(out_dir: Path, description: dict[str, Any]) -> None:
+    """A resumed run renders with the chat template it started with (the checkpoint's own may have changed)."""
+    try:
+        started = json.loads((out_dir / MODEL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # model.json is written only once a run starts; a run.json beside rows decides
+    before, now = started.get("chat_template_sha256"), description.get("chat_template_sha256")
+    if before and now and before != now:
+        raise ResumeMismatch(
+            f"{out_dir} holds a run made with another chat template ({before[:12]}, now {now[:12]}: the "
+            f"{description.get('chat_template_source') or 'checkpoint'}'s template changed); a run is one set of "
+            "settings: use another --out or pass --overwrite"
+        )
+
+
+def run_settings(
+    request: EvalRequest, model: dict[str, Any], split_hashes: dict[str, str] | None
+) -> dict[str, Any]:
+    """``results.json``'s ``settings``: every setting that changes the numbers, flat, for readers that
+    compare runs (the leaderboard ranks together only runs whose settings agree).
+
+    ``dtype`` is the loaded weights' (``auto`` resolved) when known; ``chat_template_sha256`` is the
+    sha256 of the template the model was prompted with, and ``chat_template_source`` where it came
+    from (``--chat-template``, ``checkpoint``, ``plain``; None when unknown); ``prompt_template_sha256``
+    the hash of clinfair's prompt around each question; ``data_sha256`` each task's rows.
+    """
+    generation = request.generation
+    return {
+        "model": request.model,
+        "revision": request.revision,
+        "dtype": model.get("dtype") or request.dtype,
+        "backend": request.backend,
+        "max_new_tokens": generation.max_new_tokens,
+        "temperature": generation.temperature,
+        "top_p": generation.top_p,
+        "do_sample": not generation.greedy,
+        "seed": generation.seed,
+        "prompt_template_sha256": prompt_template_sha256(),
+        "chat_template_sha256": model.get("chat_template_sha256") or request.chat_template_sha256,
+        "chat_template_source": model.get("chat_template_source")
+        or ("--chat-template" if request.chat_template_sha256 else None),
+        "scores": request.scores,
+        "max_images_per_prompt": request.max_images_per_prompt,
+        "split": request.split,
+        "limit": request.limit,
+        "data_sha256": dict(split_hashes or {}),
     }
 
 

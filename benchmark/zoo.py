@@ -39,6 +39,9 @@ from clinfair.core.errors import ClinfairError
 #: give head_dim 32: vLLM's CPU attention takes head sizes of 32, 64, 80 and up (16 is refused).
 HIDDEN, LAYERS, HEADS, VOCAB = 64, 2, 2, 600
 IMAGE_SIZE = 112  # pixels per side the image processors resize to
+#: transformers 5 saves a CLIP or SigLIP tower as ``vision_tower.embeddings...``; the Hub's LLaVA,
+#: Gemma3 and PaliGemma checkpoints (and vLLM's loaders) have ``vision_tower.vision_model.embeddings...``.
+VISION_TOWER_HUB_NAMES = {"vision_tower.": "vision_tower.vision_model."}
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,12 @@ def _tokenizer(specials: Sequence[str], eos: str, pad: str, bos: str | None = No
 
 
 def _with_newline_token(tokenizer) -> None:
-    """Gemma's real tokenizers have ``"\\n"`` as a token of its own (vLLM's Gemma3 and PaliGemma
-    processors look it up); a byte-level BPE spells it ``Ċ``, so add it as Gemma has it."""
+    """Gemma's real tokenizers have runs of newlines (``"\\n"``, ``"\\n\\n"``, ...) as tokens of their own
+    (vLLM's Gemma3 and PaliGemma processors look them up); a byte-level BPE spells them ``Ċ``, so add
+    them as Gemma has them."""
 
-    tokenizer.add_tokens([AddedToken("\n", normalized=False, special=False)])
+    newlines = ["\n" * count for count in range(1, 32)]  # Gemma has runs of 1 to 31 newlines as tokens
+    tokenizer.add_tokens([AddedToken(text, normalized=False, special=False) for text in newlines])
 
 
 def _hub_weight_names(out_dir: Path, renames: dict[str, str]) -> None:
@@ -112,6 +117,7 @@ def _text_config(tokenizer, eos_id: int, pad_id: int, bos_id: int | None, **extr
 
 def _siglip_vision(image_size: int = IMAGE_SIZE, patch_size: int = 14) -> dict[str, Any]:
     return {
+        "vision_use_head": False,  # as Gemma3's and PaliGemma's SigLIP towers (no pooling head weights)
         "hidden_size": 32,
         "intermediate_size": 64,
         "num_hidden_layers": 1,
@@ -276,6 +282,7 @@ def _build_gemma3(out_dir: Path, seed: int) -> None:
         ids["<pad>"],
         ids["<bos>"],
     )
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 def _build_paligemma(out_dir: Path, seed: int) -> None:
@@ -298,14 +305,12 @@ def _build_paligemma(out_dir: Path, seed: int) -> None:
         hidden_size=HIDDEN,
     )
     _save(out_dir, _model(config, seed), processor, [ids["<eos>"]], ids["<pad>"], ids["<bos>"])
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 # -- LLaVA-1.5 and LLaVA-NeXT -----------------------------------------------------------------------------
 
 LLAVA_SPECIALS = ["<unk>", "<s>", "</s>", "<image>"]
-#: transformers 5 saves the CLIP tower as ``vision_tower.embeddings...``; the Hub's llava-hf checkpoints
-#: (and vLLM's loader) have ``vision_tower.vision_model.embeddings...``.
-LLAVA_HUB_NAMES = {"vision_tower.": "vision_tower.vision_model."}
 
 
 def _llava_text(tokenizer, ids) -> dict[str, Any]:
@@ -349,7 +354,7 @@ def _build_llava(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
-    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 def _build_llava_next(out_dir: Path, seed: int) -> None:
@@ -379,35 +384,40 @@ def _build_llava_next(out_dir: Path, seed: int) -> None:
         vision_feature_layer=-1,
     )
     _save(out_dir, _model(config, seed), processor, [ids["</s>"]], ids["<unk>"], ids["<s>"])
-    _hub_weight_names(out_dir, LLAVA_HUB_NAMES)
+    _hub_weight_names(out_dir, VISION_TOWER_HUB_NAMES)
 
 
 # -- Idefics3 (the architecture of SmolVLM's first releases) ----------------------------------------------
 
 
-def _build_idefics3(out_dir: Path, seed: int) -> None:
-    from transformers import Idefics3Config, Idefics3Processor
-    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+IDEFICS_SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<end_of_utterance>",
+    "<fake_token_around_image>",
+    "<image>",
+    "<global-img>",
+]
+IDEFICS_SIDE = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
 
-    specials = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<end_of_utterance>",
-        "<fake_token_around_image>",
-        "<image>",
-        "<global-img>",
-    ]
+
+def _build_idefics(
+    out_dir: Path, seed: int, config_class, image_processor_class, processor_class, template: str
+) -> None:
+    """Idefics3's architecture, as Idefics3 and SmolVLM2 ship it (each with its own classes)."""
     tokenizer, ids = _tokenizer(
-        specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
+        IDEFICS_SPECIALS,
+        eos="<end_of_utterance>",
+        pad="<|endoftext|>",
+        bos="<|im_start|>",
+        image_token="<image>",
     )
-    side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
-    image_processor = Idefics3ImageProcessorPil(
+    side = IDEFICS_SIDE
+    image_processor = image_processor_class(
         size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
     )
-    processor = Idefics3Processor(
-        image_processor, tokenizer, image_seq_len=4, chat_template=trl_chat_template("idefics3")
-    )
-    config = Idefics3Config(
+    processor = processor_class(image_processor, tokenizer, image_seq_len=4, chat_template=template)
+    config = config_class(
         text_config=_text_config(
             tokenizer,
             ids["<end_of_utterance>"],
@@ -434,6 +444,20 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
         [ids["<end_of_utterance>"]],
         ids["<|endoftext|>"],
         ids["<|im_start|>"],
+    )
+
+
+def _build_idefics3(out_dir: Path, seed: int) -> None:
+    from transformers import Idefics3Config, Idefics3Processor
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    _build_idefics(
+        out_dir,
+        seed,
+        Idefics3Config,
+        Idefics3ImageProcessorPil,
+        Idefics3Processor,
+        trl_chat_template("idefics3"),
     )
 
 
@@ -442,57 +466,15 @@ def _build_smolvlm(out_dir: Path, seed: int) -> None:
     from transformers import SmolVLMConfig
     from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
 
-    specials = [
-        "<|endoftext|>",
-        "<|im_start|>",
-        "<end_of_utterance>",
-        "<fake_token_around_image>",
-        "<image>",
-        "<global-img>",
-    ]
-    tokenizer, ids = _tokenizer(
-        specials, eos="<end_of_utterance>", pad="<|endoftext|>", bos="<|im_start|>", image_token="<image>"
-    )
-    side = 64  # one 64-pixel image of 16-pixel patches, pixel-shuffled by 2: 4 tokens
-    image_processor = SmolVLMImageProcessorPil(
-        size={"longest_edge": side}, max_image_size={"longest_edge": side}, do_image_splitting=False
-    )
-    processor = image_only_processor_class("smolvlm")(
-        image_processor, tokenizer, image_seq_len=4, chat_template=trl_chat_template("smolvlm")
-    )
-    config = SmolVLMConfig(
-        text_config=_text_config(
-            tokenizer,
-            ids["<end_of_utterance>"],
-            ids["<|endoftext|>"],
-            ids["<|im_start|>"],
-            model_type="llama",
-        ),
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "image_size": side,
-            "patch_size": 16,
-        },
-        image_token_id=ids["<image>"],
-        scale_factor=2,
-        pad_token_id=ids["<|endoftext|>"],
-    )
-    _save(
-        out_dir,
-        _model(config, seed),
-        processor,
-        [ids["<end_of_utterance>"]],
-        ids["<|endoftext|>"],
-        ids["<|im_start|>"],
+    processor_class = image_only_processor_class("smolvlm")
+    _build_idefics(
+        out_dir, seed, SmolVLMConfig, SmolVLMImageProcessorPil, processor_class, trl_chat_template("smolvlm")
     )
     save_video_processor(
         out_dir,
         "SmolVLMVideoProcessor",
-        size={"longest_edge": side},
-        max_image_size={"longest_edge": side},
+        size={"longest_edge": IDEFICS_SIDE},
+        max_image_size={"longest_edge": IDEFICS_SIDE},
         do_image_splitting=False,
     )
 

@@ -346,9 +346,10 @@ def _ids_digest(frame: pd.DataFrame) -> str:
 
 
 #: The settings that must agree for runs to be ranked together: how the evaluator generated and
-#: scored, not what was evaluated. The chat template (its hash and source) and the dtype are shown
-#: but not compared: they come with the checkpoint, so a board of model families differs there by
-#: design (a resume that changes them is refused by ``clinfair eval`` itself).
+#: scored, not what was evaluated. The dtype and a checkpoint's own chat template come with the
+#: checkpoint, so a board of model families differs there by design: they are shown, not compared.
+#: Whether the template was the evaluator's choice (``--chat-template``) is compared, and so is
+#: that template's content (a resume that changes any of them is refused by ``clinfair eval``).
 COMPARED_SETTINGS = (
     "backend",
     "max_new_tokens",
@@ -357,11 +358,15 @@ COMPARED_SETTINGS = (
     "top_p",
     "seed",
     "prompt_template_sha256",
+    "chat_template_source",
+    "chat_template_sha256",
     "scores",
     "max_images_per_prompt",
 )
 #: Compared only between runs that sample: greedy decoding does not read them.
 SAMPLING_SETTINGS = ("top_p", "seed")
+#: ``chat_template_source`` of a template the evaluator chose; only its content is compared.
+CHOSEN_TEMPLATE = "--chat-template"
 #: Keys of ``results.json``'s settings that are the run's identity or its rows, not settings: the
 #: table shows them in their own columns, and the rows and split rules compare them.
 IDENTITY_SETTINGS = ("model", "revision", "split", "limit", "data_sha256")
@@ -400,12 +405,16 @@ def run_settings(results: Mapping[str, Any]) -> dict[str, Any]:
 
 def compared_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a run's settings (:func:`run_settings`) that must agree across a ranking
-    (:data:`COMPARED_SETTINGS`; top-p and seed only when the run samples)."""
+    (:data:`COMPARED_SETTINGS`; top-p and seed only when the run samples, the chat template's
+    content only when the evaluator chose it)."""
     sampling = bool(settings.get("do_sample"))
+    chosen = settings.get("chat_template_source") == CHOSEN_TEMPLATE
     return {
         name: settings[name]
         for name in COMPARED_SETTINGS
-        if name in settings and (sampling or name not in SAMPLING_SETTINGS)
+        if name in settings
+        and (sampling or name not in SAMPLING_SETTINGS)
+        and (chosen or name != "chat_template_sha256")
     }
 
 

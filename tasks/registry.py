@@ -34,7 +34,7 @@ from clinfair.tasks.spec import (
 )
 from clinfair.tasks.table_config import TableConfig, table_defaults
 
-from clinfair.core.errors import one_line
+from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.yamlio import check_keys, load_yaml
 
 
@@ -132,8 +132,8 @@ def get_task(key: str) -> TaskSpec:
         raise UnknownTaskError(f"unknown task {key!r}; known tasks: {', '.join(_registry())}") from None
 
 
-def resolve_tasks(names: str | list[str]) -> list[TaskSpec]:
-    """Parse ``"all"`` or a comma-separated list of task keys.
+def resolve_tasks(names: str | list[str], option: str = "--tasks") -> list[TaskSpec]:
+    """Parse ``"all"`` or a comma-separated list of task keys; an empty list is an error naming ``option``.
 
     ``"all"`` means the built-in clinical tasks (those read from a raw download): the built-in
     ``synthetic`` task is a test bed and joins only when named, so it never enters the
@@ -141,6 +141,8 @@ def resolve_tasks(names: str | list[str]) -> list[TaskSpec]:
     """
     if isinstance(names, str):
         names = [name.strip() for name in names.split(",") if name.strip()]
+    if not names:
+        raise ClinfairError(f"{option} names no task; give task keys (e.g. synthetic) or all")
     if names == ["all"]:
         return [spec for spec in _builtin().values() if spec.needs_raw]
     return [get_task(name) for name in names]

@@ -20,7 +20,16 @@ from clinfair.core.hub import HUB_ID
 from clinfair.core.yamlio import check_keys
 
 HUB_PREFIX = "hf:"
-TABLE_KEYS = ("path", "name", "revision", "image_root", "columns", "label_delimiter", "value_maps")
+TABLE_KEYS = (
+    "path",
+    "name",
+    "revision",
+    "image_root",
+    "allow_outside_root",
+    "columns",
+    "label_delimiter",
+    "value_maps",
+)
 COLUMN_KEYS = ("id", "image", "images", "label", "sex", "age", "split", "split_key", "attributes")
 #: value_maps keys besides the attribute names
 MAPPED_FIELDS = ("label", "sex", "age", "split")
@@ -59,6 +68,7 @@ class TableConfig:
     name: str | None = None
     revision: str | None = None
     image_root: str | None = None
+    allow_outside_root: bool = False  # image paths may point outside image_root
     sex: str | None = None
     age: str | None = None
     split: str | None = None
@@ -112,6 +122,9 @@ class TableConfig:
         delimiter = raw.get("label_delimiter")
         if delimiter is not None and (not isinstance(delimiter, str) or not delimiter):
             raise TaskConfigError(f"{where}.label_delimiter: a non-empty string, got {delimiter!r}")
+        allow_outside_root = raw.get("allow_outside_root", False)
+        if not isinstance(allow_outside_root, bool):
+            raise TaskConfigError(f"{where}.allow_outside_root: true or false, got {allow_outside_root!r}")
         path = raw.get("path")
         if path is not None and (not isinstance(path, str) or not path.strip()):
             raise TaskConfigError(f"{where}.path: a file, a folder or hf:ORG/NAME, got {path!r}")
@@ -131,6 +144,7 @@ class TableConfig:
             name=raw.get("name"),
             revision=raw.get("revision"),
             image_root=raw.get("image_root"),
+            allow_outside_root=allow_outside_root,
             sex=_column(columns.get("sex"), f"{where}.columns.sex"),
             age=_column(columns.get("age"), f"{where}.columns.age"),
             split=_column(columns.get("split"), f"{where}.columns.split"),

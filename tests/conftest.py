@@ -172,6 +172,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def same_completion(hf: str, vllm: str) -> bool:
-    """Whether two greedy completions agree up to a trailing U+FFFD: transformers decodes an
-    incomplete final UTF-8 sequence as U+FFFD where vLLM drops it (the only difference measured)."""
-    return hf == vllm or hf.removesuffix("\ufffd") == vllm.removesuffix("\ufffd")
+    """Whether two greedy completions agree up to trailing U+FFFD characters: transformers decodes an
+    incomplete final UTF-8 sequence as U+FFFD (one per byte it cannot place) where vLLM drops it,
+    the only difference measured between them."""
+    return hf == vllm or hf.rstrip("\ufffd") == vllm.rstrip("\ufffd")

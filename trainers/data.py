@@ -45,13 +45,29 @@ def _grpo_row(row: dict[str, Any], multi_label: bool, attributes: Sequence[str])
     }
 
 
+def _rgb_images(row: dict[str, Any]) -> dict[str, Any]:
+    from clinfair.tasks.images import rgb_encoded
+
+    return {"images": [rgb_encoded(entry) for entry in row["images"]]}
+
+
 def to_grpo_dataset(split, multi_label: bool, group_attributes: Sequence[str] = DEFAULT_GROUP_ATTRIBUTES):
-    """One prepared split (a ``datasets.Dataset`` of schema rows) as a GRPO dataset."""
+    """One prepared split (a ``datasets.Dataset`` of schema rows) as a GRPO dataset.
+
+    Images that are not 8-bit (16-bit, float, palette) are converted to RGB with
+    ``clinfair.tasks.images.to_rgb`` here, since TRL hands ``images`` to the processor as they
+    are (whose ``convert("RGB")`` clips a 16-bit image); the others keep their bytes.
+    """
+    from datasets import Image, List
+
     converted = split.map(
         _grpo_row,
         fn_kwargs={"multi_label": multi_label, "attributes": tuple(group_attributes)},
         desc="GRPO prompts",
     )
+    converted = converted.cast_column("images", List(Image(decode=False)))
+    converted = converted.map(_rgb_images, desc="RGB images")
+    converted = converted.cast_column("images", List(Image()))
     return converted.select_columns(list(GRPO_COLUMNS))
 
 

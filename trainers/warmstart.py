@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from clinfair.benchmark.generation import render_prompt
+from clinfair.tasks.images import to_rgb
 from clinfair.tasks.prompts import format_answer
 
 REASONING = "<think>I look at the lesion in the image.</think>"
@@ -61,7 +62,7 @@ def format_warm_start(
             prompts = [render_prompt(processor, r, multi_label) for r in batch]
             labels_shown = [r["answer"] if true_labels else [rng.choice(r["choices"])] for r in batch]
             targets = [REASONING + format_answer(labels) + eos for labels in labels_shown]
-            images = [[image.convert("RGB") for image in r["images"]] for r in batch]  # one list per row
+            images = [[to_rgb(image) for image in r["images"]] for r in batch]  # one list per row
             inputs = processor(
                 text=[p + t for p, t in zip(prompts, targets)],
                 images=images,

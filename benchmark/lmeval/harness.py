@@ -37,6 +37,8 @@ from clinfair.tasks.prompts import build_prompt, is_correct, parse_answer
 from clinfair.tasks.registry import get_task, include_paths, list_tasks
 from clinfair.tasks.spec import CONFIG_DIR
 
+from clinfair.core.io import atomic_write_text
+
 #: lm-eval's image placeholder (``lm_eval.models.hf_vlms.DEFAULT_IMAGE_PLACEHOLDER``).
 IMAGE_PLACEHOLDER = "<image>"
 TASK_PREFIX = "clinfair_"
@@ -91,7 +93,9 @@ def doc_to_text(doc: dict[str, Any]) -> str:
 
 def doc_to_image(doc: dict[str, Any]) -> list:
     """The row's images in RGB, as ``HFBackend`` passes them to the processor."""
-    return [image if image.mode == "RGB" else image.convert("RGB") for image in doc["images"]]
+    from clinfair.tasks.images import to_rgb
+
+    return [to_rgb(image) for image in doc["images"]]
 
 
 def doc_to_target(doc: dict[str, Any]) -> str:
@@ -240,6 +244,6 @@ def write_task_folder(
     }
     written = []
     for name, text in files.items():
-        (out_dir / name).write_text(text, encoding="utf-8")
+        atomic_write_text(out_dir / name, text)  # a full disk leaves the previous file, not half of one
         written.append(out_dir / name)
     return written

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.core.arguments import add_dataclass_arguments
-from clinfair.core.errors import ClinfairError
+from clinfair.core.errors import ClinfairError, one_line
 
 
 @dataclass(kw_only=True)
@@ -66,10 +66,32 @@ def read_chat_template(path: Path | None) -> str | None:
         return None
     if not path.is_file():
         raise ClinfairError(f"--chat-template {path}: no such file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ClinfairError(f"--chat-template {path}: cannot read it: {one_line(error)}") from None
     if not text.strip():
         raise ClinfairError(f"--chat-template {path}: the file is empty")
+    check_template_syntax(text, f"--chat-template {path}")
     return text
+
+
+def check_template_syntax(text: str, where: str) -> None:
+    """Raise a one-line :class:`ClinfairError` naming ``where`` and the line when a Jinja chat
+    template does not parse (transformers compiles templates with the same sandboxed Jinja)."""
+    import jinja2
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]
+    )
+    try:
+        environment.parse(text)
+    except jinja2.TemplateSyntaxError as error:
+        raise ClinfairError(
+            f"{where}: template syntax error at line {error.lineno}: {one_line(error)}"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:

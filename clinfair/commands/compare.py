@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.core.arguments import add_dataclass_arguments
-from clinfair.core.io import atomic_write_json, atomic_write_text
+from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
 from clinfair.tasks.attributes import DEFAULT_HELP
 
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
@@ -77,6 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.compare import compare_runs, load_run, markdown_report
 
+    if args.out:
+        check_output_folder(
+            args.out,
+            inputs=[("RUN folder", run) for run in [*args.runs, args.baseline] if run is not None],
+            writes=(JSON_FILE, MARKDOWN_FILE),
+            command="clinfair compare",
+        )
     folders = list(dict.fromkeys(path.resolve() for path in args.runs))
     baseline_folder = (args.baseline or args.runs[0]).resolve()
     if baseline_folder not in folders:

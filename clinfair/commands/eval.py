@@ -21,8 +21,9 @@ from clinfair.commands.metrics import summary_table as metrics_summary
 from clinfair.commands.tasks import include_path_field
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
+from clinfair.core.io import check_output_folder
 from clinfair.tasks.attributes import DEFAULT_HELP
-from clinfair.tasks.prepare import default_data_dir
+from clinfair.tasks.prepare import MissingDataError, default_data_dir
 from clinfair.tasks.registry import include_paths, resolve_tasks
 
 
@@ -177,16 +178,31 @@ def use_task_kind_default(parser: argparse.ArgumentParser) -> None:
 
 
 def run(namespace: argparse.Namespace) -> int:
-    from clinfair.benchmark.evaluate import ModelLoading, evaluate
+    from clinfair.benchmark.evaluate import ModelLoading, evaluate, missing_prepared_data
     from clinfair.benchmark.locate import locate_model
-    from clinfair.benchmark.runner import EvalRequest
+    from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, RUN_FILE, EvalRequest
 
     args = from_namespace(EvalArguments, namespace)
-    if args.overwrite or not (Path(args.out) / "results.json").is_file():  # a finished run re-scores alone
-        locate_model(args.model, revision=args.revision)
     chat_template = read_chat_template(args.chat_template)
     include_paths(args.include_path)
     specs = resolve_tasks(args.tasks)
+    check_output_folder(
+        args.out,
+        inputs=[
+            ("--model folder", args.model if Path(args.model).exists() else None),
+            ("--chat-template file", args.chat_template),
+            *((f"prepared {spec.key} data", Path(args.data) / spec.key) for spec in specs),
+            *(("--include-path folder", path) for path in args.include_path),
+        ],
+        writes=(RESULTS_FILE, PREDICTIONS_FILE, RUN_FILE),
+        command="clinfair eval",
+    )
+    # the flags and the data are checked first; then the model's cause in one line, before torch is imported
+    missing = missing_prepared_data([spec.key for spec in specs], args.data)
+    if missing:
+        raise MissingDataError(missing)
+    if args.overwrite or not (Path(args.out) / "results.json").is_file():  # a finished run re-scores alone
+        locate_model(args.model, revision=args.revision)
     if not hasattr(namespace, "max_new_tokens"):
         namespace.max_new_tokens = default_max_new_tokens(spec.task_type for spec in specs)
     settings = from_namespace(GenerationSettings, namespace)

@@ -9,6 +9,7 @@ from pathlib import Path
 from clinfair.commands.tasks import apply_include_paths, include_path_field
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+from clinfair.core.io import check_output_folder
 from clinfair.tasks.registry import list_tasks
 
 
@@ -64,13 +65,16 @@ def run(args: argparse.Namespace) -> int:
 
     from clinfair.benchmark.lmeval.harness import TASK_PREFIX, write_task_folder
 
+    out = Path(args.out)
+    data = Path(args.data) if args.data else None
+    check_output_folder(
+        out,
+        inputs=[("--data folder", data)] + [("--include-path folder", path) for path in args.include_path],
+        command="clinfair lm-eval-tasks",
+    )
     apply_include_paths(args)
     if args.max_gen_toks < 1:
         raise ClinfairError("--max-gen-toks must be positive")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ClinfairError(f"--out {out} exists and is not a folder")
-    data = Path(args.data) if args.data else None
     if data is not None and not data.is_dir():
         raise ClinfairError(f"--data {data}: no such folder (prepare datasets there with `clinfair prepare`)")
     written = write_task_folder(out, data, split=args.split, max_gen_toks=args.max_gen_toks)

@@ -20,9 +20,10 @@ from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.benchmark.metrics.registry import PAPER, RUN, SCORE_GROUP, SCORE_SUMMARY
+from clinfair.cli import os_error_hint
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError, one_line
-from clinfair.core.io import atomic_write_json
+from clinfair.core.io import atomic_write_json, check_output_file
 from clinfair.tasks.attributes import DEFAULT_HELP, resolve_for_table
 from clinfair.tasks.registry import registered_tasks
 
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.min_group_size < 0:
         raise ClinfairError("--min-group-size must be >= 0")
     positive_labels = _parse_positive_labels(args.positive_label)
+    check_output_file(args.out, inputs=[("PREDICTIONS file", args.predictions)], command="clinfair metrics")
     df = load_predictions(args.predictions)
     duplicates = duplicate_examples(df)
     if duplicates:
@@ -256,12 +258,10 @@ def _is_results_file(path: Path) -> bool:
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write the report atomically (temporary file in the same folder, then ``os.replace``)."""
 
-    if path.is_dir():
-        raise ClinfairError(f"--out {path} is a folder; give a file name")
     try:
         atomic_write_json(path, report)
     except OSError as error:
-        raise ClinfairError(f"cannot write {path}: {one_line(error)}") from None
+        raise ClinfairError(f"cannot write {path}: {os_error_hint(error)}") from None
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:

@@ -12,7 +12,7 @@ from clinfair.benchmark.probe import MIN_VALID_PAIRS, PROBE_ATTRIBUTES, probe_qu
 from clinfair.commands.tasks import apply_include_paths, include_path_field
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
-from clinfair.core.io import atomic_write_json, atomic_write_parquet
+from clinfair.core.io import atomic_write_json, atomic_write_parquet, check_output_folder
 from clinfair.tasks.attributes import DEFAULT_HELP, DEMOGRAPHICS, default_attributes, parse_attributes
 from clinfair.tasks.prepare import default_data_dir, task_rows
 from clinfair.tasks.registry import resolve_tasks
@@ -132,11 +132,18 @@ def probe_attributes(chosen: str | None, specs) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.locate import locate_model
 
-    locate_model(args.model)  # the cause in one line, before torch is imported
-    import pandas as pd
-
     apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
+    check_output_folder(
+        args.out,
+        inputs=[("--model folder", args.model if Path(args.model).exists() else None)]
+        + [(f"prepared {spec.key} data", Path(args.data) / spec.key) for spec in specs],
+        writes=("probe.json", "probe_rows.parquet"),
+        command="clinfair probe",
+    )
+    locate_model(args.model)  # the flags first, then the model's cause in one line, before torch is imported
+    import pandas as pd
+
     attributes = probe_attributes(args.attributes, specs)
     for spec in specs:  # age_group is binned from the source's age
         available = {"sex": "sex" in spec.demographics, "age_group": "age" in spec.demographics}

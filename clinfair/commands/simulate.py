@@ -15,7 +15,7 @@ from pathlib import Path
 
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
-from clinfair.core.io import atomic_write_json, atomic_write_text
+from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
 
 
 @dataclass(kw_only=True)
@@ -86,6 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from clinfair.trainers.simulate import default_study, report, run_study
+
+    if args.out:
+        check_output_folder(args.out, writes=("report.md", "summary.json"), command="clinfair simulate")
 
     if min(args.seeds, args.nd_seeds) < 2 or args.steps < 1 or args.workers < 1:
         raise ClinfairError("--seeds and --nd-seeds must be at least 2, --steps and --workers at least 1")

@@ -13,7 +13,7 @@ from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
 from clinfair.core.hub import OPERATIONS_FILE
 from clinfair.core.io import OutputFolderError, check_replaceable
-from clinfair.core.yamlio import load_yaml
+from clinfair.core.yamlio import load_yaml_value
 from clinfair.tasks.builders.base import BuildError, RowError
 from clinfair.tasks.prepare import SUMMARY_FILE, prepare
 from clinfair.tasks.registry import get_task, include_paths, list_tasks
@@ -209,7 +209,7 @@ def parse_options(pairs: list[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ClinfairError(f"option {pair!r} is not KEY=VALUE")
-        options[key.strip()] = load_yaml(value)
+        options[key.strip()] = load_yaml_value(value, f"-o/--option {key.strip()!r}")
     return options
 
 

@@ -148,6 +148,26 @@ def recipe_model(recipe: str, overrides: list[str]) -> str | None:
     return str(model) if model else None
 
 
+def check_train_output(recipe, recipe_name: str) -> None:
+    """``output_dir`` is none of the run's inputs (the recipe file, a local model, the prepared data)
+    and holds no other command's files it would overwrite (``clinfair.core.io.check_output_folder``)."""
+    from clinfair.core.io import check_output_folder
+    from clinfair.trainers.recipes import resolve_recipe_path
+
+    model, data_dir = recipe.arguments.model, Path(recipe.arguments.data_dir)
+    check_output_folder(
+        recipe.config.output_dir,
+        inputs=[
+            ("--recipe file", resolve_recipe_path(recipe_name)),
+            ("model folder", model if Path(model).exists() else None),
+            *((f"prepared {task} data", data_dir / task) for task in recipe.arguments.tasks),
+        ],
+        writes=("recipe.yaml", "fairness.jsonl"),
+        command="clinfair train",
+        flag="output_dir",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.locate import locate_model
 
@@ -156,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if model and model != "tiny":  # the cause in one line, before TRL and torch are imported
         locate_model(model)
     recipe = load_recipe(train.recipe, train.method, args.overrides)
+    check_train_output(recipe, train.recipe)
     output_dir = Path(recipe.config.output_dir)
     replace = check_output_dir(
         output_dir, resume=recipe.config.resume_from_checkpoint, overwrite=train.overwrite

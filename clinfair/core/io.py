@@ -31,9 +31,14 @@ from clinfair.core.errors import ClinfairError, one_line
 
 
 def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Write ``path`` through ``write(temporary path)``; an operating-system error (a full disk, a
+    read-only folder) names ``path``, not the hidden temporary file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or one_line(error), str(path)) from None
     os.close(fd)
     try:
         write(tmp)
@@ -41,6 +46,9 @@ def _atomic(path: str | Path, write: Callable[[str], None]) -> Path:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; results are ordinary files
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror or one_line(error), str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -184,6 +192,168 @@ def _remove(path: Path) -> None:
         path.unlink()
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# -- inputs are never outputs ------------------------------------------------------------------
+
+#: Files that clinfair commands write into a folder, and the command that writes each: a later
+#: command reads them (the leaderboard reads results.json, a resume reads run.json, ...), so no
+#: other command may write over one. The names live here, in the bottom layer, so that every
+#: command checks its outputs against the same list.
+WRITTEN_BY: dict[str, str] = {
+    "results.json": "clinfair eval",
+    "predictions.parquet": "clinfair eval",
+    "run.json": "clinfair eval",
+    "model.json": "clinfair eval",
+    "predictions.partial.jsonl": "clinfair eval",
+    "split_manifest.json": "clinfair prepare",
+    "prepare_summary.json": "clinfair prepare",
+    "dataset_dict.json": "clinfair prepare",
+    "manifest.json": "clinfair leaderboard build",
+    "operations.json": "clinfair leaderboard push --dry-run",
+    "recipe.yaml": "clinfair train",
+    "fairness.jsonl": "clinfair train",
+    "config.json": "clinfair train",
+    "model.safetensors": "clinfair train",
+    "trainer_state.json": "clinfair train",
+    "probe.json": "clinfair probe",
+    "probe_rows.parquet": "clinfair probe",
+    "comparison.json": "clinfair compare",
+    "comparison.md": "clinfair compare",
+    "study.json": "clinfair study",
+}
+
+
+class OutputPathError(ClinfairError):
+    """An output path that is one of the command's inputs or another command's file; one line."""
+
+
+Inputs = Iterable[tuple[str, "str | Path | None"]]
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output_file(out: str | Path, *, inputs: Inputs = (), command: str, flag: str = "--out") -> None:
+    """Raise :class:`OutputPathError` (one line) unless the file ``out`` may be written by ``command``.
+
+    Refused: one of ``inputs`` (``(label, path)`` pairs, e.g. ``("PREDICTIONS", path)``; the
+    same file through another spelling, a link or a hard link included), a folder, and a file
+    named as another command's output (:data:`WRITTEN_BY`, e.g. ``results.json``).
+    """
+    out = Path(out)
+    for label, path in inputs:
+        if path is not None and _same_path(out, Path(path)):
+            raise OutputPathError(
+                f"{flag} {out} is the {label} {path}, which this command reads; choose another path"
+            )
+    if out.is_dir():
+        raise OutputPathError(f"{flag} {out} is a folder; give a file name")
+    owner = WRITTEN_BY.get(out.name)
+    if owner and owner != command:
+        raise OutputPathError(
+            f"{flag} {out}: {out.name} is the file {owner} writes, which other commands read; choose another name"
+        )
+
+
+def check_output_folder(
+    out: str | Path, *, inputs: Inputs = (), writes: Iterable[str] = (), command: str, flag: str = "--out"
+) -> None:
+    """Raise :class:`OutputPathError` (one line) unless ``command`` may write files ``writes`` into folder ``out``.
+
+    Refused: a folder that is one of ``inputs`` (files or folders the command reads) or lies
+    inside one; a folder where one of ``writes`` would land on an input; an existing file at
+    ``out``; and writing over a file of ``writes`` in a folder that holds another command's
+    files (:data:`WRITTEN_BY`: e.g. ``clinfair simulate``'s report.md into a study's folder).
+    """
+    out = Path(out)
+    resolved = out.resolve()
+    for label, path in inputs:
+        if path is None:
+            continue
+        source = Path(path).resolve()
+        if _is_within(resolved, source):
+            what = "is" if source == resolved else "is inside"
+            raise OutputPathError(
+                f"{flag} {out} {what} the {label} {path}, which this command reads; choose another output folder"
+            )
+        for name in writes:
+            if _same_path(out / name, Path(path)):
+                raise OutputPathError(
+                    f"{flag} {out}: {name} would replace the {label} {path}, which this command reads; "
+                    "choose another output folder"
+                )
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"{flag} {out} is a file, not a folder; choose a folder")
+    if not out.is_dir():
+        return
+    foreign = sorted(
+        name for name, owner in WRITTEN_BY.items() if owner != command and (out / name).is_file()
+    )
+    clashes = [name for name in writes if (out / name).exists()]
+    if foreign and clashes:
+        raise OutputPathError(
+            f"{flag} {out} holds {foreign[0]} of {WRITTEN_BY[foreign[0]]}: writing {clashes[0]} there would "
+            f"replace that output's {clashes[0]}; choose another output folder"
+        )
+
+
+# -- one writer per output folder ----------------------------------------------------------------
+
+LOCK_FILE = ".clinfair.lock"
+
+
+class OutputLockedError(ClinfairError):
+    """Another live process is writing the same output folder."""
+
+
+def _pid_alive(pid: int) -> bool:
+    import psutil
+
+    return pid > 0 and psutil.pid_exists(pid)
+
+
+@contextmanager
+def output_lock(folder: str | Path, flag: str = "--out") -> Iterator[Path]:
+    """Hold ``folder/.clinfair.lock`` (this process's pid) while the block writes the folder.
+
+    A lock held by another live process refuses the run (one line naming its pid); a lock
+    whose process no longer runs (a killed run) is stale and taken over. The lock is removed
+    when the block ends, whatever the outcome.
+    """
+    folder = Path(folder)
+    lock = folder / LOCK_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(lock.read_text(encoding="utf-8").split()[0])
+            except (OSError, ValueError, IndexError):
+                owner = -1  # a lock cut off while written: its writer died before it began
+            if owner == os.getpid() or not _pid_alive(owner):
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            raise OutputLockedError(
+                f"{flag} {folder} is being written by another clinfair process (pid {owner}); wait for it to "
+                f"finish or choose another {flag} (a lock left by a dead process is ignored)"
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        break
+    else:
+        raise OutputLockedError(f"{flag} {folder}: cannot take the lock {lock}")
+    try:
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 # -- what leaves the machine -------------------------------------------------------------------

@@ -38,6 +38,36 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
+class YamlValueError(ClinfairError):
+    """A value given on the command line that is not valid YAML; the message names where it came from."""
+
+
+def load_yaml_value(text: str, where: str) -> Any:
+    """:func:`load_yaml` of one command-line value (``key=value`` override, ``-o`` option), or a
+    one-line :class:`YamlValueError` naming ``where`` (e.g. ``override 'max_steps=[1'``)."""
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as error:
+        raise YamlValueError(
+            f"{where}: {text!r} is not a valid YAML value ({yaml_error_line(error, lines=False)}); "
+            "quote it if it is text"
+        ) from None
+
+
+def yaml_error_line(error: yaml.YAMLError, lines: bool = True) -> str:
+    """A YAML error as one line: the problem and where (``line L, column C``; the column only
+    when ``lines`` is False). PyYAML's own message runs over several lines."""
+    problem = getattr(error, "problem", None) or getattr(error, "context", None) or type(error).__name__
+    mark = getattr(error, "problem_mark", None)
+    if mark is None:
+        return problem
+    return (
+        f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+        if lines
+        else f"{problem} at column {mark.column + 1}"
+    )
+
+
 def merge_mappings(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` updated by ``extra``, nested mappings merged key by key (recipe overrides, a
     ``--columns`` file over a task's column map); ``extra`` wins everywhere else."""

@@ -8,6 +8,7 @@ whose ``table:`` mapping says where the rows are and which column holds what::
                                   # written by Dataset.save_to_disk or readable by load_dataset,
                                   # or hf:ORG/NAME (a Hub dataset; `name` and `revision` optional)
       image_root: images          # folder of relative image paths (default: the table's folder)
+      allow_outside_root: false   # true: image paths may leave image_root (absolute, ../, symlinks)
       columns:
         id: image_id              # unique per row
         image: path               # an image path or an image (datasets Image / bytes) column;
@@ -41,6 +42,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -419,7 +421,24 @@ class TableBuilder(Builder):
                 else f"not an image path or bytes: {type(value).__name__}",
             )
         path = Path(text).expanduser()
-        return load_image(path if path.is_absolute() else self.image_root / path, column)
+        path = path if path.is_absolute() else self.image_root / path
+        if not self.config.allow_outside_root and not path.resolve().is_relative_to(
+            self.image_root.resolve()
+        ):
+            if Path(text).expanduser().is_absolute():
+                how = "an absolute path"
+            elif Path(os.path.normpath(path.absolute())).is_relative_to(
+                os.path.normpath(self.image_root.absolute())
+            ):
+                how = "a link"  # inside the root as written, outside once links are followed
+            else:
+                how = "a '..' path"
+            raise FieldError(
+                column,
+                f"image path {text!r} ({how}) points outside the image root {self.image_root}; "
+                f"set allow_outside_root: true in {self.config.where} to read it",
+            )
+        return load_image(path, column)
 
 
 def _checked_bytes(data: bytes, name: str, column: str) -> dict[str, Any]:

@@ -43,7 +43,13 @@ from clinfair.trainers.methods import METHODS, UnknownMethodError, get_method
 
 from clinfair.core.arguments import field_specs
 from clinfair.core.errors import ClinfairError
-from clinfair.core.yamlio import load_yaml, merge_mappings, unknown_keys_message
+from clinfair.core.yamlio import (
+    load_yaml,
+    load_yaml_value,
+    merge_mappings,
+    unknown_keys_message,
+    yaml_error_line,
+)
 
 if TYPE_CHECKING:
     from clinfair.trainers.grpo import GRPOConfig
@@ -289,6 +295,9 @@ def _check_resume(config: GRPOConfig, where) -> None:
         read_advantage_state(folder)  # fails before training when it cannot be loaded
     except AdvantageStateError as error:
         raise RecipeError(str(error)) from None
+    from clinfair.trainers.checkpoint_files import check_checkpoint_files
+
+    check_checkpoint_files(folder, where("resume_from_checkpoint"))  # the trainer's files too
 
 
 #: The run folder when a recipe names none; ``output_dir`` may use the same placeholders.
@@ -316,7 +325,7 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise RecipeError(f"override {item!r} is not of the form key=value")
-        value = load_yaml(raw) if raw.strip() else None
+        value = load_yaml_value(raw, f"override {key.strip()!r}") if raw.strip() else None
         *parents, leaf = key.strip().split(".")
         target = out
         for part in parents:
@@ -343,7 +352,7 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
         try:
             values = load_yaml(path.read_text()) or {}
         except yaml.YAMLError as error:
-            raise RecipeError(f"{path}: not valid YAML ({error})") from None
+            raise RecipeError(f"{path}: not valid YAML ({yaml_error_line(error)})") from None
         if not isinstance(values, dict):
             raise RecipeError(f"{path}: a recipe is a mapping of key: value")
         source, recipe_name = str(path), path.stem
@@ -390,6 +399,10 @@ def load_recipe(recipe: str | Path | dict[str, Any], method: str, overrides: Seq
             raise RecipeError(f"{source}: select_by needs the fairness callback (set eval_split)")
     if isinstance(arguments.tasks, str):
         arguments.tasks = [t.strip() for t in arguments.tasks.split(",") if t.strip()]
+    if not arguments.tasks:
+        raise RecipeError(
+            f"{where('tasks')}: the task list is empty; name at least one task (e.g. [synthetic])"
+        )
     try:
         include_paths(arguments.include_path)
     except TaskConfigError as error:
