@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.generation import Backend, GenerationInputError, GenerationSettings, HFBackend
+from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES, ModelLoadError
+from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import parse_answer
+from clinfair.tasks.registry import get_task
+from PIL import Image
 
 from clinfair.core.errors import ClinfairError, one_line
 
@@ -47,8 +51,6 @@ class ModelCheck:
 
 def probe_rows(rows: int = 2, images_per_row: int = 2) -> list[dict[str, Any]]:
     """Schema rows with generated images of different sizes (nothing is read from disk)."""
-    from clinfair.tasks.registry import get_task
-    from PIL import Image
 
     spec = get_task("synthetic")
     colours = [(200, 40, 40), (40, 40, 200), (40, 160, 40), (220, 200, 60)]
@@ -90,8 +92,6 @@ def preflight_tasks(
 ) -> None:
     """:func:`preflight` on the first ``rows`` rows of each task's prepared ``split``: the images
     and prompts the run will really send (a two-image CT row, several ultrasound frames)."""
-    from clinfair.tasks.prepare import task_rows
-    from clinfair.tasks.registry import get_task
 
     for task in tasks:
         spec = get_task(task)
@@ -109,7 +109,6 @@ def check_model(
 ) -> ModelCheck:
     """Load ``path_or_id`` as clinfair does and run one 2-row batch with ``images_per_row`` images each."""
     from clinfair.benchmark.generation import make_backend
-    from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES, ModelLoadError
 
     check = ModelCheck(str(path_or_id))
     settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=2)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from clinfair.benchmark.runner import (
     PARTIAL_FILE,
     PREDICTION_COLUMNS,
@@ -136,8 +138,6 @@ class EvalResult:
     def read_predictions(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """``predictions.parquet`` as a DataFrame, only ``columns`` when given (a column the file lacks
         is a :class:`ResultFolderError`), read again at each call."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
         path = self.predictions_path
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.checks import preflight_tasks
 from clinfair.benchmark.generation import SettingsError
 from clinfair.benchmark.runner import EvalRequest, run_eval
 from clinfair.tasks.registry import get_task
@@ -65,7 +66,6 @@ def evaluate(
     ``predictions.parquet`` to ``out_dir``; returns the results. The model is loaded only when
     rows are left to generate, then checked on two rows of each task before the run starts.
     ``attributes``: the per-group attributes (see :func:`clinfair.benchmark.runner.run_eval`)."""
-    from clinfair.benchmark.checks import preflight_tasks
     from clinfair.benchmark.generation import make_backend
     from clinfair.benchmark.runner import text_sha256
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from clinfair.benchmark.models import ModelLoadError
+from clinfair.benchmark.models import ModelLoadError, load_model_and_processor
 from clinfair.tasks.prompts import build_messages, format_answer
 
 from clinfair.core.errors import ClinfairError, one_line
@@ -279,7 +279,6 @@ class HFBackend:
         revision: str | None = None,
         trust_remote_code: bool = False,
     ) -> HFBackend:
-        from clinfair.benchmark.models import load_model_and_processor
 
         model, processor = load_model_and_processor(
             path_or_id, dtype=dtype, device=device, revision=revision, trust_remote_code=trust_remote_code

@@ -19,10 +19,16 @@ per supported family the same way.
 from __future__ import annotations
 
 import functools
+import importlib
+import inspect
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from clinfair.tasks.prompts import INSTRUCTION, build_prompt
+from clinfair.tasks.registry import list_tasks
 
 from clinfair.core.errors import ClinfairError, one_line
 
@@ -56,7 +62,6 @@ def image_only_processor_class(model_type: str) -> type:
 
     Processors whose ``__init__`` has no video processor are returned as they are.
     """
-    import inspect
 
     import transformers
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
@@ -108,8 +113,6 @@ def image_only_processor_class(model_type: str) -> type:
 
 def _pil_image_processor_class(model_type: str) -> type:
     """The PIL (torchvision-free) image processor class of ``model_type``, imported from its module."""
-    import importlib
-
     from transformers.models.auto.configuration_auto import model_type_to_module_name
     from transformers.models.auto.image_processing_auto import (
         IMAGE_PROCESSOR_MAPPING_NAMES,
@@ -146,7 +149,6 @@ def _pil_image_processor_class(model_type: str) -> type:
 
 def _processor_kwargs(path_or_id: str | Path, processor_class: type, **hub_kwargs: Any) -> dict[str, Any]:
     """The processor's own settings saved with the checkpoint (e.g. ``image_seq_length``)."""
-    import inspect
 
     try:
         saved, _ = processor_class.get_processor_dict(path_or_id, **hub_kwargs)
@@ -249,8 +251,6 @@ class TinyVLMConfig:
 
 
 def _tokenizer_corpus() -> list[str]:
-    from clinfair.tasks.prompts import INSTRUCTION, build_prompt
-    from clinfair.tasks.registry import list_tasks
 
     corpus = [
         INSTRUCTION,
@@ -279,7 +279,6 @@ def save_video_processor(out_dir: Path, class_name: str, **settings: Any) -> Non
     processor included, and fails on a checkpoint without one. The file is what
     ``save_pretrained`` writes: the class name and the settings that differ from its defaults.
     """
-    import json
 
     config = {"video_processor_type": class_name, "processor_class": class_name.replace("Video", "")}
     (out_dir / "video_preprocessor_config.json").write_text(

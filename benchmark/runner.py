@@ -46,17 +46,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow.parquet as pq
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.generation import Backend, GenerationSettings, SettingsError, slow_start_hint
+from clinfair.benchmark.generation import (
+    Backend,
+    GenerationSettings,
+    SettingsError,
+    chat_template_of,
+    slow_start_hint,
+)
+from clinfair.benchmark.metrics import build_report
+from clinfair.tasks.attributes import default_attributes, resolve_attributes
 from clinfair.tasks.manifest import check_split, rows_fingerprint
 from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import build_prompt, prediction_record
+from clinfair.tasks.registry import get_task
 from clinfair.tasks.schema import TOP_LEVEL_DEMOGRAPHICS
 from clinfair.tasks.spec import TaskSpec
+from tqdm.auto import tqdm
 
 from clinfair.core.errors import ClinfairError, one_line
 from clinfair.core.hub import public_model_name
 from clinfair.core.io import atomic_write_json, atomic_write_parquet, output_lock
+from clinfair.core.version import __version__
 
 RESULTS_SCHEMA_VERSION = 1
 PREDICTIONS_FILE = "predictions.parquet"
@@ -184,7 +197,6 @@ def duplicate_examples(frame) -> str | None:
     line counts the extra rows and names the first repeated example with its row numbers
     (1-based): a predictions file that holds an example twice would count it twice.
     """
-    import pandas as pd
 
     if "id" not in frame.columns:
         return None
@@ -268,7 +280,6 @@ def _distributed_state():
 
 def _read_finished(path: Path) -> list[dict[str, Any]]:
     """The rows of a finished run's ``predictions.parquet``, as the partial file holds them."""
-    import pyarrow.parquet as pq
 
     return pq.read_table(path).to_pylist()
 
@@ -405,10 +416,6 @@ def _run_eval(
     progress: bool,
     attributes: str | Sequence[str] | None,
 ) -> dict[str, Any]:
-    import pandas as pd
-    from clinfair.tasks.attributes import resolve_attributes
-    from clinfair.tasks.registry import get_task
-    from tqdm.auto import tqdm
 
     specs = [get_task(key) for key in request.tasks]
     chosen = resolve_attributes(attributes, specs)  # before anything loads: a typo costs nothing
@@ -522,7 +529,6 @@ def _run_eval(
 
 def majority_baseline(answers) -> float | None:
     """The exact-match accuracy of always giving the most common answer (set of labels) of these rows."""
-    import pandas as pd
 
     keys = pd.Series([tuple(sorted(answer)) for answer in answers], dtype=object)
     return float(keys.value_counts(normalize=True).iloc[0]) if len(keys) else None
@@ -545,10 +551,6 @@ def build_results(
     ``split_hashes``: per task, the content hash of the rows evaluated (``clinfair.tasks.manifest``),
     recorded as ``tasks.<task>.split_sha256``.
     """
-    from clinfair.benchmark.metrics import build_report
-    from clinfair.tasks.attributes import default_attributes
-
-    from clinfair.core.version import __version__
 
     label_spaces = {spec.key: list(spec.choices) for spec in specs}
     chosen = list(attributes) if attributes is not None else default_attributes(specs)
@@ -594,7 +596,6 @@ def build_results(
 def _chat_template_in_use(backend, request: EvalRequest) -> dict[str, Any]:
     """The chat template the loaded backend renders with: its hash and where it came from
     (``--chat-template``, the ``checkpoint``'s own, or the ``plain`` prompt of a checkpoint without one)."""
-    from clinfair.benchmark.generation import chat_template_of
 
     processor = getattr(backend, "processor", None)
     if processor is None and getattr(backend, "llm", None) is not None:  # vLLM

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from scipy.optimize import brentq
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,6 @@ def paired_t_power(effect: float, sd: float, seeds: int, alpha: float = 0.05) ->
 def minimum_detectable_difference(sd: float, seeds: int, power: float = 0.8, alpha: float = 0.05) -> float:
     """The smallest mean difference the paired t-test detects with probability ``power``
     (two-sided, level ``alpha``) from ``seeds`` pairs whose differences have standard deviation ``sd``."""
-    from scipy.optimize import brentq
 
     if seeds < 2:
         return math.inf

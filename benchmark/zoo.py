@@ -23,11 +23,15 @@ from typing import Any
 
 from clinfair.benchmark.models import (
     SPECIAL_TOKENS,
+    TinyVLMConfig,
     build_tiny_tokenizer,
     build_tiny_vlm,
+    clinfair_chat_template,
+    image_only_processor_class,
     save_video_processor,
     trl_chat_template,
 )
+from tokenizers import AddedToken
 
 from clinfair.core.errors import ClinfairError
 
@@ -62,7 +66,6 @@ def _with_newline_token(tokenizer) -> None:
     """Gemma's real tokenizers have runs of newlines (``"\\n"``, ``"\\n\\n"``, ...) as tokens of their own
     (vLLM's Gemma3 and PaliGemma processors look them up); a byte-level BPE spells them ``Ċ``, so add
     them as Gemma has them."""
-    from tokenizers import AddedToken
 
     newlines = ["\n" * count for count in range(1, 32)]  # Gemma has runs of 1 to 31 newlines as tokens
     tokenizer.add_tokens([AddedToken(text, normalized=False, special=False) for text in newlines])
@@ -145,7 +148,6 @@ def _build_qwen(
     **text_extra: Any,
 ) -> None:
     """A tiny Qwen-VL of ``model_type``: Qwen's special tokens, 4x4 patches merged 2x2 (4 image tokens)."""
-    from clinfair.benchmark.models import image_only_processor_class
     from transformers import AutoConfig
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
@@ -329,7 +331,6 @@ def _clip_vision() -> dict[str, Any]:
 
 
 def _build_llava(out_dir: Path, seed: int) -> None:
-    from clinfair.benchmark.models import clinfair_chat_template
     from transformers import LlavaConfig, LlavaProcessor
     from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
@@ -462,7 +463,6 @@ def _build_idefics3(out_dir: Path, seed: int) -> None:
 
 def _build_smolvlm(out_dir: Path, seed: int) -> None:
     """SmolVLM2 (``model_type: smolvlm``): Idefics3's architecture with SmolVLM's processor."""
-    from clinfair.benchmark.models import image_only_processor_class
     from transformers import SmolVLMConfig
     from transformers.models.smolvlm.image_processing_pil_smolvlm import SmolVLMImageProcessorPil
 
@@ -481,7 +481,6 @@ def _build_smolvlm(out_dir: Path, seed: int) -> None:
 
 def _build_mllama(out_dir: Path, seed: int) -> None:
     """Llama-3.2-Vision (``model_type: mllama``): images reach the text model through cross-attention."""
-    from clinfair.benchmark.models import clinfair_chat_template
     from transformers import MllamaConfig, MllamaProcessor
     from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
 
@@ -538,7 +537,6 @@ def _build_mllama(out_dir: Path, seed: int) -> None:
 
 
 def _build_qwen2_5_vl(out_dir: Path, seed: int) -> None:
-    from clinfair.benchmark.models import TinyVLMConfig
 
     build_tiny_vlm(out_dir, TinyVLMConfig(num_heads=HEADS, seed=seed))  # the zoo's head_dim (32)
 

@@ -13,9 +13,11 @@ import errno
 import importlib
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from clinfair.core.errors import ClinfairError, one_line
+from clinfair.core.version import __version__
 
 #: Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -37,7 +39,6 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from clinfair.core.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="clinfair",
@@ -79,7 +80,6 @@ def os_error_hint(error: OSError) -> str:
 def mathtext_message(error: ValueError) -> str | None:
     """One line for matplotlib's refusal of a text it reads as math (a name holding ``$...$``),
     or None when ``error`` did not come from matplotlib's math-text parser."""
-    import traceback
 
     frames = traceback.extract_tb(error.__traceback__)
     if not frames or "mathtext" not in Path(frames[-1].filename).name:

@@ -41,6 +41,8 @@ from clinfair.benchmark.metrics.registry import PAPER, RUN, get_metric, select_m
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text
+from clinfair.study.config import StudyConfig
+from clinfair.tasks import get_task
 from clinfair.trainers.methods import METHODS
 
 if TYPE_CHECKING:
@@ -158,7 +160,6 @@ def run(args: argparse.Namespace) -> int:
 
 def study_config(settings: DemoSettings) -> StudyConfig:
     """The demo as a study: group-shift synthetic task, the demo recipe with the demo's budget."""
-    from clinfair.study.config import StudyConfig
     from clinfair.tasks.builders.synthetic import GROUP_SHIFT
 
     return StudyConfig(
@@ -352,7 +353,6 @@ def multi_seed_table(eval_dirs: list[Path], settings: DemoSettings) -> str:
 def simulated_world():
     """The simulator's world with the demo task's 8 sex x age groups, at the task's shares; the
     groups ``GROUP_SHIFT`` plants on the size cue (F|A4, M|A4) read the simulator's cue b."""
-    from clinfair.tasks import get_task
     from clinfair.tasks.builders.synthetic import GROUP_SHIFT
     from clinfair.trainers import simulate
 

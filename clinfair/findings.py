@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -22,9 +23,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from clinfair.cli import main
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text
+from clinfair.demo import primary_report, simulated_group_shift
+from clinfair.study.config import CommandOverrides, apply_overrides, load_config
 
 FINDINGS_DIR = Path("docs/findings")
 
@@ -39,7 +43,6 @@ class Finding:
 
 
 def _demo_simulation(folder: Path, work: Path) -> dict[str, Any]:
-    from clinfair.demo import primary_report, simulated_group_shift
 
     seeds = 30
     result = simulated_group_shift(seeds)
@@ -49,7 +52,6 @@ def _demo_simulation(folder: Path, work: Path) -> dict[str, Any]:
 
 
 def _vlm_study(folder: Path, work: Path) -> dict[str, Any]:
-    from clinfair.study.config import CommandOverrides, apply_overrides, load_config
     from clinfair.study.report import render
     from clinfair.study.runner import run_study
 
@@ -70,7 +72,6 @@ def _vlm_study(folder: Path, work: Path) -> dict[str, Any]:
 
 def _vlm_power(folder: Path, work: Path) -> dict[str, Any]:
     """The power of the 5-seed tiny-VLM study, planned from its own measured spread."""
-    from clinfair.study.config import load_config
     from clinfair.study.plan import plan
 
     pilot = FINDINGS_DIR / "vlm_study"
@@ -87,7 +88,6 @@ def _simulator(folder: Path, work: Path) -> dict[str, Any]:
     """The simulator's default study under Adam (``folder``) and SGD (``folder/sgd``): report.md and
     summary.json each (``clinfair simulate --out``); ``readme_section.py`` there then writes the README
     section and its ``quoted.json`` (``tests/test_findings_simulator.py`` checks them)."""
-    from clinfair.cli import main
 
     for optimizer, target in (("adam", folder), ("sgd", folder / "sgd")):
         if main(["simulate", "--optimizer", optimizer, "--out", str(target)]) != 0:
@@ -147,7 +147,6 @@ def _commit() -> str:
 
 def machine() -> dict[str, Any]:
     """What ran it: enough to tell two machines apart, nothing personal (no host name)."""
-    import os
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {

@@ -29,6 +29,7 @@ from typing import Any
 
 from clinfair.core.errors import ClinfairError
 from clinfair.core.hub import CARD_FILE, HUB_ID, Commit, front_matter, push_commit, write_dry_run
+from clinfair.core.version import __version__
 from clinfair.leaderboard.hub import PushPlan, find_local_paths
 from clinfair.tasks.manifest import HASH_DEFINITION, MANIFEST_FILE, check_manifest, read_manifest
 from clinfair.tasks.prepare import SUMMARY_FILE, load_prepared
@@ -55,7 +56,6 @@ def split_card(
     repo_id: str, spec: TaskSpec, manifest: Mapping[str, Any], summary: Mapping[str, Any] | None, shards: dict
 ) -> str:
     """The dataset card of a prepared task's splits."""
-    from clinfair.core.version import __version__
 
     front = {
         "pretty_name": f"{spec.name} (clinfair splits)",

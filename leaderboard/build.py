@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE
 from clinfair.leaderboard import dynamics as dyn
 from clinfair.leaderboard import plots
@@ -67,6 +69,7 @@ from clinfair.core.io import (
     atomic_write_text,
     check_replaceable,
 )
+from clinfair.core.version import __version__
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "clinfair.leaderboard/1"
@@ -94,7 +97,6 @@ def combined_predictions(runs: Sequence[Run]) -> pd.DataFrame:
 
 
 def _predictions_schema(frame: pd.DataFrame):
-    import pyarrow as pa
 
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
     for column in ("choices", "answer", "prediction"):
@@ -103,8 +105,6 @@ def _predictions_schema(frame: pd.DataFrame):
 
 
 def _write_predictions(path: Path, frame: pd.DataFrame) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(frame, schema=_predictions_schema(frame), preserve_index=False)
     sink = pa.BufferOutputStream()
@@ -239,7 +239,6 @@ def build_leaderboard(
     is picked up as well, labelled with the run's name. Raises :class:`LeaderboardError`
     for any bad input, before anything is written.
     """
-    from clinfair.core.version import __version__
 
     if n_bootstrap < 0:
         raise LeaderboardError("--n-bootstrap must be >= 0")

@@ -39,11 +39,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import yaml
 from clinfair.leaderboard.build import read_manifest
 from clinfair.leaderboard.markdown import markdown_table
 from clinfair.leaderboard.runs import LeaderboardError
 from clinfair.leaderboard.statistics import METRICS, OVERALL
+from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml
 
 from clinfair.core import hub
 from clinfair.core.hub import CARD_FILE, HUB_ID, Commit, front_matter, is_hub_id
@@ -74,10 +78,6 @@ def _texts(path: str, data: bytes | Path):
     if path.endswith(_BINARY_SUFFIXES):
         return
     if path.endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
-
         table = pq.read_table(pa.BufferReader(data) if isinstance(data, bytes) else data)
         for column in table.columns:
             while pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
@@ -222,7 +222,6 @@ def eval_yaml(manifest: Mapping[str, Any]) -> str:
 
 def model_results_yaml(repo_id: str, run: Mapping[str, Any], scores: pd.DataFrame) -> str:
     """``.eval_results/*.yaml`` entries (huggingface_hub's format) for one run: F1_ES per scope."""
-    from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml
 
     rows = scores[(scores["run"] == run["run"]) & (scores["metric"] == HEADLINE_METRIC)].dropna(
         subset=["value"]

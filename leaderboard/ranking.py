@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+from clinfair.benchmark.compare import CompareError, EvalRun, align, paired_paper_keys
 from clinfair.benchmark.metrics import Metric
 from clinfair.leaderboard.runs import LeaderboardError, Run
 
@@ -106,7 +107,6 @@ def mark_against_baseline(
     baseline run's on the same rows by more than chance: the paired bootstrap of ``clinfair compare``
     (rows resampled within datasets; the interval excludes 0). Returns the runs that could not be
     compared (other rows or tasks) and why."""
-    from clinfair.benchmark.compare import CompareError, EvalRun, align, paired_paper_keys
 
     by_name = {run.name: run for run in runs}
     if baseline not in by_name:

@@ -10,17 +10,22 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import yaml
+from clinfair.benchmark.checks import preflight_tasks
+from clinfair.benchmark.generation import GenerationSettings, HFBackend
+from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES, build_tiny_vlm, load_model_and_processor
+from clinfair.trainers.data import build_grpo_dataset, load_task_split
+from clinfair.trainers.methods import get_method
+from clinfair.trainers.recipes import reward_specs
+from clinfair.trainers.rewards import make_reward
+
 from clinfair.core.errors import ClinfairError
 
 
 def build_trainer(recipe):
     """The trainer a resolved recipe describes, with its fairness callback attached."""
-    import yaml
     from accelerate import PartialState
-    from clinfair.benchmark.models import load_model_and_processor
     from clinfair.trainers.callbacks import FairnessCallback
-    from clinfair.trainers.data import build_grpo_dataset, load_task_split
-    from clinfair.trainers.methods import get_method
 
     arguments, config = recipe.arguments, recipe.config
     if config.use_vllm and importlib.util.find_spec("vllm") is None:
@@ -84,9 +89,6 @@ def _preflight(model, processor, arguments, verbose: bool) -> None:
     A checkpoint without a chat template gets the plain prompt as its template (TRL renders
     conversational prompts with it), as ``clinfair eval`` does.
     """
-    from clinfair.benchmark.checks import preflight_tasks
-    from clinfair.benchmark.generation import GenerationSettings, HFBackend
-    from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES
 
     reason = UNTRAINABLE_MODEL_TYPES.get(model.config.model_type)
     if reason:
@@ -102,8 +104,6 @@ def _preflight(model, processor, arguments, verbose: bool) -> None:
 
 
 def _rewards(entries: list[Any]) -> list:
-    from clinfair.trainers.recipes import reward_specs
-    from clinfair.trainers.rewards import make_reward
 
     return [make_reward(name, **params) for name, _, params in reward_specs(entries)]
 
@@ -112,7 +112,6 @@ def _model_path(model: str, output_dir: Path) -> str:
     """``model`` itself, or for "tiny" a tiny random VLM built (once) in ``output_dir/tiny-model``."""
     if model != "tiny":
         return model
-    from clinfair.benchmark.models import build_tiny_vlm
 
     folder = output_dir / "tiny-model"
     if not (folder / "config.json").is_file():

@@ -49,12 +49,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from clinfair.benchmark.generation import GenerationSettings, HFBackend, _rgb
-from clinfair.benchmark.metrics import PAPER_GROUP_METRICS, select_metrics
+import pandas as pd
+from accelerate.utils import broadcast_object_list, gather_object
+from clinfair.benchmark.generation import GenerationSettings, HFBackend, _rgb, render_prompt
+from clinfair.benchmark.metrics import PAPER_GROUP_METRICS, build_report, select_metrics
 from clinfair.benchmark.metrics.registry import PAPER, VALIDATION
+from clinfair.tasks.prompts import prediction_record
+from clinfair.tasks.registry import get_task
 from transformers import Trainer, TrainerCallback
 
-from clinfair.core.io import atomic_write_text
+from clinfair.core.io import atomic_write_json, atomic_write_text
 
 #: The paper protocol's per-group values written under ``groups``.
 GROUP_METRICS = PAPER_GROUP_METRICS
@@ -167,7 +171,6 @@ class FairnessCallback(TrainerCallback):
         """Rewrite ``output_file`` to its lines of steps <= ``step`` (none when ``step`` is 0);
         return whether ``step`` itself still needs an evaluation. Decided by the main process
         (which writes the file) and shared with the others."""
-        from accelerate.utils import broadcast_object_list
 
         accelerator = self.trainer.accelerator
         decision = [True]
@@ -194,9 +197,6 @@ class FairnessCallback(TrainerCallback):
 
     def evaluate(self) -> dict[str, Any] | None:
         """Score the validation rows now, log the scores and return the JSONL record."""
-        import pandas as pd
-        from accelerate.utils import gather_object
-        from clinfair.benchmark.metrics import build_report
 
         trainer = self.trainer
         self.last_step = trainer.state.global_step
@@ -245,8 +245,6 @@ class FairnessCallback(TrainerCallback):
         return records
 
     def _predict_with(self, backend) -> list[dict[str, Any]]:
-        from clinfair.tasks.prompts import prediction_record
-        from clinfair.tasks.registry import get_task
 
         rank, world = self.trainer.accelerator.process_index, self.trainer.accelerator.num_processes
         records: list[dict[str, Any]] = []
@@ -281,8 +279,6 @@ class FairnessCallback(TrainerCallback):
             best_dir = Path(self.trainer.args.output_dir) / "best"
             self.trainer.save_model(str(best_dir))
             if self.trainer.accelerator.is_main_process:
-                from clinfair.core.io import atomic_write_json
-
                 atomic_write_json(
                     best_dir / "selection.json",
                     {
@@ -359,7 +355,6 @@ class TRLVLLMBackend:
         self.trainer, self.settings = trainer, settings
 
     def generate(self, rows, multi_label: bool = False) -> list[str]:
-        from clinfair.benchmark.generation import render_prompt  # noqa: I001
 
         trainer, processor = self.trainer, self.trainer.processing_class
         prompt_ids, images = [], []

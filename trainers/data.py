@@ -27,7 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clinfair.tasks.attributes import check_attributes
+from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import build_messages
+from clinfair.tasks.registry import get_task
 from clinfair.tasks.schema import DEFAULT_GROUP_ATTRIBUTES, group_key
 
 #: Columns of a GRPO dataset built here (``prompt`` and ``images`` are TRL's own).
@@ -70,8 +73,6 @@ def to_grpo_dataset(split, multi_label: bool, group_attributes: Sequence[str] = 
 
 def load_task_split(task: str, data_dir: str | Path, split: str, limit: int | None = None):
     """The prepared ``split`` of ``task`` under ``data_dir/<task>``; synthetic is built when missing."""
-    from clinfair.tasks.prepare import task_rows
-    from clinfair.tasks.registry import get_task
 
     return task_rows(get_task(task), Path(data_dir), split, limit)
 
@@ -90,8 +91,6 @@ def build_grpo_dataset(
     a task has (``sex``, ``age_group``, or one of its own, e.g. ``fitzpatrick``); a name that no
     task has is an :class:`~clinfair.tasks.attributes.UnknownAttributeError`, never a silent ``UNK`` key.
     """
-    from clinfair.tasks.attributes import check_attributes
-    from clinfair.tasks.registry import get_task
     from datasets import concatenate_datasets
 
     check_attributes(group_attributes, [get_task(task) for task in tasks], "group_attributes")

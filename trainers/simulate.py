@@ -68,6 +68,7 @@ from clinfair.benchmark.seedstats import holm, paired_t_pvalue, t_interval
 from clinfair.trainers import advantage as adv
 from clinfair.trainers.advantage.estimators import AdvantageEstimator, FairGRPOAdvantage
 from clinfair.trainers.methods import METHODS as REGISTRY
+from tqdm.auto import tqdm
 
 
 @dataclass(frozen=True)
@@ -438,7 +439,6 @@ def _run_chunk(args: tuple[World, Training, Method, list[int]]) -> list[dict[str
 def run_study(study: Study, workers: int = 2, progress: bool = False) -> list[list[list[dict[str, Any]]]]:
     """results[setting][method][seed]; each distinct (world, method, seed) runs once, spread
     over ``workers`` processes in chunks of seeds (``progress``: a bar over the chunks)."""
-    from tqdm.auto import tqdm
 
     unique: dict[tuple[World, Method, int], dict[str, Any] | None] = {}
     for setting in study.settings:

@@ -29,10 +29,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from clinfair.benchmark.metrics import PAPER_KEYS, get_metric, select_metrics
+import pandas as pd
+from clinfair.benchmark.metrics import PAPER_KEYS, get_metric, paper_protocol, select_metrics
 from clinfair.benchmark.metrics.registry import PAPER, RUN
+from clinfair.tasks.prepare import default_data_dir, task_rows
 from clinfair.tasks.prompts import build_prompt, is_correct, parse_answer
-from clinfair.tasks.registry import get_task, list_tasks
+from clinfair.tasks.registry import get_task, include_paths, list_tasks
+from clinfair.tasks.spec import CONFIG_DIR
 
 from clinfair.core.io import atomic_write_text
 
@@ -63,8 +66,6 @@ def load_docs(
     ``clinfair_include_path``, registered here first. lm-eval also passes the task's and the
     run's metadata (version, model arguments): ignored.
     """
-    from clinfair.tasks.prepare import default_data_dir, task_rows
-    from clinfair.tasks.registry import include_paths
 
     include_paths(clinfair_include_path)
 
@@ -128,8 +129,6 @@ def _paper_protocol(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     does not depend on them, but the label order fixes the order of floating-point sums,
     so the values match ``results.json`` to the last bit.
     """
-    import pandas as pd
-    from clinfair.benchmark.metrics import paper_protocol
 
     frame = pd.DataFrame.from_records(list(records))
     label_spaces = {name: list(get_task(name).choices) for name in frame["dataset"].unique()}
@@ -219,7 +218,6 @@ dataset_kwargs:
 
 def _user_folder(spec) -> Path | None:
     """The folder of a task added with ``--include-path`` (None for a built-in task)."""
-    from clinfair.tasks.spec import CONFIG_DIR
 
     if spec.origin is None or Path(spec.origin).parent.resolve() == CONFIG_DIR.resolve():
         return None

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinfair.benchmark.generation import ensure_chat_template
+from clinfair.benchmark.models import ModelLoadError, load_processor
 from lm_eval.api.registry import register_model
 from lm_eval.models.hf_vlms import HFMultimodalLM
+from transformers import ProcessorMixin
 
 MODEL_NAME = "clinfair-hf-multimodal"
 
@@ -36,9 +39,6 @@ class ClinfairHFMultimodalLM(HFMultimodalLM):
         trust_remote_code: bool | None = False,
         **_unused: Any,
     ) -> None:
-        from clinfair.benchmark.generation import ensure_chat_template
-        from clinfair.benchmark.models import ModelLoadError, load_processor
-        from transformers import ProcessorMixin
 
         if isinstance(tokenizer, ProcessorMixin):
             self.processor = tokenizer

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
 from clinfair.core.arguments import add_dataclass_arguments
+from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
 from clinfair.tasks.attributes import DEFAULT_HELP
 
 JSON_FILE, MARKDOWN_FILE = "comparison.json", "comparison.md"
@@ -75,7 +76,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.compare import compare_runs, load_run, markdown_report
-    from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
 
     if args.out:
         check_output_folder(

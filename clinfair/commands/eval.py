@@ -9,12 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.generation import DEFAULT_MAX_NEW_TOKENS, SCORE_MODES, GenerationSettings
+from clinfair.benchmark.generation import (
+    DEFAULT_MAX_NEW_TOKENS,
+    SCORE_MODES,
+    GenerationSettings,
+    default_max_new_tokens,
+)
+from clinfair.commands.check_model import read_chat_template
+from clinfair.commands.metrics import score_summary_table
+from clinfair.commands.metrics import summary_table as metrics_summary
 from clinfair.commands.tasks import include_path_field
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
+from clinfair.core.io import check_output_folder
 from clinfair.tasks.attributes import DEFAULT_HELP
-from clinfair.tasks.prepare import default_data_dir
+from clinfair.tasks.prepare import MissingDataError, default_data_dir
+from clinfair.tasks.registry import include_paths, resolve_tasks
 
 
 @dataclass
@@ -169,13 +179,8 @@ def use_task_kind_default(parser: argparse.ArgumentParser) -> None:
 
 def run(namespace: argparse.Namespace) -> int:
     from clinfair.benchmark.evaluate import ModelLoading, evaluate, missing_prepared_data
-    from clinfair.benchmark.generation import default_max_new_tokens
     from clinfair.benchmark.locate import locate_model
     from clinfair.benchmark.runner import PREDICTIONS_FILE, RESULTS_FILE, RUN_FILE, EvalRequest
-    from clinfair.commands.check_model import read_chat_template
-    from clinfair.core.io import check_output_folder
-    from clinfair.tasks.prepare import MissingDataError
-    from clinfair.tasks.registry import include_paths, resolve_tasks
 
     args = from_namespace(EvalArguments, namespace)
     chat_template = read_chat_template(args.chat_template)
@@ -243,8 +248,6 @@ def run(namespace: argparse.Namespace) -> int:
 
 def summary_table(results: dict[str, Any]) -> str:
     """The metrics summary (as ``clinfair metrics`` prints it) and the null demographics per task."""
-    from clinfair.commands.metrics import score_summary_table
-    from clinfair.commands.metrics import summary_table as metrics_summary
 
     nulls = "; ".join(
         f"{task}: " + ", ".join(f"{name}={n}" for name, n in info["null_demographics"].items())

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from clinfair.commands.tasks import apply_include_paths, include_path_field
 from clinfair.core.arguments import add_dataclass_arguments
+from clinfair.core.errors import ClinfairError
+from clinfair.core.io import check_output_folder
+from clinfair.tasks.registry import list_tasks
 
 
 @dataclass(kw_only=True)
@@ -58,12 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from clinfair.benchmark.lmeval.harness import TASK_PREFIX, write_task_folder
-    from clinfair.core.errors import ClinfairError
-    from clinfair.core.io import check_output_folder
-    from clinfair.tasks.registry import list_tasks
 
     out = Path(args.out)
     data = Path(args.data) if args.data else None

@@ -19,9 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
+from clinfair.benchmark.metrics.registry import PAPER, RUN, SCORE_GROUP, SCORE_SUMMARY
+from clinfair.cli import os_error_hint
 from clinfair.core.arguments import add_dataclass_arguments
-from clinfair.core.errors import one_line
-from clinfair.tasks.attributes import DEFAULT_HELP
+from clinfair.core.errors import ClinfairError, one_line
+from clinfair.core.io import atomic_write_json, check_output_file
+from clinfair.tasks.attributes import DEFAULT_HELP, resolve_for_table
+from clinfair.tasks.registry import registered_tasks
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -92,8 +96,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.metrics import MetricsInputError, build_report
     from clinfair.benchmark.runner import duplicate_examples
-    from clinfair.core.errors import ClinfairError
-    from clinfair.core.io import check_output_file
 
     if args.n_bootstrap < 0:
         raise ClinfairError("--n-bootstrap must be >= 0")
@@ -131,8 +133,6 @@ def table_attributes(path: Path, df, chosen: str | None) -> list[str]:
     (``clinfair.tasks.attributes.resolve_for_table``): ``chosen``, each part checked to be a column
     of the file or a key of its ``attributes`` column, or by default what ``clinfair eval`` reports
     for the file's tasks, plus those a ``results.json`` beside the file lists."""
-    from clinfair.tasks.attributes import resolve_for_table
-    from clinfair.tasks.registry import registered_tasks
 
     return resolve_for_table(
         chosen,
@@ -154,7 +154,6 @@ def _stored_attributes(path: Path) -> list[str]:
 
 
 def _parse_positive_labels(items: list[str]) -> dict[str, str]:
-    from clinfair.core.errors import ClinfairError
 
     labels = {}
     for item in items:
@@ -174,8 +173,6 @@ def load_predictions(path: Path):
     JSON Lines.
     """
     import pandas as pd
-
-    from clinfair.core.errors import ClinfairError
 
     if not path.exists():
         raise ClinfairError(f"{path}: no such file")
@@ -201,8 +198,6 @@ def _read_parquet(path: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from clinfair.core.errors import ClinfairError
-
     def list_as_arrow(arrow_type: pa.DataType):
         import pandas as pd
 
@@ -218,7 +213,6 @@ def _read_parquet(path: Path):
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    from clinfair.core.errors import ClinfairError
 
     records = []
     try:
@@ -263,9 +257,6 @@ def _is_results_file(path: Path) -> bool:
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write the report atomically (temporary file in the same folder, then ``os.replace``)."""
-    from clinfair.cli import os_error_hint
-    from clinfair.core.errors import ClinfairError
-    from clinfair.core.io import atomic_write_json
 
     try:
         atomic_write_json(path, report)
@@ -316,7 +307,6 @@ def summary_table(report: dict[str, Any]) -> str:
     """A compact text table per dataset and overall: exact accuracy and invalid rate first, the rows,
     then the paper-protocol values (the span marked under the header), then warnings."""
     from clinfair.benchmark.metrics import select_metrics
-    from clinfair.benchmark.metrics.registry import PAPER, RUN
 
     counts = report["counts"]
     paper = report["paper"]
@@ -362,7 +352,6 @@ def score_summary_table(scores: dict[str, Any]) -> str:
     """Score-based metrics per task and attribute: AUROC and ECE on all scored rows, then the
     worst-group AUROC, AUROC gap and ECE gap across the attribute's groups."""
     from clinfair.benchmark.metrics import get_metric
-    from clinfair.benchmark.metrics.registry import SCORE_GROUP, SCORE_SUMMARY
 
     auroc, ece = (get_metric(SCORE_GROUP, key).label for key in ("auroc", "ece"))
     worst = get_metric(SCORE_SUMMARY, "worst_group_auroc").label

@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.benchmark.bootstrap import N_BOOTSTRAP
-from clinfair.benchmark.probe import MIN_VALID_PAIRS
+from clinfair.benchmark.generation import GenerationSettings, default_max_new_tokens, make_backend
+from clinfair.benchmark.probe import MIN_VALID_PAIRS, PROBE_ATTRIBUTES, probe_questions, run_probe
 from clinfair.commands.tasks import apply_include_paths, include_path_field
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
-from clinfair.tasks.attributes import DEFAULT_HELP, DEMOGRAPHICS
-from clinfair.tasks.prepare import default_data_dir
+from clinfair.core.io import atomic_write_json, atomic_write_parquet, check_output_folder
+from clinfair.tasks.attributes import DEFAULT_HELP, DEMOGRAPHICS, default_attributes, parse_attributes
+from clinfair.tasks.prepare import default_data_dir, task_rows
+from clinfair.tasks.registry import resolve_tasks
 
 
 @dataclass(kw_only=True)
@@ -120,8 +123,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def probe_attributes(chosen: str | None, specs) -> list[str]:
     """``--attributes`` parsed (``clinfair.tasks.attributes.parse_attributes``), or by default the
     items of the default spec the probe can state (sex, age_group; not an intersection)."""
-    from clinfair.benchmark.probe import PROBE_ATTRIBUTES
-    from clinfair.tasks.attributes import default_attributes, parse_attributes
 
     if chosen is None:
         return [item for item in default_attributes(specs) if item in PROBE_ATTRIBUTES]
@@ -130,8 +131,6 @@ def probe_attributes(chosen: str | None, specs) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.locate import locate_model
-    from clinfair.core.io import atomic_write_json, atomic_write_parquet, check_output_folder
-    from clinfair.tasks.registry import resolve_tasks
 
     apply_include_paths(args)
     specs = resolve_tasks(args.tasks)
@@ -144,10 +143,6 @@ def run(args: argparse.Namespace) -> int:
     )
     locate_model(args.model)  # the flags first, then the model's cause in one line, before torch is imported
     import pandas as pd
-
-    from clinfair.benchmark.generation import GenerationSettings, default_max_new_tokens, make_backend
-    from clinfair.benchmark.probe import probe_questions, run_probe
-    from clinfair.tasks.prepare import task_rows
 
     attributes = probe_attributes(args.attributes, specs)
     for spec in specs:  # age_group is binned from the source's age

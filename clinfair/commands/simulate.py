@@ -15,6 +15,7 @@ from pathlib import Path
 
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
 
 
 @dataclass(kw_only=True)
@@ -84,7 +85,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
     from clinfair.trainers.simulate import default_study, report, run_study
 
     if args.out:

@@ -11,6 +11,12 @@ from typing import Any
 
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
+from clinfair.core.hub import OPERATIONS_FILE
+from clinfair.core.io import OutputFolderError, check_replaceable
+from clinfair.core.yamlio import load_yaml_value
+from clinfair.tasks.builders.base import BuildError, RowError
+from clinfair.tasks.prepare import SUMMARY_FILE, prepare
+from clinfair.tasks.registry import get_task, include_paths, list_tasks
 
 
 def include_path_field() -> Any:
@@ -159,13 +165,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def apply_include_paths(args: argparse.Namespace) -> None:
-    from clinfair.tasks.registry import include_paths
 
     include_paths(getattr(args, "include_path", None))
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from clinfair.tasks.registry import list_tasks
 
     apply_include_paths(args)
     specs = list_tasks()
@@ -199,7 +203,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def parse_options(pairs: list[str]) -> dict:
-    from clinfair.core.yamlio import load_yaml_value
 
     options = {}
     for pair in pairs:
@@ -211,18 +214,13 @@ def parse_options(pairs: list[str]) -> dict:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from clinfair.core.io import OutputFolderError, check_replaceable
-    from clinfair.tasks.builders.base import BuildError, RowError
     from clinfair.tasks.builders.table import with_table_source
-    from clinfair.tasks.prepare import SUMMARY_FILE, prepare
-    from clinfair.tasks.registry import get_task
 
     apply_include_paths(args)
     spec = with_table_source(get_task(args.task), args.raw, args.columns)
     if args.dry_run and not args.push_to_hub:
         raise ClinfairError("--dry-run writes what --push-to-hub would send: give --push-to-hub REPO_ID too")
     if args.push_to_hub:  # before the long part: a mistyped id or dry-run folder fails at once
-        from clinfair.core.hub import OPERATIONS_FILE
         from clinfair.publish import check_dataset_repo
 
         check_dataset_repo(args.push_to_hub)

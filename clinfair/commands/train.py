@@ -25,8 +25,15 @@ from pathlib import Path
 
 from clinfair.core.arguments import add_dataclass_arguments, field_specs, from_namespace
 from clinfair.core.errors import ClinfairError
+from clinfair.core.yamlio import load_yaml
 from clinfair.trainers.methods import METHODS
-from clinfair.trainers.recipes import RecipeArguments, shipped_recipes
+from clinfair.trainers.recipes import (
+    RecipeArguments,
+    load_recipe,
+    parse_overrides,
+    resolve_recipe_path,
+    shipped_recipes,
+)
 
 
 @dataclass
@@ -132,8 +139,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def recipe_model(recipe: str, overrides: list[str]) -> str | None:
     """The recipe's ``model``, read without building the method's config (which imports TRL); None
     when the recipe cannot be read this way (``load_recipe`` then says why)."""
-    from clinfair.core.yamlio import load_yaml
-    from clinfair.trainers.recipes import parse_overrides, resolve_recipe_path
 
     try:
         values = load_yaml(resolve_recipe_path(recipe).read_text()) or {}
@@ -165,7 +170,6 @@ def check_train_output(recipe, recipe_name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from clinfair.benchmark.locate import locate_model
-    from clinfair.trainers.recipes import load_recipe
 
     train = from_namespace(TrainArguments, args)
     model = recipe_model(train.recipe, args.overrides)

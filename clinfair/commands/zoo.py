@@ -19,9 +19,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clinfair.benchmark.generation import GenerationSettings, HFBackend
+from clinfair.benchmark.models import load_model_and_processor
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
-from clinfair.tasks.prepare import default_data_dir
+from clinfair.tasks.prepare import default_data_dir, task_rows
+from clinfair.tasks.prompts import parse_answer
+from clinfair.tasks.registry import get_task
 
 #: Supervised steps of ``--warm-start`` given without a number.
 WARM_START_STEPS = 100
@@ -153,12 +157,7 @@ def run_build(args: argparse.Namespace) -> int:
 def warm_start(folder: Path, data_dir: Path, steps: int, seed: int) -> None:
     """Teach the model in FOLDER the answer format on the synthetic task, save it back, and say how
     many of a few validation answers now parse."""
-    from clinfair.benchmark.generation import GenerationSettings, HFBackend
-    from clinfair.benchmark.models import load_model_and_processor
     from clinfair.core.progress import heartbeat
-    from clinfair.tasks.prepare import task_rows
-    from clinfair.tasks.prompts import parse_answer
-    from clinfair.tasks.registry import get_task
     from clinfair.trainers.warmstart import format_warm_start
 
     spec = get_task("synthetic")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
+from clinfair.core.errors import ClinfairError
+from clinfair.study.config import CommandOverrides, apply_overrides, load_config
 
 
 @dataclass(kw_only=True)
@@ -79,8 +81,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clinfair.core.errors import ClinfairError
-    from clinfair.study.config import CommandOverrides, apply_overrides, load_config
 
     flags = from_namespace(StudyArguments, args)
     stray = [

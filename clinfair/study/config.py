@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.core.errors import ClinfairError
+from clinfair.core.yamlio import load_dataclass, load_yaml
+from clinfair.trainers.methods import METHODS
 
 #: row-level quantities a primary endpoint can be computed from (per row: 1/0)
 ENDPOINT_METRICS = {"accuracy": "exact accuracy", "invalid": "invalid-answer rate"}
@@ -124,8 +126,6 @@ class StudyConfig:
         return [m for m in wanted if m != self.baseline and m in self.methods]
 
     def check(self, where: str) -> None:
-        from clinfair.core.yamlio import load_dataclass
-        from clinfair.trainers.methods import METHODS
 
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown or not self.methods:
@@ -223,8 +223,6 @@ def apply_overrides(config: StudyConfig, flags: CommandOverrides) -> StudyConfig
 def load_config(path: str | Path) -> StudyConfig:
     """Read a study YAML; an unknown key or a wrong type is a ClinfairError naming the file and key."""
     import yaml
-
-    from clinfair.core.yamlio import load_dataclass, load_yaml
 
     path = Path(path)
     if not path.is_file():

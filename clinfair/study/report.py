@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from clinfair.benchmark.eval_result import EvalResult
 from clinfair.benchmark.metrics.registry import PAPER, RUN, STUDY, get_metric, select_metrics
+from clinfair.benchmark.seedstats import EXACT_SIGN_FLIP_SEEDS, Interval
 from clinfair.core.errors import ClinfairError
 from clinfair.study import statistics
 from clinfair.study.config import PrimaryEndpoint, StudyConfig
@@ -43,7 +45,6 @@ UNIT = (
 def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str, float | None]:
     """Exact accuracy and invalid rate, the paper-protocol overall values, and the minority's
     accuracy and gap from the predictions."""
-    from clinfair.benchmark.eval_result import EvalResult
 
     result = EvalResult.load(eval_dir)
     results = result.results
@@ -67,7 +68,6 @@ def run_metrics(eval_dir: Path, task: str, minority: dict[str, str]) -> dict[str
 
 def endpoint_rows(eval_dir: Path, task: str, endpoint: PrimaryEndpoint):
     """Per row of the task, sorted by id: the id, the endpoint's 1/0 value and the group ('' for none)."""
-    from clinfair.benchmark.eval_result import EvalResult
 
     columns = ["dataset", "id", "correct", "valid", *([endpoint.attribute] if endpoint.attribute else [])]
     # a column the file lacks (the endpoint's attribute, say) is one line naming the folder
@@ -167,14 +167,12 @@ def summarise(config: StudyConfig, out: Path) -> dict[str, Any]:
 
 def interval_text(interval: dict[str, Any] | None, scale: float = 100.0) -> str:
     """A stored ``seedstats.Interval`` as text (×100: points); a dash when there is none."""
-    from clinfair.benchmark.seedstats import Interval
 
     return Interval(**interval).text(scale) if interval else "–"
 
 
 def sign_flip_text(seeds: int, p: float | None) -> str:
     """The sign-flip p-value and how it was found: exactly, or from random sign patterns."""
-    from clinfair.benchmark.seedstats import EXACT_SIGN_FLIP_SEEDS
 
     if seeds <= EXACT_SIGN_FLIP_SEEDS:
         return f"exact sign-flip p = {fmt_p(p)}"

@@ -18,11 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import huggingface_hub.utils as hub_utils
 from tqdm.auto import tqdm
 
+from clinfair.benchmark.evaluate import evaluate
+from clinfair.benchmark.generation import GenerationSettings
+from clinfair.benchmark.models import build_tiny_vlm, load_model_and_processor
+from clinfair.benchmark.runner import EvalRequest
+from clinfair.commands.eval import summary_table
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text
+from clinfair.leaderboard.build import build_leaderboard
 from clinfair.study.config import StudyConfig
+from clinfair.tasks.prepare import load_prepared, prepare
+from clinfair.trainers.build import build_trainer
+from clinfair.trainers.recipes import load_recipe
+from clinfair.trainers.warmstart import format_warm_start
 
 
 def run_name(method: str, seed: int) -> str:
@@ -37,7 +48,6 @@ def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
 
         torch.set_num_threads(config.torch_threads)
     from clinfair.tasks import get_task
-    from clinfair.tasks.prepare import prepare
 
     data_dir = out / "data"
     folder = data_dir / config.task
@@ -60,9 +70,6 @@ def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
 
 def _tiny_warm_start(config: StudyConfig, out: Path, data: Path) -> Path:
     """A tiny random VLM, taught the answer format (and true labels) for a few supervised steps."""
-    from clinfair.benchmark.models import build_tiny_vlm, load_model_and_processor
-    from clinfair.tasks.prepare import load_prepared
-    from clinfair.trainers.warmstart import format_warm_start
 
     base, warm = out / "models" / "base", out / "models" / "warm-start"
     if not (base / "config.json").exists():
@@ -99,8 +106,6 @@ def train_run(
     timings = {} if timings is None else timings
     from transformers import PrinterCallback
 
-    from clinfair.trainers.build import build_trainer
-
     if (folder / "model.safetensors").exists():
         return folder
     if folder.exists():
@@ -117,7 +122,6 @@ def train_run(
 
 def recipe_for(config: StudyConfig, method: str, seed: int, model: Path, data_dir: Path, folder: Path):
     """The resolved recipe of one run: the study's recipe and overrides, then the run's own keys."""
-    from clinfair.trainers.recipes import load_recipe
 
     overrides = {
         **config.overrides,
@@ -155,10 +159,6 @@ def evaluate_run(
 ) -> Path:
     """Evaluate one model on the study's split (``clinfair.benchmark.evaluate``); its metrics table goes
     to ``folder/summary.txt``, not the terminal (the study's report is what a person reads)."""
-    from clinfair.benchmark.evaluate import evaluate
-    from clinfair.benchmark.generation import GenerationSettings
-    from clinfair.benchmark.runner import EvalRequest
-    from clinfair.commands.eval import summary_table
 
     request = EvalRequest(
         model=str(model),
@@ -184,7 +184,6 @@ def quiet_libraries() -> Iterator[None]:
     """Silence transformers', datasets' and the Hub's progress bars and warnings for a study:
     each of its dozens of loads and saves would print its own (a run's details go to its folder)."""
     import datasets
-    import huggingface_hub.utils as hub_utils
     from transformers.utils import logging as hf_logging
 
     verbosity, bars_on = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
@@ -226,7 +225,7 @@ def run_study(
 
     Progress is one bar, advanced once per run: ``bar`` (a tqdm the caller owns, e.g. the
     demo's, which counts its own steps too) or one made here."""
-    from clinfair.study.report import render, summarise
+    from clinfair.study.report import render, summarise  # clinfair.study.report imports this module
 
     config.check_recipes()
     out.mkdir(parents=True, exist_ok=True)
@@ -273,7 +272,6 @@ def run_study(
 def build_study_leaderboard(config: StudyConfig, out: Path, extra: list[Path] = ()) -> Path:
     """The leaderboard of the study's finished runs (and ``extra`` evaluation folders) beside
     ``report.md``, with each run's training dynamics labelled by its name."""
-    from clinfair.leaderboard.build import build_leaderboard
 
     finished = [
         (method, seed)

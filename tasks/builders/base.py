@@ -16,10 +16,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import multiprocessing
 import re
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,8 +198,6 @@ class Builder:
             for record in self.records():
                 yield record, _outcome(self, record, encode)
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
 
         # Workers rebuild the builder from its spec and options (builders may hold unpicklable
         # modules). On Linux they are forked: a spawned worker first re-imports datasets, PIL and

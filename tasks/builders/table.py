@@ -38,6 +38,7 @@ that ``--skip-bad`` skips and counts, as in every other builder.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import io
 import json
@@ -46,11 +47,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from clinfair.tasks.builders.base import ROW_PROBLEM, Builder, BuildError, RawRecord, assign_split, load_image
 from clinfair.tasks.schema import SPLITS, FieldError
 from clinfair.tasks.spec import TABLE_BUILDER, TaskConfigError, TaskSpec
 from clinfair.tasks.table_config import HUB_PREFIX, TableConfig
 from clinfair.tasks.table_config import cell_text as _text
+from PIL import Image
 
 from clinfair.core.errors import one_line
 from clinfair.core.yamlio import load_yaml, merge_mappings
@@ -235,8 +239,6 @@ class TableBuilder(Builder):
                 raise BuildError(f"{name}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
     def _parquet_records(self, path: Path) -> Iterator[RawRecord]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
         name = self.relative(path)
         try:
@@ -441,7 +443,6 @@ class TableBuilder(Builder):
 
 def _checked_bytes(data: bytes, name: str, column: str) -> dict[str, Any]:
     """Image bytes as stored, after a full decode (a truncated or foreign blob is a field error)."""
-    from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -457,7 +458,6 @@ def _shown(mapping: Mapping[str, Any], most: int = 12) -> str:
 
 
 def _csv_header(path: Path) -> list[str] | None:
-    import csv
 
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:

@@ -52,6 +52,7 @@ from clinfair.tasks.builders.base import (
     require_extra,
 )
 from clinfair.tasks.schema import FieldError
+from PIL import Image
 
 ANNOTATIONS_FILE = "breast-level_annotations.csv"
 METADATA_FILE = "metadata.csv"
@@ -130,7 +131,6 @@ class VinDrMammoBuilder(Builder):
 
     def read_dicom(self, path: Path) -> tuple[np.ndarray, str | None]:
         """The displayable 8-bit image of a DICOM file and its PatientAge tag (or None)."""
-        from PIL import Image
         from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
         if not path.is_file():
