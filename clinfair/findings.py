@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +24,7 @@ from clinfair.cli import main
 from clinfair.core.arguments import add_dataclass_arguments, from_namespace
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text
+from clinfair.core.provenance import machine, source_commit
 from clinfair.demo import primary_report, simulated_group_shift
 from clinfair.study.config import CommandOverrides, apply_overrides, load_config
 
@@ -132,32 +130,6 @@ FINDINGS = {
 }
 
 
-def _commit() -> str:
-    try:
-        found = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
-        ).stdout
-        return found.stdout.strip() + ("-dirty" if dirty.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def machine() -> dict[str, Any]:
-    """What ran it: enough to tell two machines apart, nothing personal (no host name)."""
-
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_1min_at_end": load,
-    }
-
-
 def regenerate(name: str, out: Path = FINDINGS_DIR, work: Path = Path("findings_work")) -> Path:
     """Re-run one finding into ``out/<name>/`` (its files replaced) and write its manifest."""
     finding = FINDINGS[name]
@@ -173,7 +145,7 @@ def regenerate(name: str, out: Path = FINDINGS_DIR, work: Path = Path("findings_
             "finding": name,
             "title": finding.title,
             "command": finding.command,
-            "commit": _commit(),
+            "commit": source_commit(),
             "machine": machine(),
             "wall_s": round(time.perf_counter() - start, 1),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

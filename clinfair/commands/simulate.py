@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 from clinfair.core.arguments import add_dataclass_arguments
 from clinfair.core.errors import ClinfairError
 from clinfair.core.io import atomic_write_json, atomic_write_text, check_output_folder
+from clinfair.core.provenance import machine, source_commit
 
 
 @dataclass(kw_only=True)
@@ -97,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         raise ClinfairError(f"--questions takes letters from 'abcd', got {args.questions!r}")
     study = default_study(args.seeds, args.questions, args.nd_seeds)
     study.training = replace(study.training, steps=args.steps, optimizer=args.optimizer)
-    commit = _commit()  # before the run: the code that ran
+    commit = source_commit()  # before the run: the code that ran
     start = time.perf_counter()
     results = run_study(study, args.workers, progress=args.progress)
     seconds = time.perf_counter() - start
@@ -113,41 +112,10 @@ def run(args: argparse.Namespace) -> int:
         [f"--seeds {args.seeds}", f"--nd-seeds {args.nd_seeds}", f"--questions {args.questions}"]
         + [f"--steps {args.steps}", f"--optimizer {args.optimizer}", f"--workers {args.workers}"]
     )
-    summary["machine"] = _machine()
+    summary["machine"] = machine()
     summary["commit"] = commit
     print(text)
     if args.out:
         atomic_write_text(args.out / "report.md", text)
         atomic_write_json(args.out / "summary.json", summary)
     return 0
-
-
-def _machine() -> dict[str, object]:
-    """Where the study ran (its wall time depends on it)."""
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-    }
-
-
-def _commit() -> str | None:
-    """The git commit of the clinfair source that runs, "+dirty" when tracked files differ from it
-    (None outside a git checkout)."""
-    outputs = []
-    for command in (["git", "rev-parse", "HEAD"], ["git", "status", "--porcelain", "--untracked-files=no"]):
-        try:
-            out = subprocess.run(
-                command,
-                cwd=Path(__file__).resolve().parent,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        outputs.append(out.stdout.strip())
-    return (outputs[0] + ("+dirty" if outputs[1] else "")) or None
