@@ -99,11 +99,11 @@ class Run:
 
     @property
     def tasks(self) -> list[str]:
-        return list(self.results["tasks"])
+        return EvalResult(self.folder, self.results).tasks
 
     @property
     def label_spaces(self) -> dict[str, list[str]]:
-        return {task: list(info["label_space"]) for task, info in self.results["tasks"].items()}
+        return EvalResult(self.folder, self.results).label_spaces
 
     @property
     def settings(self) -> dict[str, Any]:
