@@ -526,9 +526,15 @@ def _build_mllama(out_dir: Path, seed: int) -> None:
         },
         image_token_index=ids["<|image|>"],
     )
+    model = _model(config, seed)
+    # A fresh Mllama initialises its cross-attention gates to 0 (tanh(0) = 0), which hides the image from
+    # the text model; trained checkpoints have them open, so the zoo's do too.
+    for name, parameter in model.named_parameters():
+        if name.endswith(("cross_attn_attn_gate", "cross_attn_mlp_gate")):
+            parameter.data.fill_(1.0)
     _save(
         out_dir,
-        _model(config, seed),
+        model,
         processor,
         [ids["<|eot_id|>"], ids["<|end_of_text|>"]],
         ids["<|finetune_right_pad_id|>"],
