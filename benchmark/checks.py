@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from clinfair.benchmark.generation import Backend, GenerationInputError, GenerationSettings, HFBackend
-from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES, ModelLoadError
+from clinfair.benchmark.models import ModelLoadError
 from clinfair.tasks.prepare import task_rows
 from clinfair.tasks.prompts import parse_answer
 from clinfair.tasks.registry import get_task
@@ -35,13 +35,10 @@ class ModelCheck:
     model: str
     ok: bool = True
     lines: list[str] = field(default_factory=list)
-    not_trainable: str | None = None  # why clinfair train cannot train this family, if it cannot
 
     def render(self) -> str:
         if not self.ok:
             verdict = "FAIL"
-        elif self.not_trainable:
-            verdict = f"OK for clinfair eval; clinfair train cannot train it: {self.not_trainable}"
         else:
             verdict = "OK: works with clinfair eval and train"
         return "\n".join(
@@ -127,7 +124,6 @@ def check_model(
         return check
     if isinstance(loaded, HFBackend):  # vLLM's engine hides the model and processor
         model, processor = loaded.model, loaded.processor
-        check.not_trainable = UNTRAINABLE_MODEL_TYPES.get(model.config.model_type)
         parameters = sum(p.numel() for p in model.parameters())
         check.lines.append(
             f"model: {type(model).__name__} (model type {model.config.model_type}, "

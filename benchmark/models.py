@@ -44,14 +44,6 @@ SPECIAL_TOKENS = (
 CHAT_TEMPLATE_DIR = Path(__file__).parent / "chat_templates"
 
 
-#: Families clinfair evaluates but cannot train, and why: TRL 1.16's GRPOTrainer forwards a fixed
-#: set of processor outputs to the policy, and Mllama's cross-attention needs three it drops.
-UNTRAINABLE_MODEL_TYPES: dict[str, str] = {
-    "mllama": "TRL 1.16's GRPOTrainer does not pass Mllama's cross-attention inputs "
-    "(aspect_ratio_ids, aspect_ratio_mask, cross_attention_mask) to the model",
-}
-
-
 class ModelLoadError(ClinfairError):
     """A checkpoint that does not exist or cannot be loaded as an image-text model."""
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES
 from clinfair.benchmark.zoo import ZOO, build_tiny_family
 from clinfair.tasks import get_task
 from clinfair.tasks.prepare import load_prepared, prepare
@@ -80,25 +79,26 @@ def test_eval_every_family_at_batch_size_4(family, zoo, zoo_data, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
-def test_two_fairgrpo_steps_with_the_fairness_callback_on_every_family(
-    family, zoo, zoo_data, tmp_path, capsys
-):
+def test_two_fairgrpo_steps_with_the_fairness_callback_on_every_family(family, zoo, zoo_data, tmp_path):
     data, _ = zoo_data
     out = tmp_path / "run"
     steps = ("max_steps=2", "train_limit=8", "eval_limit=4", "max_completion_length=6")
     fairness = ("fairness_eval_steps=1", "fairness_batch_size=4", "fairness_max_new_tokens=4")
-    code = main(train_args(zoo[family], data, out, *steps, *fairness))
-    if ZOO[family].model_type in UNTRAINABLE_MODEL_TYPES:
-        # refused before TRL sees the model, in one line naming why
-        assert code == 2
-        err = capsys.readouterr().err
-        assert "cannot be trained" in err and "cross_attention_mask" in err and "Traceback" not in err
-        assert not (out / "model.safetensors").exists()
-        return
-    assert code == 0
+    assert main(train_args(zoo[family], data, out, *steps, *fairness)) == 0
     steps = [json.loads(line)["step"] for line in (out / "fairness.jsonl").read_text().splitlines()]
     assert steps == [0, 1, 2]
-    assert (out / "model.safetensors").is_file()
+    import torch
+    from safetensors.torch import load_file
+
+    trained, initial = load_file(out / "model.safetensors"), load_file(zoo[family] / "model.safetensors")
+    assert trained.keys() == initial.keys()
+    assert all(torch.isfinite(weights).all() for weights in trained.values())
+    if ZOO[family].model_type == "mllama":
+        # the loss reached the policy through its cross-attention (TRL 1.16 alone fails in the loss's forward).
+        # Only here: most families' random completions all run to the 6 tokens and earn equal rewards, so
+        # their advantages, and the update, are 0; Mllama's second step has unequal rewards.
+        moved = {name for name, weights in trained.items() if not torch.equal(weights, initial[name])}
+        assert any(".cross_attn." in name for name in moved), sorted(moved)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -106,10 +106,7 @@ def test_check_model_says_every_family_works(family, zoo, capsys):
     assert main(["check-model", str(zoo[family])]) == 0
     out = capsys.readouterr().out
     assert f"model type {ZOO[family].model_type}" in out and "2 rows x 2 image(s) -> 2 completions" in out
-    if ZOO[family].model_type in UNTRAINABLE_MODEL_TYPES:
-        assert "verdict: OK for clinfair eval; clinfair train cannot train it: TRL 1.16" in out
-    else:
-        assert out.rstrip().endswith("verdict: OK: works with clinfair eval and train")
+    assert out.rstrip().endswith("verdict: OK: works with clinfair eval and train")
 
 
 def test_gemma3_needs_one_image_list_per_row(zoo):
@@ -275,9 +272,7 @@ def test_readme_support_table_lists_every_zoo_family():
     assert labels == [family.label for family in ZOO.values()]
     for row in rows[: len(ZOO)]:
         cells = [cell.strip() for cell in row.split("|")[1:-1]]
-        family = next(f for f in ZOO.values() if f.label == cells[0])
-        trains = "no" if family.model_type in UNTRAINABLE_MODEL_TYPES else "yes"
-        assert cells[2:4] == ["yes", trains], row  # eval and train (or its refusal) are tested above
+        assert cells[2:4] == ["yes", "yes"], row  # eval and train are tested above
 
 
 @pytest.mark.parametrize("family", FAMILIES)

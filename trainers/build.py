@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from clinfair.benchmark.checks import preflight_tasks
 from clinfair.benchmark.generation import GenerationSettings, HFBackend
-from clinfair.benchmark.models import UNTRAINABLE_MODEL_TYPES, build_tiny_vlm, load_model_and_processor
+from clinfair.benchmark.models import build_tiny_vlm, load_model_and_processor
 from clinfair.trainers.data import build_grpo_dataset, load_task_split
 from clinfair.trainers.methods import get_method
 from clinfair.trainers.recipes import reward_specs
@@ -90,11 +90,6 @@ def _preflight(model, processor, arguments, verbose: bool) -> None:
     conversational prompts with it), as ``clinfair eval`` does.
     """
 
-    reason = UNTRAINABLE_MODEL_TYPES.get(model.config.model_type)
-    if reason:
-        raise ClinfairError(
-            f"model type {model.config.model_type!r} cannot be trained: {reason}; clinfair eval works"
-        )
     backend = HFBackend(model, processor, GenerationSettings(max_new_tokens=2, batch_size=2))
     if backend.plain_prompt and verbose:
         print(
