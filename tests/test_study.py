@@ -7,6 +7,7 @@ import json
 import math
 import statistics
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -63,6 +64,8 @@ def _config(tmp_path, **changes) -> str:
         ({"max_new_tokens": 0}, "max_new_tokens must be a whole number >= 1, got 0"),
         ({"eval_limit": 0}, "eval_limit must be null or a whole number >= 1, got 0"),
         ({"eval_limit": -5}, "eval_limit must be null or a whole number >= 1, got -5"),
+        ({"workers": -1}, "workers must be a whole number >= 0 (0: one per CPU core), got -1"),
+        ({"workers": True}, "workers must be a whole number >= 0 (0: one per CPU core), got True"),
         ({"overrides": {"num_generations": 1}}, "num_generations must be an integer >= 2"),
     ],
 )
@@ -107,6 +110,7 @@ def test_flags_override_the_config_and_plan_prints_the_seeds_needed(tmp_path, ca
         (["--steps", "0"], "--steps must be at least 1, got 0"),
         (["--sd", "0.1"], "--sd only go with --plan"),
         (["--seeds", "0"], "--seeds must be at least 1, got 0"),
+        (["--workers", "-1"], "--workers must be at least 0, got -1"),
     ],
 )
 def test_bad_flags_are_one_line(tmp_path, capsys, flags, message):
@@ -248,7 +252,7 @@ def test_plan_from_a_pilot_reads_its_sd_and_time(tmp_path, capsys):
 @pytest.mark.slow
 def test_study_runs_reports_and_resumes(tmp_path, capsys):
     out = tmp_path / "out"
-    config = _config(tmp_path)
+    config = _config(tmp_path, workers=2)  # two runs at a time, each in its own process
     assert main(["study", config, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "## Secondary: paired differences to grpo" in printed
@@ -277,12 +281,17 @@ def test_study_runs_reports_and_resumes(tmp_path, capsys):
 
     # resumable: a run whose marker is gone (killed) is redone; finished runs are not touched
     kept = (out / "runs" / "grpo-seed0" / "run.json").stat().st_mtime_ns
+    weights = out / "models" / "fairgrpo-seed1" / "model.safetensors"
+    predictions = out / "runs" / "fairgrpo-seed1" / "eval" / "predictions.parquet"
+    trained_in_a_worker = weights.read_bytes(), pd.read_parquet(predictions)
     (out / "runs" / "fairgrpo-seed1" / "run.json").unlink()
-    (out / "models" / "fairgrpo-seed1" / "model.safetensors").unlink()
-    assert main(["study", config, "--out", str(out)]) == 0
+    weights.unlink()
+    assert main(["study", config, "--out", str(out)]) == 0  # one pending run: trained in this process
     assert (out / "runs" / "fairgrpo-seed1" / "run.json").is_file()
-    assert (out / "models" / "fairgrpo-seed1" / "model.safetensors").is_file()
     assert (out / "runs" / "grpo-seed0" / "run.json").stat().st_mtime_ns == kept
+    # the same run, trained beside another in a worker process or alone here: the same weights, answers
+    assert weights.read_bytes() == trained_in_a_worker[0]
+    pd.testing.assert_frame_equal(pd.read_parquet(predictions), trained_in_a_worker[1])
 
     # the same folder with other data is refused
     other = _config(tmp_path, task_options={"n": 90})
@@ -294,3 +303,17 @@ def test_help_prints(command, capsys):
     with pytest.raises(SystemExit) as exit_code:
         main([*command, "--help"])
     assert exit_code.value.code == 0 and "usage: clinfair" in capsys.readouterr().out
+
+
+def test_runs_at_a_time_follow_workers_and_the_cpu_cores():
+    import os
+
+    from clinfair.study.config import StudyConfig
+
+    assert StudyConfig(workers=3).worker_count(2) == 2 and StudyConfig(workers=3).worker_count(5) == 3
+    assert StudyConfig(workers=1).worker_count(9) == 1
+    assert StudyConfig(workers=0, torch_threads=None).worker_count(9) == 1  # torch threads over every core
+    cores = len(os.sched_getaffinity(0))  # no GPU in the test tier
+    assert StudyConfig(workers=0).worker_count(9) == max(1, min(cores, 4))
+    assert StudyConfig(workers=0, torch_threads=2).worker_count(9) == max(1, min(cores // 2, 4))
+    assert StudyConfig(workers=0).worker_count(1) == 1

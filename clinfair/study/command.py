@@ -30,6 +30,9 @@ class StudyArguments:
             The task's rows over all splits (its ``n`` option).
         warm_start_steps (`int`, *optional*):
             Supervised warm-start steps of the tiny model.
+        workers (`int`, *optional*):
+            Runs trained at once, one process each (0: one per CPU core, at most 4), instead of
+            the config's ``workers``.
         plan (`bool`, *optional*, defaults to `False`):
             Print the seeds needed for the config's target effect; run nothing.
         pilot (`Path`, *optional*):
@@ -55,6 +58,10 @@ class StudyArguments:
     )
     rows: int | None = field(default=None, metadata={"help": "override the task's rows over all splits (n)"})
     warm_start_steps: int | None = field(default=None, metadata={"help": "override the warm-start steps"})
+    workers: int | None = field(
+        default=None,
+        metadata={"help": "runs trained at once, one process each (0: one per CPU core, at most 4)"},
+    )
     plan: bool = field(
         default=False,
         metadata={"help": "print the seeds the config's target effect needs (80 %% power); run nothing"},
@@ -93,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(flags.config)
     methods = [m.strip() for m in flags.methods.split(",") if m.strip()] if flags.methods else None
     config = apply_overrides(
-        config, CommandOverrides(flags.steps, flags.rows, flags.warm_start_steps, flags.seeds, methods)
+        config,
+        CommandOverrides(
+            flags.steps, flags.rows, flags.warm_start_steps, flags.seeds, methods, flags.workers
+        ),
     )
     config.check("command line")
     if flags.plan:

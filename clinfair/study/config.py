@@ -21,6 +21,7 @@ A config is a YAML mapping (``configs/studies/group_shift.yaml`` is the shipped 
     target_effect: 0.05      # the difference (fraction: 0.05 = 5 points) the study must detect
     minority: {age_group: A4}
     eval_split: test
+    workers: 0               # runs trained at once (0: one per CPU core); results do not depend on it
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ class StudyConfig:
     # machine two threads stall each other at every OpenMP barrier (measured: 0.5-0.7 s per
     # demo GRPO step with 1 thread vs 1.5-24 s with 2, at load 4.5 on 2 cores). null: torch's choice.
     torch_threads: int | None = 1
+    # runs trained at once, each in its own process with ``torch_threads`` threads; 0: one per
+    # free CPU core (at most 4, and 1 where a GPU is visible: runs would share it). Results do
+    # not depend on it (each run is seeded and single-threaded): only the wall time does.
+    workers: int = 1
 
     @property
     def seed_list(self) -> list[int]:
@@ -159,10 +164,27 @@ class StudyConfig:
         for key in ("max_new_tokens", "eval_batch_size"):
             if not (isinstance(getattr(self, key), int) and getattr(self, key) >= 1):
                 raise ClinfairError(f"{where}: {key} must be a whole number >= 1, got {getattr(self, key)!r}")
+        if isinstance(self.workers, bool) or not (isinstance(self.workers, int) and self.workers >= 0):
+            raise ClinfairError(
+                f"{where}: workers must be a whole number >= 0 (0: one per CPU core), got {self.workers!r}"
+            )
         if self.eval_limit is not None and not (isinstance(self.eval_limit, int) and self.eval_limit >= 1):
             raise ClinfairError(
                 f"{where}: eval_limit must be null or a whole number >= 1, got {self.eval_limit!r}"
             )
+
+    def worker_count(self, runs: int) -> int:
+        """How many runs train at once for ``runs`` pending runs (``workers``; 0 resolved here)."""
+        if self.workers:
+            return max(1, min(self.workers, runs))
+        import os
+
+        import torch
+
+        if torch.cuda.is_available() or not self.torch_threads:
+            return 1  # one GPU, or torch's own threads over every core
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, min(cores // self.torch_threads, 4, runs))
 
     def check_recipes(self) -> None:
         """Resolve the recipe for every method now (a bad override fails before data, warm start and
@@ -192,6 +214,7 @@ class CommandOverrides:
     warm_start_steps: int | None = None
     seeds: int | None = None
     methods: list[str] | None = None
+    workers: int | None = None
 
 
 def apply_overrides(config: StudyConfig, flags: CommandOverrides) -> StudyConfig:
@@ -202,8 +225,9 @@ def apply_overrides(config: StudyConfig, flags: CommandOverrides) -> StudyConfig
         ("rows", flags.rows),
         ("warm-start-steps", flags.warm_start_steps),
         ("seeds", flags.seeds),
+        ("workers", flags.workers),
     ):
-        least = 0 if flag == "warm-start-steps" else 1
+        least = 0 if flag in ("warm-start-steps", "workers") else 1
         if value is not None and value < least:
             raise ClinfairError(f"--{flag} must be at least {least}, got {value}")
     changed = dataclasses.replace(config)
@@ -217,6 +241,8 @@ def apply_overrides(config: StudyConfig, flags: CommandOverrides) -> StudyConfig
         changed.seeds = flags.seeds
     if flags.methods:
         changed.methods = list(flags.methods)
+    if flags.workers is not None:
+        changed.workers = flags.workers
     return changed
 
 

@@ -98,9 +98,11 @@ def plan(
     )
     per_run = numbers["seconds_per_run"]
     if per_run:
-        hours = runs * per_run / 3600
+        workers = config.worker_count(runs)
+        wall = runs * per_run / workers
+        at_once = f", {workers} runs at a time (workers)" if workers > 1 else ""
         lines.append(
-            f"Time at {per_run:.0f} s per run (train + eval): {runs * per_run:.0f} s ({hours:.1f} h)."
+            f"Time at {per_run:.0f} s per run (train + eval){at_once}: {wall:.0f} s ({wall / 3600:.1f} h)."
         )
     else:
         lines.append(

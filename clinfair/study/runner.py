@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -236,29 +238,16 @@ def run_study(
         bar = tqdm(total=len(runs), desc="[study] runs", unit="run", disable=not progress)
     with quiet_libraries():
         data_dir, model = prepare_inputs(config, out)
-        for method, seed in runs:
-            name = run_name(method, seed)
-            folder = run_folder(out, method, seed)
-            if not (folder / "run.json").exists():
-                bar.set_postfix_str(f"{name}: training")
-                start, timings = time.perf_counter(), {}
-                trained = train_run(
-                    config, method, seed, model, data_dir, model_folder(out, method, seed), timings
-                )
-                train_s = time.perf_counter() - start
-                bar.set_postfix_str(f"{name}: evaluating")
-                evaluate_run(config, trained, name, method, data_dir, folder / "eval")
-                atomic_write_json(
-                    folder / "run.json",
-                    {
-                        "method": method,
-                        "seed": seed,
-                        "train_s": train_s,
-                        "eval_s": time.perf_counter() - start - train_s,
-                        **timings,
-                    },
-                )
-            bar.update()
+        pending = [(m, s) for m, s in runs if not (run_folder(out, m, s) / "run.json").exists()]
+        bar.update(len(runs) - len(pending))
+        workers = config.worker_count(len(pending))
+        if workers == 1:
+            for method, seed in pending:
+                bar.set_postfix_str(f"{run_name(method, seed)}: training and evaluating")
+                run_one(config, method, seed, model, data_dir, out)
+                bar.update()
+        else:
+            _run_in_processes(config, pending, model, data_dir, out, workers, bar)
     if own_bar:
         bar.close()
     summary = summarise(config, out)
@@ -267,6 +256,67 @@ def run_study(
     if leaderboard:
         build_study_leaderboard(config, out)
     return summary
+
+
+def run_one(config: StudyConfig, method: str, seed: int, model: Path, data_dir: Path, out: Path) -> None:
+    """Train and evaluate one run; its ``run.json`` (the finished marker, with timings) last."""
+    name, folder = run_name(method, seed), run_folder(out, method, seed)
+    start, timings = time.perf_counter(), {}
+    trained = train_run(config, method, seed, model, data_dir, model_folder(out, method, seed), timings)
+    train_s = time.perf_counter() - start
+    evaluate_run(config, trained, name, method, data_dir, folder / "eval")
+    atomic_write_json(
+        folder / "run.json",
+        {
+            "method": method,
+            "seed": seed,
+            "train_s": train_s,
+            "eval_s": time.perf_counter() - start - train_s,
+            **timings,
+        },
+    )
+
+
+def _worker_start(torch_threads: int | None) -> None:
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
+
+
+def _run_quietly(*args: Any) -> None:
+    with quiet_libraries():
+        run_one(*args)
+
+
+def _run_in_processes(
+    config: StudyConfig,
+    pending: list[tuple[str, int]],
+    model: Path,
+    data_dir: Path,
+    out: Path,
+    workers: int,
+    bar: Any,
+) -> None:
+    """The pending runs, ``workers`` at a time, each in a fresh (spawned: torch and fork do not
+    mix) process; the first failure stops the rest and is raised here."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_start, initargs=(config.torch_threads,)
+    ) as pool:
+        futures = {
+            pool.submit(_run_quietly, config, method, seed, model, data_dir, out): run_name(method, seed)
+            for method, seed in pending
+        }
+        bar.set_postfix_str(f"{workers} runs at a time")
+        try:
+            for future in as_completed(futures):
+                future.result()
+                bar.set_postfix_str(f"{futures[future]} done")
+                bar.update()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def build_study_leaderboard(config: StudyConfig, out: Path, extra: list[Path] = ()) -> Path:
