@@ -466,8 +466,8 @@ class VLLMBackend:
             len(tokenizer(answer, add_special_tokens=False)["input_ids"]) for _, _, answer in sequences
         ]
         # vLLM returns a log-probability for every prompt position (the pinned 0.31 cannot ask for the
-        # label's few positions alone); not detokenizing each of them roughly halves the cost
-        # (perf/eval_vllm_vs_hf.py)
+        # label's few positions alone); not detokenizing each of them saves up to a quarter of the
+        # time (perf/eval_vllm_vs_hf.py, docs/development.md)
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
         outputs = self.llm.generate(requests, params, use_tqdm=False)
         totals = [
