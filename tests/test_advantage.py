@@ -327,6 +327,23 @@ def test_layout_errors_are_clear():
         scaler([1, 0, 1, 0], ["A"] * 4, ["F"] * 3, 2)
 
 
+def test_labels_are_compared_after_null_normalisation():
+    """None, NaN and pandas.NA are one missing label; 1 and "1" are one label; a real mix is an error."""
+    import pandas as pd
+
+    scaler = FairAdvantageScaler()
+    with pytest.warns(AdvantageWarning, match="missing domain"):
+        scaler([1, 0, 1, 0], [None, float("nan"), "A", "A"], [1, "1", "F", "F"], 2)
+    assert set(scaler.last_stats["domains"]) == {"UNK", "A"}
+    assert set(scaler.last_stats["domains"]["UNK"]["groups"]) == {"1"}
+    scaler([1, 0, 1, 0], ["A"] * 4, [pd.NA, pd.NA, "F", "F"], 2)  # pd.NA has no truth value for !=
+    assert set(scaler.last_stats["domains"]["A"]["groups"]) == {"<NA>", "F"}
+    with pytest.raises(ValueError, match=r"groups must be constant.*prompt 0 has \['F', 'UNK'\]"):
+        scaler([1, 0, 1, 0], ["A"] * 4, ["F", None, "F", "F"], 2)
+    with pytest.raises(ValueError, match="groups must be constant.*prompt 1"):
+        scaler([1, 0, 1, 0], ["A"] * 4, ["F", "F", pd.NA, "F"], 2)
+
+
 def test_clustering_history_needs_fixed_g():
     scaler = FairAdvantageScaler(FairAdvantageConfig(grouping="clusters"))
     scaler([1, 0, 1, 1], ["A"] * 4, [None] * 4, 2)

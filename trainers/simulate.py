@@ -273,6 +273,9 @@ def run_seeds(world: World, training: Training, method: Method, seeds: Sequence[
     estimators = [method.estimator(training) for _ in seeds]
     domain_names = [f"d{i}" for i in range(world.domains)]
     group_names = [g.name for g in world.groups]
+    # each training row's domain and group label, as the estimators read them (object arrays of str)
+    domain_labels = np.array(domain_names, dtype=object)[train_domain]
+    group_labels = np.array(group_names, dtype=object)[train_group]
     picks, uniforms = [], []
     for k, seed in enumerate(seeds):
         rng = np.random.default_rng([seed, 1])
@@ -302,9 +305,9 @@ def run_seeds(world: World, training: Training, method: Method, seeds: Sequence[
             a = np.empty_like(rewards)
             for k in range(n_seeds):
                 doms = grps = []
-                if reads_groups:
-                    doms = [domain_names[d] for d in train_domain[k, idx[k]] for _ in range(g_count)]
-                    grps = [group_names[j] for j in grp[k] for _ in range(g_count)]
+                if reads_groups:  # one label per rollout
+                    doms = np.repeat(domain_labels[k, idx[k]], g_count)
+                    grps = np.repeat(group_labels[k, idx[k]], g_count)
                 a[k] = estimators[k](rewards[k].ravel(), doms, grps).reshape(p_count, g_count)
         # d/dlogits of mean_i A_i log π(a_i) = A_i (onehot(a_i) - π), averaged over the P·G rollouts
         onehot = np.stack([1 - answers, answers], axis=3)

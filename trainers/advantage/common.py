@@ -64,12 +64,20 @@ def _per_prompt(values: Sequence[Any], num_prompts: int, num_generations: int, n
         raise ValueError(
             f"{name} has {len(values)} entries, expected one per row ({num_prompts} prompts x {num_generations})"
         )
-    labels = np.array([_label(v) for v in values], dtype=object).reshape(num_prompts, num_generations)
-    differs = (labels != labels[:, :1]).any(axis=1)
-    if differs.any():
-        p = int(np.flatnonzero(differs)[0])
-        raise ValueError(
-            f"{name} must be constant within a prompt's {num_generations} rollouts; prompt {p} has "
-            f"{sorted(set(labels[p]))}"
-        )
-    return list(labels[:, 0])
+    raw = np.empty(len(values), dtype=object)
+    raw[:] = list(values)
+    raw = raw.reshape(num_prompts, num_generations)
+    # equal raw values give equal labels; only a prompt whose raw values differ (None beside NaN,
+    # 1 beside "1", or a real mix) needs each value's label: that keeps the usual call cheap
+    try:
+        mixed = np.flatnonzero((raw != raw[:, :1]).any(axis=1))
+    except (TypeError, ValueError):  # a value whose != has no truth value (pandas.NA): check each
+        mixed = range(num_prompts)
+    for p in mixed:
+        labels = {_label(v) for v in raw[p]}
+        if len(labels) > 1:
+            raise ValueError(
+                f"{name} must be constant within a prompt's {num_generations} rollouts; prompt {p} has "
+                f"{sorted(labels)}"
+            )
+    return [_label(v) for v in raw[:, 0]]
