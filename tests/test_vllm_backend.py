@@ -102,7 +102,7 @@ def test_eval_with_vllm_sends_one_request_per_row(stand_in, tiny_vlm, eval_data,
     assert [len(requests) for requests, _ in generation] == [2, 4, 2]
     assert [len(requests) for requests, _ in scoring] == [8, 4]  # 2 labels per row
     assert generation[0][1] == {"max_tokens": 32, "temperature": 0.0, "top_p": 1.0, "seed": 7}
-    assert scoring[0][1] == {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0}
+    assert scoring[0][1] == {"max_tokens": 1, "temperature": 0.0, "prompt_logprobs": 0, "detokenize": False}
     tokenizer = AutoTokenizer.from_pretrained(tiny_vlm)
     rows = load_prepared(eval_data / "synthetic")["test"]
     sent = [request for requests, _ in generation[1:] for request in requests]
