@@ -219,10 +219,23 @@ class FairAdvantageScaler:
                 table.clear()
             for key in table:
                 table[key] *= decay
-        for p in np.flatnonzero(prompt_ok):
-            row = np.array([1.0, prompt_sum[p], prompt_count[p]])
-            for table, key in ((self._domain_sums, doms[p]), (self._group_sums, (doms[p], grps[p]))):
-                table[key] = table.get(key, np.zeros(3)) + row
+        # each key's [prompts, reward sum, reward count] plus this batch's prompts, added one prompt
+        # at a time in batch order (Python floats: the same IEEE arithmetic as numpy's, without a
+        # small array per prompt)
+        scorable = np.flatnonzero(prompt_ok).tolist()
+        sums, counts = prompt_sum.tolist(), prompt_count.tolist()
+        for table, keys in ((self._domain_sums, doms), (self._group_sums, list(zip(doms, grps)))):
+            added: dict[Any, list[float]] = {}
+            for p in scorable:
+                total = added.get(keys[p])
+                if total is None:
+                    start = table.get(keys[p])
+                    total = added[keys[p]] = [0.0, 0.0, 0.0] if start is None else start.tolist()
+                total[0] += 1.0
+                total[1] += sums[p]
+                total[2] += counts[p]
+            for key, total in added.items():
+                table[key] = np.array(total)
         for history in self._histories.values():
             history.decay(decay)
 
