@@ -456,15 +456,7 @@ class VLLMBackend:
         """As :meth:`HFBackend.score`, from vLLM's ``prompt_logprobs`` of context + ``\\boxed{label}``."""
         from vllm import SamplingParams
 
-        tokenizer = self.llm.get_tokenizer()
-        sequences, sizes = label_sequences(tokenizer, rows, multi_label, mode, completions)
-        requests = [
-            {"prompt": context + answer, "multi_modal_data": {"image": images}}
-            for context, images, answer in sequences
-        ]
-        lengths = [
-            len(tokenizer(answer, add_special_tokens=False)["input_ids"]) for _, _, answer in sequences
-        ]
+        requests, lengths, sizes = self.score_requests(rows, multi_label, mode=mode, completions=completions)
         # vLLM returns a log-probability for every prompt position (the pinned 0.31 cannot ask for the
         # label's few positions alone); not detokenizing each of them saves up to a quarter of the
         # time (perf/eval_vllm_vs_hf.py, docs/development.md)
@@ -478,6 +470,27 @@ class VLLMBackend:
             for out, n in zip(outputs, lengths)
         ]
         return per_row_probabilities(totals, sizes)
+
+    def score_requests(
+        self,
+        rows: Sequence[dict[str, Any]],
+        multi_label: bool | Sequence[bool] = False,
+        *,
+        mode: str = "direct",
+        completions: Sequence[str] | None = None,
+    ) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+        """:meth:`score`'s engine requests (one per (row, label): context + ``\\boxed{label}``), the
+        number of label tokens ending each, and the number of labels of each row."""
+        tokenizer = self.llm.get_tokenizer()
+        sequences, sizes = label_sequences(tokenizer, rows, multi_label, mode, completions)
+        requests = [
+            {"prompt": context + answer, "multi_modal_data": {"image": images}}
+            for context, images, answer in sequences
+        ]
+        lengths = [
+            len(tokenizer(answer, add_special_tokens=False)["input_ids"]) for _, _, answer in sequences
+        ]
+        return requests, lengths, sizes
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -43,11 +43,9 @@ def _timed(call, repeats: int) -> float:
 
 def _score_requests(served, rows, **params) -> None:
     """The requests ``VLLMBackend.score`` sends, with other ``SamplingParams``."""
-    from clinfair.benchmark.generation import label_sequences
     from vllm import SamplingParams
 
-    sequences, _ = label_sequences(served.llm.get_tokenizer(), rows, False, "direct", None)
-    requests = [{"prompt": c + a, "multi_modal_data": {"image": i}} for c, i, a in sequences]
+    requests, _, _ = served.score_requests(rows)
     served.llm.generate(requests, SamplingParams(max_tokens=1, temperature=0.0, **params), use_tqdm=False)
 
 
