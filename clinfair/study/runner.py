@@ -45,10 +45,7 @@ def run_name(method: str, seed: int) -> str:
 def prepare_inputs(config: StudyConfig, out: Path) -> tuple[Path, Path]:
     """Prepared data (``OUT/data/<task>``) and the shared initial model; both built once.
     Also sets torch's CPU threads for the whole study (``StudyConfig.torch_threads``)."""
-    if config.torch_threads:
-        import torch
-
-        torch.set_num_threads(config.torch_threads)
+    set_torch_threads(config.torch_threads)
     from clinfair.tasks import get_task
 
     data_dir = out / "data"
@@ -277,7 +274,8 @@ def run_one(config: StudyConfig, method: str, seed: int, model: Path, data_dir: 
     )
 
 
-def _worker_start(torch_threads: int | None) -> None:
+def set_torch_threads(torch_threads: int | None) -> None:
+    """torch's CPU threads for this process (``StudyConfig.torch_threads``; None: torch's choice)."""
     if torch_threads:
         import torch
 
@@ -302,7 +300,7 @@ def _run_in_processes(
     mix) process; the first failure stops the rest and is raised here."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_start, initargs=(config.torch_threads,)
+        workers, mp_context=context, initializer=set_torch_threads, initargs=(config.torch_threads,)
     ) as pool:
         futures = {
             pool.submit(_run_quietly, config, method, seed, model, data_dir, out): run_name(method, seed)
