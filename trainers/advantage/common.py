@@ -65,7 +65,7 @@ def _per_prompt(values: Sequence[Any], num_prompts: int, num_generations: int, n
             f"{name} has {len(values)} entries, expected one per row ({num_prompts} prompts x {num_generations})"
         )
     raw = np.empty(len(values), dtype=object)
-    raw[:] = list(values)
+    raw[:] = list(values)  # one cell per value, whatever it is (np.array would unpack tuple values)
     raw = raw.reshape(num_prompts, num_generations)
     # equal raw values give equal labels; only a prompt whose raw values differ (None beside NaN,
     # 1 beside "1", or a real mix) needs each value's label: that keeps the usual call cheap
